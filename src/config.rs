@@ -1,0 +1,124 @@
+//! Every option of the server, its default and its limit, in one place.
+//!
+//! `main.rs` fills a [`Config`] from the command line; tests and embedders
+//! build one directly (port 0 is allowed everywhere, so tests never need a
+//! fixed port). Nothing here touches the network.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+/// Default HTTP listen address.
+pub const DEFAULT_HTTP: &str = "127.0.0.1:8080";
+/// Default RFC 868 listen address (TCP and UDP). Port 37 is the protocol's
+/// own, but binding it needs root or CAP_NET_BIND_SERVICE.
+pub const DEFAULT_TIME: &str = "127.0.0.1:3737";
+
+/// Where the clock comes from. A plain function pointer so a [`Config`] stays
+/// `Send` and `Copy`-cheap; tests pass a function returning a pinned time.
+pub type Clock = fn() -> SystemTime;
+
+/// Size limits on what a client may send. The defaults follow nginx's
+/// (`large_client_header_buffers 4 8k`): an 8 KiB request line, 32 KiB of head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Longest request line (method, target, version) in bytes; over it: 414.
+    pub max_request_line: usize,
+    /// Longest request head (request line and all header fields); over it: 431.
+    pub max_head_bytes: usize,
+    /// Most header fields in one request; over it: 431.
+    pub max_headers: usize,
+    /// Largest request body the server will read and discard (it serves no
+    /// resource that takes a body); over it: 413 and close.
+    pub max_body_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_request_line: 8 * 1024,
+            max_head_bytes: 32 * 1024,
+            max_headers: 100,
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// Everything [`crate::Server::bind`] needs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// HTTP listen addresses.
+    pub http: Vec<SocketAddr>,
+    /// RFC 868 listen addresses; each binds a TCP listener and a UDP socket.
+    pub time: Vec<SocketAddr>,
+    /// Document root; `None` serves the site embedded in the binary.
+    pub root: Option<PathBuf>,
+    /// Request size limits.
+    pub limits: Limits,
+    /// Files up to this size are kept in memory and shared by every response
+    /// that sends them; larger ones are streamed from disk with `sendfile`.
+    pub cache_file_max: u64,
+    /// Total bytes of file bodies the cache may hold.
+    pub cache_total_max: u64,
+    /// How long a closing connection keeps reading (and discarding) what the
+    /// client still sends, so that closing does not reset the connection
+    /// before the client has read our last response.
+    pub linger: Duration,
+    /// How long a graceful shutdown waits for responses in flight.
+    pub shutdown_timeout: Duration,
+    /// Stop on SIGINT/SIGTERM. The binary sets it; an embedder that owns its
+    /// process's signals (or a test) leaves it off and uses [`crate::Handle`].
+    pub handle_signals: bool,
+    /// The clock used for RFC 868 replies and the HTTP `Date` header.
+    pub clock: Clock,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            http: vec![parse_default(DEFAULT_HTTP)],
+            time: vec![parse_default(DEFAULT_TIME)],
+            root: None,
+            limits: Limits::default(),
+            cache_file_max: 256 * 1024,
+            cache_total_max: 64 * 1024 * 1024,
+            linger: Duration::from_secs(2),
+            shutdown_timeout: Duration::from_secs(10),
+            handle_signals: false,
+            clock: SystemTime::now,
+        }
+    }
+}
+
+impl Config {
+    /// A configuration for tests and embedders: every service on an ephemeral
+    /// port of 127.0.0.1, the embedded site, no signal handling.
+    pub fn ephemeral() -> Self {
+        let any = SocketAddr::from(([127, 0, 0, 1], 0));
+        Config {
+            http: vec![any],
+            time: vec![any],
+            ..Config::default()
+        }
+    }
+}
+
+fn parse_default(addr: &str) -> SocketAddr {
+    // The defaults are literals above; a test checks they parse.
+    addr.parse()
+        .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_parse() {
+        assert_eq!(DEFAULT_HTTP.parse::<SocketAddr>().unwrap().port(), 8080);
+        assert_eq!(DEFAULT_TIME.parse::<SocketAddr>().unwrap().port(), 3737);
+        let c = Config::default();
+        assert_eq!(c.http[0].port(), 8080);
+        assert_eq!(c.time[0].port(), 3737);
+    }
+}

@@ -1,0 +1,324 @@
+//! One HTTP connection: its socket, its [`Session`], and the edge-triggered
+//! discipline between them.
+//!
+//! mio reports readiness edges, so the connection remembers the one fact an
+//! edge carries: "the socket may have bytes" (`readable`). A readable event
+//! sets it; a read that would block, or that came back shorter than the
+//! buffer (the kernel had no more), clears it. Reading only while it is set
+//! is what keeps a keep-alive request at two syscalls: one `read`, one
+//! `writev`, and no `read` that answers EAGAIN.
+//!
+//! Bytes are read into the loop's one shared buffer; only the tail of an
+//! incomplete request is copied into the connection's own `partial`, and
+//! while it is non-empty reads go straight into it. An idle connection
+//! therefore holds no buffer at all.
+//!
+//! Closing: when the session says the connection ends, the queued output is
+//! flushed first. If the client might still be sending (unread bytes), the
+//! write side is shut and input is read and dropped for a short while
+//! ("lingering close", as nginx and Apache do): closing a socket with unread
+//! input makes the kernel send a reset, which can destroy the response
+//! before the client reads it.
+
+use std::io::{self, Read};
+use std::net::Shutdown;
+use std::time::{Duration, Instant};
+
+use mio::Interest;
+use mio::net::TcpStream;
+
+use crate::http::session::{HttpCtx, Phase, Session};
+use crate::out::{Flush, OutQueue};
+use crate::timers::Timers;
+
+/// Stop reading a connection while this many response bytes wait for it,
+/// so a client that pipelines without reading cannot grow our memory.
+pub const BACKLOG_BYTES: u64 = 1 << 20;
+/// The same bound in chunks (each response is about four).
+pub const BACKLOG_CHUNKS: usize = 1024;
+/// Bytes read at a time into a connection's own buffer while a request is
+/// incomplete.
+const PARTIAL_READ: usize = 4096;
+
+/// What the loop should do with the connection after an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// Keep it, registered for this interest.
+    Keep(Interest),
+    /// Close it now.
+    Close,
+}
+
+/// The connection's life at the socket level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Exchanging requests and responses.
+    Open,
+    /// Everything is sent and our side is shut; reading and dropping what
+    /// the client still sends until it closes or `until` passes.
+    Lingering { until: Instant },
+}
+
+/// Everything a connection borrows from the loop for one event.
+pub struct Ctx<'a> {
+    /// The loop's read buffer.
+    pub buf: &'a mut [u8],
+    /// What all HTTP sessions share.
+    pub http: &'a mut HttpCtx,
+    /// Deadlines.
+    pub timers: &'a mut Timers,
+    /// The loop's time for this wakeup.
+    pub now: Instant,
+    /// How long a lingering close lasts.
+    pub linger: Duration,
+}
+
+/// An HTTP connection.
+#[derive(Debug)]
+pub struct Conn {
+    sock: TcpStream,
+    session: Session,
+    /// An incomplete request head (or chunk line) awaiting more bytes.
+    partial: Vec<u8>,
+    out: OutQueue,
+    stage: Stage,
+    /// The socket may hold unread bytes (see the module docs).
+    readable: bool,
+    /// The client sent bytes that were never looked at (after an error
+    /// response, say), so closing must linger.
+    unread: bool,
+    /// The client closed its side (a read returned 0).
+    peer_closed: bool,
+    /// The interest the loop registered; kept by the loop to reregister only
+    /// on change.
+    pub registered: Interest,
+}
+
+impl Conn {
+    /// Wraps a freshly accepted socket.
+    pub fn new(sock: TcpStream) -> Conn {
+        Conn {
+            sock,
+            session: Session::default(),
+            partial: Vec::new(),
+            out: OutQueue::default(),
+            stage: Stage::Open,
+            readable: false,
+            unread: false,
+            peer_closed: false,
+            registered: Interest::READABLE,
+        }
+    }
+
+    /// The socket, to register or deregister it.
+    pub fn socket(&mut self) -> &mut TcpStream {
+        &mut self.sock
+    }
+
+    /// When the connection must be closed, if it has a deadline.
+    pub fn deadline(&self) -> Option<Instant> {
+        match self.stage {
+            Stage::Open => None,
+            Stage::Lingering { until } => Some(until),
+        }
+    }
+
+    /// Whether the connection sits between requests with nothing to send.
+    pub fn is_idle(&self) -> bool {
+        self.stage == Stage::Open
+            && self.session.phase() == Phase::Head
+            && self.partial.is_empty()
+            && self.out.is_empty()
+    }
+
+    /// Graceful shutdown: an idle connection closes now; a busy one finishes
+    /// the request in progress and its response says `Connection: close`.
+    pub fn drain(&mut self, key: usize, ctx: &mut Ctx<'_>) -> Next {
+        if self.is_idle() {
+            return Next::Close;
+        }
+        self.session.drain();
+        self.settle(key, ctx)
+    }
+
+    /// Handles a readiness event. `readable` covers read-closed and error
+    /// events too: the next read reports them.
+    pub fn on_event(&mut self, key: usize, readable: bool, ctx: &mut Ctx<'_>) -> Next {
+        self.readable |= readable;
+        if let Stage::Lingering { .. } = self.stage {
+            return self.linger_read(ctx.buf);
+        }
+        loop {
+            // Readable before writable: requests read now are answered by the
+            // flush below, in this same wakeup.
+            if self.readable && self.wants_input() {
+                if let Err(e) = self.read_and_answer(ctx) {
+                    log::debug!("read: {e}");
+                    return Next::Close;
+                }
+                continue;
+            }
+            match self.out.flush(&mut self.sock) {
+                Ok(Flush::Blocked) => break,
+                Ok(Flush::Done) if self.readable && self.wants_input() => continue,
+                Ok(Flush::Done) => break,
+                Err(e) => {
+                    log::debug!("writev: {e}");
+                    return Next::Close;
+                }
+            }
+        }
+        self.settle(key, ctx)
+    }
+
+    /// Whether to read now: the session wants requests and the client has
+    /// not run too far ahead of what it reads back.
+    fn wants_input(&self) -> bool {
+        self.session.reading()
+            && !self.peer_closed
+            && self.out.queued_bytes() < BACKLOG_BYTES
+            && self.out.len() < BACKLOG_CHUNKS
+    }
+
+    /// One read, and answers to every complete request it completed.
+    fn read_and_answer(&mut self, ctx: &mut Ctx<'_>) -> io::Result<()> {
+        let n = if self.partial.is_empty() {
+            // The common case: a whole request (or many) in the shared buffer.
+            let n = match read(&mut self.sock, ctx.buf, &mut self.readable)? {
+                Got::Data(n) => n,
+                Got::Eof => return self.on_eof(),
+                Got::Nothing => return Ok(()),
+            };
+            let input = &ctx.buf[..n];
+            let used = self.session.on_input(input, ctx.http, &mut self.out);
+            self.keep_rest(&input[used..]);
+            n
+        } else {
+            // An incomplete request continues in its own buffer, so its
+            // first bytes are not copied again on each read.
+            let old = self.partial.len();
+            self.partial.resize(old + PARTIAL_READ, 0);
+            let got = read(&mut self.sock, &mut self.partial[old..], &mut self.readable);
+            let n = match got {
+                Ok(Got::Data(n)) => n,
+                _ => 0,
+            };
+            self.partial.truncate(old + n);
+            match got? {
+                Got::Data(_) => {}
+                Got::Eof => return self.on_eof(),
+                Got::Nothing => return Ok(()),
+            }
+            let used = self
+                .session
+                .on_input(&self.partial, ctx.http, &mut self.out);
+            let rest = self.partial.split_off(used);
+            self.partial = Vec::new();
+            self.keep_rest(&rest);
+            n
+        };
+        log::trace!(
+            "read {n} bytes, {} queued for writing",
+            self.out.queued_bytes()
+        );
+        Ok(())
+    }
+
+    /// Keeps the unused tail of the input: an incomplete request to finish
+    /// later, or, if the session has ended, bytes we will never read.
+    fn keep_rest(&mut self, rest: &[u8]) {
+        if rest.is_empty() {
+            return;
+        }
+        if self.session.reading() {
+            self.partial.extend_from_slice(rest);
+        } else {
+            self.unread = true;
+        }
+    }
+
+    /// The client closed its side. Responses already queued still go out
+    /// (it may have only half-closed); an incomplete request is dropped.
+    fn on_eof(&mut self) -> io::Result<()> {
+        if !self.partial.is_empty() {
+            log::debug!("client closed mid-request ({} bytes)", self.partial.len());
+        }
+        self.peer_closed = true;
+        self.partial = Vec::new();
+        self.session.close();
+        Ok(())
+    }
+
+    /// Decides what follows once reading and writing have gone as far as
+    /// they can: wait for more, start lingering, or close.
+    fn settle(&mut self, key: usize, ctx: &mut Ctx<'_>) -> Next {
+        if !self.out.is_empty() {
+            return Next::Keep(Interest::READABLE | Interest::WRITABLE);
+        }
+        if self.session.reading() {
+            return Next::Keep(Interest::READABLE);
+        }
+        // The session has ended and everything is sent.
+        if self.peer_closed || !(self.unread || self.readable) {
+            return Next::Close;
+        }
+        if let Err(e) = self.sock.shutdown(Shutdown::Write) {
+            log::debug!("shutdown: {e}");
+            return Next::Close;
+        }
+        let until = ctx.now + ctx.linger;
+        log::trace!("connection {key}: lingering");
+        self.stage = Stage::Lingering { until };
+        ctx.timers.schedule(key, until);
+        // Whatever arrived already is read now: it may include the EOF.
+        self.linger_read(ctx.buf)
+    }
+
+    /// Reads and drops input until the client closes.
+    fn linger_read(&mut self, buf: &mut [u8]) -> Next {
+        loop {
+            match read(&mut self.sock, buf, &mut self.readable) {
+                Ok(Got::Eof) | Err(_) => return Next::Close,
+                Ok(Got::Data(_)) if self.readable => continue,
+                Ok(_) => return Next::Keep(Interest::READABLE),
+            }
+        }
+    }
+}
+
+/// What one `read` found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Got {
+    /// This many bytes (more than zero).
+    Data(usize),
+    /// The client closed its side.
+    Eof,
+    /// Nothing now (EAGAIN): the socket is drained.
+    Nothing,
+}
+
+/// One `read`, keeping the `readable` flag honest: cleared when the read
+/// would block or comes back shorter than the buffer (the kernel gave all
+/// it had, so another read would only say EAGAIN).
+fn read(sock: &mut TcpStream, buf: &mut [u8], readable: &mut bool) -> io::Result<Got> {
+    loop {
+        match sock.read(buf) {
+            Ok(0) => {
+                *readable = false;
+                return Ok(Got::Eof);
+            }
+            Ok(n) => {
+                if n < buf.len() {
+                    *readable = false;
+                }
+                return Ok(Got::Data(n));
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                *readable = false;
+                return Ok(Got::Nothing);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}

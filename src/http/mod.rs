@@ -1,0 +1,16 @@
+//! HTTP/1.0 and HTTP/1.1 static files (RFC 9110, RFC 9112).
+//!
+//! From the bytes up: [`request`] parses heads and decides framing,
+//! [`body`] skips bodies, [`files`] maps targets to cached files,
+//! [`response`] queues responses as shared chunks, [`session`] is the
+//! per-connection exchange (pure), and [`conn`] puts a session on a socket.
+
+pub mod body;
+pub mod conn;
+pub mod date;
+pub mod files;
+pub mod mime;
+pub mod request;
+pub mod response;
+pub mod session;
+pub mod status;

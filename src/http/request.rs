@@ -1,0 +1,457 @@
+//! Request heads: `httparse` for the syntax, RFC 9112 for the framing.
+//!
+//! [`parse`] has httparse's three outcomes: a complete head (with how many
+//! bytes it took), a partial one (read more), or an invalid one carrying the
+//! status to answer before closing. It never allocates and never looks past
+//! the head; the body, if any, is described by [`Framing`] and skipped by
+//! [`super::body`]. Pure: bytes in, a decision out.
+//!
+//! Framing is where request smuggling lives, so the rules are strict
+//! (RFC 9112 §6): Content-Length must be one decimal number (a list of equal
+//! values is that number); Transfer-Encoding must end in `chunked`, may not be
+//! sent by HTTP/1.0 and may not come with Content-Length. Every violation is
+//! answered and the connection closed, because after it nobody can know
+//! where the next request starts.
+//!
+//! Line endings: CRLF, and a bare LF is accepted as RFC 9112 §2.2 allows
+//! ("MAY recognize a single LF"), as httparse does.
+
+use crate::config::Limits;
+use crate::http::status::Status;
+
+/// How the request's body is delimited (RFC 9112 §6.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// No body.
+    None,
+    /// Exactly this many bytes follow the head.
+    Length(u64),
+    /// Chunked transfer coding (RFC 9112 §7.1).
+    Chunked,
+}
+
+/// A complete, well-framed request head.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request<'b> {
+    /// The method token, case-sensitive (RFC 9110 §9.1).
+    pub method: &'b str,
+    /// The target in origin form: path and query (absolute-form targets are
+    /// reduced to this), or `*` for `OPTIONS *`.
+    pub target: &'b [u8],
+    /// HTTP/1.`minor`.
+    pub minor: u8,
+    /// Whether the client wants the connection kept after the response.
+    pub keep_alive: bool,
+    /// How the body is delimited.
+    pub framing: Framing,
+    /// `Expect: 100-continue`: the client may wait before sending the body.
+    pub expect_continue: bool,
+}
+
+/// The outcome of [`parse`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum Parsed<'b> {
+    /// A whole head, and its length in bytes.
+    Complete(Request<'b>, usize),
+    /// More bytes are needed.
+    Partial,
+    /// Answer with this status and close.
+    Invalid(Status),
+}
+
+/// Parses the head at the start of `buf`.
+pub fn parse<'b>(buf: &'b [u8], limits: &Limits) -> Parsed<'b> {
+    // The size checks come first so that a client cannot make us rescan an
+    // ever-growing partial head: past the limits the answer is fixed.
+    let line_end = buf.iter().position(|&b| b == b'\n');
+    match line_end {
+        Some(end) if end > limits.max_request_line => return Parsed::Invalid(Status::UriTooLong),
+        None if buf.len() > limits.max_request_line => return Parsed::Invalid(Status::UriTooLong),
+        _ => {}
+    }
+    let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let headers = &mut storage[..limits.max_headers.min(MAX_HEADERS)];
+    let mut req = httparse::Request::new(headers);
+    let head_len = match req.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) if buf.len() > limits.max_head_bytes => {
+            return Parsed::Invalid(Status::HeaderFieldsTooLarge);
+        }
+        Ok(httparse::Status::Partial) => return Parsed::Partial,
+        Err(httparse::Error::TooManyHeaders) => {
+            return Parsed::Invalid(Status::HeaderFieldsTooLarge);
+        }
+        Err(httparse::Error::Version) => return Parsed::Invalid(version_error(buf)),
+        Err(_) => return Parsed::Invalid(Status::BadRequest),
+    };
+    if head_len > limits.max_head_bytes {
+        return Parsed::Invalid(Status::HeaderFieldsTooLarge);
+    }
+    // A complete parse always fills these three.
+    let (Some(method), Some(path), Some(minor)) = (req.method, req.path, req.version) else {
+        return Parsed::Invalid(Status::BadRequest);
+    };
+    let Some(target) = origin_form(path.as_bytes(), method) else {
+        return Parsed::Invalid(Status::BadRequest);
+    };
+    match interpret_headers(req.headers, minor) {
+        Ok((keep_alive, framing, expect_continue)) => Parsed::Complete(
+            Request {
+                method,
+                target,
+                minor,
+                keep_alive,
+                framing,
+                expect_continue,
+            },
+            head_len,
+        ),
+        Err(status) => Parsed::Invalid(status),
+    }
+}
+
+/// Hard cap on header fields, sizing the parser's stack array.
+const MAX_HEADERS: usize = 128;
+
+/// httparse says "bad version": a well-formed `HTTP/x.y` with another major
+/// version is 505 (RFC 9110 §15.6.6); anything else is just malformed.
+fn version_error(buf: &[u8]) -> Status {
+    let line = buf.split(|&b| b == b'\n').next().unwrap_or(buf);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    match line.rsplit(|&b| b == b' ').next() {
+        Some([b'H', b'T', b'T', b'P', b'/', major, b'.', minor])
+            if major.is_ascii_digit() && minor.is_ascii_digit() =>
+        {
+            Status::VersionNotSupported
+        }
+        Some([b'H', b'T', b'T', b'P', b'/', major]) if major.is_ascii_digit() => {
+            Status::VersionNotSupported
+        }
+        _ => Status::BadRequest,
+    }
+}
+
+/// Reduces a request target to origin form (RFC 9112 §3.2): `/path?query`
+/// stays, `http://host/path` becomes `/path` (RFC 9112 §3.2.2: a server must
+/// accept the absolute form), `OPTIONS *` stays `*`. Anything else is `None`.
+fn origin_form<'b>(target: &'b [u8], method: &str) -> Option<&'b [u8]> {
+    if target.first() == Some(&b'/') {
+        return Some(target);
+    }
+    if target == b"*" && method == "OPTIONS" {
+        return Some(target);
+    }
+    let scheme_len = if starts_with_ignore_case(target, b"http://") {
+        7
+    } else if starts_with_ignore_case(target, b"https://") {
+        8
+    } else {
+        return None;
+    };
+    let rest = &target[scheme_len..];
+    let authority_end = rest
+        .iter()
+        .position(|&b| b == b'/' || b == b'?')
+        .unwrap_or(rest.len());
+    if authority_end == 0 {
+        return None; // "http:///path" has no host
+    }
+    match &rest[authority_end..] {
+        // "http://host" and "http://host?q" mean the root.
+        [] => Some(b"/"),
+        path if path[0] == b'?' => Some(b"/"),
+        path => Some(path),
+    }
+}
+
+fn starts_with_ignore_case(s: &[u8], prefix: &[u8]) -> bool {
+    s.len() >= prefix.len() && s[..prefix.len()].eq_ignore_ascii_case(prefix)
+}
+
+/// Applies the header fields that decide framing and persistence:
+/// Host (RFC 9112 §3.2), Connection (RFC 9112 §9.3), Content-Length and
+/// Transfer-Encoding (RFC 9112 §6), Expect (RFC 9110 §10.1.1).
+fn interpret_headers(
+    headers: &[httparse::Header<'_>],
+    minor: u8,
+) -> Result<(bool, Framing, bool), Status> {
+    let mut hosts = 0;
+    let mut close = false;
+    let mut keep_alive = false;
+    let mut length: Option<u64> = None;
+    let mut transfer_encoding = false;
+    let mut last_coding_chunked = false;
+    let mut expect_continue = false;
+    for h in headers {
+        let name = h.name.as_bytes();
+        if name.eq_ignore_ascii_case(b"host") {
+            hosts += 1;
+        } else if name.eq_ignore_ascii_case(b"connection") {
+            for token in list(h.value) {
+                close |= token.eq_ignore_ascii_case(b"close");
+                keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
+            }
+        } else if name.eq_ignore_ascii_case(b"content-length") {
+            for value in list(h.value) {
+                let n = parse_length(value).ok_or(Status::BadRequest)?;
+                if length.is_some_and(|seen| seen != n) {
+                    return Err(Status::BadRequest);
+                }
+                length = Some(n);
+            }
+            if length.is_none() {
+                return Err(Status::BadRequest); // an empty Content-Length
+            }
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            for coding in list(h.value) {
+                if !transfer_encoding_known(coding) {
+                    return Err(Status::NotImplemented);
+                }
+                transfer_encoding = true;
+                last_coding_chunked = coding.eq_ignore_ascii_case(b"chunked");
+            }
+        } else if name.eq_ignore_ascii_case(b"expect") {
+            if h.value.eq_ignore_ascii_case(b"100-continue") {
+                expect_continue = true;
+            } else {
+                return Err(Status::ExpectationFailed);
+            }
+        }
+    }
+    if minor == 1 && hosts != 1 {
+        return Err(Status::BadRequest);
+    }
+    if minor == 0 && hosts > 1 {
+        return Err(Status::BadRequest);
+    }
+    let framing = match (transfer_encoding, length) {
+        (false, None) => Framing::None,
+        (false, Some(0)) => Framing::None,
+        (false, Some(n)) => Framing::Length(n),
+        // HTTP/1.0 has no chunked coding; both headers at once is the classic
+        // smuggling vector; a coding that does not end in chunked leaves the
+        // body's end unknowable. All three: 400 and close (RFC 9112 §6.1, §6.3).
+        (true, None) if minor == 1 && last_coding_chunked => Framing::Chunked,
+        (true, _) => return Err(Status::BadRequest),
+    };
+    let keep_alive = !close && (minor == 1 || keep_alive);
+    Ok((keep_alive, framing, expect_continue))
+}
+
+/// Splits a comma-separated field value into trimmed, non-empty items.
+fn list(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    value
+        .split(|&b| b == b',')
+        .map(|item| item.trim_ascii())
+        .filter(|item| !item.is_empty())
+}
+
+/// `1*DIGIT` without sign or overflow.
+fn parse_length(s: &[u8]) -> Option<u64> {
+    if s.is_empty() || s.len() > 19 || !s.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    s.iter().try_fold(0u64, |n, &d| {
+        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })
+}
+
+/// Transfer codings registered for HTTP/1.1 (RFC 9112 §7). Since every body
+/// is discarded, only the framing (`chunked`, last) matters; an unknown
+/// coding is still refused with 501 as RFC 9112 §6.1 asks.
+fn transfer_encoding_known(coding: &[u8]) -> bool {
+    [
+        "chunked",
+        "gzip",
+        "x-gzip",
+        "deflate",
+        "compress",
+        "x-compress",
+    ]
+    .iter()
+    .any(|known| coding.eq_ignore_ascii_case(known.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> Limits {
+        Limits {
+            max_request_line: 64,
+            max_head_bytes: 256,
+            max_headers: 8,
+            ..Limits::default()
+        }
+    }
+
+    /// (target, minor version, keep-alive, framing), or the status (None: partial).
+    type Outcome = Result<(String, u8, bool, Framing), Option<u16>>;
+
+    fn outcome(raw: &str) -> Outcome {
+        match parse(raw.as_bytes(), &limits()) {
+            Parsed::Complete(r, n) => {
+                assert_eq!(n, raw.find("\r\n\r\n").map_or(raw.len(), |i| i + 4));
+                Ok((
+                    String::from_utf8_lossy(r.target).into_owned(),
+                    r.minor,
+                    r.keep_alive,
+                    r.framing,
+                ))
+            }
+            Parsed::Partial => Err(None),
+            Parsed::Invalid(s) => Err(Some(s.code())),
+        }
+    }
+
+    fn ok(
+        target: &str,
+        minor: u8,
+        keep: bool,
+        framing: Framing,
+    ) -> Result<(String, u8, bool, Framing), Option<u16>> {
+        Ok((target.to_string(), minor, keep, framing))
+    }
+
+    #[test]
+    fn table() {
+        use Framing::{Chunked, Length};
+        const NONE: Framing = Framing::None;
+        let long_target = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(80));
+        let long_head = format!(
+            "GET / HTTP/1.1\r\nHost: a\r\nX: {}\r\n\r\n",
+            "b".repeat(40).repeat(7)
+        );
+        let many = format!("GET / HTTP/1.1\r\nHost: a\r\n{}\r\n", "X: 1\r\n".repeat(8));
+        let cases: Vec<(&str, Outcome)> = vec![
+            ("GET / HTTP/1.1\r\nHost: a\r\n\r\n", ok("/", 1, true, NONE)),
+            (
+                "GET /x?y HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+                ok("/x?y", 1, false, NONE),
+            ),
+            ("GET / HTTP/1.0\r\n\r\n", ok("/", 0, false, NONE)),
+            (
+                "GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n",
+                ok("/", 0, true, NONE),
+            ),
+            (
+                "GET / HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n",
+                ok("/", 0, false, NONE),
+            ),
+            ("GET / HTTP/1.1\nHost: a\n\n", ok("/", 1, true, NONE)),
+            (
+                "GET http://h.example/p/q HTTP/1.1\r\nHost: h\r\n\r\n",
+                ok("/p/q", 1, true, NONE),
+            ),
+            (
+                "GET HTTP://h.example HTTP/1.1\r\nHost: h\r\n\r\n",
+                ok("/", 1, true, NONE),
+            ),
+            (
+                "OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n",
+                ok("*", 1, true, NONE),
+            ),
+            (
+                "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n",
+                ok("/", 1, true, Length(5)),
+            ),
+            (
+                "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\n",
+                ok("/", 1, true, Length(5)),
+            ),
+            (
+                "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n",
+                ok("/", 1, true, NONE),
+            ),
+            (
+                "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n",
+                ok("/", 1, true, Chunked),
+            ),
+            (
+                "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+                ok("/", 1, true, Chunked),
+            ),
+            ("GET / HTTP/1.1\r\nHost: a\r\n", Err(None)),
+            ("GET / HTTP/1.1\r\n", Err(None)),
+            ("GE", Err(None)),
+            // Malformed or unframeable: 400.
+            ("GET / HTTP/1.1\r\n\r\n", Err(Some(400))),
+            (
+                "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+                Err(Some(400)),
+            ),
+            ("GET nohost HTTP/1.1\r\nHost: a\r\n\r\n", Err(Some(400))),
+            ("GET http:///x HTTP/1.1\r\nHost: a\r\n\r\n", Err(Some(400))),
+            (
+                "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 6\r\n\r\n",
+                Err(Some(400)),
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\n",
+                Err(Some(400)),
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n",
+                Err(Some(400)),
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999\r\n\r\n",
+                Err(Some(400)),
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+                Err(Some(400)),
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+                Err(Some(400)),
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+                Err(Some(400)),
+            ),
+            (
+                "GET / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+                Err(Some(400)),
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: rot13\r\n\r\n",
+                Err(Some(501)),
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost: a\r\nExpect: tea\r\n\r\n",
+                Err(Some(417)),
+            ),
+            ("GET / HTTP/1.1\r\nHost : a\r\n\r\n", Err(Some(400))),
+            ("G@T / HTTP/1.1\r\nHost: a\r\n\r\n", Err(Some(400))),
+            ("GET / FTP/1.1\r\nHost: a\r\n\r\n", Err(Some(400))),
+            ("GET / HTTP/2.0\r\nHost: a\r\n\r\n", Err(Some(505))),
+            ("GET / HTTP/3\r\nHost: a\r\n\r\n", Err(Some(505))),
+            // Too big: 414 for the line, 431 for the head.
+            (long_target.as_str(), Err(Some(414))),
+            (long_head.as_str(), Err(Some(431))),
+            (many.as_str(), Err(Some(431))),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(outcome(raw), want, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn oversize_is_detected_before_the_head_ends() {
+        let partial_line = format!("GET /{}", "a".repeat(100));
+        assert_eq!(outcome(&partial_line), Err(Some(414)));
+        let partial_head = format!("GET / HTTP/1.1\r\nX: {}", "b".repeat(300));
+        assert_eq!(outcome(&partial_head), Err(Some(431)));
+    }
+
+    #[test]
+    fn expect_continue_is_reported() {
+        let raw =
+            b"PUT /f HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 9\r\n\r\n";
+        match parse(raw, &limits()) {
+            Parsed::Complete(r, _) => assert!(r.expect_continue),
+            other => panic!("{other:?}"),
+        }
+    }
+}

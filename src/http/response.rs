@@ -1,0 +1,195 @@
+//! Responses as chunks: heads rendered once, bodies shared, nothing copied.
+//!
+//! Every response is queued as the same four pieces, in order:
+//!
+//! ```text
+//! [ status line + fixed fields ]  Rc, rendered once per file or status
+//! [ Date: ...\r\n              ]  Rc, rendered once per second
+//! [ Connection line + CRLF      ]  &'static, one of three
+//! [ body                        ]  Rc / &'static / sendfile range; absent for HEAD
+//! ```
+//!
+//! so that queuing a cached file's response allocates nothing.
+
+use std::rc::Rc;
+
+use crate::http::files::SERVER;
+use crate::http::status::Status;
+use crate::out::{Chunk, OutQueue};
+
+/// What the response says about the connection (RFC 9112 §9.3). It ends the
+/// head: each variant's line carries the blank line after the fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Persist {
+    /// HTTP/1.1 default: nothing to say.
+    KeepAlive,
+    /// HTTP/1.0 with `Connection: keep-alive`: say we keep it too.
+    KeepAlive10,
+    /// The connection closes after this response.
+    Close,
+}
+
+impl Persist {
+    fn line(self) -> &'static [u8] {
+        match self {
+            Persist::KeepAlive => b"\r\n",
+            Persist::KeepAlive10 => b"Connection: keep-alive\r\n\r\n",
+            Persist::Close => b"Connection: close\r\n\r\n",
+        }
+    }
+}
+
+/// The interim response to `Expect: 100-continue`.
+pub const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+
+/// Pre-rendered heads of the error responses.
+#[derive(Debug)]
+pub struct Canned {
+    heads: Vec<(Status, Rc<[u8]>)>,
+}
+
+impl Default for Canned {
+    fn default() -> Self {
+        let heads = Status::ALL
+            .iter()
+            .map(|&s| (s, Rc::from(error_head(s).into_bytes())))
+            .collect();
+        Canned { heads }
+    }
+}
+
+fn error_head(status: Status) -> String {
+    let allow = if status == Status::MethodNotAllowed {
+        "Allow: GET, HEAD\r\n"
+    } else {
+        ""
+    };
+    format!(
+        "HTTP/1.1 {status}\r\nServer: {SERVER}\r\n{allow}Content-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n",
+        status.message().len()
+    )
+}
+
+impl Canned {
+    /// Queues an error response whose body is the status's message.
+    pub fn error(
+        &self,
+        out: &mut OutQueue,
+        status: Status,
+        date: &Rc<[u8]>,
+        persist: Persist,
+        head_only: bool,
+    ) {
+        if let Some((_, head)) = self.heads.iter().find(|(s, _)| *s == status) {
+            out.push(Chunk::shared(head));
+        }
+        out.push(Chunk::shared(date));
+        out.push(Chunk::Static(persist.line()));
+        if !head_only {
+            out.push(Chunk::Static(status.message().as_bytes()));
+        }
+    }
+}
+
+/// Queues a head: rendered fields, Date line, connection line.
+pub fn head(out: &mut OutQueue, fields: &Rc<[u8]>, date: &Rc<[u8]>, persist: Persist) {
+    out.push(Chunk::shared(fields));
+    out.push(Chunk::shared(date));
+    out.push(Chunk::Static(persist.line()));
+}
+
+/// Queues a 301 to `location` (a rare response: rendered per request).
+pub fn redirect(
+    out: &mut OutQueue,
+    location: &[u8],
+    date: &Rc<[u8]>,
+    persist: Persist,
+    head_only: bool,
+) {
+    let status = Status::MovedPermanently;
+    let message = status.message();
+    let mut fields = format!("HTTP/1.1 {status}\r\nServer: {SERVER}\r\nLocation: ").into_bytes();
+    fields.extend_from_slice(location);
+    fields.extend_from_slice(
+        format!(
+            "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n",
+            message.len()
+        )
+        .as_bytes(),
+    );
+    head(out, &Rc::from(fields), date, persist);
+    if !head_only {
+        out.push(Chunk::Static(message.as_bytes()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Collects a queue's bytes through a flush into a Vec.
+    fn bytes(out: &mut OutQueue) -> String {
+        struct V(Vec<u8>);
+        impl std::io::Write for V {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+                bufs.iter().map(|b| self.write(b)).sum()
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        impl std::os::fd::AsRawFd for V {
+            fn as_raw_fd(&self) -> std::os::fd::RawFd {
+                -1
+            }
+        }
+        let mut v = V(Vec::new());
+        out.flush(&mut v).unwrap();
+        String::from_utf8(v.0).unwrap()
+    }
+
+    #[test]
+    fn error_responses_are_well_formed() {
+        let canned = Canned::default();
+        let date: Rc<[u8]> = Rc::from(&b"Date: Thu, 01 Jan 1970 00:00:00 GMT\r\n"[..]);
+        let mut out = OutQueue::default();
+        canned.error(
+            &mut out,
+            Status::MethodNotAllowed,
+            &date,
+            Persist::Close,
+            false,
+        );
+        let text = bytes(&mut out);
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        assert!(
+            head.starts_with("HTTP/1.1 405 Method Not Allowed\r\n"),
+            "{head}"
+        );
+        assert!(head.contains("\r\nAllow: GET, HEAD"), "{head}");
+        assert!(head.contains("\r\nConnection: close"), "{head}");
+        assert!(
+            head.contains(&format!("\r\nContent-Length: {}", body.len())),
+            "{head}"
+        );
+
+        canned.error(&mut out, Status::NotFound, &date, Persist::KeepAlive, true);
+        let text = bytes(&mut out);
+        assert!(text.ends_with("GMT\r\n\r\n"), "HEAD: no body: {text}");
+    }
+
+    #[test]
+    fn redirect_names_the_location() {
+        let date: Rc<[u8]> = Rc::from(&b""[..]);
+        let mut out = OutQueue::default();
+        redirect(&mut out, b"/dir/?q", &date, Persist::KeepAlive10, false);
+        let text = bytes(&mut out);
+        assert!(text.starts_with("HTTP/1.1 301 Moved Permanently\r\n"));
+        assert!(text.contains("\r\nLocation: /dir/?q\r\n"));
+        assert!(text.contains("\r\nConnection: keep-alive\r\n\r\nMoved"));
+    }
+}

@@ -1,0 +1,111 @@
+//! # oneloop
+//!
+//! One process, one thread, one `mio::Poll`: a server for the RFC 868 Time
+//! Protocol (TCP and UDP) and for HTTP/1.0 and HTTP/1.1 static files.
+//!
+//! The whole server is one readiness loop ([`server`]). Listeners and
+//! connections are registered with the poller under tokens; each wakeup,
+//! the loop dispatches every event to the code that owns the token and goes
+//! back to sleep until the next event or deadline:
+//!
+//! ```text
+//!            ┌──────────────────── mio::Poll (epoll, edge-triggered) ───────────────────┐
+//!            │                                                                          │
+//!   HTTP listener ──accept──► slab[k]: Conn ──read──► Session ──► OutQueue ──writev/sendfile──►
+//!   time listener ──accept──► 4 bytes, close                 (parse, files, responses)
+//!   time UDP      ──recvfrom─► 4 bytes, sendto
+//!   signals/waker ──► drain and exit
+//! ```
+//!
+//! Protocol code is pure (bytes and the time in, bytes out): [`rfc868`],
+//! [`http::request`], [`http::body`], [`http::session`]. Syscalls live in
+//! [`server`], [`http::conn`] and [`out`]. The write path ([`out`]) queues
+//! shared chunks and flushes them with one vectored write, so pipelined
+//! responses leave together and cached files are never copied.
+//!
+//! Use it as a library to embed or test it: bind with port 0, read the
+//! addresses, run.
+//!
+//! ```no_run
+//! let server = oneloop::Server::bind(oneloop::Config::ephemeral())?;
+//! println!("HTTP on {}", server.http_addrs()[0]);
+//! server.run()?;
+//! # Ok::<(), std::io::Error>(())
+//! ```
+
+pub mod config;
+pub mod http;
+pub mod out;
+pub mod rfc868;
+pub mod server;
+pub mod timers;
+
+use std::io;
+use std::net::SocketAddr;
+use std::thread::JoinHandle;
+
+pub use config::{Config, Limits};
+pub use server::{Handle, Server};
+
+/// A server running on its own thread (see [`spawn`]).
+#[derive(Debug)]
+pub struct Running {
+    /// Bound HTTP addresses.
+    pub http: Vec<SocketAddr>,
+    /// Bound RFC 868 addresses (TCP and UDP on each).
+    pub time: Vec<SocketAddr>,
+    handle: Handle,
+    thread: JoinHandle<io::Result<()>>,
+}
+
+impl Running {
+    /// A handle to stop the server.
+    pub fn handle(&self) -> Handle {
+        self.handle.clone()
+    }
+
+    /// Shuts the server down gracefully and waits for its thread.
+    pub fn stop(self) -> io::Result<()> {
+        self.handle.shutdown();
+        self.thread
+            .join()
+            .map_err(|_| io::Error::other("server thread panicked"))?
+    }
+}
+
+/// Binds a server on a new thread and returns once it is listening. The
+/// server itself is single-threaded and not `Send` (connections share
+/// buffers through `Rc`), so it is built on the thread that runs it.
+pub fn spawn(config: Config) -> io::Result<Running> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let thread = std::thread::Builder::new()
+        .name("oneloop".into())
+        .spawn(move || match Server::bind(config) {
+            Ok(server) => {
+                let bound = (
+                    server.http_addrs().to_vec(),
+                    server.time_addrs().to_vec(),
+                    server.handle(),
+                );
+                if tx.send(Ok(bound)).is_err() {
+                    return Ok(());
+                }
+                server.run()
+            }
+            Err(e) => {
+                let kind = e.kind();
+                let _ = tx.send(Err(e));
+                Err(io::Error::new(kind, "bind failed"))
+            }
+        })?;
+    match rx.recv() {
+        Ok(Ok((http, time, handle))) => Ok(Running {
+            http,
+            time,
+            handle,
+            thread,
+        }),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(io::Error::other("server thread ended before binding")),
+    }
+}

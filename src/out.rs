@@ -1,0 +1,343 @@
+//! The write path: a queue of chunks that borrow instead of copy, flushed
+//! with one vectored write.
+//!
+//! A response is a few chunks: a header block rendered once per file and
+//! shared (`Rc<[u8]>`), the `Date` line rendered once a second and shared, a
+//! `&'static` connection line, and the body (a shared cached file, a static
+//! embedded file, or a range of an open file for `sendfile(2)`). Queuing a
+//! response copies no bytes and, for cached files, allocates nothing.
+//!
+//! [`OutQueue::flush`] gathers as many chunks as it can into one `writev`,
+//! advances across chunks on a short write, and reports whether the socket
+//! took everything ([`Flush::Done`], no WRITABLE interest needed) or is full
+//! ([`Flush::Blocked`], wait for WRITABLE). Pipelined requests therefore
+//! leave together: sixteen responses, one syscall.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{self, IoSlice, Write};
+use std::os::fd::AsRawFd;
+use std::rc::Rc;
+
+/// Most slices handed to one `writev`. Linux allows 1024 (IOV_MAX); 64 covers
+/// sixteen pipelined responses of four chunks each while keeping the array
+/// on the stack small. A longer queue simply takes more than one write.
+pub const MAX_IOVECS: usize = 64;
+
+/// Largest amount handed to one `sendfile` call. Bounding it keeps one
+/// large download from holding the loop while other connections wait.
+pub const SENDFILE_MAX: usize = 1 << 20;
+
+/// One piece of output. Each variant advances in place on a partial write.
+#[derive(Debug)]
+pub enum Chunk {
+    /// Bytes that live as long as the program: canned replies, the embedded site.
+    Static(&'static [u8]),
+    /// `buf[start..end]` of a buffer shared with other responses.
+    Shared {
+        /// The shared buffer.
+        buf: Rc<[u8]>,
+        /// First byte not yet written.
+        start: usize,
+        /// One past the last byte to write.
+        end: usize,
+    },
+    /// `pos..end` of an open file, sent with `sendfile(2)`.
+    File {
+        /// The open file.
+        file: File,
+        /// Next file offset to send.
+        pos: u64,
+        /// One past the last offset to send.
+        end: u64,
+    },
+}
+
+impl Chunk {
+    /// The whole of a shared buffer.
+    pub fn shared(buf: &Rc<[u8]>) -> Chunk {
+        Chunk::Shared {
+            buf: Rc::clone(buf),
+            start: 0,
+            end: buf.len(),
+        }
+    }
+
+    /// Bytes left to send.
+    pub fn len(&self) -> u64 {
+        match self {
+            Chunk::Static(s) => s.len() as u64,
+            Chunk::Shared { start, end, .. } => (end - start) as u64,
+            Chunk::File { pos, end, .. } => end - pos,
+        }
+    }
+
+    /// Whether nothing is left to send.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The bytes in memory, or `None` for a file chunk.
+    fn bytes(&self) -> Option<&[u8]> {
+        match self {
+            Chunk::Static(s) => Some(s),
+            Chunk::Shared { buf, start, end } => Some(&buf[*start..*end]),
+            Chunk::File { .. } => None,
+        }
+    }
+
+    /// Marks `n` bytes (at most `self.len()`) as sent.
+    fn advance(&mut self, n: usize) {
+        match self {
+            Chunk::Static(s) => *s = &s[n..],
+            Chunk::Shared { start, .. } => *start += n,
+            Chunk::File { pos, .. } => *pos += n as u64,
+        }
+    }
+}
+
+/// What a flush achieved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flush {
+    /// Everything queued was handed to the kernel.
+    Done,
+    /// The socket's send buffer is full; wait for WRITABLE.
+    Blocked,
+}
+
+/// The output waiting for one connection.
+#[derive(Debug, Default)]
+pub struct OutQueue {
+    chunks: VecDeque<Chunk>,
+    /// Bytes queued; kept so backpressure checks are O(1).
+    queued: u64,
+}
+
+impl OutQueue {
+    /// Appends a chunk (empty chunks are dropped at once).
+    pub fn push(&mut self, chunk: Chunk) {
+        if !chunk.is_empty() {
+            self.queued += chunk.len();
+            self.chunks.push_back(chunk);
+        }
+    }
+
+    /// Whether nothing is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.chunks.is_empty()
+    }
+
+    /// Bytes waiting to be sent.
+    pub fn queued_bytes(&self) -> u64 {
+        self.queued
+    }
+
+    /// Number of chunks waiting.
+    pub fn len(&self) -> usize {
+        self.chunks.len()
+    }
+
+    /// Releases the queue's memory; an idle connection should hold none.
+    pub fn shrink(&mut self) {
+        if self.chunks.is_empty() {
+            self.chunks = VecDeque::new();
+        }
+    }
+
+    /// Writes as much as the socket takes: one `writev` per run of in-memory
+    /// chunks, one `sendfile` per file chunk.
+    pub fn flush<S: Write + AsRawFd>(&mut self, sock: &mut S) -> io::Result<Flush> {
+        while let Some(front) = self.chunks.front() {
+            let result = if front.bytes().is_some() {
+                self.write_memory(sock)
+            } else {
+                self.send_file(sock)
+            };
+            match result {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    let wanted = self.front_run_len();
+                    self.advance(n);
+                    // A short write means the send buffer is full: waiting for
+                    // WRITABLE costs nothing, while trying again would cost a
+                    // syscall that almost always says EAGAIN.
+                    if n < wanted {
+                        return Ok(Flush::Blocked);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Flush::Blocked),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(Flush::Done)
+    }
+
+    /// How many bytes the next write or sendfile is asked to send.
+    fn front_run_len(&self) -> usize {
+        match self.chunks.front() {
+            Some(Chunk::File { pos, end, .. }) => (end - pos).min(SENDFILE_MAX as u64) as usize,
+            _ => self
+                .chunks
+                .iter()
+                .take(MAX_IOVECS)
+                .map_while(Chunk::bytes)
+                .map(<[u8]>::len)
+                .sum(),
+        }
+    }
+
+    /// One `writev` of the leading in-memory chunks.
+    fn write_memory<S: Write>(&self, sock: &mut S) -> io::Result<usize> {
+        let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
+        let mut count = 0;
+        for bytes in self.chunks.iter().map_while(Chunk::bytes).take(MAX_IOVECS) {
+            slices[count] = IoSlice::new(bytes);
+            count += 1;
+        }
+        sock.write_vectored(&slices[..count])
+    }
+
+    /// One `sendfile` from the front file chunk.
+    fn send_file<S: AsRawFd>(&mut self, sock: &mut S) -> io::Result<usize> {
+        let Some(Chunk::File { file, pos, end }) = self.chunks.front() else {
+            return Ok(0);
+        };
+        let count = (end - pos).min(SENDFILE_MAX as u64) as usize;
+        let mut offset = *pos as libc::off_t;
+        // SAFETY: both descriptors are open for the duration of the call (we
+        // hold `file` and `sock`), and `offset` is a valid, exclusive pointer.
+        let sent =
+            unsafe { libc::sendfile(sock.as_raw_fd(), file.as_raw_fd(), &mut offset, count) };
+        if sent < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if sent == 0 {
+            // The file shrank under us: what we promised in Content-Length can
+            // no longer be kept, so the connection must end.
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "sendfile: file shorter than its Content-Length",
+            ));
+        }
+        Ok(sent as usize)
+    }
+
+    /// Drops `n` written bytes from the front of the queue.
+    fn advance(&mut self, mut n: usize) {
+        self.queued -= n as u64;
+        while n > 0 {
+            let Some(front) = self.chunks.front_mut() else {
+                return;
+            };
+            let len = front.len();
+            if (n as u64) < len {
+                front.advance(n);
+                return;
+            }
+            n -= len as usize;
+            self.chunks.pop_front();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::RawFd;
+
+    /// A socket stand-in that accepts at most `room` bytes, then WouldBlock.
+    struct Sink {
+        got: Vec<u8>,
+        room: usize,
+        calls: usize,
+    }
+
+    impl Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.write_vectored(&[IoSlice::new(buf)])
+        }
+        fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+            self.calls += 1;
+            if self.room == 0 {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            let mut n = 0;
+            for b in bufs {
+                let take = b.len().min(self.room);
+                self.got.extend_from_slice(&b[..take]);
+                self.room -= take;
+                n += take;
+            }
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl AsRawFd for Sink {
+        fn as_raw_fd(&self) -> RawFd {
+            -1
+        }
+    }
+
+    fn queue(parts: &[&'static [u8]]) -> OutQueue {
+        let mut q = OutQueue::default();
+        for p in parts {
+            q.push(Chunk::Static(p));
+        }
+        let shared: Rc<[u8]> = Rc::from(&b"-shared"[..]);
+        q.push(Chunk::shared(&shared));
+        q
+    }
+
+    #[test]
+    fn one_write_when_it_all_fits() {
+        let mut q = queue(&[b"ab", b"", b"cde"]);
+        let mut s = Sink {
+            got: vec![],
+            room: 100,
+            calls: 0,
+        };
+        assert_eq!(q.flush(&mut s).unwrap(), Flush::Done);
+        assert_eq!(s.got, b"abcde-shared");
+        assert_eq!(s.calls, 1);
+        assert!(q.is_empty());
+        assert_eq!(q.queued_bytes(), 0);
+    }
+
+    #[test]
+    fn short_writes_advance_across_chunks() {
+        // Cut the 12 bytes at every possible point, then finish.
+        for cut in 0..12 {
+            let mut q = queue(&[b"ab", b"cde"]);
+            let mut s = Sink {
+                got: vec![],
+                room: cut,
+                calls: 0,
+            };
+            assert_eq!(q.flush(&mut s).unwrap(), Flush::Blocked, "cut {cut}");
+            assert_eq!(q.queued_bytes(), 12 - cut as u64);
+            s.room = 100;
+            assert_eq!(q.flush(&mut s).unwrap(), Flush::Done);
+            assert_eq!(s.got, b"abcde-shared", "cut {cut}");
+        }
+    }
+
+    #[test]
+    fn long_queues_take_several_writes() {
+        let mut q = OutQueue::default();
+        for _ in 0..MAX_IOVECS * 2 + 1 {
+            q.push(Chunk::Static(b"x"));
+        }
+        let mut s = Sink {
+            got: vec![],
+            room: 10_000,
+            calls: 0,
+        };
+        assert_eq!(q.flush(&mut s).unwrap(), Flush::Done);
+        assert_eq!(s.got.len(), MAX_IOVECS * 2 + 1);
+        assert_eq!(s.calls, 3);
+    }
+}

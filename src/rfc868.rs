@@ -1,0 +1,189 @@
+//! The Time Protocol (RFC 868): the number of seconds since 1900-01-01 00:00 UTC
+//! as a 32-bit big-endian integer.
+//!
+//! The protocol is so small that it needs no state machine at all:
+//!
+//! - over TCP the server accepts, sends the four bytes and closes. A time
+//!   connection therefore never gets a slab entry or a registration with the
+//!   poller; it lives and dies inside the accept loop ([`serve_tcp`]).
+//! - over UDP every datagram, of any size, is a request and gets exactly one
+//!   four-byte datagram back ([`serve_udp`]).
+//!
+//! The value is `(unix_seconds + UNIX_TO_1900) mod 2^32`. The counter wraps on
+//! 2036-02-07 06:28:16 UTC and the protocol keeps working after: clients pick
+//! the era nearest their own clock. When the clock cannot give a time (it
+//! reads before 1970, or the system refuses), the RFC says the server closes
+//! the TCP connection without sending anything and sends no UDP reply; that is
+//! what `encode` returning `None` means.
+//!
+//! Everything that decides bytes is pure and takes the time as an argument,
+//! so the tests pin the clock; only the two `serve_*` functions make syscalls.
+
+use std::io::{self, Write};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use mio::net::{TcpListener, UdpSocket};
+
+/// Seconds from 1900-01-01 00:00 UTC (RFC 868's epoch) to 1970-01-01 00:00 UTC.
+pub const UNIX_TO_1900: u64 = 2_208_988_800;
+
+/// Size of the Time Protocol's only message.
+pub const TIME_BYTES: usize = 4;
+
+/// The RFC 868 value for `now`, or `None` when `now` is before the Unix epoch
+/// (the clock "cannot give a time").
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// // 1970-01-01 00:00:00 UTC is 2,208,988,800 seconds after 1900.
+/// assert_eq!(oneloop::rfc868::encode(UNIX_EPOCH), Some(2_208_988_800u32.to_be_bytes()));
+/// // The counter wraps to 0 on 2036-02-07 06:28:16 UTC.
+/// let wrap = UNIX_EPOCH + Duration::from_secs(2_085_978_496);
+/// assert_eq!(oneloop::rfc868::encode(wrap), Some([0, 0, 0, 0]));
+/// ```
+pub fn encode(now: SystemTime) -> Option<[u8; TIME_BYTES]> {
+    let unix = now.duration_since(UNIX_EPOCH).ok()?.as_secs();
+    // Truncation to 32 bits is the protocol's own modulo-2^32 arithmetic.
+    let since_1900 = unix.wrapping_add(UNIX_TO_1900) as u32;
+    Some(since_1900.to_be_bytes())
+}
+
+/// Decodes a reply relative to a reference Unix time: of all Unix times whose
+/// low 32 bits (after the 1900 offset) equal `value`, the one nearest
+/// `reference`. This is how a client survives the 2036 wrap.
+pub fn decode_near(value: [u8; TIME_BYTES], reference: i64) -> i64 {
+    const ERA: i64 = 1 << 32;
+    let since_1900 = i64::from(u32::from_be_bytes(value));
+    let reference_1900 = reference + UNIX_TO_1900 as i64;
+    // Start in the reference's era, then step one era either way if closer.
+    let base = reference_1900 - reference_1900.rem_euclid(ERA);
+    let candidates = [base - ERA, base, base + ERA].map(|era| era + since_1900);
+    let nearest = candidates
+        .into_iter()
+        .min_by_key(|c| (c - reference_1900).abs())
+        .unwrap_or(base + since_1900);
+    nearest - UNIX_TO_1900 as i64
+}
+
+/// Counters for what the time service did; the server sums them for logs.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct TimeStats {
+    /// Replies sent (TCP connections answered or UDP datagrams answered).
+    pub replies: u64,
+    /// Requests refused because the clock could not give a time.
+    pub no_clock: u64,
+}
+
+/// Accepts every pending connection on a time listener, writes the four
+/// bytes and closes (by dropping the socket). Returns when `accept` would
+/// block; an error other than "try again" is returned to the caller, which
+/// logs it and keeps serving.
+pub fn serve_tcp(listener: &TcpListener, now: SystemTime, stats: &mut TimeStats) -> io::Result<()> {
+    // One wakeup is one instant: every connection accepted in it gets the
+    // same second, computed once.
+    let reply = encode(now);
+    loop {
+        let (mut stream, _peer) = match listener.accept() {
+            Ok(conn) => conn,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+            // The peer gave up between SYN and accept: nothing to answer.
+            Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => continue,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        match reply {
+            // A fresh socket's send buffer always has room for four bytes, so a
+            // single non-blocking write either sends them all or the peer is
+            // already gone (reset); in both cases the connection is done.
+            Some(bytes) => {
+                if stream.write(&bytes).is_ok() {
+                    stats.replies += 1;
+                }
+            }
+            None => stats.no_clock += 1,
+        }
+        // Dropping `stream` closes it: the client reads four bytes then EOF.
+    }
+}
+
+/// Answers every pending datagram on a time socket with one four-byte
+/// datagram, until `recv_from` would block. `buf` is scratch space lent by the
+/// loop; a datagram longer than it is truncated by the kernel, which is fine:
+/// its content is never looked at.
+pub fn serve_udp(
+    socket: &UdpSocket,
+    buf: &mut [u8],
+    now: SystemTime,
+    stats: &mut TimeStats,
+) -> io::Result<()> {
+    let reply = encode(now);
+    loop {
+        let peer = match socket.recv_from(buf) {
+            Ok((_len, peer)) => peer,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            // An ICMP error from an earlier reply surfaces here on Linux;
+            // it concerns that peer only.
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => continue,
+            Err(e) => return Err(e),
+        };
+        let Some(bytes) = reply else {
+            stats.no_clock += 1;
+            continue;
+        };
+        match socket.send_to(&bytes, peer) {
+            Ok(_) => stats.replies += 1,
+            // A full send buffer drops this reply, as UDP may; the next
+            // datagram is unaffected.
+            Err(e) => log::debug!("sendto {peer}: {e}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn at(unix: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(unix)
+    }
+
+    #[test]
+    fn encode_table() {
+        // (unix seconds, RFC 868 value)
+        let cases: &[(u64, u32)] = &[
+            (0, 2_208_988_800),                   // 1970-01-01
+            (1_000_000_000, 3_208_988_800),       // 2001-09-09
+            (2_085_978_495, u32::MAX),            // 2036-02-07 06:28:15, last second of era 0
+            (2_085_978_496, 0),                   // the wrap
+            (2_085_978_497, 1),                   // one second into era 1
+            (1_795_000_000, 4_003_988_800),       // 2026-11-18
+            (4_294_967_296 + 100, 2_208_988_900), // 2106: wraps the 32-bit unix count too
+        ];
+        for &(unix, want) in cases {
+            assert_eq!(encode(at(unix)), Some(want.to_be_bytes()), "unix {unix}");
+        }
+    }
+
+    #[test]
+    fn before_1970_gives_nothing() {
+        assert_eq!(encode(UNIX_EPOCH - Duration::from_secs(1)), None);
+        assert_eq!(encode(UNIX_EPOCH - Duration::from_nanos(1)), None);
+    }
+
+    #[test]
+    fn decode_picks_the_nearest_era() {
+        // (value's unix time, reference) -> the unix time decoded
+        let cases: &[(i64, i64)] = &[
+            (1_795_000_000, 1_795_000_010),
+            (2_085_978_500, 2_085_978_490), // reply just after the wrap, clock just before
+            (2_085_978_490, 2_085_978_500), // reply just before, clock just after
+            (0, 5),
+        ];
+        for &(unix, reference) in cases {
+            let value = encode(at(unix as u64)).expect("after 1970");
+            assert_eq!(decode_near(value, reference), unix, "reference {reference}");
+        }
+    }
+}

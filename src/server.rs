@@ -1,0 +1,462 @@
+//! The loop: one `mio::Poll`, its listeners, the slab of HTTP connections,
+//! dispatch, deadlines and shutdown.
+//!
+//! ```text
+//! Server::run
+//!   loop {
+//!     poll(events, until the next deadline)
+//!     read the clocks once; refresh the Date line
+//!     for each event:
+//!       SIGNALS / WAKER  -> begin (or, the second time, cut short) shutdown
+//!       HTTP listener    -> accept until WouldBlock; a slab entry each, READABLE
+//!       time listener    -> accept until WouldBlock; write 4 bytes; close
+//!       time UDP socket  -> recv_from until WouldBlock; send_to 4 bytes each
+//!       connection k     -> conns[k].on_event(..) -> Keep(interest) | Close
+//!     expire deadlines
+//!     shutting down and no connection left -> return
+//!   }
+//! ```
+//!
+//! After start-up nothing here returns an error for one client's sake: a
+//! failed syscall on a connection closes that connection; a failed `accept`
+//! is logged and the listener tried again on its next event.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use mio::net::{TcpListener, UdpSocket};
+use mio::{Events, Interest, Poll, Registry, Token, Waker};
+use slab::Slab;
+
+use crate::config::{Clock, Config};
+use crate::http::conn::{Conn, Ctx, Next};
+use crate::http::date::{self, DateLine};
+use crate::http::files::Files;
+use crate::http::response::Canned;
+use crate::http::session::HttpCtx;
+use crate::rfc868::{self, TimeStats};
+use crate::timers::Timers;
+
+/// Signals (SIGINT, SIGTERM) arrive on this token.
+const SIGNALS: Token = Token(usize::MAX);
+/// [`Handle::shutdown`] wakes the loop on this token.
+const WAKER: Token = Token(usize::MAX - 1);
+/// Listener `i` has token `LISTENER_BASE - i`; connections use their slab
+/// key, which stays far below.
+const LISTENER_BASE: usize = usize::MAX - 2;
+
+/// Size of the loop's one read buffer, shared by every connection.
+const READ_BUF: usize = 64 * 1024;
+
+/// A listening socket and the service behind it.
+#[derive(Debug)]
+enum Listener {
+    /// HTTP: accepted connections join the slab.
+    Http(TcpListener),
+    /// RFC 868 over TCP: accepted connections are answered and closed at once.
+    Time(TcpListener),
+    /// RFC 868 over UDP.
+    TimeUdp(UdpSocket),
+}
+
+/// Stops a running server from another thread.
+#[derive(Debug, Clone)]
+pub struct Handle {
+    waker: Arc<Waker>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Handle {
+    /// Begins a graceful shutdown, as SIGTERM does.
+    pub fn shutdown(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Err(e) = self.waker.wake() {
+            log::error!("wake the loop: {e}");
+        }
+    }
+}
+
+/// Where the loop stands in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Life {
+    /// Accepting and serving.
+    Serving,
+    /// Listeners closed; finishing responses in flight until `until`.
+    Draining { until: Instant },
+}
+
+/// The server: bound sockets and everything the loop owns.
+pub struct Server {
+    poll: Poll,
+    listeners: Vec<Listener>,
+    http_addrs: Vec<SocketAddr>,
+    time_addrs: Vec<SocketAddr>,
+    conns: Slab<Conn>,
+    http: HttpCtx,
+    buf: Vec<u8>,
+    timers: Timers,
+    expired: Vec<usize>,
+    signals: Option<signal_hook_mio::v1_0::Signals>,
+    handle: Handle,
+    life: Life,
+    clock: Clock,
+    linger: Duration,
+    shutdown_timeout: Duration,
+    time_stats: TimeStats,
+}
+
+impl Server {
+    /// Binds every address in `config` (port 0 picks a free port; see
+    /// [`Server::http_addrs`]) and prepares the loop. Errors name the
+    /// address and the reason.
+    pub fn bind(config: Config) -> io::Result<Server> {
+        let poll = Poll::new().map_err(|e| context(e, "epoll_create"))?;
+        let mut listeners = Vec::new();
+        let mut http_addrs = Vec::new();
+        let mut time_addrs = Vec::new();
+        for &addr in &config.http {
+            let l = TcpListener::bind(addr).map_err(|e| bind_error(e, "HTTP", addr))?;
+            http_addrs.push(l.local_addr()?);
+            listeners.push(Listener::Http(l));
+        }
+        for &addr in &config.time {
+            let tcp = TcpListener::bind(addr).map_err(|e| bind_error(e, "RFC 868 TCP", addr))?;
+            // UDP takes the port TCP got, so "the time address" is one port
+            // even when the configuration asked for port 0.
+            let bound = tcp.local_addr()?;
+            let udp = UdpSocket::bind(bound).map_err(|e| bind_error(e, "RFC 868 UDP", bound))?;
+            time_addrs.push(bound);
+            listeners.push(Listener::Time(tcp));
+            listeners.push(Listener::TimeUdp(udp));
+        }
+        for (i, l) in listeners.iter_mut().enumerate() {
+            let token = Token(LISTENER_BASE - i);
+            let registry = poll.registry();
+            match l {
+                Listener::Http(l) | Listener::Time(l) => {
+                    registry.register(l, token, Interest::READABLE)
+                }
+                Listener::TimeUdp(u) => registry.register(u, token, Interest::READABLE),
+            }
+            .map_err(|e| context(e, "epoll_ctl"))?;
+        }
+        let signals = if config.handle_signals {
+            let mut s = signal_hook_mio::v1_0::Signals::new([libc::SIGINT, libc::SIGTERM])
+                .map_err(|e| context(e, "sigaction"))?;
+            poll.registry()
+                .register(&mut s, SIGNALS, Interest::READABLE)
+                .map_err(|e| context(e, "epoll_ctl"))?;
+            Some(s)
+        } else {
+            None
+        };
+        let waker =
+            Arc::new(Waker::new(poll.registry(), WAKER).map_err(|e| context(e, "eventfd"))?);
+        let now = (config.clock)();
+        let files = Files::new(
+            config.root.as_deref(),
+            config.cache_file_max,
+            config.cache_total_max,
+            now,
+        )?;
+        let mut date = DateLine::default();
+        date.update(now);
+        Ok(Server {
+            poll,
+            listeners,
+            http_addrs,
+            time_addrs,
+            conns: Slab::new(),
+            http: HttpCtx {
+                files,
+                canned: Canned::default(),
+                date,
+                limits: config.limits,
+                now_secs: date::unix_seconds(now).unwrap_or(0),
+            },
+            buf: vec![0; READ_BUF.max(config.limits.max_head_bytes + 1)],
+            timers: Timers::new(Instant::now()),
+            expired: Vec::new(),
+            signals,
+            handle: Handle {
+                waker,
+                stop: Arc::new(AtomicBool::new(false)),
+            },
+            life: Life::Serving,
+            clock: config.clock,
+            linger: config.linger,
+            shutdown_timeout: config.shutdown_timeout,
+            time_stats: TimeStats::default(),
+        })
+    }
+
+    /// The bound HTTP addresses, in configuration order.
+    pub fn http_addrs(&self) -> &[SocketAddr] {
+        &self.http_addrs
+    }
+
+    /// The bound RFC 868 addresses (TCP and UDP share each one).
+    pub fn time_addrs(&self) -> &[SocketAddr] {
+        &self.time_addrs
+    }
+
+    /// A handle that stops the server from another thread.
+    pub fn handle(&self) -> Handle {
+        self.handle.clone()
+    }
+
+    /// Runs the loop until shutdown completes. Returns an error only if the
+    /// poller itself fails.
+    pub fn run(mut self) -> io::Result<()> {
+        let mut events = Events::with_capacity(1024);
+        loop {
+            let timeout = self.next_timeout(Instant::now());
+            match self.poll.poll(&mut events, timeout) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(context(e, "epoll_wait")),
+            }
+            // The clocks are read once per wakeup: every reply in it shares them.
+            let now = Instant::now();
+            let wall = (self.clock)();
+            self.http.date.update(wall);
+            self.http.now_secs = date::unix_seconds(wall).unwrap_or(0);
+            log::trace!("wakeup: {} events", events.iter().count());
+
+            for event in events.iter() {
+                match event.token() {
+                    SIGNALS => self.on_signals(now),
+                    WAKER if self.handle.stop.swap(false, Ordering::SeqCst) => {
+                        self.begin_shutdown(now)
+                    }
+                    WAKER => {}
+                    Token(t) if t > LISTENER_BASE - self.listeners.len() => {
+                        self.on_listener(LISTENER_BASE - t, wall)
+                    }
+                    Token(key) => {
+                        let readable =
+                            event.is_readable() || event.is_read_closed() || event.is_error();
+                        self.on_conn(key, readable, now);
+                    }
+                }
+            }
+            self.expire(now);
+
+            if let Life::Draining { until } = self.life {
+                if self.conns.is_empty() {
+                    log::info!("shutdown complete");
+                    return Ok(());
+                }
+                if now >= until {
+                    log::warn!("shutdown timeout: closing {} connections", self.conns.len());
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// The poll timeout: the next deadline's tick, or the end of a drain.
+    fn next_timeout(&self, now: Instant) -> Option<Duration> {
+        let timer = self.timers.next_timeout(now);
+        match self.life {
+            Life::Serving => timer,
+            Life::Draining { until } => {
+                let drain = until.saturating_duration_since(now);
+                Some(timer.map_or(drain, |t| t.min(drain)))
+            }
+        }
+    }
+
+    fn on_listener(&mut self, i: usize, wall: SystemTime) {
+        let Some(listener) = self.listeners.get(i) else {
+            return;
+        };
+        let result = match listener {
+            Listener::Http(l) => accept_http(l, self.poll.registry(), &mut self.conns),
+            Listener::Time(l) => rfc868::serve_tcp(l, wall, &mut self.time_stats),
+            Listener::TimeUdp(u) => rfc868::serve_udp(u, &mut self.buf, wall, &mut self.time_stats),
+        };
+        if let Err(e) = result {
+            // EMFILE and friends: the pending connections stay queued in the
+            // kernel and are accepted on a later event.
+            log::warn!("{}: {e}", syscall_of(listener));
+        }
+    }
+
+    fn on_conn(&mut self, key: usize, readable: bool, now: Instant) {
+        // A stale event for a key closed earlier in this batch finds nothing.
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        let mut ctx = Ctx {
+            buf: &mut self.buf,
+            http: &mut self.http,
+            timers: &mut self.timers,
+            now,
+            linger: self.linger,
+        };
+        let next = conn.on_event(key, readable, &mut ctx);
+        self.apply(key, next);
+    }
+
+    /// Carries out a connection's [`Next`]: reregister if its interest
+    /// changed, or close it.
+    fn apply(&mut self, key: usize, next: Next) {
+        match next {
+            Next::Keep(interest) => {
+                let Some(conn) = self.conns.get_mut(key) else {
+                    return;
+                };
+                if interest != conn.registered {
+                    if let Err(e) =
+                        self.poll
+                            .registry()
+                            .reregister(conn.socket(), Token(key), interest)
+                    {
+                        log::warn!("epoll_ctl: {e}");
+                        self.close(key);
+                        return;
+                    }
+                    conn.registered = interest;
+                }
+            }
+            Next::Close => self.close(key),
+        }
+    }
+
+    fn close(&mut self, key: usize) {
+        if let Some(mut conn) = self.conns.try_remove(key) {
+            // Closing the fd would remove it from epoll too; deregistering
+            // first is what mio asks for.
+            let _ = self.poll.registry().deregister(conn.socket());
+            log::trace!("connection {key}: closed");
+        }
+    }
+
+    /// Closes connections whose deadline passed; reschedules the rest.
+    fn expire(&mut self, now: Instant) {
+        self.timers.expire(now, &mut self.expired);
+        let mut expired = std::mem::take(&mut self.expired);
+        for key in expired.drain(..) {
+            match self.conns.get(key).and_then(Conn::deadline) {
+                Some(deadline) if deadline <= now => {
+                    log::debug!("connection {key}: deadline passed");
+                    self.close(key);
+                }
+                Some(deadline) => self.timers.schedule(key, deadline),
+                None => {}
+            }
+        }
+        self.expired = expired;
+    }
+
+    fn on_signals(&mut self, now: Instant) {
+        let Some(signals) = self.signals.as_mut() else {
+            return;
+        };
+        let received: Vec<i32> = signals.pending().collect();
+        for signal in received {
+            log::info!("received signal {signal}");
+            self.begin_shutdown(now);
+        }
+    }
+
+    /// Stops accepting and lets connections finish; a second request while
+    /// draining cuts it short.
+    fn begin_shutdown(&mut self, now: Instant) {
+        if let Life::Draining { .. } = self.life {
+            log::warn!(
+                "second stop request: closing {} connections now",
+                self.conns.len()
+            );
+            self.life = Life::Draining { until: now };
+            return;
+        }
+        log::info!(
+            "shutting down: {} connections to finish, {} RFC 868 replies sent",
+            self.conns.len(),
+            self.time_stats.replies
+        );
+        for mut l in self.listeners.drain(..) {
+            let registry = self.poll.registry();
+            let _ = match &mut l {
+                Listener::Http(l) | Listener::Time(l) => registry.deregister(l),
+                Listener::TimeUdp(u) => registry.deregister(u),
+            };
+        }
+        self.life = Life::Draining {
+            until: now + self.shutdown_timeout,
+        };
+        let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
+        for key in keys {
+            let Some(conn) = self.conns.get_mut(key) else {
+                continue;
+            };
+            let mut ctx = Ctx {
+                buf: &mut self.buf,
+                http: &mut self.http,
+                timers: &mut self.timers,
+                now,
+                linger: self.linger,
+            };
+            let next = conn.drain(key, &mut ctx);
+            self.apply(key, next);
+        }
+    }
+}
+
+/// Accepts every pending HTTP connection into the slab.
+fn accept_http(
+    listener: &TcpListener,
+    registry: &Registry,
+    conns: &mut Slab<Conn>,
+) -> io::Result<()> {
+    loop {
+        let (mut sock, _peer) = match listener.accept() {
+            Ok(accepted) => accepted,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => continue,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        // Responses are written whole; Nagle would only delay the last segment.
+        if let Err(e) = sock.set_nodelay(true) {
+            log::debug!("setsockopt TCP_NODELAY: {e}");
+        }
+        let entry = conns.vacant_entry();
+        let key = entry.key();
+        if let Err(e) = registry.register(&mut sock, Token(key), Interest::READABLE) {
+            log::warn!("epoll_ctl: {e}");
+            continue; // dropping `sock` closes it
+        }
+        log::trace!("connection {key}: accepted");
+        entry.insert(Conn::new(sock));
+    }
+}
+
+fn syscall_of(listener: &Listener) -> &'static str {
+    match listener {
+        Listener::Http(_) => "accept (HTTP)",
+        Listener::Time(_) => "accept (RFC 868 TCP)",
+        Listener::TimeUdp(_) => "recvfrom (RFC 868 UDP)",
+    }
+}
+
+/// Prefixes an error with the syscall that failed.
+fn context(e: io::Error, syscall: &str) -> io::Error {
+    io::Error::new(e.kind(), format!("{syscall}: {e}"))
+}
+
+/// A bind error that names the service, the address and, for privileged
+/// ports, what would make it work.
+fn bind_error(e: io::Error, service: &str, addr: SocketAddr) -> io::Error {
+    let hint = if e.kind() == io::ErrorKind::PermissionDenied && addr.port() < 1024 {
+        " (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
+    } else {
+        ""
+    };
+    io::Error::new(e.kind(), format!("bind {service} {addr}: {e}{hint}"))
+}
