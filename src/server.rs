@@ -237,9 +237,8 @@ impl Server {
                         self.on_listener(LISTENER_BASE - t, wall)
                     }
                     Token(key) => {
-                        let readable =
-                            event.is_readable() || event.is_read_closed() || event.is_error();
-                        self.on_conn(key, readable, now);
+                        let readable = event.is_readable() || event.is_error();
+                        self.on_conn(key, readable, event.is_read_closed(), now);
                     }
                 }
             }
@@ -286,7 +285,7 @@ impl Server {
         }
     }
 
-    fn on_conn(&mut self, key: usize, readable: bool, now: Instant) {
+    fn on_conn(&mut self, key: usize, readable: bool, hup: bool, now: Instant) {
         // A stale event for a key closed earlier in this batch finds nothing.
         let Some(conn) = self.conns.get_mut(key) else {
             return;
@@ -298,7 +297,7 @@ impl Server {
             now,
             linger: self.linger,
         };
-        let next = conn.on_event(key, readable, &mut ctx);
+        let next = conn.on_event(key, readable, hup, &mut ctx);
         self.apply(key, next);
     }
 

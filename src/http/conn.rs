@@ -89,6 +89,10 @@ pub struct Conn {
     unread: bool,
     /// The client closed its side (a read returned 0).
     peer_closed: bool,
+    /// The poller reported the peer's FIN (EPOLLRDHUP). Then a short read
+    /// no longer proves the socket drained: the EOF behind the data must
+    /// still be read, and no new edge will announce it.
+    hup: bool,
     /// The interest the loop registered; kept by the loop to reregister only
     /// on change.
     pub registered: Interest,
@@ -106,6 +110,7 @@ impl Conn {
             readable: false,
             unread: false,
             peer_closed: false,
+            hup: false,
             registered: Interest::READABLE,
         }
     }
@@ -141,10 +146,11 @@ impl Conn {
         self.settle(key, ctx)
     }
 
-    /// Handles a readiness event. `readable` covers read-closed and error
-    /// events too: the next read reports them.
-    pub fn on_event(&mut self, key: usize, readable: bool, ctx: &mut Ctx<'_>) -> Next {
-        self.readable |= readable;
+    /// Handles a readiness event. `readable` covers error events too (the
+    /// next read reports them); `hup` says the peer's FIN has arrived.
+    pub fn on_event(&mut self, key: usize, readable: bool, hup: bool, ctx: &mut Ctx<'_>) -> Next {
+        self.readable |= readable || hup;
+        self.hup |= hup;
         if let Stage::Lingering { .. } = self.stage {
             return self.linger_read(ctx.buf);
         }
@@ -184,7 +190,7 @@ impl Conn {
     fn read_and_answer(&mut self, ctx: &mut Ctx<'_>) -> io::Result<()> {
         let n = if self.partial.is_empty() {
             // The common case: a whole request (or many) in the shared buffer.
-            let n = match read(&mut self.sock, ctx.buf, &mut self.readable)? {
+            let n = match read(&mut self.sock, ctx.buf, self.hup, &mut self.readable)? {
                 Got::Data(n) => n,
                 Got::Eof => return self.on_eof(),
                 Got::Nothing => return Ok(()),
@@ -198,7 +204,12 @@ impl Conn {
             // first bytes are not copied again on each read.
             let old = self.partial.len();
             self.partial.resize(old + PARTIAL_READ, 0);
-            let got = read(&mut self.sock, &mut self.partial[old..], &mut self.readable);
+            let got = read(
+                &mut self.sock,
+                &mut self.partial[old..],
+                self.hup,
+                &mut self.readable,
+            );
             let n = match got {
                 Ok(Got::Data(n)) => n,
                 _ => 0,
@@ -277,7 +288,7 @@ impl Conn {
     /// Reads and drops input until the client closes.
     fn linger_read(&mut self, buf: &mut [u8]) -> Next {
         loop {
-            match read(&mut self.sock, buf, &mut self.readable) {
+            match read(&mut self.sock, buf, self.hup, &mut self.readable) {
                 Ok(Got::Eof) | Err(_) => return Next::Close,
                 Ok(Got::Data(_)) if self.readable => continue,
                 Ok(_) => return Next::Keep(Interest::READABLE),
@@ -299,8 +310,9 @@ enum Got {
 
 /// One `read`, keeping the `readable` flag honest: cleared when the read
 /// would block or comes back shorter than the buffer (the kernel gave all
-/// it had, so another read would only say EAGAIN).
-fn read(sock: &mut TcpStream, buf: &mut [u8], readable: &mut bool) -> io::Result<Got> {
+/// it had, so another read would only say EAGAIN), unless the peer's FIN is
+/// known to be queued behind the data (`hup`).
+fn read(sock: &mut TcpStream, buf: &mut [u8], hup: bool, readable: &mut bool) -> io::Result<Got> {
     loop {
         match sock.read(buf) {
             Ok(0) => {
@@ -308,7 +320,7 @@ fn read(sock: &mut TcpStream, buf: &mut [u8], readable: &mut bool) -> io::Result
                 return Ok(Got::Eof);
             }
             Ok(n) => {
-                if n < buf.len() {
+                if n < buf.len() && !hup {
                     *readable = false;
                 }
                 return Ok(Got::Data(n));

@@ -1,0 +1,195 @@
+//! Helpers shared by the integration tests: start a server on ephemeral
+//! ports, talk to it over real loopback sockets, parse what it says strictly.
+
+#![allow(dead_code)] // each test file uses its own subset
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use oneloop::{Config, Running};
+
+/// How long any single test waits for the server before failing.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+/// Starts a server with `config` (which should use port 0).
+pub fn start(config: Config) -> Running {
+    let _ = env_logger::builder().is_test(true).try_init();
+    oneloop::spawn(config).expect("server starts")
+}
+
+/// Starts a server with ephemeral ports and the embedded site.
+pub fn start_default() -> Running {
+    start(Config::ephemeral())
+}
+
+/// A connected client with a read timeout.
+pub fn connect(addr: SocketAddr) -> TcpStream {
+    let s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    s.set_nodelay(true).expect("nodelay");
+    s
+}
+
+/// One parsed response.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub version: String,
+    pub status: u16,
+    pub reason: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// The single value of a header (panics if it appears more than once).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let mut values = self
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str());
+        let first = values.next();
+        assert!(values.next().is_none(), "header {name} appears twice");
+        first
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Parses one response from the front of `buf`, strictly: CRLF line ends,
+/// `HTTP/1.1 DDD reason`, `name: value` fields with token names, a body of
+/// exactly Content-Length bytes (none for HEAD and 1xx). Returns the
+/// response and its length, `None` if incomplete; panics on bad syntax.
+pub fn parse_response(buf: &[u8], head_request: bool) -> Option<(Response, usize)> {
+    let end = buf.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = std::str::from_utf8(&buf[..end]).expect("head is ASCII");
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().expect("status line");
+    assert!(
+        !head.contains('\n') || head.split("\r\n").all(|l| !l.contains('\n')),
+        "bare LF in {head:?}"
+    );
+    let mut parts = status_line.splitn(3, ' ');
+    let version = parts.next().expect("version").to_string();
+    assert_eq!(version, "HTTP/1.1", "status line {status_line:?}");
+    let code = parts.next().expect("code");
+    assert!(
+        code.len() == 3 && code.bytes().all(|b| b.is_ascii_digit()),
+        "code {code:?}"
+    );
+    let status: u16 = code.parse().expect("code");
+    let reason = parts.next().unwrap_or("").to_string();
+    let mut headers = Vec::new();
+    for line in lines {
+        let (name, value) = line
+            .split_once(':')
+            .unwrap_or_else(|| panic!("field {line:?}"));
+        assert!(
+            !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)),
+            "field name {name:?}"
+        );
+        headers.push((name.to_string(), value.trim().to_string()));
+    }
+    let mut resp = Response {
+        version,
+        status,
+        reason,
+        headers,
+        body: Vec::new(),
+    };
+    let body_start = end + 4;
+    let len: usize = if head_request || status < 200 || status == 204 || status == 304 {
+        0
+    } else {
+        resp.header("content-length")
+            .expect("every response has Content-Length")
+            .parse()
+            .expect("numeric Content-Length")
+    };
+    if buf.len() < body_start + len {
+        return None;
+    }
+    resp.body = buf[body_start..body_start + len].to_vec();
+    Some((resp, body_start + len))
+}
+
+/// Reads from `s` until `heads.len()` responses are complete (each entry
+/// says whether that request was HEAD). Panics on timeout or early EOF.
+pub fn read_responses(s: &mut TcpStream, heads: &[bool]) -> Vec<Response> {
+    let mut buf = Vec::new();
+    let mut out = Vec::new();
+    let mut chunk = [0u8; 65536];
+    let deadline = Instant::now() + PATIENCE;
+    while out.len() < heads.len() {
+        while out.len() < heads.len() {
+            match parse_response(&buf, heads[out.len()]) {
+                Some((r, n)) => {
+                    buf.drain(..n);
+                    out.push(r);
+                }
+                None => break,
+            }
+        }
+        if out.len() == heads.len() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {} responses",
+            out.len()
+        );
+        let n = s.read(&mut chunk).expect("read");
+        assert!(
+            n > 0,
+            "EOF after {} of {} responses; left: {:?}",
+            out.len(),
+            heads.len(),
+            String::from_utf8_lossy(&buf)
+        );
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    assert!(
+        buf.is_empty(),
+        "extra bytes after the responses: {:?}",
+        String::from_utf8_lossy(&buf)
+    );
+    out
+}
+
+/// Sends `raw` and reads `count` responses to non-HEAD requests.
+pub fn exchange(s: &mut TcpStream, raw: &[u8], count: usize) -> Vec<Response> {
+    s.write_all(raw).expect("write");
+    read_responses(s, &vec![false; count])
+}
+
+/// One request on a fresh connection; returns the response.
+pub fn get(addr: SocketAddr, raw: &str) -> Response {
+    let mut s = connect(addr);
+    let head = raw.starts_with("HEAD ");
+    s.write_all(raw.as_bytes()).expect("write");
+    read_responses(&mut s, &[head]).remove(0)
+}
+
+/// Whether the server closes `s` (EOF, or a reset) within the patience.
+pub fn closes(s: &mut TcpStream) -> bool {
+    let mut b = [0u8; 1024];
+    loop {
+        match s.read(&mut b) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
+            Err(_) => return false,
+        }
+    }
+}
+
+/// A simple GET for `path` with a Host header.
+pub fn get_req(path: &str) -> String {
+    format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n")
+}
