@@ -266,6 +266,11 @@ impl Conn {
         if !self.out.is_empty() {
             return Next::Keep(Interest::READABLE | Interest::WRITABLE);
         }
+        // Shutting down: a connection between requests is done once its
+        // last response is out.
+        if self.session.draining() && self.is_idle() {
+            return Next::Close;
+        }
         if self.session.reading() {
             return Next::Keep(Interest::READABLE);
         }

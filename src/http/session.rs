@@ -102,6 +102,11 @@ impl Session {
         self.draining = true;
     }
 
+    /// Whether [`Session::drain`] was called.
+    pub fn draining(&self) -> bool {
+        self.draining
+    }
+
     /// Ends the session at once: nothing more will be answered.
     pub fn close(&mut self) {
         self.set_phase(Phase::Closed);
@@ -241,5 +246,136 @@ impl Session {
             log::trace!("http: {} -> {}", self.phase, next);
         }
         self.phase = next;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::files::Files;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    /// A context on the embedded site with the clock pinned to
+    /// 2001-09-09 01:46:40 UTC.
+    fn ctx() -> HttpCtx {
+        let now = UNIX_EPOCH + Duration::from_secs(1_000_000_000);
+        let mut date = DateLine::default();
+        date.update(now);
+        HttpCtx {
+            files: Files::new(None, 1 << 20, 1 << 20, now).unwrap(),
+            canned: Canned::default(),
+            date,
+            limits: Limits::default(),
+            now_secs: 1_000_000_000,
+        }
+    }
+
+    /// Drains a queue into bytes (memory chunks only, as the embedded site has).
+    fn take(out: &mut OutQueue) -> String {
+        struct V(Vec<u8>);
+        impl std::io::Write for V {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+                bufs.iter().map(|b| self.write(b)).sum()
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        impl std::os::fd::AsRawFd for V {
+            fn as_raw_fd(&self) -> std::os::fd::RawFd {
+                -1
+            }
+        }
+        let mut v = V(Vec::new());
+        out.flush(&mut v).unwrap();
+        String::from_utf8(v.0).unwrap()
+    }
+
+    /// Feeds `input` in pieces cut at `cuts`, keeping unused bytes the way
+    /// the connection does; returns everything queued and the final phase.
+    fn run(input: &[u8], cuts: &[usize]) -> (String, Phase) {
+        let mut ctx = ctx();
+        let mut session = Session::default();
+        let mut out = OutQueue::default();
+        let mut kept = Vec::new();
+        let mut last = 0;
+        for &cut in cuts.iter().chain(std::iter::once(&input.len())) {
+            kept.extend_from_slice(&input[last..cut]);
+            last = cut;
+            let used = session.on_input(&kept, &mut ctx, &mut out);
+            kept.drain(..used);
+        }
+        (take(&mut out), session.phase())
+    }
+
+    fn statuses(text: &str) -> Vec<&str> {
+        text.match_indices("HTTP/1.1 ")
+            .map(|(i, _)| &text[i + 9..i + 12])
+            .collect()
+    }
+
+    #[test]
+    fn responses_carry_the_pinned_date() {
+        let (text, phase) = run(b"GET /hello.txt HTTP/1.1\r\nHost: a\r\n\r\n", &[]);
+        assert!(
+            text.contains("\r\nDate: Sun, 09 Sep 2001 01:46:40 GMT\r\n"),
+            "{text}"
+        );
+        assert!(text.ends_with("\r\n\r\nHello\n"), "{text}");
+        assert_eq!(phase, Phase::Head);
+    }
+
+    #[test]
+    fn any_cut_of_a_pipelined_stream_gives_the_same_responses() {
+        let stream: &[u8] = b"GET /hello.txt HTTP/1.1\r\nHost: a\r\n\r\n\
+            POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\nbody\
+            PUT / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n\
+            HEAD /nope HTTP/1.1\r\nHost: a\r\n\r\n\
+            GET / HTTP/1.0\r\n\r\n\
+            GET /never HTTP/1.1\r\nHost: a\r\n\r\n";
+        let (whole, phase) = run(stream, &[]);
+        assert_eq!(statuses(&whole), ["200", "405", "405", "404", "200"]);
+        assert_eq!(phase, Phase::Closed, "HTTP/1.0 without keep-alive ends it");
+        for cut in 1..stream.len() {
+            assert_eq!(run(stream, &[cut]).0, whole, "cut at {cut}");
+        }
+        for cut in 1..stream.len() - 7 {
+            assert_eq!(
+                run(stream, &[cut, cut + 3, cut + 7]).0,
+                whole,
+                "cuts at {cut}"
+            );
+        }
+    }
+
+    #[test]
+    fn invalid_heads_close_and_nothing_after_is_answered() {
+        let (text, phase) = run(
+            b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: x\r\n\r\nGET / HTTP/1.1\r\n\r\n",
+            &[],
+        );
+        assert_eq!(statuses(&text), ["400"]);
+        assert!(text.contains("Connection: close\r\n"));
+        assert_eq!(phase, Phase::Closed);
+    }
+
+    #[test]
+    fn draining_says_close_on_the_next_response() {
+        let mut ctx = ctx();
+        let mut session = Session::default();
+        let mut out = OutQueue::default();
+        session.drain();
+        session.on_input(
+            b"GET /hello.txt HTTP/1.1\r\nHost: a\r\n\r\n",
+            &mut ctx,
+            &mut out,
+        );
+        let text = take(&mut out);
+        assert!(text.contains("Connection: close\r\n"), "{text}");
+        assert_eq!(session.phase(), Phase::Closed);
     }
 }

@@ -1,0 +1,165 @@
+//! The `oneloop` binary as users run it: options, bind errors, the start-up
+//! line, signals.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{closes, connect, exchange, get_req};
+
+const BIN: &str = env!("CARGO_BIN_EXE_oneloop");
+
+/// Starts the binary on ephemeral ports and reads the bound addresses from
+/// its start-up log line.
+fn spawn(extra: &[&str]) -> (Child, SocketAddr, SocketAddr) {
+    let (child, http, time) = spawn_with(&["--http", "127.0.0.1:0"], extra);
+    (child, http[0], time)
+}
+
+/// Like [`spawn`] with the HTTP addresses given; returns all bound ones.
+fn spawn_with(http_args: &[&str], extra: &[&str]) -> (Child, Vec<SocketAddr>, SocketAddr) {
+    let mut child = Command::new(BIN)
+        .arg("serve")
+        .args(http_args)
+        .args(["--time", "127.0.0.1:0"])
+        .args(extra)
+        .env("RUST_LOG", "info")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start oneloop");
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let line = lines.next().expect("a start-up line").unwrap();
+    // "... serving HTTP on ADDR and RFC 868 (TCP+UDP) on ADDR, ..."
+    let word_after = |marker: &str| -> SocketAddr {
+        let rest = &line[line
+            .find(marker)
+            .unwrap_or_else(|| panic!("{marker:?} in {line:?}"))
+            + marker.len()..];
+        rest.split([' ', ',']).next().unwrap().parse().unwrap()
+    };
+    let start = line.find("serving HTTP on ").expect("HTTP addresses") + "serving HTTP on ".len();
+    let end = line.find(" and RFC 868").expect("time addresses");
+    let http = line[start..end]
+        .split(' ')
+        .map(|a| a.parse().unwrap())
+        .collect();
+    let time = word_after("(TCP+UDP) on ");
+    // Keep draining stderr so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, http, time)
+}
+
+fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "oneloop did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn signal(child: &Child, sig: i32) {
+    // SAFETY: kill(2) on our own child's pid has no memory effects.
+    let rc = unsafe { libc::kill(child.id() as i32, sig) };
+    assert_eq!(rc, 0);
+}
+
+#[test]
+fn help_documents_every_option_and_default() {
+    let out = Command::new(BIN).arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "--http",
+        "--time",
+        "--root",
+        "--max-request-line",
+        "--max-head",
+        "--max-body",
+        "--shutdown-timeout",
+        "127.0.0.1:8080",
+        "127.0.0.1:3737",
+        "--version",
+    ] {
+        assert!(help.contains(needle), "--help lacks {needle}:\n{help}");
+    }
+    let out = Command::new(BIN).arg("--version").output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("oneloop {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn a_taken_port_is_a_clear_error() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = Command::new(BIN)
+        .args(["--http", &addr, "--time", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("bind HTTP {addr}")), "{err}");
+    assert!(err.to_lowercase().contains("in use"), "{err}");
+}
+
+#[test]
+fn serves_both_protocols_and_ipv6() {
+    let (mut child, http, time) = spawn_with(&["--http", "127.0.0.1:0", "--http", "[::1]:0"], &[]);
+    assert_eq!(http.len(), 2);
+    assert!(http[1].is_ipv6());
+    for addr in http {
+        let mut s = connect(addr);
+        assert_eq!(
+            exchange(&mut s, get_req("/hello.txt").as_bytes(), 1)[0].text(),
+            "Hello\n"
+        );
+    }
+    let mut four = Vec::new();
+    connect(time).read_to_end(&mut four).unwrap();
+    assert_eq!(four.len(), 4);
+    signal(&child, libc::SIGINT);
+    assert!(wait_exit(&mut child).success());
+}
+
+#[test]
+fn sigterm_drains_and_exits_zero() {
+    let root = std::env::temp_dir().join(format!("oneloop-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&root).unwrap();
+    let big: Vec<u8> = (0..4u32 << 20).map(|i| (i % 251) as u8).collect();
+    std::fs::write(root.join("big.bin"), &big).unwrap();
+    let (mut child, http, _) = spawn(&["--root", root.to_str().unwrap()]);
+
+    let mut idle = connect(http);
+    assert_eq!(
+        exchange(&mut idle, get_req("/big.bin").as_bytes(), 1)[0]
+            .body
+            .len(),
+        big.len()
+    );
+    let mut busy = connect(http);
+    busy.write_all(get_req("/big.bin").as_bytes()).unwrap();
+    let mut first = vec![0u8; 4096];
+    busy.read_exact(&mut first).unwrap();
+
+    signal(&child, libc::SIGTERM);
+    assert!(closes(&mut idle), "idle keep-alive connection closed");
+    let mut rest = Vec::new();
+    busy.read_to_end(&mut rest).unwrap();
+    first.extend_from_slice(&rest);
+    let (r, used) = common::parse_response(&first, false).expect("whole response");
+    assert_eq!(used, first.len());
+    assert!(r.body == big, "the response in flight was finished intact");
+    assert!(wait_exit(&mut child).success(), "exit status 0");
+    assert!(
+        std::net::TcpStream::connect(http).is_err(),
+        "no longer listening"
+    );
+    let _ = std::fs::remove_dir_all(&root);
+}
