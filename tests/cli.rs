@@ -111,9 +111,17 @@ fn a_taken_port_is_a_clear_error() {
 
 #[test]
 fn serves_both_protocols_and_ipv6() {
-    let (mut child, http, time) = spawn_with(&["--http", "127.0.0.1:0", "--http", "[::1]:0"], &[]);
-    assert_eq!(http.len(), 2);
-    assert!(http[1].is_ipv6());
+    // A machine without IPv6 loopback still tests IPv4.
+    let ipv6 = TcpListener::bind("[::1]:0").is_ok();
+    let mut args = vec!["--http", "127.0.0.1:0"];
+    if ipv6 {
+        args.extend(["--http", "[::1]:0"]);
+    } else {
+        eprintln!("no IPv6 loopback here: testing IPv4 only");
+    }
+    let (mut child, http, time) = spawn_with(&args, &[]);
+    assert_eq!(http.len(), 1 + usize::from(ipv6));
+    assert_eq!(http.last().unwrap().is_ipv6(), ipv6);
     for addr in http {
         let mut s = connect(addr);
         assert_eq!(
