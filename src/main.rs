@@ -87,6 +87,34 @@ impl Serve {
     }
 }
 
+/// Raises the soft limit on open files to the hard limit: every connection
+/// is a descriptor, and the default soft limit (often 1024) is far below
+/// what one loop can serve.
+fn raise_nofile_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            log::warn!("getrlimit RLIMIT_NOFILE: {}", std::io::Error::last_os_error());
+            return;
+        }
+        if lim.rlim_cur < lim.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: lim.rlim_max,
+                rlim_max: lim.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) != 0 {
+                log::warn!("setrlimit RLIMIT_NOFILE: {}", std::io::Error::last_os_error());
+                return;
+            }
+        }
+    }
+    log::debug!("open file limit: {}", lim.rlim_max);
+}
+
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let cli = Cli::parse();
@@ -95,6 +123,7 @@ fn main() -> ExitCode {
         None => cli.serve,
     };
     let config = serve.into_config();
+    raise_nofile_limit();
     let server = match oneloop::Server::bind(config.clone()) {
         Ok(server) => server,
         Err(e) => {
