@@ -33,6 +33,7 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
+pub mod batch;
 pub mod config;
 pub mod http;
 pub mod out;

@@ -98,7 +98,10 @@ fn raise_nofile_limit() {
     // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
     unsafe {
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
-            log::warn!("getrlimit RLIMIT_NOFILE: {}", std::io::Error::last_os_error());
+            log::warn!(
+                "getrlimit RLIMIT_NOFILE: {}",
+                std::io::Error::last_os_error()
+            );
             return;
         }
         if lim.rlim_cur < lim.rlim_max {
@@ -107,7 +110,10 @@ fn raise_nofile_limit() {
                 rlim_max: lim.rlim_max,
             };
             if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) != 0 {
-                log::warn!("setrlimit RLIMIT_NOFILE: {}", std::io::Error::last_os_error());
+                log::warn!(
+                    "setrlimit RLIMIT_NOFILE: {}",
+                    std::io::Error::last_os_error()
+                );
                 return;
             }
         }

@@ -18,11 +18,16 @@
 //!
 //! Everything that decides bytes is pure and takes the time as an argument,
 //! so the tests pin the clock; only the two `serve_*` functions make syscalls.
+//! Whatever the number of clients, one wakeup computes the value once.
 
 use std::io::{self, Write};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use std::os::fd::AsRawFd;
+
 use mio::net::{TcpListener, UdpSocket};
+
+use crate::batch::{BATCH, DatagramBatch};
 
 /// Seconds from 1900-01-01 00:00 UTC (RFC 868's epoch) to 1970-01-01 00:00 UTC.
 pub const UNIX_TO_1900: u64 = 2_208_988_800;
@@ -107,19 +112,21 @@ pub fn serve_tcp(listener: &TcpListener, now: SystemTime, stats: &mut TimeStats)
 }
 
 /// Answers every pending datagram on a time socket with one four-byte
-/// datagram, until `recv_from` would block. `buf` is scratch space lent by the
-/// loop; a datagram longer than it is truncated by the kernel, which is fine:
-/// its content is never looked at.
+/// datagram, until no more are queued. Datagrams are taken and answered in
+/// batches (`recvmmsg`, `sendmmsg`): two syscalls for up to
+/// [`crate::batch::BATCH`] replies. A batch smaller than the maximum means
+/// the queue was empty, so no call is spent learning that it would block.
 pub fn serve_udp(
     socket: &UdpSocket,
-    buf: &mut [u8],
+    batch: &mut DatagramBatch,
     now: SystemTime,
     stats: &mut TimeStats,
 ) -> io::Result<()> {
     let reply = encode(now);
+    let fd = socket.as_raw_fd();
     loop {
-        let peer = match socket.recv_from(buf) {
-            Ok((_len, peer)) => peer,
+        let n = match batch.recv(fd) {
+            Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             // An ICMP error from an earlier reply surfaces here on Linux;
@@ -127,15 +134,12 @@ pub fn serve_udp(
             Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => continue,
             Err(e) => return Err(e),
         };
-        let Some(bytes) = reply else {
-            stats.no_clock += 1;
-            continue;
-        };
-        match socket.send_to(&bytes, peer) {
-            Ok(_) => stats.replies += 1,
-            // A full send buffer drops this reply, as UDP may; the next
-            // datagram is unaffected.
-            Err(e) => log::debug!("sendto {peer}: {e}"),
+        match reply {
+            Some(bytes) => stats.replies += batch.reply_all(fd, n, &bytes)? as u64,
+            None => stats.no_clock += n as u64,
+        }
+        if n < BATCH {
+            return Ok(());
         }
     }
 }

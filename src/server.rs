@@ -23,6 +23,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
@@ -31,12 +32,14 @@ use mio::net::{TcpListener, UdpSocket};
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
 use slab::Slab;
 
+use crate::batch::DatagramBatch;
 use crate::config::{Clock, Config};
 use crate::http::conn::{Conn, Ctx, Next};
 use crate::http::date::{self, DateLine};
 use crate::http::files::Files;
 use crate::http::response::Canned;
 use crate::http::session::HttpCtx;
+use crate::out::QueuePool;
 use crate::rfc868::{self, TimeStats};
 use crate::timers::Timers;
 
@@ -95,17 +98,39 @@ pub struct Server {
     http_addrs: Vec<SocketAddr>,
     time_addrs: Vec<SocketAddr>,
     conns: Slab<Conn>,
-    http: HttpCtx,
-    buf: Vec<u8>,
-    timers: Timers,
+    shared: Shared,
     expired: Vec<usize>,
+    datagrams: DatagramBatch,
     signals: Option<signal_hook_mio::v1_0::Signals>,
     handle: Handle,
     life: Life,
     clock: Clock,
-    linger: Duration,
     shutdown_timeout: Duration,
     time_stats: TimeStats,
+}
+
+/// What the loop lends to whichever connection has the event: kept apart
+/// from the slab so both can be borrowed at once.
+struct Shared {
+    /// The one read buffer.
+    buf: Vec<u8>,
+    http: HttpCtx,
+    timers: Timers,
+    pool: QueuePool,
+    linger: Duration,
+}
+
+impl Shared {
+    fn ctx(&mut self, now: Instant) -> Ctx<'_> {
+        Ctx {
+            buf: &mut self.buf,
+            http: &mut self.http,
+            timers: &mut self.timers,
+            pool: &mut self.pool,
+            now,
+            linger: self.linger,
+        }
+    }
 }
 
 impl Server {
@@ -119,6 +144,7 @@ impl Server {
         let mut time_addrs = Vec::new();
         for &addr in &config.http {
             let l = TcpListener::bind(addr).map_err(|e| bind_error(e, "HTTP", addr))?;
+            tune_http_listener(&l)?;
             http_addrs.push(l.local_addr()?);
             listeners.push(Listener::Http(l));
         }
@@ -170,16 +196,21 @@ impl Server {
             http_addrs,
             time_addrs,
             conns: Slab::new(),
-            http: HttpCtx {
-                files,
-                canned: Canned::default(),
-                date,
-                limits: config.limits,
-                now_secs: date::unix_seconds(now).unwrap_or(0),
+            shared: Shared {
+                buf: vec![0; READ_BUF.max(config.limits.max_head_bytes + 1)],
+                http: HttpCtx {
+                    files,
+                    canned: Canned::default(),
+                    date,
+                    limits: config.limits,
+                    now_secs: date::unix_seconds(now).unwrap_or(0),
+                },
+                timers: Timers::new(Instant::now()),
+                pool: QueuePool::default(),
+                linger: config.linger,
             },
-            buf: vec![0; READ_BUF.max(config.limits.max_head_bytes + 1)],
-            timers: Timers::new(Instant::now()),
             expired: Vec::new(),
+            datagrams: DatagramBatch::default(),
             signals,
             handle: Handle {
                 waker,
@@ -187,7 +218,6 @@ impl Server {
             },
             life: Life::Serving,
             clock: config.clock,
-            linger: config.linger,
             shutdown_timeout: config.shutdown_timeout,
             time_stats: TimeStats::default(),
         })
@@ -222,8 +252,8 @@ impl Server {
             // The clocks are read once per wakeup: every reply in it shares them.
             let now = Instant::now();
             let wall = (self.clock)();
-            self.http.date.update(wall);
-            self.http.now_secs = date::unix_seconds(wall).unwrap_or(0);
+            self.shared.http.date.update(wall);
+            self.shared.http.now_secs = date::unix_seconds(wall).unwrap_or(0);
             log::trace!("wakeup: {} events", events.iter().count());
 
             for event in events.iter() {
@@ -234,7 +264,7 @@ impl Server {
                     }
                     WAKER => {}
                     Token(t) if t > LISTENER_BASE - self.listeners.len() => {
-                        self.on_listener(LISTENER_BASE - t, wall)
+                        self.on_listener(LISTENER_BASE - t, now, wall)
                     }
                     Token(key) => {
                         let readable = event.is_readable() || event.is_error();
@@ -259,7 +289,7 @@ impl Server {
 
     /// The poll timeout: the next deadline's tick, or the end of a drain.
     fn next_timeout(&self, now: Instant) -> Option<Duration> {
-        let timer = self.timers.next_timeout(now);
+        let timer = self.shared.timers.next_timeout(now);
         match self.life {
             Life::Serving => timer,
             Life::Draining { until } => {
@@ -269,14 +299,22 @@ impl Server {
         }
     }
 
-    fn on_listener(&mut self, i: usize, wall: SystemTime) {
+    fn on_listener(&mut self, i: usize, now: Instant, wall: SystemTime) {
         let Some(listener) = self.listeners.get(i) else {
             return;
         };
         let result = match listener {
-            Listener::Http(l) => accept_http(l, self.poll.registry(), &mut self.conns),
+            Listener::Http(l) => accept_http(
+                l,
+                self.poll.registry(),
+                &mut self.conns,
+                &mut self.shared,
+                now,
+            ),
             Listener::Time(l) => rfc868::serve_tcp(l, wall, &mut self.time_stats),
-            Listener::TimeUdp(u) => rfc868::serve_udp(u, &mut self.buf, wall, &mut self.time_stats),
+            Listener::TimeUdp(u) => {
+                rfc868::serve_udp(u, &mut self.datagrams, wall, &mut self.time_stats)
+            }
         };
         if let Err(e) = result {
             // EMFILE and friends: the pending connections stay queued in the
@@ -290,14 +328,7 @@ impl Server {
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
-        let mut ctx = Ctx {
-            buf: &mut self.buf,
-            http: &mut self.http,
-            timers: &mut self.timers,
-            now,
-            linger: self.linger,
-        };
-        let next = conn.on_event(key, readable, hup, &mut ctx);
+        let next = conn.on_event(key, readable, hup, &mut self.shared.ctx(now));
         self.apply(key, next);
     }
 
@@ -327,17 +358,17 @@ impl Server {
     }
 
     fn close(&mut self, key: usize) {
-        if let Some(mut conn) = self.conns.try_remove(key) {
-            // Closing the fd would remove it from epoll too; deregistering
-            // first is what mio asks for.
-            let _ = self.poll.registry().deregister(conn.socket());
+        // Dropping the socket closes it, and closing removes it from the
+        // epoll set: an explicit deregister would be one more syscall per
+        // connection for nothing (the descriptor is never duplicated).
+        if self.conns.try_remove(key).is_some() {
             log::trace!("connection {key}: closed");
         }
     }
 
     /// Closes connections whose deadline passed; reschedules the rest.
     fn expire(&mut self, now: Instant) {
-        self.timers.expire(now, &mut self.expired);
+        self.shared.timers.expire(now, &mut self.expired);
         let mut expired = std::mem::take(&mut self.expired);
         for key in expired.drain(..) {
             match self.conns.get(key).and_then(Conn::deadline) {
@@ -345,7 +376,7 @@ impl Server {
                     log::debug!("connection {key}: deadline passed");
                     self.close(key);
                 }
-                Some(deadline) => self.timers.schedule(key, deadline),
+                Some(deadline) => self.shared.timers.schedule(key, deadline),
                 None => {}
             }
         }
@@ -394,45 +425,95 @@ impl Server {
             let Some(conn) = self.conns.get_mut(key) else {
                 continue;
             };
-            let mut ctx = Ctx {
-                buf: &mut self.buf,
-                http: &mut self.http,
-                timers: &mut self.timers,
-                now,
-                linger: self.linger,
-            };
-            let next = conn.drain(key, &mut ctx);
+            let next = conn.drain(key, &mut self.shared.ctx(now));
             self.apply(key, next);
         }
     }
 }
 
-/// Accepts every pending HTTP connection into the slab.
+/// Accepts every pending HTTP connection. The listener defers accepting
+/// until the request has arrived (TCP_DEFER_ACCEPT), so each new connection
+/// is served at once, before it is registered: a `Connection: close`
+/// exchange then costs accept, read, writev, close and never touches epoll,
+/// and a keep-alive one is registered with the interest its state needs.
 fn accept_http(
     listener: &TcpListener,
     registry: &Registry,
     conns: &mut Slab<Conn>,
+    shared: &mut Shared,
+    now: Instant,
 ) -> io::Result<()> {
     loop {
-        let (mut sock, _peer) = match listener.accept() {
+        let (sock, _peer) = match listener.accept() {
             Ok(accepted) => accepted,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
             Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => continue,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
-        // Responses are written whole; Nagle would only delay the last segment.
-        if let Err(e) = sock.set_nodelay(true) {
-            log::debug!("setsockopt TCP_NODELAY: {e}");
-        }
+        // TCP_NODELAY is inherited from the listener (Linux copies it).
         let entry = conns.vacant_entry();
         let key = entry.key();
-        if let Err(e) = registry.register(&mut sock, Token(key), Interest::READABLE) {
+        let mut conn = Conn::new(sock);
+        let interest = match conn.on_event(key, true, false, &mut shared.ctx(now)) {
+            Next::Close => continue, // dropping `conn` closes it
+            Next::Keep(interest) => interest,
+        };
+        // Readiness that arrived between our read and this registration is
+        // not lost: EPOLL_CTL_ADD reports the socket's current state.
+        if let Err(e) = registry.register(conn.socket(), Token(key), interest) {
             log::warn!("epoll_ctl: {e}");
-            continue; // dropping `sock` closes it
+            continue;
         }
+        conn.registered = interest;
         log::trace!("connection {key}: accepted");
-        entry.insert(Conn::new(sock));
+        entry.insert(conn);
+    }
+}
+
+/// Seconds the kernel may hold a connection whose request has not arrived
+/// before handing it to `accept` anyway.
+const DEFER_ACCEPT_SECS: libc::c_int = 5;
+
+/// Options set once on an HTTP listener and inherited by every accepted
+/// socket, instead of one `setsockopt` per connection: TCP_NODELAY (each
+/// response is written whole, so Nagle could only delay its last segment)
+/// and TCP_DEFER_ACCEPT (wake us when the request is there, not at the
+/// handshake, so the first read finds it).
+fn tune_http_listener(listener: &TcpListener) -> io::Result<()> {
+    let fd = listener.as_raw_fd();
+    setsockopt(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, 1)
+        .map_err(|e| context(e, "setsockopt TCP_NODELAY"))?;
+    setsockopt(
+        fd,
+        libc::IPPROTO_TCP,
+        libc::TCP_DEFER_ACCEPT,
+        DEFER_ACCEPT_SECS,
+    )
+    .map_err(|e| context(e, "setsockopt TCP_DEFER_ACCEPT"))
+}
+
+/// `setsockopt(2)` for an integer option.
+fn setsockopt(
+    fd: RawFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> io::Result<()> {
+    // SAFETY: `value` lives across the call and its size is passed with it.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            (&value as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
     }
 }
 

@@ -28,7 +28,7 @@ use mio::Interest;
 use mio::net::TcpStream;
 
 use crate::http::session::{HttpCtx, Phase, Session};
-use crate::out::{Flush, OutQueue};
+use crate::out::{Flush, OutQueue, QueuePool};
 use crate::timers::Timers;
 
 /// Stop reading a connection while this many response bytes wait for it,
@@ -67,6 +67,8 @@ pub struct Ctx<'a> {
     pub http: &'a mut HttpCtx,
     /// Deadlines.
     pub timers: &'a mut Timers,
+    /// Output queue storage, lent while a connection has output.
+    pub pool: &'a mut QueuePool,
     /// The loop's time for this wakeup.
     pub now: Instant,
     /// How long a lingering close lasts.
@@ -188,6 +190,7 @@ impl Conn {
 
     /// One read, and answers to every complete request it completed.
     fn read_and_answer(&mut self, ctx: &mut Ctx<'_>) -> io::Result<()> {
+        self.out.attach(ctx.pool);
         let n = if self.partial.is_empty() {
             // The common case: a whole request (or many) in the shared buffer.
             let n = match read(&mut self.sock, ctx.buf, self.hup, &mut self.readable)? {
@@ -266,6 +269,7 @@ impl Conn {
         if !self.out.is_empty() {
             return Next::Keep(Interest::READABLE | Interest::WRITABLE);
         }
+        self.out.detach(ctx.pool);
         // Shutting down: a connection between requests is done once its
         // last response is out.
         if self.session.draining() && self.is_idle() {

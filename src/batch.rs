@@ -1,0 +1,123 @@
+//! Datagrams in batches: `recvmmsg(2)` and `sendmmsg(2)`.
+//!
+//! An RFC 868 request over UDP is any datagram, and its reply is the same
+//! four bytes for every datagram of a wakeup. Receiving up to [`BATCH`]
+//! datagrams in one call and answering them all in another turns two
+//! syscalls per reply into two per batch. The datagrams' contents are never
+//! looked at, so they are received into no buffer at all (the kernel
+//! truncates them); only their source addresses are kept.
+
+use std::io;
+use std::os::fd::RawFd;
+
+/// Most datagrams taken or answered per call.
+pub const BATCH: usize = 64;
+
+/// Source addresses of one batch of received datagrams.
+pub struct DatagramBatch {
+    addrs: Box<[libc::sockaddr_storage; BATCH]>,
+    lens: [libc::socklen_t; BATCH],
+}
+
+impl Default for DatagramBatch {
+    fn default() -> Self {
+        DatagramBatch {
+            // SAFETY: sockaddr_storage is plain old data; all-zero is a valid value.
+            addrs: Box::new(unsafe { std::mem::zeroed() }),
+            lens: [0; BATCH],
+        }
+    }
+}
+
+impl std::fmt::Debug for DatagramBatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatagramBatch").finish_non_exhaustive()
+    }
+}
+
+const STORAGE_LEN: libc::socklen_t =
+    std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+
+impl DatagramBatch {
+    /// Receives up to [`BATCH`] datagrams without blocking and returns how
+    /// many arrived (`WouldBlock` when none). Their payloads are discarded.
+    pub fn recv(&mut self, fd: RawFd) -> io::Result<usize> {
+        // SAFETY: mmsghdr is plain old data; all-zero is a valid value.
+        let mut msgs: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
+        for (msg, addr) in msgs.iter_mut().zip(self.addrs.iter_mut()) {
+            msg.msg_hdr.msg_name = (addr as *mut libc::sockaddr_storage).cast();
+            msg.msg_hdr.msg_namelen = STORAGE_LEN;
+            // No iovec: the payload is truncated away; MSG_TRUNC is set on it.
+        }
+        // SAFETY: every msg_name points into `self.addrs`, which outlives the
+        // call, with its true length; no iovecs are given.
+        let n = unsafe {
+            libc::recvmmsg(
+                fd,
+                msgs.as_mut_ptr(),
+                BATCH as libc::c_uint,
+                libc::MSG_DONTWAIT,
+                std::ptr::null_mut(),
+            )
+        };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let n = n as usize;
+        for (len, msg) in self.lens.iter_mut().zip(&msgs[..n]) {
+            *len = msg.msg_hdr.msg_namelen;
+        }
+        Ok(n)
+    }
+
+    /// Sends `payload` to the sources of the first `n` datagrams received,
+    /// in as few calls as the kernel allows. Returns how many were sent;
+    /// those the socket could not take now (a full send buffer) are dropped,
+    /// as UDP may drop them.
+    pub fn reply_all(&mut self, fd: RawFd, n: usize, payload: &[u8]) -> io::Result<usize> {
+        let mut iov = libc::iovec {
+            iov_base: payload.as_ptr() as *mut libc::c_void,
+            iov_len: payload.len(),
+        };
+        // SAFETY: mmsghdr is plain old data; all-zero is a valid value.
+        let mut msgs: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
+        for i in 0..n.min(BATCH) {
+            let hdr = &mut msgs[i].msg_hdr;
+            hdr.msg_name = (&mut self.addrs[i] as *mut libc::sockaddr_storage).cast();
+            hdr.msg_namelen = self.lens[i];
+            hdr.msg_iov = &mut iov;
+            hdr.msg_iovlen = 1;
+        }
+        let mut sent = 0;
+        while sent < n {
+            // SAFETY: each header points at an address in `self.addrs` and at
+            // `iov`, which points at `payload`; all outlive the call, and the
+            // kernel only reads them.
+            let rc = unsafe {
+                libc::sendmmsg(
+                    fd,
+                    msgs[sent..].as_mut_ptr(),
+                    (n - sent) as libc::c_uint,
+                    libc::MSG_DONTWAIT,
+                )
+            };
+            if rc < 0 {
+                let e = io::Error::last_os_error();
+                match e.kind() {
+                    io::ErrorKind::Interrupted => continue,
+                    io::ErrorKind::WouldBlock => return Ok(sent),
+                    // One unreachable peer must not cost the others their
+                    // replies: skip it and go on.
+                    _ if sent + 1 < n => {
+                        log::debug!("sendmmsg: {e}");
+                        sent += 1;
+                        continue;
+                    }
+                    _ => return Err(e),
+                }
+            }
+            sent += rc as usize;
+        }
+        Ok(sent)
+    }
+}
