@@ -81,10 +81,11 @@ impl DatagramBatch {
         };
         // SAFETY: mmsghdr is plain old data; all-zero is a valid value.
         let mut msgs: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
-        for i in 0..n.min(BATCH) {
-            let hdr = &mut msgs[i].msg_hdr;
-            hdr.msg_name = (&mut self.addrs[i] as *mut libc::sockaddr_storage).cast();
-            hdr.msg_namelen = self.lens[i];
+        let sources = self.addrs.iter_mut().zip(&self.lens);
+        for (msg, (addr, &len)) in msgs.iter_mut().zip(sources).take(n) {
+            let hdr = &mut msg.msg_hdr;
+            hdr.msg_name = (addr as *mut libc::sockaddr_storage).cast();
+            hdr.msg_namelen = len;
             hdr.msg_iov = &mut iov;
             hdr.msg_iovlen = 1;
         }
