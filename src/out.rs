@@ -214,12 +214,17 @@ impl OutQueue {
     }
 
     /// One `writev` of the leading in-memory chunks.
-    fn write_memory<S: Write>(&self, sock: &mut S) -> io::Result<usize> {
+    fn write_memory<S: Write + AsRawFd>(&self, sock: &mut S) -> io::Result<usize> {
         let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
         let mut count = 0;
         for bytes in self.chunks.iter().map_while(Chunk::bytes).take(MAX_IOVECS) {
             slices[count] = IoSlice::new(bytes);
             count += 1;
+        }
+        if let Some(Chunk::File { .. }) = self.chunks.get(count) {
+            // A file follows: MSG_MORE holds these bytes back so the head
+            // and the first bytes of the file leave in the same segments.
+            return send_more(sock.as_raw_fd(), &slices[..count]);
         }
         sock.write_vectored(&slices[..count])
     }
@@ -265,6 +270,22 @@ impl OutQueue {
             self.chunks.pop_front();
         }
     }
+}
+
+/// `sendmsg(2)` of `slices` with MSG_MORE: more data follows at once.
+fn send_more(fd: std::os::fd::RawFd, slices: &[IoSlice<'_>]) -> io::Result<usize> {
+    // SAFETY: msghdr is plain old data; all-zero is a valid value.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    // IoSlice is ABI-compatible with iovec on Unix (std documents it); the
+    // kernel only reads the slices, which outlive the call.
+    msg.msg_iov = slices.as_ptr() as *mut libc::iovec;
+    msg.msg_iovlen = slices.len();
+    // SAFETY: `msg` points at valid iovecs and names no address or control data.
+    let sent = unsafe { libc::sendmsg(fd, &msg, libc::MSG_MORE | libc::MSG_NOSIGNAL) };
+    if sent < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(sent as usize)
 }
 
 #[cfg(test)]
