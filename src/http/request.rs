@@ -16,6 +16,8 @@
 //! Line endings: CRLF, and a bare LF is accepted as RFC 9112 §2.2 allows
 //! ("MAY recognize a single LF"), as httparse does.
 
+use std::mem::MaybeUninit;
+
 use crate::config::Limits;
 use crate::http::status::Status;
 
@@ -69,10 +71,12 @@ pub fn parse<'b>(buf: &'b [u8], limits: &Limits) -> Parsed<'b> {
         None if buf.len() > limits.max_request_line => return Parsed::Invalid(Status::UriTooLong),
         _ => {}
     }
-    let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    // Uninitialized slots: zeroing 128 headers would cost more than
+    // parsing a typical request.
+    let mut storage = [const { MaybeUninit::<httparse::Header<'b>>::uninit() }; MAX_HEADERS];
     let headers = &mut storage[..limits.max_headers.min(MAX_HEADERS)];
-    let mut req = httparse::Request::new(headers);
-    let head_len = match req.parse(buf) {
+    let mut req = httparse::Request::new(&mut []);
+    let head_len = match req.parse_with_uninit_headers(buf, headers) {
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) if buf.len() > limits.max_head_bytes => {
             return Parsed::Invalid(Status::HeaderFieldsTooLarge);
