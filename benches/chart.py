@@ -1,0 +1,63 @@
+#!/usr/bin/env python3
+"""Draws compare.py's --json output as an SVG bar chart: for each scenario,
+each server's figure relative to the best of nginx, lighttpd and h2o (1.0).
+
+    python3 benches/chart.py docs/bench/2026-11-25.json docs/bench/2026-11-25.svg
+
+No dependencies: the SVG is written by hand.
+"""
+import json
+import statistics
+import sys
+
+PEERS = ["nginx", "lighttpd", "h2o"]
+ORDER = ["limit", "nginx", "lighttpd", "h2o", "xinetd", "project"]
+COLORS = {"limit": "#999999", "nginx": "#4e79a7", "lighttpd": "#f28e2b", "h2o": "#59a14f",
+          "xinetd": "#b07aa1", "project": "#e15759"}
+NAMES = {"project": "oneloop", "limit": "limit (C ceiling)"}
+TITLES = {"ka": "keep-alive req/s", "pipe": "16-deep pipelining req/s",
+          "close": "Connection: close req/s", "big": "1 MiB file MiB/s",
+          "tcptime": "RFC 868 TCP conn/s", "udptime": "RFC 868 UDP replies/s",
+          "mem10k": "10k idle conns: RSS (lower is better)"}
+
+
+def main(src, dst):
+    runs = json.load(open(src))
+    medians = {}
+    for key, results in runs.items():
+        scenario, server = key.split("/")
+        figures = [r["figure"] for r in results if r.get("figure")]
+        if figures:
+            medians.setdefault(scenario, {})[server] = statistics.median(figures)
+    scenarios = [s for s in TITLES if s in medians]
+    row_h, bar_h, left, width = 16, 13, 250, 420
+    rows = sum(len(medians[s]) + 2 for s in scenarios)
+    height = rows * row_h + 40
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + width + 120}" height="{height}" '
+           f'font-family="sans-serif" font-size="11">',
+           f'<text x="10" y="18" font-size="13" font-weight="bold">oneloop vs peers, one pinned core '
+           f'(1.0 = best of nginx, lighttpd, h2o; limit = 1.0 for RFC 868)</text>']
+    y = 36
+    for s in scenarios:
+        m = medians[s]
+        lower_better = s == "mem10k"
+        peers = [m[p] for p in PEERS if p in m]
+        base = (min(peers) if lower_better else max(peers)) if peers else m.get("limit") or m.get("xinetd")
+        out.append(f'<text x="10" y="{y + 11}" font-weight="bold">{TITLES[s]}</text>')
+        y += row_h
+        scale = max((base / v if lower_better else v / base) for v in m.values())
+        for server in [x for x in ORDER if x in m]:
+            v = m[server]
+            ratio = base / v if lower_better else v / base
+            w = max(1, width * ratio / scale)
+            out.append(f'<text x="{left - 6}" y="{y + 10}" text-anchor="end">{NAMES.get(server, server)}</text>')
+            out.append(f'<rect x="{left}" y="{y}" width="{w:.0f}" height="{bar_h}" fill="{COLORS[server]}"/>')
+            out.append(f'<text x="{left + w + 4:.0f}" y="{y + 10}">{ratio:.2f}x ({v:,.0f})</text>')
+            y += row_h
+        y += row_h // 2
+    out.append("</svg>")
+    open(dst, "w").write("\n".join(out) + "\n")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])
