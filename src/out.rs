@@ -96,18 +96,6 @@ impl Chunk {
     }
 }
 
-/// Most spare queues the pool keeps; more are freed.
-pub const POOL_MAX: usize = 1024;
-
-/// Chunk storage lent to connections while they have output. Only a
-/// connection with output holds a queue; when it empties, the storage goes
-/// back here and the next connection reuses it, so keep-alive traffic
-/// allocates nothing and idle connections hold nothing.
-#[derive(Debug, Default)]
-pub struct QueuePool {
-    spare: Vec<VecDeque<Chunk>>,
-}
-
 /// What a flush achieved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flush {
@@ -147,27 +135,6 @@ impl OutQueue {
     /// Number of chunks waiting.
     pub fn len(&self) -> usize {
         self.chunks.len()
-    }
-
-    /// Takes storage from `pool` if the queue has none, so that queuing a
-    /// response does not allocate.
-    pub fn attach(&mut self, pool: &mut QueuePool) {
-        if self.chunks.capacity() == 0
-            && let Some(spare) = pool.spare.pop()
-        {
-            self.chunks = spare;
-        }
-    }
-
-    /// Gives an empty queue's storage back to `pool`: an idle connection
-    /// holds no heap memory for output.
-    pub fn detach(&mut self, pool: &mut QueuePool) {
-        if self.chunks.is_empty() && self.chunks.capacity() > 0 {
-            let storage = std::mem::take(&mut self.chunks);
-            if pool.spare.len() < POOL_MAX {
-                pool.spare.push(storage);
-            }
-        }
     }
 
     /// Writes as much as the socket takes: one `writev` per run of in-memory
@@ -370,27 +337,6 @@ mod tests {
             assert_eq!(q.flush(&mut s).unwrap(), Flush::Done);
             assert_eq!(s.got, b"abcde-shared", "cut {cut}");
         }
-    }
-
-    #[test]
-    fn storage_returns_to_the_pool() {
-        let mut pool = QueuePool::default();
-        let mut q = OutQueue::default();
-        q.attach(&mut pool);
-        q.push(Chunk::Static(b"x"));
-        let mut s = Sink {
-            got: vec![],
-            room: 10,
-            calls: 0,
-        };
-        q.flush(&mut s).unwrap();
-        q.detach(&mut pool);
-        assert_eq!(q.chunks.capacity(), 0, "an idle queue holds no memory");
-        assert_eq!(pool.spare.len(), 1);
-        let mut other = OutQueue::default();
-        other.attach(&mut pool);
-        assert!(other.chunks.capacity() > 0, "the next queue reuses it");
-        assert!(pool.spare.is_empty());
     }
 
     #[test]

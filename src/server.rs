@@ -34,12 +34,12 @@ use slab::Slab;
 
 use crate::batch::DatagramBatch;
 use crate::config::{Clock, Config};
-use crate::http::conn::{Conn, Ctx, Next};
+use crate::http::conn::{ActivePool, Conn, Ctx, Next};
 use crate::http::date::{self, DateLine};
 use crate::http::files::Files;
 use crate::http::response::Canned;
 use crate::http::session::HttpCtx;
-use crate::out::QueuePool;
+
 use crate::rfc868::{self, TimeStats};
 use crate::timers::Timers;
 
@@ -116,7 +116,7 @@ struct Shared {
     buf: Vec<u8>,
     http: HttpCtx,
     timers: Timers,
-    pool: QueuePool,
+    pool: ActivePool,
     linger: Duration,
 }
 
@@ -206,7 +206,7 @@ impl Server {
                     now_secs: date::unix_seconds(now).unwrap_or(0),
                 },
                 timers: Timers::new(Instant::now()),
-                pool: QueuePool::default(),
+                pool: ActivePool::default(),
                 linger: config.linger,
             },
             expired: Vec::new(),

@@ -81,11 +81,11 @@ fn serving_cached_files_allocates_nothing_per_request() {
         requests += 16;
     }
     let allocations = ALLOCATIONS.load(Ordering::SeqCst) - before;
-    // The Date line is rendered anew each second: a few allocations per
-    // second are expected, none per request.
-    let seconds = started.elapsed().as_secs() + 1;
+    // The Date line is rendered anew each second: one allocation per second
+    // is expected (two seconds may be touched), none per request.
+    let seconds = started.elapsed().as_secs() + 2;
     assert!(
-        allocations <= 4 * seconds,
+        allocations <= seconds,
         "{allocations} allocations for {requests} requests in {seconds} s"
     );
     eprintln!("{allocations} allocations for {requests} requests");

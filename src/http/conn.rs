@@ -28,7 +28,7 @@ use mio::Interest;
 use mio::net::TcpStream;
 
 use crate::http::session::{HttpCtx, Phase, Session};
-use crate::out::{Flush, OutQueue, QueuePool};
+use crate::out::{Flush, OutQueue};
 use crate::timers::Timers;
 
 /// Stop reading a connection while this many response bytes wait for it,
@@ -67,18 +67,107 @@ pub struct Ctx<'a> {
     pub http: &'a mut HttpCtx,
     /// Deadlines.
     pub timers: &'a mut Timers,
-    /// Output queue storage, lent while a connection has output.
-    pub pool: &'a mut QueuePool,
+    /// Connection state, lent while a connection has work.
+    pub pool: &'a mut ActivePool,
     /// The loop's time for this wakeup.
     pub now: Instant,
     /// How long a lingering close lasts.
     pub linger: Duration,
 }
 
-/// An HTTP connection.
+/// An HTTP connection: its socket, and its state while it has work.
+///
+/// An idle keep-alive connection (between requests, nothing to send) is
+/// just its socket and the interest registered for it: its [`Active`] state
+/// goes back to the loop's [`ActivePool`] and the next busy connection
+/// reuses it. So ten thousand idle connections cost ten thousand slab
+/// entries of a few words, and a request still allocates nothing.
 #[derive(Debug)]
 pub struct Conn {
     sock: TcpStream,
+    active: Option<Box<Active>>,
+    /// The interest the loop registered; kept by the loop to reregister only
+    /// on change.
+    pub registered: Interest,
+}
+
+impl Conn {
+    /// Wraps a freshly accepted socket.
+    pub fn new(sock: TcpStream) -> Conn {
+        Conn {
+            sock,
+            active: None,
+            registered: Interest::READABLE,
+        }
+    }
+
+    /// The socket, to register it.
+    pub fn socket(&mut self) -> &mut TcpStream {
+        &mut self.sock
+    }
+
+    /// When the connection must be closed, if it has a deadline.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.active.as_ref().and_then(|a| a.deadline())
+    }
+
+    /// Whether the connection sits between requests with nothing to send.
+    pub fn is_idle(&self) -> bool {
+        self.active.as_ref().is_none_or(|a| a.is_idle())
+    }
+
+    /// Graceful shutdown: an idle connection closes now; a busy one finishes
+    /// the request in progress and its response says `Connection: close`.
+    pub fn drain(&mut self, key: usize, ctx: &mut Ctx<'_>) -> Next {
+        match self.active.as_mut() {
+            Some(active) if !active.is_idle() => active.drain(&mut self.sock, key, ctx),
+            _ => Next::Close,
+        }
+    }
+
+    /// Handles a readiness event. `readable` covers error events too (the
+    /// next read reports them); `hup` says the peer's FIN has arrived.
+    pub fn on_event(&mut self, key: usize, readable: bool, hup: bool, ctx: &mut Ctx<'_>) -> Next {
+        let mut active = self.active.take().unwrap_or_else(|| ctx.pool.take());
+        let next = active.on_event(&mut self.sock, key, readable, hup, ctx);
+        if next != Next::Close && active.is_idle() {
+            ctx.pool.give(active);
+        } else {
+            self.active = Some(active);
+        }
+        next
+    }
+}
+
+/// Spare [`Active`] states, with the capacity their queues grew to.
+#[derive(Debug, Default)]
+pub struct ActivePool {
+    // Boxed on purpose: a state moves between a connection and the pool as
+    // one pointer, never copied.
+    #[allow(clippy::vec_box)]
+    spare: Vec<Box<Active>>,
+}
+
+/// Most spare states kept; beyond this they are freed.
+const POOL_MAX: usize = 1024;
+
+impl ActivePool {
+    fn take(&mut self) -> Box<Active> {
+        self.spare.pop().unwrap_or_default()
+    }
+
+    fn give(&mut self, mut active: Box<Active>) {
+        if self.spare.len() < POOL_MAX {
+            active.reset();
+            self.spare.push(active);
+        }
+    }
+}
+
+/// A connection's state while it has work: a request in progress, output
+/// to send, or a lingering close.
+#[derive(Debug)]
+pub struct Active {
     session: Session,
     /// An incomplete request head (or chunk line) awaiting more bytes.
     partial: Vec<u8>,
@@ -95,16 +184,11 @@ pub struct Conn {
     /// no longer proves the socket drained: the EOF behind the data must
     /// still be read, and no new edge will announce it.
     hup: bool,
-    /// The interest the loop registered; kept by the loop to reregister only
-    /// on change.
-    pub registered: Interest,
 }
 
-impl Conn {
-    /// Wraps a freshly accepted socket.
-    pub fn new(sock: TcpStream) -> Conn {
-        Conn {
-            sock,
+impl Default for Active {
+    fn default() -> Self {
+        Active {
             session: Session::default(),
             partial: Vec::new(),
             out: OutQueue::default(),
@@ -113,60 +197,74 @@ impl Conn {
             unread: false,
             peer_closed: false,
             hup: false,
-            registered: Interest::READABLE,
         }
     }
+}
 
-    /// The socket, to register or deregister it.
-    pub fn socket(&mut self) -> &mut TcpStream {
-        &mut self.sock
+impl Active {
+    /// Makes an idle state as good as new for the next connection, keeping
+    /// the output queue's capacity (that is the point of the pool).
+    fn reset(&mut self) {
+        self.session = Session::default();
+        if self.partial.capacity() > PARTIAL_READ {
+            self.partial = Vec::new();
+        }
+        self.stage = Stage::Open;
+        self.readable = false;
+        self.unread = false;
+        self.peer_closed = false;
+        self.hup = false;
     }
 
     /// When the connection must be closed, if it has a deadline.
-    pub fn deadline(&self) -> Option<Instant> {
+    fn deadline(&self) -> Option<Instant> {
         match self.stage {
             Stage::Open => None,
             Stage::Lingering { until } => Some(until),
         }
     }
 
-    /// Whether the connection sits between requests with nothing to send.
-    pub fn is_idle(&self) -> bool {
+    /// Whether the connection sits between requests with nothing to send
+    /// (the socket is then drained: reading stops only at WouldBlock).
+    fn is_idle(&self) -> bool {
         self.stage == Stage::Open
+            && !self.readable
             && self.session.phase() == Phase::Head
             && self.partial.is_empty()
             && self.out.is_empty()
     }
 
-    /// Graceful shutdown: an idle connection closes now; a busy one finishes
-    /// the request in progress and its response says `Connection: close`.
-    pub fn drain(&mut self, key: usize, ctx: &mut Ctx<'_>) -> Next {
-        if self.is_idle() {
-            return Next::Close;
-        }
+    /// See [`Conn::drain`].
+    fn drain(&mut self, sock: &mut TcpStream, key: usize, ctx: &mut Ctx<'_>) -> Next {
         self.session.drain();
-        self.settle(key, ctx)
+        self.settle(sock, key, ctx)
     }
 
-    /// Handles a readiness event. `readable` covers error events too (the
-    /// next read reports them); `hup` says the peer's FIN has arrived.
-    pub fn on_event(&mut self, key: usize, readable: bool, hup: bool, ctx: &mut Ctx<'_>) -> Next {
+    /// See [`Conn::on_event`].
+    fn on_event(
+        &mut self,
+        sock: &mut TcpStream,
+        key: usize,
+        readable: bool,
+        hup: bool,
+        ctx: &mut Ctx<'_>,
+    ) -> Next {
         self.readable |= readable || hup;
         self.hup |= hup;
         if let Stage::Lingering { .. } = self.stage {
-            return self.linger_read(ctx.buf);
+            return self.linger_read(sock, ctx.buf);
         }
         loop {
             // Readable before writable: requests read now are answered by the
             // flush below, in this same wakeup.
             if self.readable && self.wants_input() {
-                if let Err(e) = self.read_and_answer(ctx) {
+                if let Err(e) = self.read_and_answer(sock, ctx) {
                     log::debug!("read: {e}");
                     return Next::Close;
                 }
                 continue;
             }
-            match self.out.flush(&mut self.sock) {
+            match self.out.flush(sock) {
                 Ok(Flush::Blocked) => break,
                 Ok(Flush::Done) if self.readable && self.wants_input() => continue,
                 Ok(Flush::Done) => break,
@@ -176,7 +274,7 @@ impl Conn {
                 }
             }
         }
-        self.settle(key, ctx)
+        self.settle(sock, key, ctx)
     }
 
     /// Whether to read now: the session wants requests and the client has
@@ -189,11 +287,10 @@ impl Conn {
     }
 
     /// One read, and answers to every complete request it completed.
-    fn read_and_answer(&mut self, ctx: &mut Ctx<'_>) -> io::Result<()> {
-        self.out.attach(ctx.pool);
+    fn read_and_answer(&mut self, sock: &mut TcpStream, ctx: &mut Ctx<'_>) -> io::Result<()> {
         let n = if self.partial.is_empty() {
             // The common case: a whole request (or many) in the shared buffer.
-            let n = match read(&mut self.sock, ctx.buf, self.hup, &mut self.readable)? {
+            let n = match read(sock, ctx.buf, self.hup, &mut self.readable)? {
                 Got::Data(n) => n,
                 Got::Eof => return self.on_eof(),
                 Got::Nothing => return Ok(()),
@@ -207,12 +304,7 @@ impl Conn {
             // first bytes are not copied again on each read.
             let old = self.partial.len();
             self.partial.resize(old + PARTIAL_READ, 0);
-            let got = read(
-                &mut self.sock,
-                &mut self.partial[old..],
-                self.hup,
-                &mut self.readable,
-            );
+            let got = read(sock, &mut self.partial[old..], self.hup, &mut self.readable);
             let n = match got {
                 Ok(Got::Data(n)) => n,
                 _ => 0,
@@ -265,11 +357,10 @@ impl Conn {
 
     /// Decides what follows once reading and writing have gone as far as
     /// they can: wait for more, start lingering, or close.
-    fn settle(&mut self, key: usize, ctx: &mut Ctx<'_>) -> Next {
+    fn settle(&mut self, sock: &mut TcpStream, key: usize, ctx: &mut Ctx<'_>) -> Next {
         if !self.out.is_empty() {
             return Next::Keep(Interest::READABLE | Interest::WRITABLE);
         }
-        self.out.detach(ctx.pool);
         // Shutting down: a connection between requests is done once its
         // last response is out.
         if self.session.draining() && self.is_idle() {
@@ -282,7 +373,7 @@ impl Conn {
         if self.peer_closed || !(self.unread || self.readable) {
             return Next::Close;
         }
-        if let Err(e) = self.sock.shutdown(Shutdown::Write) {
+        if let Err(e) = sock.shutdown(Shutdown::Write) {
             log::debug!("shutdown: {e}");
             return Next::Close;
         }
@@ -291,13 +382,13 @@ impl Conn {
         self.stage = Stage::Lingering { until };
         ctx.timers.schedule(key, until);
         // Whatever arrived already is read now: it may include the EOF.
-        self.linger_read(ctx.buf)
+        self.linger_read(sock, ctx.buf)
     }
 
     /// Reads and drops input until the client closes.
-    fn linger_read(&mut self, buf: &mut [u8]) -> Next {
+    fn linger_read(&mut self, sock: &mut TcpStream, buf: &mut [u8]) -> Next {
         loop {
-            match read(&mut self.sock, buf, self.hup, &mut self.readable) {
+            match read(sock, buf, self.hup, &mut self.readable) {
                 Ok(Got::Eof) | Err(_) => return Next::Close,
                 Ok(Got::Data(_)) if self.readable => continue,
                 Ok(_) => return Next::Keep(Interest::READABLE),

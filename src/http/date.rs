@@ -4,6 +4,7 @@
 //! response of that second points to ([`DateLine`]); `Last-Modified` is
 //! rendered once per cached file.
 
+use std::io::Write;
 use std::rc::Rc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -21,10 +22,22 @@ pub fn unix_seconds(t: SystemTime) -> Option<u64> {
 
 /// Formats Unix seconds as an IMF-fixdate.
 pub fn format(unix: u64) -> String {
+    let mut buf = Vec::with_capacity(IMF_LEN);
+    // Writing to a Vec cannot fail.
+    let _ = write_imf(unix, &mut buf);
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+/// Length of an IMF-fixdate.
+pub const IMF_LEN: usize = 29;
+
+/// Writes Unix seconds as an IMF-fixdate, allocating nothing.
+pub fn write_imf(unix: u64, out: &mut impl std::io::Write) -> std::io::Result<()> {
     let days = unix / 86_400;
     let rem = unix % 86_400;
     let (year, month, day) = civil_from_days(days as i64);
-    format!(
+    write!(
+        out,
         "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
         DAYS[(days % 7) as usize],
         day,
@@ -77,7 +90,15 @@ impl DateLine {
         if second != self.second {
             self.second = second;
             self.line = match second {
-                Some(s) => Rc::from(format!("Date: {}\r\n", format(s)).into_bytes()),
+                // Rendered on the stack: the shared line is the only allocation.
+                Some(s) => {
+                    let mut buf = [0u8; 6 + IMF_LEN + 2];
+                    let mut cursor = &mut buf[..];
+                    let _ = cursor.write_all(b"Date: ");
+                    let _ = write_imf(s, &mut cursor);
+                    let _ = cursor.write_all(b"\r\n");
+                    Rc::from(&buf[..])
+                }
                 None => Rc::from(&b""[..]),
             };
         }
