@@ -42,10 +42,12 @@ pub enum Chunk {
         /// One past the last byte to write.
         end: usize,
     },
-    /// `pos..end` of an open file, sent with `sendfile(2)`.
+    /// `pos..end` of an open file, sent with `sendfile(2)`. The file is
+    /// shared: `sendfile` with an explicit offset never moves the file
+    /// position, so any number of responses can send from one descriptor.
     File {
         /// The open file.
-        file: File,
+        file: Rc<File>,
         /// Next file offset to send.
         pos: u64,
         /// One past the last offset to send.
@@ -120,6 +122,12 @@ impl OutQueue {
             self.queued += chunk.len();
             self.chunks.push_back(chunk);
         }
+    }
+
+    /// Drops everything queued, keeping the storage.
+    pub fn clear(&mut self) {
+        self.chunks.clear();
+        self.queued = 0;
     }
 
     /// Whether nothing is waiting.

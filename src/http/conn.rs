@@ -39,6 +39,8 @@ pub const BACKLOG_CHUNKS: usize = 1024;
 /// Bytes read at a time into a connection's own buffer while a request is
 /// incomplete.
 const PARTIAL_READ: usize = 4096;
+/// Capacity of that buffer a pooled state may keep.
+const PARTIAL_KEEP: usize = 4 * PARTIAL_READ;
 
 /// What the loop should do with the connection after an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,7 +132,8 @@ impl Conn {
     pub fn on_event(&mut self, key: usize, readable: bool, hup: bool, ctx: &mut Ctx<'_>) -> Next {
         let mut active = self.active.take().unwrap_or_else(|| ctx.pool.take());
         let next = active.on_event(&mut self.sock, key, readable, hup, ctx);
-        if next != Next::Close && active.is_idle() {
+        // Idle or finished, the state goes back with the capacity it grew.
+        if next == Next::Close || active.is_idle() {
             ctx.pool.give(active);
         } else {
             self.active = Some(active);
@@ -206,7 +209,11 @@ impl Active {
     /// the output queue's capacity (that is the point of the pool).
     fn reset(&mut self) {
         self.session = Session::default();
-        if self.partial.capacity() > PARTIAL_READ {
+        self.out.clear();
+        // A head split across reads is common under load; keep room for
+        // one, but not what an oversized head grew to.
+        self.partial.clear();
+        if self.partial.capacity() > PARTIAL_KEEP {
             self.partial = Vec::new();
         }
         self.stage = Stage::Open;
@@ -318,9 +325,12 @@ impl Active {
             let used = self
                 .session
                 .on_input(&self.partial, ctx.http, &mut self.out);
-            let rest = self.partial.split_off(used);
-            self.partial = Vec::new();
-            self.keep_rest(&rest);
+            if self.session.reading() {
+                self.partial.drain(..used);
+            } else {
+                self.unread |= used < self.partial.len();
+                self.partial.clear();
+            }
             n
         };
         log::trace!(
@@ -350,7 +360,7 @@ impl Active {
             log::debug!("client closed mid-request ({} bytes)", self.partial.len());
         }
         self.peer_closed = true;
-        self.partial = Vec::new();
+        self.partial.clear();
         self.session.close();
         Ok(())
     }

@@ -12,8 +12,8 @@
 //! **The cache**: every file that was served keeps an [`Entry`] with its
 //! response head rendered once (status line, `Server`, `Content-Type`,
 //! `Content-Length`, `Last-Modified`). Small files also keep their body as
-//! an `Rc<[u8]>` shared by every response that sends it; large ones are
-//! opened per request and sent with `sendfile`. An entry is revalidated with
+//! an `Rc<[u8]>` shared by every response that sends it; large ones keep an
+//! open descriptor, shared the same way, that responses `sendfile` from. An entry is revalidated with
 //! one `stat` at most once a second, so an edited file is served within a
 //! second of the edit.
 
@@ -36,6 +36,9 @@ const EMBEDDED: &[(&str, &[u8])] = &[
     ("hello.txt", include_bytes!("../site/hello.txt")),
 ];
 
+/// Most files the cache remembers (each large one holds a descriptor open).
+pub const CACHE_ENTRIES_MAX: usize = 4096;
+
 /// The server's name in the `Server` header.
 pub const SERVER: &str = concat!("oneloop/", env!("CARGO_PKG_VERSION"));
 
@@ -46,8 +49,8 @@ pub enum Body {
     Static(&'static [u8]),
     /// Read once into memory, shared by every response that sends it.
     Shared(Rc<[u8]>),
-    /// Too large to keep: opened per request and sent with `sendfile`.
-    Disk(PathBuf),
+    /// Too large to keep in memory: kept open and sent with `sendfile`.
+    Disk(Rc<File>),
 }
 
 /// A servable file: its rendered head and its body.
@@ -231,7 +234,7 @@ impl Files {
             }
         };
         let size = cached_size(&entry);
-        if self.cached_bytes + size > self.total_max {
+        if self.cached_bytes + size > self.total_max || self.cache.len() >= CACHE_ENTRIES_MAX {
             // The cache is full: drop it all rather than track recency. The
             // next requests refill it with what is actually being asked for.
             self.cache.clear();
@@ -294,7 +297,7 @@ impl Files {
             }
             Body::Shared(Rc::from(bytes))
         } else {
-            Body::Disk(path.to_path_buf())
+            Body::Disk(Rc::new(File::open(path)?))
         };
         Ok(Entry {
             head: render_head(name, len, modified),

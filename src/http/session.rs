@@ -15,7 +15,7 @@
 //! Every complete request already received is answered, in order, before
 //! the caller flushes: that is what makes pipelining cost one write.
 
-use std::fs::File;
+use std::rc::Rc;
 
 use crate::config::Limits;
 use crate::http::body::BodySkip;
@@ -195,34 +195,17 @@ impl Session {
             Some(status) => ctx.canned.error(out, status, date, persist, head_only),
             None => match ctx.files.lookup(req.target, ctx.now_secs) {
                 Found::File(entry) => {
-                    let body = if head_only {
-                        Ok(None)
-                    } else {
-                        match &entry.body {
-                            Body::Static(bytes) => Ok(Some(Chunk::Static(bytes))),
-                            Body::Shared(bytes) => Ok(Some(Chunk::shared(bytes))),
-                            Body::Disk(path) => File::open(path)
-                                .map(|file| {
-                                    Some(Chunk::File {
-                                        file,
-                                        pos: 0,
-                                        end: entry.len,
-                                    })
-                                })
-                                .map_err(|e| {
-                                    log::warn!("open {}: {e}", path.display());
-                                    Status::NotFound
-                                }),
-                        }
-                    };
-                    match body {
-                        Ok(body) => {
-                            response::head(out, &entry.head, date, persist);
-                            if let Some(chunk) = body {
-                                out.push(chunk);
-                            }
-                        }
-                        Err(status) => ctx.canned.error(out, status, date, persist, head_only),
+                    response::head(out, &entry.head, date, persist);
+                    if !head_only {
+                        out.push(match &entry.body {
+                            Body::Static(bytes) => Chunk::Static(bytes),
+                            Body::Shared(bytes) => Chunk::shared(bytes),
+                            Body::Disk(file) => Chunk::File {
+                                file: Rc::clone(file),
+                                pos: 0,
+                                end: entry.len,
+                            },
+                        });
                     }
                 }
                 Found::Redirect(location) => {
