@@ -65,6 +65,12 @@ impl Chunk {
         }
     }
 
+    /// The whole of a shared buffer, taking this reference.
+    pub fn owned(buf: Rc<[u8]>) -> Chunk {
+        let end = buf.len();
+        Chunk::Shared { buf, start: 0, end }
+    }
+
     /// Bytes left to send.
     pub fn len(&self) -> u64 {
         match self {

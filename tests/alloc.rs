@@ -120,11 +120,12 @@ fn serving_cached_files_allocates_nothing_per_request() {
         requests += 16;
     }
     let allocations = ALLOCATIONS.load(Ordering::SeqCst) - before;
-    // The Date line is rendered anew each second: one allocation per second
-    // is expected (two seconds may be touched), none per request.
+    // The Date line and the file's whole head are rendered anew each
+    // second: two allocations per second are expected (two or three seconds
+    // may be touched), none per request.
     let seconds = started.elapsed().as_secs() + 2;
     assert!(
-        allocations <= seconds,
+        allocations <= 2 * seconds,
         "{allocations} allocations for {requests} requests in {seconds} s; sizes {:?}",
         SIZES[..(allocations as usize).min(16)]
             .iter()

@@ -1,6 +1,6 @@
 //! Responses as chunks: heads rendered once, bodies shared, nothing copied.
 //!
-//! Every response is queued as the same four pieces, in order:
+//! An error response is queued as four pieces, in order:
 //!
 //! ```text
 //! [ status line + fixed fields ]  Rc, rendered once per file or status
@@ -9,17 +9,52 @@
 //! [ body                        ]  Rc / &'static / sendfile range; absent for HEAD
 //! ```
 //!
-//! so that queuing a cached file's response allocates nothing.
+//! and a cached file's 200 as two: the first three pieces rendered together
+//! once a second ([`FullHeads`]), then the body. Queuing either allocates
+//! nothing.
 
+use std::cell::RefCell;
 use std::rc::Rc;
 
 use crate::http::files::SERVER;
 use crate::http::status::Status;
 use crate::out::{Chunk, OutQueue};
 
+/// A file's whole 200 head (its fields, the Date line, the connection
+/// line), rendered at most once per Date line for each [`Persist`] variant:
+/// a cached file's response is then two chunks, this head and the body,
+/// instead of four. Keyed by the identity of the Date line it was rendered
+/// with, which changes exactly when the second does.
+#[derive(Debug, Default)]
+pub struct FullHeads {
+    rendered: RefCell<[Option<(Rc<[u8]>, Rc<[u8]>)>; 3]>,
+}
+
+impl FullHeads {
+    /// The head for `persist` under the current `date` line.
+    pub fn get(&self, fields: &[u8], date: &Rc<[u8]>, persist: Persist) -> Rc<[u8]> {
+        let mut rendered = self.rendered.borrow_mut();
+        let slot = &mut rendered[persist as usize];
+        if let Some((at, head)) = slot.as_ref()
+            && Rc::ptr_eq(at, date)
+        {
+            return Rc::clone(head);
+        }
+        let line = persist.line();
+        let mut head = Vec::with_capacity(fields.len() + date.len() + line.len());
+        head.extend_from_slice(fields);
+        head.extend_from_slice(date);
+        head.extend_from_slice(line);
+        let head: Rc<[u8]> = Rc::from(head);
+        *slot = Some((Rc::clone(date), Rc::clone(&head)));
+        head
+    }
+}
+
 /// What the response says about the connection (RFC 9112 §9.3). It ends the
 /// head: each variant's line carries the blank line after the fields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(usize)]
 pub enum Persist {
     /// HTTP/1.1 default: nothing to say.
     KeepAlive,
@@ -180,6 +215,21 @@ mod tests {
         canned.error(&mut out, Status::NotFound, &date, Persist::KeepAlive, true);
         let text = bytes(&mut out);
         assert!(text.ends_with("GMT\r\n\r\n"), "HEAD: no body: {text}");
+    }
+
+    #[test]
+    fn full_heads_follow_the_date_line() {
+        let heads = FullHeads::default();
+        let d1: Rc<[u8]> = Rc::from(&b"Date: one\r\n"[..]);
+        let a = heads.get(b"HTTP/1.1 200 OK\r\n", &d1, Persist::KeepAlive);
+        assert_eq!(&a[..], b"HTTP/1.1 200 OK\r\nDate: one\r\n\r\n");
+        let b = heads.get(b"HTTP/1.1 200 OK\r\n", &d1, Persist::KeepAlive);
+        assert!(Rc::ptr_eq(&a, &b), "rendered once per Date line");
+        let c = heads.get(b"HTTP/1.1 200 OK\r\n", &d1, Persist::Close);
+        assert!(c.ends_with(b"Connection: close\r\n\r\n"));
+        let d2: Rc<[u8]> = Rc::from(&b"Date: two\r\n"[..]);
+        let e = heads.get(b"HTTP/1.1 200 OK\r\n", &d2, Persist::KeepAlive);
+        assert_eq!(&e[..], b"HTTP/1.1 200 OK\r\nDate: two\r\n\r\n");
     }
 
     #[test]

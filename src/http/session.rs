@@ -195,7 +195,7 @@ impl Session {
             Some(status) => ctx.canned.error(out, status, date, persist, head_only),
             None => match ctx.files.lookup(req.target, ctx.now_secs) {
                 Found::File(entry) => {
-                    response::head(out, &entry.head, date, persist);
+                    out.push(Chunk::owned(entry.full.get(&entry.head, date, persist)));
                     if !head_only {
                         out.push(match &entry.body {
                             Body::Static(bytes) => Chunk::Static(bytes),
