@@ -27,8 +27,11 @@ use crate::out::{Chunk, OutQueue};
 /// with, which changes exactly when the second does.
 #[derive(Debug, Default)]
 pub struct FullHeads {
-    rendered: RefCell<[Option<(Rc<[u8]>, Rc<[u8]>)>; 3]>,
+    rendered: RefCell<[Option<Rendered>; 3]>,
 }
+
+/// A rendered head and the Date line it was rendered with.
+type Rendered = (Rc<[u8]>, Rc<[u8]>);
 
 impl FullHeads {
     /// The head for `persist` under the current `date` line.
