@@ -24,9 +24,10 @@ use std::rc::Rc;
 /// on the stack small. A longer queue simply takes more than one write.
 pub const MAX_IOVECS: usize = 64;
 
-/// Largest amount handed to one `sendfile` call. Bounding it keeps one
-/// large download from holding the loop while other connections wait.
-pub const SENDFILE_MAX: usize = 1 << 20;
+/// Largest amount handed to one `sendfile` call, and a connection's turn:
+/// bounding it keeps one large download from holding the loop while other
+/// connections wait.
+pub const SENDFILE_MAX: usize = 512 << 10;
 
 /// One piece of output. Each variant advances in place on a partial write.
 #[derive(Debug)]
@@ -111,6 +112,11 @@ pub enum Flush {
     Done,
     /// The socket's send buffer is full; wait for WRITABLE.
     Blocked,
+    /// The socket could take more, but this connection has had its turn
+    /// (one `sendfile` of [`SENDFILE_MAX`]): serve the others, then come
+    /// back. Large downloads interleave instead of one hogging the loop,
+    /// and the receivers drain their sockets while the next chunk goes out.
+    Yield,
 }
 
 /// The output waiting for one connection.
@@ -154,22 +160,37 @@ impl OutQueue {
     /// Writes as much as the socket takes: one `writev` per run of in-memory
     /// chunks, one `sendfile` per file chunk.
     pub fn flush<S: Write + AsRawFd>(&mut self, sock: &mut S) -> io::Result<Flush> {
+        // Whether this connection has had its turn of file bytes.
+        let mut turn_used = false;
         while let Some(front) = self.chunks.front() {
-            let result = if front.bytes().is_some() {
-                self.write_memory(sock)
-            } else {
+            let is_file = front.bytes().is_none();
+            if is_file && turn_used {
+                // Other connections get their chunk before this one sends
+                // more (see `Flush::Yield`).
+                return Ok(Flush::Yield);
+            }
+            let wanted = self.front_run_len();
+            let result = if is_file {
                 self.send_file(sock)
+            } else {
+                self.write_memory(sock)
             };
             match result {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
-                    let wanted = self.front_run_len();
                     self.advance(n);
-                    // A short write means the send buffer is full: waiting for
-                    // WRITABLE costs nothing, while trying again would cost a
-                    // syscall that almost always says EAGAIN.
-                    if n < wanted {
-                        return Ok(Flush::Blocked);
+                    match (n < wanted, is_file) {
+                        // A short writev means the send buffer is full:
+                        // waiting for WRITABLE costs nothing, while trying
+                        // again would cost a syscall that says EAGAIN.
+                        (true, false) => return Ok(Flush::Blocked),
+                        // A short sendfile proves less: it can stop early
+                        // without the socket recording that it ran out of
+                        // room, and then no WRITABLE edge would ever come.
+                        // Go on until the kernel says EAGAIN itself.
+                        (true, true) => {}
+                        (false, true) => turn_used = true,
+                        (false, false) => {}
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Flush::Blocked),

@@ -100,6 +100,8 @@ pub struct Server {
     conns: Slab<Conn>,
     shared: Shared,
     expired: Vec<usize>,
+    /// Connections that yielded with more to write (see `Next::Again`).
+    again: Vec<usize>,
     datagrams: DatagramBatch,
     signals: Option<signal_hook_mio::v1_0::Signals>,
     handle: Handle,
@@ -210,6 +212,7 @@ impl Server {
                 linger: config.linger,
             },
             expired: Vec::new(),
+            again: Vec::new(),
             datagrams: DatagramBatch::default(),
             signals,
             handle: Handle {
@@ -273,6 +276,19 @@ impl Server {
                 }
             }
             self.expire(now);
+            // Connections that yielded take their next turn, round-robin,
+            // after everyone with an event has had one. (A key reused since
+            // it yielded just gets a spurious call, which is harmless.)
+            let mut again = std::mem::take(&mut self.again);
+            for &key in &again {
+                self.on_conn(key, false, false, now);
+            }
+            // Those that yielded again are in `self.again` now; keep the
+            // larger storage for the next round.
+            again.clear();
+            if self.again.is_empty() {
+                self.again = again;
+            }
 
             if let Life::Draining { until } = self.life {
                 if self.conns.is_empty() {
@@ -287,8 +303,12 @@ impl Server {
         }
     }
 
-    /// The poll timeout: the next deadline's tick, or the end of a drain.
+    /// The poll timeout: the next deadline's tick, or the end of a drain;
+    /// zero while connections wait for another turn.
     fn next_timeout(&self, now: Instant) -> Option<Duration> {
+        if !self.again.is_empty() {
+            return Some(Duration::ZERO);
+        }
         let timer = self.shared.timers.next_timeout(now);
         match self.life {
             Life::Serving => timer,
@@ -336,6 +356,10 @@ impl Server {
     /// changed, or close it.
     fn apply(&mut self, key: usize, next: Next) {
         match next {
+            Next::Again(interest) => {
+                self.again.push(key);
+                self.apply(key, Next::Keep(interest));
+            }
             Next::Keep(interest) => {
                 let Some(conn) = self.conns.get_mut(key) else {
                     return;
@@ -458,6 +482,9 @@ fn accept_http(
         let interest = match conn.on_event(key, true, false, &mut shared.ctx(now)) {
             Next::Close => continue, // dropping `conn` closes it
             Next::Keep(interest) => interest,
+            // A first response too large for one turn: the socket is
+            // writable, so registering for WRITABLE brings it back at once.
+            Next::Again(interest) => interest,
         };
         // Readiness that arrived between our read and this registration is
         // not lost: EPOLL_CTL_ADD reports the socket's current state.

@@ -380,6 +380,42 @@ fn large_files_arrive_intact_through_sendfile() {
 }
 
 #[test]
+fn paused_readers_of_large_files_all_finish() {
+    // Clients that stop reading fill their sockets; when they read again,
+    // the server must be woken to send the rest (a short sendfile alone
+    // does not guarantee that wakeup). Several at once take turns.
+    let (root, _outside) = site("paused");
+    let server = serve_dir(root.path());
+    let want = noise(3 << 20);
+    let mut clients: Vec<(TcpStream, Vec<u8>)> = (0..8)
+        .map(|_| {
+            let mut c = connect(server.http[0]);
+            c.write_all(get_req("/big.bin").as_bytes()).unwrap();
+            let mut first = vec![0u8; 4096];
+            c.read_exact(&mut first).unwrap();
+            (c, first)
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut buf = vec![0u8; 1 << 16];
+    for (i, (c, got)) in clients.iter_mut().enumerate() {
+        let body = loop {
+            if let Some((r, used)) = common::parse_response(got, false) {
+                assert_eq!(used, got.len(), "client {i}: nothing after the response");
+                break r.body;
+            }
+            let n = c
+                .read(&mut buf)
+                .unwrap_or_else(|e| panic!("client {i} stalled: {e}"));
+            assert!(n > 0, "client {i}: closed early");
+            got.extend_from_slice(&buf[..n]);
+        };
+        assert!(body == want, "client {i}: body intact");
+    }
+    server.stop().unwrap();
+}
+
+#[test]
 fn traversal_never_leaves_the_root() {
     let (root, _outside) = site("traversal");
     let server = serve_dir(root.path());

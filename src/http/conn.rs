@@ -47,6 +47,9 @@ const PARTIAL_KEEP: usize = 4 * PARTIAL_READ;
 pub enum Next {
     /// Keep it, registered for this interest.
     Keep(Interest),
+    /// Keep it, and call it again in this turn of the loop, after the other
+    /// events: it has more to write and the socket can take it.
+    Again(Interest),
     /// Close it now.
     Close,
 }
@@ -271,8 +274,14 @@ impl Active {
                 }
                 continue;
             }
-            match self.out.flush(sock) {
+            let flushed = self.out.flush(sock);
+            log::trace!(
+                "connection {key}: flush {flushed:?}, {} bytes still queued",
+                self.out.queued_bytes()
+            );
+            match flushed {
                 Ok(Flush::Blocked) => break,
+                Ok(Flush::Yield) => return Next::Again(Interest::READABLE | Interest::WRITABLE),
                 Ok(Flush::Done) if self.readable && self.wants_input() => continue,
                 Ok(Flush::Done) => break,
                 Err(e) => {
