@@ -9,9 +9,10 @@
 //!
 //! [`OutQueue::flush`] gathers as many chunks as it can into one `writev`,
 //! advances across chunks on a short write, and reports whether the socket
-//! took everything ([`Flush::Done`], no WRITABLE interest needed) or is full
-//! ([`Flush::Blocked`], wait for WRITABLE). Pipelined requests therefore
-//! leave together: sixteen responses, one syscall.
+//! took everything ([`Flush::Done`], no WRITABLE interest needed), is full
+//! ([`Flush::Blocked`], wait for WRITABLE), or could take more but the
+//! connection has had its turn of file bytes ([`Flush::Yield`]). Pipelined
+//! requests therefore leave together: sixteen responses, one syscall.
 
 use std::collections::VecDeque;
 use std::fs::File;
