@@ -35,6 +35,21 @@ impl std::fmt::Debug for DatagramBatch {
     }
 }
 
+/// The port of an IPv4 or IPv6 source address.
+fn source_port(addr: &libc::sockaddr_storage) -> Option<u16> {
+    match i32::from(addr.ss_family) {
+        // SAFETY: the family says which struct the storage holds, and
+        // sockaddr_storage is large and aligned enough for either.
+        libc::AF_INET => Some(u16::from_be(unsafe {
+            (*(addr as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>()).sin_port
+        })),
+        libc::AF_INET6 => Some(u16::from_be(unsafe {
+            (*(addr as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>()).sin6_port
+        })),
+        _ => None,
+    }
+}
+
 const STORAGE_LEN: libc::socklen_t =
     std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
 
@@ -68,6 +83,20 @@ impl DatagramBatch {
             *len = msg.msg_hdr.msg_namelen;
         }
         Ok(n)
+    }
+
+    /// Keeps, among the first `n` sources, those whose port is at least
+    /// `min_port`, moved to the front; returns how many.
+    pub fn retain_ports_from(&mut self, n: usize, min_port: u16) -> usize {
+        let mut kept = 0;
+        for i in 0..n.min(BATCH) {
+            if source_port(&self.addrs[i]).is_some_and(|p| p >= min_port) {
+                self.addrs.swap(kept, i);
+                self.lens.swap(kept, i);
+                kept += 1;
+            }
+        }
+        kept
     }
 
     /// Sends `payload` to the sources of the first `n` datagrams received,

@@ -44,6 +44,48 @@ impl Default for Limits {
     }
 }
 
+/// How long a connection may take at each step. Each is a deadline the
+/// timer wheel enforces by closing the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// From the first byte of a request head to its end. Not extended by
+    /// further bytes, so a client trickling a byte at a time (slowloris) is
+    /// cut off on time.
+    pub head: Duration,
+    /// A keep-alive connection with no request in progress; also the gap
+    /// allowed between reads of a request body.
+    pub idle: Duration,
+    /// A response the client does not read: this long without progress.
+    pub send: Duration,
+    /// How long a closing connection keeps reading (and discarding) what the
+    /// client still sends, so that closing does not reset the connection
+    /// before the client has read our last response.
+    pub linger: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            head: Duration::from_secs(10),
+            idle: Duration::from_secs(15),
+            send: Duration::from_secs(30),
+            linger: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Descriptors kept back from the connection cap for listeners, the poller,
+/// signals, logging and open files of the cache.
+pub const RESERVED_FDS: u64 = 64;
+
+/// The connection cap for an open file limit: every connection is one
+/// descriptor; a sixteenth of the rest and [`RESERVED_FDS`] stay free for
+/// files being served and the server's own needs.
+pub fn default_max_conns(nofile: u64) -> usize {
+    let usable = nofile.saturating_sub(RESERVED_FDS);
+    (usable - usable / 16).max(1) as usize
+}
+
 /// Everything [`crate::Server::bind`] needs.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -60,10 +102,19 @@ pub struct Config {
     pub cache_file_max: u64,
     /// Total bytes of file bodies the cache may hold.
     pub cache_total_max: u64,
-    /// How long a closing connection keeps reading (and discarding) what the
-    /// client still sends, so that closing does not reset the connection
-    /// before the client has read our last response.
-    pub linger: Duration,
+    /// Deadlines for connections.
+    pub timeouts: Timeouts,
+    /// Most HTTP connections open at once; at the cap the server stops
+    /// accepting until one closes. [`default_max_conns`] derives it from
+    /// the open file limit.
+    pub max_conns: usize,
+    /// Serve files and directories whose names start with a dot (other
+    /// than `.well-known`, which is always served).
+    pub dotfiles: bool,
+    /// Answer RFC 868 datagrams from source ports below 1024. Off by
+    /// default, as in inetd and xinetd: two UDP services on well-known
+    /// ports answering each other would loop forever.
+    pub udp_low_ports: bool,
     /// How long a graceful shutdown waits for responses in flight.
     pub shutdown_timeout: Duration,
     /// Stop on SIGINT/SIGTERM. The binary sets it; an embedder that owns its
@@ -82,7 +133,10 @@ impl Default for Config {
             limits: Limits::default(),
             cache_file_max: 256 * 1024,
             cache_total_max: 64 * 1024 * 1024,
-            linger: Duration::from_secs(2),
+            timeouts: Timeouts::default(),
+            max_conns: 1024,
+            dotfiles: false,
+            udp_low_ports: false,
             shutdown_timeout: Duration::from_secs(10),
             handle_signals: false,
             clock: SystemTime::now,
@@ -112,6 +166,13 @@ fn parse_default(addr: &str) -> SocketAddr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cap_leaves_room_below_the_file_limit() {
+        assert_eq!(default_max_conns(1024), 900);
+        assert_eq!(default_max_conns(65_536), 61_380);
+        assert_eq!(default_max_conns(10), 1);
+    }
 
     #[test]
     fn defaults_parse() {

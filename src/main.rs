@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use oneloop::config::{self, Config, Limits};
+use oneloop::config::{self, Config, Limits, Timeouts};
 
 /// A single-threaded server for the RFC 868 Time Protocol (TCP and UDP) and
 /// HTTP/1.0 and 1.1 static files, on one mio readiness loop.
@@ -61,13 +61,42 @@ struct Serve {
     #[arg(long, value_name = "BYTES", default_value_t = Config::default().cache_total_max)]
     cache_total_max: u64,
 
+    /// Seconds from a request head's first byte to its end (not extended by
+    /// more bytes: a client trickling a byte at a time is cut off).
+    #[arg(long, value_name = "SECS", default_value_t = Timeouts::default().head.as_secs())]
+    head_timeout: u64,
+
+    /// Seconds a keep-alive connection may wait between requests.
+    #[arg(long, value_name = "SECS", default_value_t = Timeouts::default().idle.as_secs())]
+    idle_timeout: u64,
+
+    /// Seconds a response may wait for a client that does not read it.
+    #[arg(long, value_name = "SECS", default_value_t = Timeouts::default().send.as_secs())]
+    send_timeout: u64,
+
+    /// Most HTTP connections at once [default: derived from the open file
+    /// limit, which start-up raises to its hard limit].
+    #[arg(long, value_name = "N")]
+    max_conns: Option<usize>,
+
+    /// Serve files and directories whose names start with a dot
+    /// (.well-known is always served).
+    #[arg(long)]
+    dotfiles: bool,
+
+    /// Answer RFC 868 datagrams from source ports below 1024 (dropped by
+    /// default, as inetd does, so two services cannot answer each other
+    /// forever).
+    #[arg(long)]
+    udp_low_ports: bool,
+
     /// Seconds a graceful shutdown waits for responses in flight.
     #[arg(long, value_name = "SECS", default_value_t = Config::default().shutdown_timeout.as_secs())]
     shutdown_timeout: u64,
 }
 
 impl Serve {
-    fn into_config(self) -> Config {
+    fn into_config(self, nofile: u64) -> Config {
         Config {
             http: self.http,
             time: self.time,
@@ -81,6 +110,17 @@ impl Serve {
             cache_file_max: self.cache_file_max,
             cache_total_max: self.cache_total_max,
             shutdown_timeout: Duration::from_secs(self.shutdown_timeout),
+            timeouts: Timeouts {
+                head: Duration::from_secs(self.head_timeout),
+                idle: Duration::from_secs(self.idle_timeout),
+                send: Duration::from_secs(self.send_timeout),
+                ..Timeouts::default()
+            },
+            max_conns: self
+                .max_conns
+                .unwrap_or_else(|| config::default_max_conns(nofile)),
+            dotfiles: self.dotfiles,
+            udp_low_ports: self.udp_low_ports,
             handle_signals: true,
             ..Config::default()
         }
@@ -89,8 +129,8 @@ impl Serve {
 
 /// Raises the soft limit on open files to the hard limit: every connection
 /// is a descriptor, and the default soft limit (often 1024) is far below
-/// what one loop can serve.
-fn raise_nofile_limit() {
+/// what one loop can serve. Returns the limit in force.
+fn raise_nofile_limit() -> u64 {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -102,7 +142,7 @@ fn raise_nofile_limit() {
                 "getrlimit RLIMIT_NOFILE: {}",
                 std::io::Error::last_os_error()
             );
-            return;
+            return 1024;
         }
         if lim.rlim_cur < lim.rlim_max {
             let raised = libc::rlimit {
@@ -114,11 +154,12 @@ fn raise_nofile_limit() {
                     "setrlimit RLIMIT_NOFILE: {}",
                     std::io::Error::last_os_error()
                 );
-                return;
+                return lim.rlim_cur;
             }
         }
     }
     log::debug!("open file limit: {}", lim.rlim_max);
+    lim.rlim_max
 }
 
 fn main() -> ExitCode {
@@ -128,8 +169,8 @@ fn main() -> ExitCode {
         Some(Command::Serve(serve)) => serve,
         None => cli.serve,
     };
-    let config = serve.into_config();
-    raise_nofile_limit();
+    let nofile = raise_nofile_limit();
+    let config = serve.into_config(nofile);
     let server = match oneloop::Server::bind(config.clone()) {
         Ok(server) => server,
         Err(e) => {

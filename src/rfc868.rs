@@ -120,12 +120,13 @@ pub fn serve_udp(
     socket: &UdpSocket,
     batch: &mut DatagramBatch,
     now: SystemTime,
+    low_ports: bool,
     stats: &mut TimeStats,
 ) -> io::Result<()> {
     let reply = encode(now);
     let fd = socket.as_raw_fd();
     loop {
-        let n = match batch.recv(fd) {
+        let received = match batch.recv(fd) {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -134,11 +135,19 @@ pub fn serve_udp(
             Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => continue,
             Err(e) => return Err(e),
         };
+        // Sources on ports below 1024 are services, not clients: answering
+        // one that answers back (another time or echo service) would loop
+        // forever. inetd and xinetd drop them the same way.
+        let n = if low_ports {
+            received
+        } else {
+            batch.retain_ports_from(received, 1024)
+        };
         match reply {
             Some(bytes) => stats.replies += batch.reply_all(fd, n, &bytes)? as u64,
             None => stats.no_clock += n as u64,
         }
-        if n < BATCH {
+        if received < BATCH {
             return Ok(());
         }
     }

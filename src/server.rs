@@ -33,7 +33,7 @@ use mio::{Events, Interest, Poll, Registry, Token, Waker};
 use slab::Slab;
 
 use crate::batch::DatagramBatch;
-use crate::config::{Clock, Config};
+use crate::config::{Clock, Config, Timeouts};
 use crate::http::conn::{ActivePool, Conn, Ctx, Next};
 use crate::http::date::{self, DateLine};
 use crate::http::files::Files;
@@ -102,7 +102,12 @@ pub struct Server {
     expired: Vec<usize>,
     /// Connections that yielded with more to write (see `Next::Again`).
     again: Vec<usize>,
+    max_conns: usize,
+    /// Accepting is paused (at the connection cap, or out of descriptors)
+    /// until this time, and until a slot is free.
+    accept_paused: Option<Instant>,
     datagrams: DatagramBatch,
+    udp_low_ports: bool,
     signals: Option<signal_hook_mio::v1_0::Signals>,
     handle: Handle,
     life: Life,
@@ -119,7 +124,7 @@ struct Shared {
     http: HttpCtx,
     timers: Timers,
     pool: ActivePool,
-    linger: Duration,
+    timeouts: Timeouts,
 }
 
 impl Shared {
@@ -130,7 +135,7 @@ impl Shared {
             timers: &mut self.timers,
             pool: &mut self.pool,
             now,
-            linger: self.linger,
+            timeouts: self.timeouts,
         }
     }
 }
@@ -190,6 +195,8 @@ impl Server {
             config.cache_total_max,
             now,
         )?;
+        let mut files = files;
+        files.serve_dotfiles(config.dotfiles);
         let mut date = DateLine::default();
         date.update(now);
         Ok(Server {
@@ -209,11 +216,14 @@ impl Server {
                 },
                 timers: Timers::new(Instant::now()),
                 pool: ActivePool::default(),
-                linger: config.linger,
+                timeouts: config.timeouts,
             },
             expired: Vec::new(),
             again: Vec::new(),
+            max_conns: config.max_conns.max(1),
+            accept_paused: None,
             datagrams: DatagramBatch::default(),
+            udp_low_ports: config.udp_low_ports,
             signals,
             handle: Handle {
                 waker,
@@ -276,6 +286,7 @@ impl Server {
                 }
             }
             self.expire(now);
+            self.resume_accepting(now, wall);
             // Connections that yielded take their next turn, round-robin,
             // after everyone with an event has had one. (A key reused since
             // it yielded just gets a spurious call, which is harmless.)
@@ -309,7 +320,13 @@ impl Server {
         if !self.again.is_empty() {
             return Some(Duration::ZERO);
         }
-        let timer = self.shared.timers.next_timeout(now);
+        let mut timer = self.shared.timers.next_timeout(now);
+        if let Some(until) = self.accept_paused
+            && until > now
+        {
+            let retry = until - now;
+            timer = Some(timer.map_or(retry, |t| t.min(retry)));
+        }
         match self.life {
             Life::Serving => timer,
             Life::Draining { until } => {
@@ -323,23 +340,71 @@ impl Server {
         let Some(listener) = self.listeners.get(i) else {
             return;
         };
+        let tcp = !matches!(listener, Listener::TimeUdp(_));
+        if tcp && self.accept_paused.is_some() {
+            // The queued connections wait in the kernel's backlog; the loop
+            // comes back for them when it can take them.
+            return;
+        }
         let result = match listener {
             Listener::Http(l) => accept_http(
                 l,
                 self.poll.registry(),
                 &mut self.conns,
+                self.max_conns,
                 &mut self.shared,
                 now,
             ),
-            Listener::Time(l) => rfc868::serve_tcp(l, wall, &mut self.time_stats),
-            Listener::TimeUdp(u) => {
-                rfc868::serve_udp(u, &mut self.datagrams, wall, &mut self.time_stats)
+            Listener::Time(l) => {
+                rfc868::serve_tcp(l, wall, &mut self.time_stats).map(|()| Accepted::Drained)
             }
+            Listener::TimeUdp(u) => rfc868::serve_udp(
+                u,
+                &mut self.datagrams,
+                wall,
+                self.udp_low_ports,
+                &mut self.time_stats,
+            )
+            .map(|()| Accepted::Drained),
         };
-        if let Err(e) = result {
-            // EMFILE and friends: the pending connections stay queued in the
-            // kernel and are accepted on a later event.
-            log::warn!("{}: {e}", syscall_of(listener));
+        match result {
+            Ok(Accepted::Drained) => {}
+            Ok(Accepted::AtCap) => {
+                log::warn!(
+                    "{} connections, the cap: not accepting until one closes",
+                    self.conns.len()
+                );
+                self.accept_paused = Some(now);
+            }
+            // Out of descriptors (EMFILE, ENFILE) or kernel memory: the
+            // pending connections stay queued. Accepting again at once would
+            // fail the same way and spin the loop, so wait a little, or for
+            // a connection to close.
+            Err(e) if out_of_resources(&e) => {
+                log::warn!(
+                    "{}: {e}: pausing accepts for {ACCEPT_RETRY:?}",
+                    syscall_of(listener)
+                );
+                self.accept_paused = Some(now + ACCEPT_RETRY);
+            }
+            Err(e) => log::warn!("{}: {e}", syscall_of(listener)),
+        }
+    }
+
+    /// Resumes accepting once the pause is over and a slot is free: every
+    /// TCP listener is drained again, since its queued connections will not
+    /// raise a new edge.
+    fn resume_accepting(&mut self, now: Instant, wall: SystemTime) {
+        let Some(until) = self.accept_paused else {
+            return;
+        };
+        if now < until || self.conns.len() >= self.max_conns {
+            return;
+        }
+        self.accept_paused = None;
+        log::info!("accepting again ({} connections)", self.conns.len());
+        for i in 0..self.listeners.len() {
+            self.on_listener(i, now, wall);
         }
     }
 
@@ -395,13 +460,12 @@ impl Server {
         self.shared.timers.expire(now, &mut self.expired);
         let mut expired = std::mem::take(&mut self.expired);
         for key in expired.drain(..) {
-            match self.conns.get(key).and_then(Conn::deadline) {
-                Some(deadline) if deadline <= now => {
-                    log::debug!("connection {key}: deadline passed");
-                    self.close(key);
-                }
-                Some(deadline) => self.shared.timers.schedule(key, deadline),
-                None => {}
+            let Some(conn) = self.conns.get_mut(key) else {
+                continue; // closed since: the entry outlived it
+            };
+            if conn.on_timer(key, &mut self.shared.timers, now) {
+                log::debug!("connection {key}: deadline passed");
+                self.close(key);
             }
         }
         self.expired = expired;
@@ -464,13 +528,17 @@ fn accept_http(
     listener: &TcpListener,
     registry: &Registry,
     conns: &mut Slab<Conn>,
+    max_conns: usize,
     shared: &mut Shared,
     now: Instant,
-) -> io::Result<()> {
+) -> io::Result<Accepted> {
     loop {
+        if conns.len() >= max_conns {
+            return Ok(Accepted::AtCap);
+        }
         let (sock, _peer) = match listener.accept() {
             Ok(accepted) => accepted,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Accepted::Drained),
             Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => continue,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
@@ -496,6 +564,26 @@ fn accept_http(
         log::trace!("connection {key}: accepted");
         entry.insert(conn);
     }
+}
+
+/// How an accept loop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Accepted {
+    /// `accept` said WouldBlock: nothing is pending.
+    Drained,
+    /// The connection cap was reached with connections still pending.
+    AtCap,
+}
+
+/// How long accepting pauses after running out of descriptors.
+const ACCEPT_RETRY: Duration = Duration::from_millis(100);
+
+/// Errors that mean "no resources now", not "this connection failed".
+fn out_of_resources(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    )
 }
 
 /// Seconds the kernel may hold a connection whose request has not arrived

@@ -46,10 +46,28 @@ impl Timers {
         (t.saturating_duration_since(self.origin).as_millis() / TICK.as_millis()) as u64
     }
 
+    /// The tick at which a deadline at `at` falls due: the first tick
+    /// boundary at or after it. Ticks fit in 32 bits for 13 years, so a
+    /// connection stores its deadline in four bytes. Never 0.
+    pub fn due_tick(&self, at: Instant) -> u32 {
+        (self.tick_of(at) + 1).min(u64::from(u32::MAX)) as u32
+    }
+
+    /// Whether a deadline at `tick` has passed at `now`.
+    pub fn is_due(&self, tick: u32, now: Instant) -> bool {
+        u64::from(tick) <= self.tick_of(now)
+    }
+
     /// Arranges for `key` to be handed back by [`Timers::expire`] at or
     /// after `at` (rounded up to the next tick; early if beyond the span).
     pub fn schedule(&mut self, key: usize, at: Instant) {
-        let tick = (self.tick_of(at) + 1).clamp(self.cursor + 1, self.cursor + SLOTS as u64 - 1);
+        let tick = self.due_tick(at);
+        self.schedule_tick(key, tick);
+    }
+
+    /// [`Timers::schedule`] for a tick from [`Timers::due_tick`].
+    pub fn schedule_tick(&mut self, key: usize, tick: u32) {
+        let tick = u64::from(tick).clamp(self.cursor + 1, self.cursor + SLOTS as u64 - 1);
         self.slots[(tick % SLOTS as u64) as usize].push(key);
         self.pending += 1;
     }

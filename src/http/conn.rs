@@ -22,11 +22,12 @@
 
 use std::io::{self, Read};
 use std::net::Shutdown;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use mio::Interest;
 use mio::net::TcpStream;
 
+use crate::config::Timeouts;
 use crate::http::session::{HttpCtx, Phase, Session};
 use crate::out::{Flush, OutQueue};
 use crate::timers::Timers;
@@ -76,8 +77,8 @@ pub struct Ctx<'a> {
     pub pool: &'a mut ActivePool,
     /// The loop's time for this wakeup.
     pub now: Instant,
-    /// How long a lingering close lasts.
-    pub linger: Duration,
+    /// Deadlines.
+    pub timeouts: Timeouts,
 }
 
 /// An HTTP connection: its socket, and its state while it has work.
@@ -89,8 +90,15 @@ pub struct Ctx<'a> {
 /// entries of a few words, and a request still allocates nothing.
 #[derive(Debug)]
 pub struct Conn {
-    sock: TcpStream,
     active: Option<Box<Active>>,
+    sock: TcpStream,
+    /// When the connection must close, as a wheel tick (see
+    /// [`Timers::due_tick`]); derived from its state after every event.
+    deadline: u32,
+    /// The earliest tick the wheel holds an entry for this connection at,
+    /// or 0. A later deadline needs no new entry: the old one fires early
+    /// and is rescheduled. So re-arming on every request costs nothing.
+    timer: u32,
     /// The interest the loop registered; kept by the loop to reregister only
     /// on change.
     pub registered: Interest,
@@ -100,8 +108,10 @@ impl Conn {
     /// Wraps a freshly accepted socket.
     pub fn new(sock: TcpStream) -> Conn {
         Conn {
-            sock,
             active: None,
+            sock,
+            deadline: 0,
+            timer: 0,
             registered: Interest::READABLE,
         }
     }
@@ -111,9 +121,30 @@ impl Conn {
         &mut self.sock
     }
 
-    /// When the connection must be closed, if it has a deadline.
-    pub fn deadline(&self) -> Option<Instant> {
-        self.active.as_ref().and_then(|a| a.deadline())
+    /// Its wheel entry fired: true if the deadline has passed (close it);
+    /// otherwise it is rescheduled for its current deadline.
+    pub fn on_timer(&mut self, key: usize, timers: &mut Timers, now: Instant) -> bool {
+        if timers.is_due(self.deadline, now) {
+            return true;
+        }
+        timers.schedule_tick(key, self.deadline);
+        self.timer = self.deadline;
+        false
+    }
+
+    /// Derives the deadline from the state the connection is now in and
+    /// makes sure the wheel will look at it by then.
+    fn arm(&mut self, key: usize, ctx: &mut Ctx<'_>) {
+        let at = match &self.active {
+            Some(active) => active.deadline(&ctx.timeouts),
+            // Idle between requests (the state went back to the pool).
+            None => ctx.now + ctx.timeouts.idle,
+        };
+        self.deadline = ctx.timers.due_tick(at);
+        if self.timer == 0 || self.deadline < self.timer {
+            ctx.timers.schedule_tick(key, self.deadline);
+            self.timer = self.deadline;
+        }
     }
 
     /// Whether the connection sits between requests with nothing to send.
@@ -124,10 +155,12 @@ impl Conn {
     /// Graceful shutdown: an idle connection closes now; a busy one finishes
     /// the request in progress and its response says `Connection: close`.
     pub fn drain(&mut self, key: usize, ctx: &mut Ctx<'_>) -> Next {
-        match self.active.as_mut() {
+        let next = match self.active.as_mut() {
             Some(active) if !active.is_idle() => active.drain(&mut self.sock, key, ctx),
             _ => Next::Close,
-        }
+        };
+        self.arm(key, ctx);
+        next
     }
 
     /// Handles a readiness event. `readable` covers error events too (the
@@ -140,6 +173,9 @@ impl Conn {
             ctx.pool.give(active);
         } else {
             self.active = Some(active);
+        }
+        if next != Next::Close {
+            self.arm(key, ctx);
         }
         next
     }
@@ -184,6 +220,11 @@ pub struct Active {
     /// The client sent bytes that were never looked at (after an error
     /// response, say), so closing must linger.
     unread: bool,
+    /// When the first byte of the request head now in `partial` arrived.
+    head_started: Instant,
+    /// When the connection last had an event (bytes came in, or room to
+    /// write came back): the send and body deadlines count from here.
+    progress: Instant,
     /// The client closed its side (a read returned 0).
     peer_closed: bool,
     /// The poller reported the peer's FIN (EPOLLRDHUP). Then a short read
@@ -201,6 +242,8 @@ impl Default for Active {
             stage: Stage::Open,
             readable: false,
             unread: false,
+            head_started: Instant::now(),
+            progress: Instant::now(),
             peer_closed: false,
             hup: false,
         }
@@ -226,11 +269,17 @@ impl Active {
         self.hup = false;
     }
 
-    /// When the connection must be closed, if it has a deadline.
-    fn deadline(&self) -> Option<Instant> {
+    /// When the connection must close, by what it is waiting for.
+    fn deadline(&self, t: &Timeouts) -> Instant {
         match self.stage {
-            Stage::Open => None,
-            Stage::Lingering { until } => Some(until),
+            Stage::Lingering { until } => until,
+            // The client is not taking our output.
+            Stage::Open if !self.out.is_empty() => self.progress + t.send,
+            // A request head is arriving: its deadline is fixed at its
+            // first byte and never extended.
+            Stage::Open if !self.partial.is_empty() => self.head_started + t.head,
+            // A body is arriving, or nothing is: idle rules.
+            Stage::Open => self.progress + t.idle,
         }
     }
 
@@ -313,7 +362,7 @@ impl Active {
             };
             let input = &ctx.buf[..n];
             let used = self.session.on_input(input, ctx.http, &mut self.out);
-            self.keep_rest(&input[used..]);
+            self.keep_rest(&input[used..], ctx.now);
             n
         } else {
             // An incomplete request continues in its own buffer, so its
@@ -336,6 +385,10 @@ impl Active {
                 .on_input(&self.partial, ctx.http, &mut self.out);
             if self.session.reading() {
                 self.partial.drain(..used);
+                if used > 0 && !self.partial.is_empty() {
+                    // What is left is the start of the next request.
+                    self.head_started = ctx.now;
+                }
             } else {
                 self.unread |= used < self.partial.len();
                 self.partial.clear();
@@ -351,11 +404,13 @@ impl Active {
 
     /// Keeps the unused tail of the input: an incomplete request to finish
     /// later, or, if the session has ended, bytes we will never read.
-    fn keep_rest(&mut self, rest: &[u8]) {
+    fn keep_rest(&mut self, rest: &[u8], now: Instant) {
         if rest.is_empty() {
             return;
         }
         if self.session.reading() {
+            // The head's deadline starts with its first byte.
+            self.head_started = now;
             self.partial.extend_from_slice(rest);
         } else {
             self.unread = true;
@@ -396,10 +451,9 @@ impl Active {
             log::debug!("shutdown: {e}");
             return Next::Close;
         }
-        let until = ctx.now + ctx.linger;
+        let until = ctx.now + ctx.timeouts.linger;
         log::trace!("connection {key}: lingering");
         self.stage = Stage::Lingering { until };
-        ctx.timers.schedule(key, until);
         // Whatever arrived already is read now: it may include the EOF.
         self.linger_read(sock, ctx.buf)
     }

@@ -150,6 +150,8 @@ pub struct Files {
     total_max: u64,
     /// Scratch for the decoded path, reused by every lookup.
     scratch: Vec<u8>,
+    /// Serve names starting with a dot (see [`Files::serve_dotfiles`]).
+    dotfiles: bool,
 }
 
 impl Files {
@@ -197,7 +199,15 @@ impl Files {
             file_max,
             total_max,
             scratch: Vec::new(),
+            dotfiles: false,
         })
+    }
+
+    /// Whether names starting with a dot (`.git`, `.env`, `.htpasswd`) are
+    /// served. Off by default: such files are almost never meant for the
+    /// public. `.well-known` (RFC 8615) is served either way.
+    pub fn serve_dotfiles(&mut self, yes: bool) {
+        self.dotfiles = yes;
     }
 
     /// Resolves a request target (origin form) at Unix second `now`.
@@ -226,6 +236,9 @@ impl Files {
             Err(status) => return Located::Error(status),
         };
         let rel_len = key.len();
+        if !self.dotfiles && has_hidden_segment(key) {
+            return Located::Error(Status::NotFound);
+        }
         if self.root.is_none() {
             return self.locate_embedded(&key[..], is_dir);
         }
@@ -469,6 +482,13 @@ pub fn normalize(target: &[u8], out: &mut Vec<u8>) -> Result<bool, Status> {
     Ok(is_dir)
 }
 
+/// Whether a normalized relative path has a segment starting with a dot,
+/// other than `.well-known`.
+fn has_hidden_segment(rel: &[u8]) -> bool {
+    rel.split(|&b| b == b'/')
+        .any(|seg| seg.first() == Some(&b'.') && seg != b".well-known")
+}
+
 /// Percent-decodes one path segment onto `out`.
 fn decode_segment(raw: &[u8], out: &mut Vec<u8>) -> Result<(), Status> {
     let mut i = 0;
@@ -536,6 +556,21 @@ mod tests {
                 .map(|d| (String::from_utf8_lossy(&out).into_owned(), d));
             let want = want.map(|(p, d)| (p.to_string(), d));
             assert_eq!(got.map_err(Status::code), want, "{target}");
+        }
+    }
+
+    #[test]
+    fn hidden_segments() {
+        let cases: &[(&str, bool)] = &[
+            ("a/b.txt", false),
+            (".env", true),
+            ("a/.git/config", true),
+            (".well-known/acme-challenge/x", false),
+            ("a/b.c/.d", true),
+            ("", false),
+        ];
+        for &(rel, hidden) in cases {
+            assert_eq!(has_hidden_segment(rel.as_bytes()), hidden, "{rel}");
         }
     }
 
