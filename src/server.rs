@@ -106,6 +106,8 @@ pub struct Server {
     /// Accepting is paused (at the connection cap, or out of descriptors)
     /// until this time, and until a slot is free.
     accept_paused: Option<Instant>,
+    /// A pause for lack of resources has been logged.
+    accept_warned: bool,
     datagrams: DatagramBatch,
     udp_low_ports: bool,
     signals: Option<signal_hook_mio::v1_0::Signals>,
@@ -222,6 +224,7 @@ impl Server {
             again: Vec::new(),
             max_conns: config.max_conns.max(1),
             accept_paused: None,
+            accept_warned: false,
             datagrams: DatagramBatch::default(),
             udp_low_ports: config.udp_low_ports,
             signals,
@@ -368,12 +371,21 @@ impl Server {
             .map(|()| Accepted::Drained),
         };
         match result {
-            Ok(Accepted::Drained) => {}
+            Ok(Accepted::Drained) => {
+                if tcp && self.accept_warned {
+                    log::info!("accepting again");
+                    self.accept_warned = false;
+                }
+            }
             Ok(Accepted::AtCap) => {
-                log::warn!(
-                    "{} connections, the cap: not accepting until one closes",
-                    self.conns.len()
-                );
+                // Said once per episode, not at every retry.
+                if !self.accept_warned {
+                    log::warn!(
+                        "{} connections, the cap: not accepting until one closes",
+                        self.conns.len()
+                    );
+                    self.accept_warned = true;
+                }
                 self.accept_paused = Some(now);
             }
             // Out of descriptors (EMFILE, ENFILE) or kernel memory: the
@@ -381,10 +393,15 @@ impl Server {
             // fail the same way and spin the loop, so wait a little, or for
             // a connection to close.
             Err(e) if out_of_resources(&e) => {
-                log::warn!(
-                    "{}: {e}: pausing accepts for {ACCEPT_RETRY:?}",
-                    syscall_of(listener)
-                );
+                if self.accept_warned {
+                    log::debug!("{}: {e}: still pausing accepts", syscall_of(listener));
+                } else {
+                    log::warn!(
+                        "{}: {e}: pausing accepts, retrying every {ACCEPT_RETRY:?}",
+                        syscall_of(listener)
+                    );
+                    self.accept_warned = true;
+                }
                 self.accept_paused = Some(now + ACCEPT_RETRY);
             }
             Err(e) => log::warn!("{}: {e}", syscall_of(listener)),
@@ -402,7 +419,7 @@ impl Server {
             return;
         }
         self.accept_paused = None;
-        log::info!("accepting again ({} connections)", self.conns.len());
+        log::debug!("resuming accepts ({} connections)", self.conns.len());
         for i in 0..self.listeners.len() {
             self.on_listener(i, now, wall);
         }
