@@ -91,6 +91,10 @@ impl BodySkip {
                     let rest = &input[pos..];
                     let step = match *at {
                         ChunkAt::Size => match httparse::parse_chunk_size(rest) {
+                            // Extensions are ignored, but not without limit.
+                            Ok(httparse::Status::Complete((n, _))) if n > MAX_CHUNK_LINE => {
+                                return Err(Status::BadRequest);
+                            }
                             Ok(httparse::Status::Complete((n, 0))) => {
                                 *at = ChunkAt::Trailer;
                                 n
@@ -177,6 +181,16 @@ mod tests {
         Ok((total, p.done))
     }
 
+    /// A chunk-size line whose extension is over the line limit.
+    const LONG_EXT: &[u8] = &{
+        let mut line = [b'e'; MAX_CHUNK_LINE + 8];
+        line[0] = b'1';
+        line[1] = b';';
+        line[MAX_CHUNK_LINE + 6] = b'\r';
+        line[MAX_CHUNK_LINE + 7] = b'\n';
+        line
+    };
+
     #[test]
     fn chunked_table_at_every_cut() {
         // (body followed by the next request, body length, or the error)
@@ -191,6 +205,7 @@ mod tests {
             (b"zz\r\n", Err(400)),
             (b"fffffffffffffffffff\r\n", Err(400)),
             (b"65\r\n", Err(413)), // 101 bytes > the limit of 100
+            (LONG_EXT, Err(400)),
         ];
         for &(input, want) in cases {
             for cut in 0..=input.len() {

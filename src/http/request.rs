@@ -123,12 +123,14 @@ fn version_error(buf: &[u8]) -> Status {
     let line = buf.split(|&b| b == b'\n').next().unwrap_or(buf);
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     match line.rsplit(|&b| b == b' ').next() {
+        // A 1.x version here means the line itself was malformed (two
+        // spaces, say): that is a 400, not a version problem.
         Some([b'H', b'T', b'T', b'P', b'/', major, b'.', minor])
-            if major.is_ascii_digit() && minor.is_ascii_digit() =>
+            if major.is_ascii_digit() && *major != b'1' && minor.is_ascii_digit() =>
         {
             Status::VersionNotSupported
         }
-        Some([b'H', b'T', b'T', b'P', b'/', major]) if major.is_ascii_digit() => {
+        Some([b'H', b'T', b'T', b'P', b'/', major]) if major.is_ascii_digit() && *major != b'1' => {
             Status::VersionNotSupported
         }
         _ => Status::BadRequest,
@@ -431,6 +433,8 @@ mod tests {
             ("GET / FTP/1.1\r\nHost: a\r\n\r\n", Err(Some(400))),
             ("GET / HTTP/2.0\r\nHost: a\r\n\r\n", Err(Some(505))),
             ("GET / HTTP/3\r\nHost: a\r\n\r\n", Err(Some(505))),
+            ("GET /  HTTP/1.1\r\nHost: a\r\n\r\n", Err(Some(400))),
+            ("GET / HTTP/1.2\r\nHost: a\r\n\r\n", Err(Some(400))),
             // Too big: 414 for the line, 431 for the head.
             (long_target.as_str(), Err(Some(414))),
             (long_head.as_str(), Err(Some(431))),

@@ -361,4 +361,112 @@ mod tests {
         assert!(text.contains("Connection: close\r\n"), "{text}");
         assert_eq!(session.phase(), Phase::Closed);
     }
+
+    /// A small deterministic generator (xorshift64*), so failures replay.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    /// Well-formed requests and the status each must get, in order.
+    const UNITS: &[(&str, &str)] = &[
+        ("GET /hello.txt HTTP/1.1\r\nHost: a\r\n\r\n", "200"),
+        ("GET / HTTP/1.1\r\nHost: a\r\n\r\n", "200"),
+        ("GET /nope HTTP/1.1\r\nHost: a\r\n\r\n", "404"),
+        ("HEAD /hello.txt HTTP/1.1\r\nHost: a\r\n\r\n", "200"),
+        (
+            "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nGET /",
+            "405",
+        ),
+        (
+            "PUT / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nGET\r\n0\r\n\r\n",
+            "405",
+        ),
+        (
+            "GET /hello.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+            "200",
+        ),
+    ];
+
+    /// Random cut points of a stream of `len` bytes.
+    fn random_cuts(rng: &mut Rng, len: usize) -> Vec<usize> {
+        let mut cuts: Vec<usize> = (0..rng.below(8))
+            .map(|_| 1 + rng.below(len as u64 - 1) as usize)
+            .collect();
+        cuts.sort_unstable();
+        cuts.dedup();
+        cuts
+    }
+
+    #[test]
+    fn property_well_formed_streams_are_answered_in_order_whatever_the_cuts() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for _ in 0..300 {
+            let units: Vec<usize> = (0..1 + rng.below(12))
+                .map(|_| rng.below(UNITS.len() as u64) as usize)
+                .collect();
+            let stream: String = units.iter().map(|&u| UNITS[u].0).collect();
+            let want: Vec<&str> = units.iter().map(|&u| UNITS[u].1).collect();
+            let cuts = random_cuts(&mut rng, stream.len());
+            let (text, phase) = run(stream.as_bytes(), &cuts);
+            assert_eq!(statuses(&text), want, "{stream:?} cut at {cuts:?}");
+            assert_ne!(phase, Phase::Closed);
+        }
+    }
+
+    #[test]
+    fn property_garbage_never_panics_reorders_or_over_answers() {
+        let mut rng = Rng(0x1234_5678_9abc_def1);
+        for _ in 0..500 {
+            // Well-formed units with random bytes spliced in somewhere.
+            let units: Vec<usize> = (0..1 + rng.below(8))
+                .map(|_| rng.below(UNITS.len() as u64) as usize)
+                .collect();
+            let mut stream: Vec<u8> = units.iter().flat_map(|&u| UNITS[u].0.bytes()).collect();
+            let at = rng.below(stream.len() as u64 + 1) as usize;
+            let junk: Vec<u8> = (0..1 + rng.below(40)).map(|_| rng.next() as u8).collect();
+            stream.splice(at..at, junk.iter().copied());
+            let cuts = random_cuts(&mut rng, stream.len());
+            let (text, _) = run(&stream, &cuts);
+            let got = statuses(&text);
+            // Never more answers than requests (the junk may make one more
+            // request, answered with an error, at most).
+            assert!(
+                got.len() <= units.len() + 1,
+                "{} answers for {} requests",
+                got.len(),
+                units.len()
+            );
+            // The requests wholly before the junk are answered first, in order.
+            let mut before = 0;
+            let mut pos = 0;
+            for &u in &units {
+                pos += UNITS[u].0.len();
+                if pos > at {
+                    break;
+                }
+                before += 1;
+            }
+            let want: Vec<&str> = units[..before].iter().map(|&u| UNITS[u].1).collect();
+            assert!(
+                got.len() >= before,
+                "answers lost before the junk: {got:?} vs {want:?}"
+            );
+            assert_eq!(
+                &got[..before],
+                &want[..],
+                "out of order before the junk in {:?}",
+                String::from_utf8_lossy(&stream)
+            );
+        }
+    }
 }
