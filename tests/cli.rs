@@ -171,3 +171,92 @@ fn sigterm_drains_and_exits_zero() {
     );
     let _ = std::fs::remove_dir_all(&root);
 }
+
+#[test]
+fn sigterm_under_load_truncates_no_response() {
+    let (mut child, http, _) = spawn(&[]);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Eight keep-alive clients in a loop, each request pipelined in pairs.
+    let workers: Vec<_> = (0..8)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut complete = 0u64;
+                let Ok(mut s) = std::net::TcpStream::connect(http) else {
+                    return complete;
+                };
+                s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                let pair = format!("{}{}", get_req("/hello.txt"), get_req("/"));
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 65536];
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    if s.write_all(pair.as_bytes()).is_err() {
+                        break;
+                    }
+                    let mut got = 0;
+                    // Read until both responses are whole, or the server
+                    // closes, which it may do only between responses.
+                    while got < 2 {
+                        if let Some((r, used)) = common::parse_response(&buf, false) {
+                            assert_eq!(r.status, 200);
+                            buf.drain(..used);
+                            got += 1;
+                            complete += 1;
+                            continue;
+                        }
+                        match s.read(&mut chunk) {
+                            Ok(0) | Err(_) => {
+                                assert!(
+                                    buf.is_empty(),
+                                    "a response was cut short: {} bytes of it",
+                                    buf.len()
+                                );
+                                return complete;
+                            }
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                }
+                complete
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    signal(&child, libc::SIGTERM);
+    assert!(wait_exit(&mut child).success(), "exit status 0 under load");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let total: u64 = workers
+        .into_iter()
+        .map(|w| w.join().expect("no truncated response"))
+        .sum();
+    assert!(total > 100, "only {total} responses before the signal");
+}
+
+#[test]
+fn a_second_signal_ends_the_drain_at_once() {
+    let root = std::env::temp_dir().join(format!("oneloop-cli2-{}", std::process::id()));
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(root.join("big.bin"), vec![1u8; 32 << 20]).unwrap();
+    let (mut child, http, _) =
+        spawn(&["--root", root.to_str().unwrap(), "--shutdown-timeout", "60"]);
+    // A client that never reads keeps a response in flight.
+    let mut stuck = connect(http);
+    stuck.write_all(get_req("/big.bin").as_bytes()).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    signal(&child, libc::SIGTERM);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the first signal waits for the response in flight"
+    );
+    let t = Instant::now();
+    signal(&child, libc::SIGTERM);
+    assert!(wait_exit(&mut child).success());
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "the second signal took {:?}",
+        t.elapsed()
+    );
+    drop(stuck);
+    let _ = std::fs::remove_dir_all(&root);
+}
