@@ -1,0 +1,209 @@
+#!/usr/bin/env python3
+"""Soak test (not run in CI): mixed traffic against a release server for a
+while, sampling its RSS and open descriptors, to show that neither grows.
+
+    cargo build --release
+    python3 benches/soak.py --seconds 600
+
+It starts target/release/oneloop on 127.0.0.1 (ports 18580/18537) with a
+small document root, then runs, all at once and only on loopback:
+keep-alive clients, Connection: close clients, pipelined bursts, clients
+that vanish mid-request, slow clients cut off by the head deadline, large
+downloads read slowly, and RFC 868 over TCP and UDP. Every 10 seconds it
+prints the server's RSS and descriptor count; at the end, their first,
+lowest and highest values.
+"""
+import argparse
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HTTP, TIME = 18580, 18537
+GET = b"GET /hello.txt HTTP/1.1\r\nHost: soak\r\n\r\n"
+
+
+def read_response(s):
+    """Reads one response with a Content-Length body; returns its status."""
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        d = s.recv(65536)
+        if not d:
+            raise ConnectionError("closed")
+        buf += d
+    head, _, rest = buf.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        k, _, v = line.partition(b":")
+        if k.strip().lower() == b"content-length":
+            length = int(v)
+    while len(rest) < length:
+        d = s.recv(65536)
+        if not d:
+            raise ConnectionError("closed in body")
+        rest += d
+    return int(head.split(b" ")[1]), rest[length:]
+
+
+def keep_alive(stop, stats):
+    while not stop.is_set():
+        try:
+            with socket.create_connection(("127.0.0.1", HTTP)) as s:
+                for _ in range(random.randint(1, 200)):
+                    s.sendall(GET)
+                    status, _ = read_response(s)
+                    stats["http"] += 1
+        except OSError:
+            stats["errors"] += 1
+
+
+def close_each(stop, stats):
+    while not stop.is_set():
+        try:
+            with socket.create_connection(("127.0.0.1", HTTP)) as s:
+                s.sendall(b"GET / HTTP/1.1\r\nHost: soak\r\nConnection: close\r\n\r\n")
+                read_response(s)
+                stats["http"] += 1
+        except OSError:
+            stats["errors"] += 1
+
+
+def pipelined(stop, stats):
+    while not stop.is_set():
+        try:
+            with socket.create_connection(("127.0.0.1", HTTP)) as s:
+                s.sendall(GET * 16)
+                rest = b""
+                for _ in range(16):
+                    read_response(s)
+                    stats["http"] += 1
+        except OSError:
+            stats["errors"] += 1
+
+
+def vanishing(stop, stats):
+    while not stop.is_set():
+        try:
+            s = socket.create_connection(("127.0.0.1", HTTP))
+            s.sendall(GET[: random.randint(0, len(GET) - 1)])
+            s.close()
+            stats["vanished"] += 1
+        except OSError:
+            stats["errors"] += 1
+        time.sleep(0.01)
+
+
+def slow(stop, stats):
+    while not stop.is_set():
+        try:
+            with socket.create_connection(("127.0.0.1", HTTP)) as s:
+                s.sendall(b"GET / HTTP/1.1\r\nHost: soak\r\n")
+                s.settimeout(0.5)
+                while not stop.is_set():
+                    s.sendall(b"X")
+                    try:
+                        if s.recv(1) == b"":
+                            break
+                    except socket.timeout:
+                        pass
+                stats["slow_cut"] += 1
+        except OSError:
+            stats["slow_cut"] += 1
+
+
+def downloads(stop, stats):
+    while not stop.is_set():
+        try:
+            with socket.create_connection(("127.0.0.1", HTTP)) as s:
+                s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: soak\r\n\r\n")
+                got = 0
+                while got < (4 << 20):
+                    d = s.recv(65536)
+                    if not d:
+                        break
+                    got += len(d)
+                    time.sleep(0.001)
+                stats["downloads"] += 1
+        except OSError:
+            stats["errors"] += 1
+
+
+def time_tcp(stop, stats):
+    while not stop.is_set():
+        try:
+            with socket.create_connection(("127.0.0.1", TIME)) as s:
+                if len(s.recv(8)) == 4:
+                    stats["time"] += 1
+        except OSError:
+            stats["errors"] += 1
+
+
+def time_udp(stop, stats):
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.settimeout(0.5)
+    while not stop.is_set():
+        u.sendto(b"", ("127.0.0.1", TIME))
+        try:
+            if len(u.recv(8)) == 4:
+                stats["time"] += 1
+        except socket.timeout:
+            stats["udp_lost"] += 1
+
+
+def sample(pid):
+    with open(f"/proc/{pid}/status") as f:
+        rss = next(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
+    fds = len(os.listdir(f"/proc/{pid}/fd"))
+    return rss, fds
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=int, default=600)
+    ap.add_argument("--bin", default="target/release/oneloop")
+    args = ap.parse_args()
+    root = tempfile.mkdtemp(prefix="oneloop-soak-")
+    with open(os.path.join(root, "hello.txt"), "w") as f:
+        f.write("Hello\n")
+    with open(os.path.join(root, "index.html"), "w") as f:
+        f.write("<p>soak</p>\n")
+    with open(os.path.join(root, "big.bin"), "wb") as f:
+        f.write(os.urandom(4 << 20))
+    server = subprocess.Popen([args.bin, "--http", f"127.0.0.1:{HTTP}", "--time", f"127.0.0.1:{TIME}",
+                               "--root", root, "--head-timeout", "2"], stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    stop = threading.Event()
+    stats = {k: 0 for k in ("http", "time", "vanished", "slow_cut", "downloads", "errors", "udp_lost")}
+    kinds = [keep_alive] * 4 + [close_each] * 2 + [pipelined] * 2 + [vanishing, slow, slow, downloads, time_tcp, time_udp]
+    threads = [threading.Thread(target=k, args=(stop, stats), daemon=True) for k in kinds]
+    for t in threads:
+        t.start()
+    samples = []
+    start = time.time()
+    print("| t (s) | RSS KiB | fds | HTTP responses | RFC 868 replies |")
+    print("|---|---|---|---|---|")
+    try:
+        while time.time() - start < args.seconds:
+            time.sleep(10)
+            rss, fds = sample(server.pid)
+            samples.append((rss, fds))
+            print(f"| {time.time() - start:.0f} | {rss} | {fds} | {stats['http']} | {stats['time']} |", flush=True)
+    finally:
+        stop.set()
+        time.sleep(1)
+        server.terminate()
+        server.wait(timeout=30)
+    rss = [s[0] for s in samples]
+    fds = [s[1] for s in samples]
+    print(f"\nRSS KiB: first {rss[0]}, min {min(rss)}, max {max(rss)}, last {rss[-1]}")
+    print(f"fds: first {fds[0]}, min {min(fds)}, max {max(fds)}, last {fds[-1]}")
+    print("counts:", stats)
+    print("server exit status:", server.returncode)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
