@@ -137,6 +137,13 @@ impl OutQueue {
         }
     }
 
+    /// Moves every chunk of `other` to the end of this queue.
+    pub fn take_all(&mut self, other: &mut OutQueue) {
+        self.queued += other.queued;
+        other.queued = 0;
+        self.chunks.append(&mut other.chunks);
+    }
+
     /// Drops everything queued, keeping the storage.
     pub fn clear(&mut self) {
         self.chunks.clear();

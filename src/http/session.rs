@@ -70,6 +70,10 @@ pub struct Session {
     phase: Phase,
     /// The server is shutting down: the next response says `close`.
     draining: bool,
+    /// The response to a request whose chunked body is still arriving. Its
+    /// size is unknown until the end, so the answer waits: a body over the
+    /// limit or badly framed then gets a 413 or 400 instead, with a close.
+    held: OutQueue,
 }
 
 impl Default for Session {
@@ -77,6 +81,7 @@ impl Default for Session {
         Session {
             phase: Phase::Head,
             draining: false,
+            held: OutQueue::default(),
         }
     }
 }
@@ -126,16 +131,29 @@ impl Session {
                         Ok(progress) => {
                             pos += progress.consumed;
                             if progress.done {
+                                out.take_all(&mut self.held);
                                 self.set_phase(Phase::Head);
                             } else {
                                 self.phase = Phase::Body(skip);
                                 break;
                             }
                         }
-                        // The response is already queued; the rest of the
-                        // connection cannot be framed. RFC 9112 §7.1: close.
+                        // The rest of the connection cannot be framed (RFC
+                        // 9112 §7.1): a held answer is replaced by the error,
+                        // and the connection closes. (A Content-Length body
+                        // was answered already; it can only end early.)
                         Err(status) => {
                             log::debug!("request body: {status}");
+                            if !self.held.is_empty() {
+                                self.held.clear();
+                                ctx.canned.error(
+                                    out,
+                                    status,
+                                    ctx.date.line(),
+                                    Persist::Close,
+                                    false,
+                                );
+                            }
                             self.set_phase(Phase::Closed);
                         }
                     }
@@ -191,6 +209,12 @@ impl Session {
             (false, _) => Persist::KeepAlive,
         };
         let date = ctx.date.line();
+        // A chunked body's size is known only at its end: hold the answer.
+        let out = if req.framing == Framing::Chunked && !close {
+            &mut self.held
+        } else {
+            out
+        };
         match status {
             Some(status) => ctx.canned.error(out, status, date, persist, head_only),
             None => match ctx.files.lookup(req.target, ctx.now_secs) {
