@@ -99,7 +99,7 @@ pub struct Server {
     time_addrs: Vec<SocketAddr>,
     conns: Slab<Conn>,
     shared: Shared,
-    expired: Vec<usize>,
+    expired: Vec<(usize, u32)>,
     /// Connections that yielded with more to write (see `Next::Again`).
     again: Vec<usize>,
     max_conns: usize,
@@ -476,11 +476,11 @@ impl Server {
     fn expire(&mut self, now: Instant) {
         self.shared.timers.expire(now, &mut self.expired);
         let mut expired = std::mem::take(&mut self.expired);
-        for key in expired.drain(..) {
+        for (key, tick) in expired.drain(..) {
             let Some(conn) = self.conns.get_mut(key) else {
                 continue; // closed since: the entry outlived it
             };
-            if conn.on_timer(key, &mut self.shared.timers, now) {
+            if conn.on_timer(key, tick, &mut self.shared.timers, now) {
                 log::debug!("connection {key}: deadline passed");
                 self.close(key);
             }

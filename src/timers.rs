@@ -6,12 +6,13 @@
 //! and `poll` wakes at most once a tick while any deadline is pending.
 //!
 //! The wheel stores slab keys, not owners: a key is reused after a close,
-//! so an entry may outlive its connection. The loop therefore treats an
-//! expired key as a hint and checks it against the connection's own
-//! deadline: a newer tenant with a later deadline is simply rescheduled, and
-//! a connection that no longer has a deadline is left alone. Deadlines
-//! further out than the wheel's span fire early and are rescheduled the
-//! same way.
+//! so an entry may outlive its connection. Each connection therefore
+//! remembers the tick of the one entry it counts on; an entry that fires at
+//! any other tick is stale (a predecessor's, or one superseded by an
+//! earlier deadline) and is dropped. Only the counted entry closes the
+//! connection or, if the deadline has moved later, schedules the next one,
+//! so entries never multiply on a busy key. Deadlines further out than the
+//! wheel's span fire early and are rescheduled the same way.
 
 use std::time::{Duration, Instant};
 
@@ -60,16 +61,19 @@ impl Timers {
 
     /// Arranges for `key` to be handed back by [`Timers::expire`] at or
     /// after `at` (rounded up to the next tick; early if beyond the span).
-    pub fn schedule(&mut self, key: usize, at: Instant) {
+    pub fn schedule(&mut self, key: usize, at: Instant) -> u32 {
         let tick = self.due_tick(at);
-        self.schedule_tick(key, tick);
+        self.schedule_tick(key, tick)
     }
 
-    /// [`Timers::schedule`] for a tick from [`Timers::due_tick`].
-    pub fn schedule_tick(&mut self, key: usize, tick: u32) {
+    /// [`Timers::schedule`] for a tick from [`Timers::due_tick`]. Returns
+    /// the tick the entry will fire at (earlier, if beyond the span): the
+    /// owner keeps it to recognize its own entry among stale ones.
+    pub fn schedule_tick(&mut self, key: usize, tick: u32) -> u32 {
         let tick = u64::from(tick).clamp(self.cursor + 1, self.cursor + SLOTS as u64 - 1);
         self.slots[(tick % SLOTS as u64) as usize].push(key);
         self.pending += 1;
+        tick as u32
     }
 
     /// How long `poll` may sleep before the next slot is due, or `None`
@@ -82,8 +86,9 @@ impl Timers {
         Some(next.saturating_duration_since(now))
     }
 
-    /// Moves every key whose slot is due at `now` into `expired`.
-    pub fn expire(&mut self, now: Instant, expired: &mut Vec<usize>) {
+    /// Moves every key whose slot is due at `now` into `expired`, with the
+    /// tick it fired at.
+    pub fn expire(&mut self, now: Instant, expired: &mut Vec<(usize, u32)>) {
         if self.pending == 0 {
             // Nothing to find: jump the cursor instead of walking empty slots.
             self.cursor = self.cursor.max(self.tick_of(now));
@@ -92,9 +97,10 @@ impl Timers {
         let due = self.tick_of(now);
         while self.cursor < due {
             self.cursor += 1;
+            let tick = self.cursor as u32;
             let slot = &mut self.slots[(self.cursor % SLOTS as u64) as usize];
             self.pending -= slot.len();
-            expired.append(slot);
+            expired.extend(slot.drain(..).map(|key| (key, tick)));
         }
     }
 }
@@ -114,12 +120,12 @@ mod tests {
         w.expire(t0 + Duration::from_millis(200), &mut out);
         assert!(out.is_empty());
         w.expire(t0 + Duration::from_millis(300), &mut out);
-        assert_eq!(out, [7]);
+        assert_eq!(out, [(7, 3)]);
         out.clear();
         w.expire(t0 + Duration::from_millis(2099), &mut out);
         assert!(out.is_empty());
         w.expire(t0 + Duration::from_millis(2100), &mut out);
-        assert_eq!(out, [8]);
+        assert_eq!(out, [(8, 21)]);
         assert_eq!(w.next_timeout(t0), None);
     }
 
@@ -127,10 +133,15 @@ mod tests {
     fn far_deadlines_fire_early_within_the_span() {
         let t0 = Instant::now();
         let mut w = Timers::new(t0);
-        w.schedule(1, t0 + Duration::from_secs(3600));
+        let tick = w.schedule(1, t0 + Duration::from_secs(3600));
+        assert_eq!(tick, SLOTS as u32 - 1, "clamped to the span");
         let mut out = Vec::new();
         w.expire(t0 + TICK * SLOTS as u32, &mut out);
-        assert_eq!(out, [1], "fires within one span; the owner reschedules");
+        assert_eq!(
+            out,
+            [(1, tick)],
+            "fires within one span; the owner reschedules"
+        );
     }
 
     #[test]

@@ -121,14 +121,18 @@ impl Conn {
         &mut self.sock
     }
 
-    /// Its wheel entry fired: true if the deadline has passed (close it);
-    /// otherwise it is rescheduled for its current deadline.
-    pub fn on_timer(&mut self, key: usize, timers: &mut Timers, now: Instant) -> bool {
+    /// A wheel entry for its key fired at `tick`: true if the deadline has
+    /// passed (close it). An entry other than the one the connection counts
+    /// on is stale and ignored; the counted one, if the deadline has moved
+    /// later, is replaced by one at the new deadline.
+    pub fn on_timer(&mut self, key: usize, tick: u32, timers: &mut Timers, now: Instant) -> bool {
+        if tick != self.timer {
+            return false;
+        }
         if timers.is_due(self.deadline, now) {
             return true;
         }
-        timers.schedule_tick(key, self.deadline);
-        self.timer = self.deadline;
+        self.timer = timers.schedule_tick(key, self.deadline);
         false
     }
 
@@ -142,8 +146,7 @@ impl Conn {
         };
         self.deadline = ctx.timers.due_tick(at);
         if self.timer == 0 || self.deadline < self.timer {
-            ctx.timers.schedule_tick(key, self.deadline);
-            self.timer = self.deadline;
+            self.timer = ctx.timers.schedule_tick(key, self.deadline);
         }
     }
 
