@@ -1,0 +1,48 @@
+//! The connection state machine on arbitrary byte streams, cut where the
+//! first byte says: it must never panic, never answer more requests than
+//! could have been sent, and give the same answers whatever the cut.
+#![no_main]
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use libfuzzer_sys::fuzz_target;
+use oneloop::Limits;
+use oneloop::http::date::DateLine;
+use oneloop::http::files::Files;
+use oneloop::http::response::Canned;
+use oneloop::http::session::{HttpCtx, Session};
+use oneloop::out::OutQueue;
+
+fn run(input: &[u8], cut: usize) -> usize {
+    let now = UNIX_EPOCH + Duration::from_secs(1_000_000_000);
+    let mut date = DateLine::default();
+    date.update(now);
+    let mut ctx = HttpCtx {
+        files: Files::new(None, 1 << 20, 1 << 20, now).expect("embedded site"),
+        canned: Canned::default(),
+        date,
+        limits: Limits::default(),
+        now_secs: 1_000_000_000,
+    };
+    let mut session = Session::default();
+    let mut out = OutQueue::default();
+    let mut kept = input[..cut].to_vec();
+    let used = session.on_input(&kept, &mut ctx, &mut out);
+    kept.drain(..used);
+    kept.extend_from_slice(&input[cut..]);
+    session.on_input(&kept, &mut ctx, &mut out);
+    out.len()
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&first, input)) = data.split_first() else {
+        return;
+    };
+    let cut = usize::from(first) % (input.len() + 1);
+    let whole = run(input, input.len());
+    let split = run(input, cut);
+    // A response is at most four chunks, and a request at least 16 bytes
+    // ("GET / HTTP/1.0\n\n"); one more answer may refuse trailing junk.
+    assert!(whole <= 4 * (input.len() / 16 + 1));
+    assert_eq!(whole, split, "the answers depend on where the stream was cut");
+});
