@@ -8,6 +8,7 @@
 //! truncates them); only their source addresses are kept.
 
 use std::io;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::RawFd;
 
 /// Most datagrams taken or answered per call.
@@ -35,17 +36,23 @@ impl std::fmt::Debug for DatagramBatch {
     }
 }
 
-/// The port of an IPv4 or IPv6 source address.
-fn source_port(addr: &libc::sockaddr_storage) -> Option<u16> {
+/// An IPv4 or IPv6 source address as the standard library's type.
+fn source(addr: &libc::sockaddr_storage) -> Option<SocketAddr> {
+    let storage = addr as *const libc::sockaddr_storage;
     match i32::from(addr.ss_family) {
-        // SAFETY: the family says which struct the storage holds, and
-        // sockaddr_storage is large and aligned enough for either.
-        libc::AF_INET => Some(u16::from_be(unsafe {
-            (*(addr as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>()).sin_port
-        })),
-        libc::AF_INET6 => Some(u16::from_be(unsafe {
-            (*(addr as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>()).sin6_port
-        })),
+        libc::AF_INET => {
+            // SAFETY: the family says the storage holds a sockaddr_in, and
+            // sockaddr_storage is large and aligned enough for it.
+            let v4 = unsafe { &*storage.cast::<libc::sockaddr_in>() };
+            let ip = Ipv4Addr::from(u32::from_be(v4.sin_addr.s_addr));
+            Some(SocketAddr::from((ip, u16::from_be(v4.sin_port))))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: as above, for sockaddr_in6.
+            let v6 = unsafe { &*storage.cast::<libc::sockaddr_in6>() };
+            let ip = Ipv6Addr::from(v6.sin6_addr.s6_addr);
+            Some(SocketAddr::from((ip, u16::from_be(v6.sin6_port))))
+        }
         _ => None,
     }
 }
@@ -85,12 +92,12 @@ impl DatagramBatch {
         Ok(n)
     }
 
-    /// Keeps, among the first `n` sources, those whose port is at least
-    /// `min_port`, moved to the front; returns how many.
-    pub fn retain_ports_from(&mut self, n: usize, min_port: u16) -> usize {
+    /// Keeps, among the first `n` sources, those `keep` accepts, moved to
+    /// the front; returns how many.
+    pub fn retain(&mut self, n: usize, mut keep: impl FnMut(SocketAddr) -> bool) -> usize {
         let mut kept = 0;
         for i in 0..n.min(BATCH) {
-            if source_port(&self.addrs[i]).is_some_and(|p| p >= min_port) {
+            if source(&self.addrs[i]).is_some_and(&mut keep) {
                 self.addrs.swap(kept, i);
                 self.lens.swap(kept, i);
                 kept += 1;

@@ -115,6 +115,9 @@ pub struct Config {
     /// default, as in inetd and xinetd: two UDP services on well-known
     /// ports answering each other would loop forever.
     pub udp_low_ports: bool,
+    /// Most RFC 868 UDP replies per source address per second; 0 for no
+    /// limit (the default).
+    pub udp_rate: u32,
     /// How long a graceful shutdown waits for responses in flight.
     pub shutdown_timeout: Duration,
     /// Stop on SIGINT/SIGTERM. The binary sets it; an embedder that owns its
@@ -137,6 +140,7 @@ impl Default for Config {
             max_conns: 1024,
             dotfiles: false,
             udp_low_ports: false,
+            udp_rate: 0,
             shutdown_timeout: Duration::from_secs(10),
             handle_signals: false,
             clock: SystemTime::now,

@@ -90,6 +90,10 @@ struct Serve {
     #[arg(long)]
     udp_low_ports: bool,
 
+    /// Most RFC 868 UDP replies per source address per second (0: no limit).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    udp_rate: u32,
+
     /// Seconds a graceful shutdown waits for responses in flight.
     #[arg(long, value_name = "SECS", default_value_t = Config::default().shutdown_timeout.as_secs())]
     shutdown_timeout: u64,
@@ -121,6 +125,7 @@ impl Serve {
                 .unwrap_or_else(|| config::default_max_conns(nofile)),
             dotfiles: self.dotfiles,
             udp_low_ports: self.udp_low_ports,
+            udp_rate: self.udp_rate,
             handle_signals: true,
             ..Config::default()
         }

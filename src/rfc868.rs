@@ -20,7 +20,9 @@
 //! so the tests pin the clock; only the two `serve_*` functions make syscalls.
 //! Whatever the number of clients, one wakeup computes the value once.
 
+use std::collections::HashMap;
 use std::io::{self, Write};
+use std::net::{IpAddr, SocketAddr};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use std::os::fd::AsRawFd;
@@ -68,6 +70,61 @@ pub fn decode_near(value: [u8; TIME_BYTES], reference: i64) -> i64 {
         .min_by_key(|c| (c - reference_1900).abs())
         .unwrap_or(base + since_1900);
     nearest - UNIX_TO_1900 as i64
+}
+
+/// Which datagrams deserve a reply.
+///
+/// Sources on ports below 1024 are services, not clients: answering one that
+/// answers back (another time or echo service) would loop forever, so they
+/// are dropped unless allowed, as BSD inetd and xinetd do. An optional cap
+/// on replies per source address per second keeps the service from being
+/// used to flood a spoofed address.
+#[derive(Debug, Default)]
+pub struct UdpPolicy {
+    /// Answer sources on ports below 1024.
+    pub low_ports: bool,
+    /// Most replies per source address per second; 0 for no limit.
+    pub per_source: u32,
+    second: u64,
+    counts: HashMap<IpAddr, u32>,
+}
+
+/// Most source addresses counted in one second; beyond it, new sources wait
+/// for the next second (the map never outgrows this).
+pub const RATE_SOURCES_MAX: usize = 65_536;
+
+impl UdpPolicy {
+    /// A policy with these settings.
+    pub fn new(low_ports: bool, per_source: u32) -> UdpPolicy {
+        UdpPolicy {
+            low_ports,
+            per_source,
+            ..UdpPolicy::default()
+        }
+    }
+
+    /// Whether to answer `source` in Unix second `second`, counting it.
+    pub fn allow(&mut self, source: SocketAddr, second: u64) -> bool {
+        if source.port() < 1024 && !self.low_ports {
+            return false;
+        }
+        if self.per_source == 0 {
+            return true;
+        }
+        if second != self.second {
+            self.second = second;
+            self.counts.clear();
+        }
+        if self.counts.len() >= RATE_SOURCES_MAX && !self.counts.contains_key(&source.ip()) {
+            return false;
+        }
+        let count = self.counts.entry(source.ip()).or_insert(0);
+        if *count >= self.per_source {
+            return false;
+        }
+        *count += 1;
+        true
+    }
 }
 
 /// Counters for what the time service did; the server sums them for logs.
@@ -120,10 +177,11 @@ pub fn serve_udp(
     socket: &UdpSocket,
     batch: &mut DatagramBatch,
     now: SystemTime,
-    low_ports: bool,
+    policy: &mut UdpPolicy,
     stats: &mut TimeStats,
 ) -> io::Result<()> {
     let reply = encode(now);
+    let second = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let fd = socket.as_raw_fd();
     loop {
         let received = match batch.recv(fd) {
@@ -135,14 +193,7 @@ pub fn serve_udp(
             Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => continue,
             Err(e) => return Err(e),
         };
-        // Sources on ports below 1024 are services, not clients: answering
-        // one that answers back (another time or echo service) would loop
-        // forever. inetd and xinetd drop them the same way.
-        let n = if low_ports {
-            received
-        } else {
-            batch.retain_ports_from(received, 1024)
-        };
+        let n = batch.retain(received, |source| policy.allow(source, second));
         match reply {
             Some(bytes) => stats.replies += batch.reply_all(fd, n, &bytes)? as u64,
             None => stats.no_clock += n as u64,
@@ -177,6 +228,22 @@ mod tests {
         for &(unix, want) in cases {
             assert_eq!(encode(at(unix)), Some(want.to_be_bytes()), "unix {unix}");
         }
+    }
+
+    #[test]
+    fn udp_policy_table() {
+        let client: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+        let other: SocketAddr = "127.0.0.2:40000".parse().unwrap();
+        let service: SocketAddr = "127.0.0.1:37".parse().unwrap();
+        let mut open = UdpPolicy::new(false, 0);
+        assert!(open.allow(client, 1));
+        assert!(!open.allow(service, 1), "service ports are dropped");
+        assert!(UdpPolicy::new(true, 0).allow(service, 1));
+        let mut capped = UdpPolicy::new(false, 2);
+        let firsts: Vec<bool> = (0..4).map(|_| capped.allow(client, 7)).collect();
+        assert_eq!(firsts, [true, true, false, false]);
+        assert!(capped.allow(other, 7), "each source has its own count");
+        assert!(capped.allow(client, 8), "a new second, a new count");
     }
 
     #[test]

@@ -109,7 +109,7 @@ pub struct Server {
     /// A pause for lack of resources has been logged.
     accept_warned: bool,
     datagrams: DatagramBatch,
-    udp_low_ports: bool,
+    udp_policy: rfc868::UdpPolicy,
     signals: Option<signal_hook_mio::v1_0::Signals>,
     handle: Handle,
     life: Life,
@@ -226,7 +226,7 @@ impl Server {
             accept_paused: None,
             accept_warned: false,
             datagrams: DatagramBatch::default(),
-            udp_low_ports: config.udp_low_ports,
+            udp_policy: rfc868::UdpPolicy::new(config.udp_low_ports, config.udp_rate),
             signals,
             handle: Handle {
                 waker,
@@ -365,7 +365,7 @@ impl Server {
                 u,
                 &mut self.datagrams,
                 wall,
-                self.udp_low_ports,
+                &mut self.udp_policy,
                 &mut self.time_stats,
             )
             .map(|()| Accepted::Drained),

@@ -312,3 +312,36 @@ fn descriptor_exhaustion_pauses_accepting_without_spinning() {
     unsafe { libc::kill(pid as i32, libc::SIGTERM) };
     assert!(child.wait().unwrap().success());
 }
+
+#[test]
+fn udp_replies_can_be_capped_per_source() {
+    let server = start(Config {
+        udp_rate: 5,
+        ..Config::ephemeral()
+    });
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_millis(400)))
+        .unwrap();
+    for _ in 0..20 {
+        client.send_to(&[], server.time[0]).unwrap();
+    }
+    let mut b = [0u8; 8];
+    let mut replies = 0;
+    while client.recv_from(&mut b).is_ok() {
+        replies += 1;
+    }
+    // Five a second; the burst may straddle a second boundary.
+    assert!(
+        (5..=10).contains(&replies),
+        "{replies} replies to 20 datagrams"
+    );
+    // Another source has its own allowance.
+    let other = UdpSocket::bind("127.0.0.2:0").unwrap();
+    other
+        .set_read_timeout(Some(Duration::from_millis(400)))
+        .unwrap();
+    other.send_to(&[], server.time[0]).unwrap();
+    assert!(other.recv_from(&mut b).is_ok());
+    server.stop().unwrap();
+}
