@@ -298,6 +298,33 @@ fn send_more(fd: std::os::fd::RawFd, slices: &[IoSlice<'_>]) -> io::Result<usize
     Ok(sent as usize)
 }
 
+/// Everything queued, as text, by flushing into memory (tests only; file
+/// chunks are not supported).
+#[cfg(test)]
+pub(crate) fn text_of(out: &mut OutQueue) -> String {
+    struct Memory(Vec<u8>);
+    impl Write for Memory {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            self.0.extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+            bufs.iter().map(|b| self.write(b)).sum()
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    impl AsRawFd for Memory {
+        fn as_raw_fd(&self) -> std::os::fd::RawFd {
+            -1
+        }
+    }
+    let mut memory = Memory(Vec::new());
+    out.flush(&mut memory).expect("memory takes everything");
+    String::from_utf8(memory.0).expect("text")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -277,29 +277,8 @@ mod tests {
         }
     }
 
-    /// Drains a queue into bytes (memory chunks only, as the embedded site has).
     fn take(out: &mut OutQueue) -> String {
-        struct V(Vec<u8>);
-        impl std::io::Write for V {
-            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-                self.0.extend_from_slice(b);
-                Ok(b.len())
-            }
-            fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
-                bufs.iter().map(|b| self.write(b)).sum()
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
-        impl std::os::fd::AsRawFd for V {
-            fn as_raw_fd(&self) -> std::os::fd::RawFd {
-                -1
-            }
-        }
-        let mut v = V(Vec::new());
-        out.flush(&mut v).unwrap();
-        String::from_utf8(v.0).unwrap()
+        crate::out::text_of(out)
     }
 
     /// Feeds `input` in pieces cut at `cuts`, keeping unused bytes the way
