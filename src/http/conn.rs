@@ -10,8 +10,14 @@
 //!
 //! Bytes are read into the loop's one shared buffer; only the tail of an
 //! incomplete request is copied into the connection's own `partial`, and
-//! while it is non-empty reads go straight into it. An idle connection
-//! therefore holds no buffer at all.
+//! while it is non-empty reads go straight into it. Everything a busy
+//! connection needs (session, partial head, output queue, flags) lives in an
+//! [`Active`] lent by the loop's [`ActivePool`]: an idle connection holds
+//! its socket and a deadline, nothing else.
+//!
+//! Deadlines: after every event the connection derives its deadline from
+//! its state (a head arriving, output waiting, idle, lingering) and makes
+//! sure the timer wheel will look at it by then; see `docs/ARCHITECTURE.md`.
 //!
 //! Closing: when the session says the connection ends, the queued output is
 //! flushed first. If the client might still be sending (unread bytes), the
@@ -148,11 +154,6 @@ impl Conn {
         if self.timer == 0 || self.deadline < self.timer {
             self.timer = ctx.timers.schedule_tick(key, self.deadline);
         }
-    }
-
-    /// Whether the connection sits between requests with nothing to send.
-    pub fn is_idle(&self) -> bool {
-        self.active.as_ref().is_none_or(|a| a.is_idle())
     }
 
     /// Graceful shutdown: an idle connection closes now; a busy one finishes
