@@ -27,9 +27,9 @@ HTTP, TIME = 18580, 18537
 GET = b"GET /hello.txt HTTP/1.1\r\nHost: soak\r\n\r\n"
 
 
-def read_response(s):
-    """Reads one response with a Content-Length body; returns its status."""
-    buf = b""
+def read_response(s, buf=b""):
+    """Reads one response with a Content-Length body, starting with `buf`
+    (bytes already received); returns its status and the bytes after it."""
     while b"\r\n\r\n" not in buf:
         d = s.recv(65536)
         if not d:
@@ -49,6 +49,14 @@ def read_response(s):
     return int(head.split(b" ")[1]), rest[length:]
 
 
+def note_error(stats, e):
+    """Counts an error by the client kind and the error's name."""
+    stats["errors"] += 1
+    key = f"{sys._getframe(1).f_code.co_name}: {type(e).__name__}"
+    stats.setdefault("error_kinds", {}).setdefault(key, 0)
+    stats["error_kinds"][key] += 1
+
+
 def keep_alive(stop, stats):
     while not stop.is_set():
         try:
@@ -57,8 +65,8 @@ def keep_alive(stop, stats):
                     s.sendall(GET)
                     status, _ = read_response(s)
                     stats["http"] += 1
-        except OSError:
-            stats["errors"] += 1
+        except OSError as e:
+            note_error(stats, e)
 
 
 def close_each(stop, stats):
@@ -68,8 +76,8 @@ def close_each(stop, stats):
                 s.sendall(b"GET / HTTP/1.1\r\nHost: soak\r\nConnection: close\r\n\r\n")
                 read_response(s)
                 stats["http"] += 1
-        except OSError:
-            stats["errors"] += 1
+        except OSError as e:
+            note_error(stats, e)
 
 
 def pipelined(stop, stats):
@@ -79,10 +87,10 @@ def pipelined(stop, stats):
                 s.sendall(GET * 16)
                 rest = b""
                 for _ in range(16):
-                    read_response(s)
+                    _, rest = read_response(s, rest)
                     stats["http"] += 1
-        except OSError:
-            stats["errors"] += 1
+        except OSError as e:
+            note_error(stats, e)
 
 
 def vanishing(stop, stats):
@@ -92,8 +100,8 @@ def vanishing(stop, stats):
             s.sendall(GET[: random.randint(0, len(GET) - 1)])
             s.close()
             stats["vanished"] += 1
-        except OSError:
-            stats["errors"] += 1
+        except OSError as e:
+            note_error(stats, e)
         time.sleep(0.01)
 
 
@@ -128,8 +136,8 @@ def downloads(stop, stats):
                     got += len(d)
                     time.sleep(0.001)
                 stats["downloads"] += 1
-        except OSError:
-            stats["errors"] += 1
+        except OSError as e:
+            note_error(stats, e)
 
 
 def time_tcp(stop, stats):
@@ -138,8 +146,8 @@ def time_tcp(stop, stats):
             with socket.create_connection(("127.0.0.1", TIME)) as s:
                 if len(s.recv(8)) == 4:
                     stats["time"] += 1
-        except OSError:
-            stats["errors"] += 1
+        except OSError as e:
+            note_error(stats, e)
 
 
 def time_udp(stop, stats):
