@@ -37,6 +37,7 @@ pub mod batch;
 pub mod config;
 pub mod http;
 pub mod out;
+pub mod rdate;
 pub mod rfc868;
 pub mod server;
 pub mod timers;

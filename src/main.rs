@@ -23,6 +23,88 @@ struct Cli {
 enum Command {
     /// Serve HTTP and RFC 868 (the default when no command is given).
     Serve(Serve),
+    /// Ask RFC 868 servers the time, all at once; print each answer, its
+    /// round trip and offset from the local clock. Never sets the clock.
+    Rdate(Rdate),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+struct Rdate {
+    /// Ask over UDP instead of TCP.
+    #[arg(long, conflicts_with = "both")]
+    udp: bool,
+
+    /// Ask over both TCP and UDP.
+    #[arg(long)]
+    both: bool,
+
+    /// Port of the time service.
+    #[arg(long, default_value_t = 37)]
+    port: u16,
+
+    /// Milliseconds to wait for all the answers.
+    #[arg(long, value_name = "MS", default_value_t = 2000)]
+    timeout: u64,
+
+    /// Print JSON for scripts instead of a table.
+    #[arg(long)]
+    json: bool,
+
+    /// Servers to ask: names (every address they resolve to is asked) or
+    /// IPv4/IPv6 addresses.
+    #[arg(required = true, value_name = "HOST")]
+    hosts: Vec<String>,
+}
+
+/// Runs `oneloop rdate`: exit 0 when at least one server answered.
+fn rdate(args: Rdate) -> ExitCode {
+    use oneloop::rdate::{Proto, Target};
+    use std::net::ToSocketAddrs;
+    let protos: &[Proto] = match (args.udp, args.both) {
+        (_, true) => &[Proto::Tcp, Proto::Udp],
+        (true, false) => &[Proto::Udp],
+        (false, false) => &[Proto::Tcp],
+    };
+    let mut targets = Vec::new();
+    let mut unresolved = 0;
+    for host in &args.hosts {
+        // Names are resolved first, before the loop starts.
+        let addrs: Vec<SocketAddr> = match (host.as_str(), args.port).to_socket_addrs() {
+            Ok(addrs) => addrs.collect(),
+            Err(e) => {
+                eprintln!("{host}: cannot resolve: {e}");
+                unresolved += 1;
+                continue;
+            }
+        };
+        for addr in addrs {
+            for &proto in protos {
+                targets.push(Target {
+                    host: host.clone(),
+                    addr,
+                    proto,
+                });
+            }
+        }
+    }
+    let reports = match oneloop::rdate::query(&targets, Duration::from_millis(args.timeout)) {
+        Ok(reports) => reports,
+        Err(e) => {
+            eprintln!("rdate: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if args.json {
+        print!("{}", oneloop::rdate::render_json(&reports));
+    } else {
+        print!("{}", oneloop::rdate::render_text(&reports));
+    }
+    let answered = oneloop::rdate::summarize(&reports).answered;
+    if answered > 0 && unresolved < args.hosts.len() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -172,6 +254,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let serve = match cli.command {
         Some(Command::Serve(serve)) => serve,
+        Some(Command::Rdate(args)) => return rdate(args),
         None => cli.serve,
     };
     let nofile = raise_nofile_limit();

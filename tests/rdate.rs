@@ -1,0 +1,117 @@
+//! `oneloop rdate` against the project's own server, a closed port, a UDP
+//! port that never answers, and a fake server that sends three bytes.
+
+mod common;
+
+use std::io::Write;
+use std::net::{TcpListener, UdpSocket};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_oneloop");
+
+fn rdate(args: &[&str]) -> (Output, String) {
+    let out = Command::new(BIN)
+        .arg("rdate")
+        .args(args)
+        .output()
+        .expect("run oneloop rdate");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    (out, text)
+}
+
+/// The offsets printed in a table's rows.
+fn offsets(table: &str) -> Vec<f64> {
+    table
+        .lines()
+        .filter(|l| !l.contains(" answered"))
+        .filter_map(|l| l.trim_end().strip_suffix(" s"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
+        .collect()
+}
+
+#[test]
+fn asks_the_projects_own_server_over_tcp_udp_and_both() {
+    let server = common::start_default();
+    let port = server.time[0].port().to_string();
+    for (args, rows) in [(vec![], 1), (vec!["--udp"], 1), (vec!["--both"], 2)] {
+        let mut all = args.clone();
+        all.extend(["--port", &port, "127.0.0.1"]);
+        let (out, text) = rdate(&all);
+        assert!(out.status.success(), "{all:?}: {text}");
+        let offsets = offsets(&text);
+        assert_eq!(offsets.len(), rows, "{text}");
+        assert!(
+            offsets.iter().all(|o| o.abs() <= 1.5),
+            "offsets {offsets:?} in {text}"
+        );
+        assert!(
+            text.contains(&format!("{rows} of {rows} answered")),
+            "{text}"
+        );
+    }
+    let (out, json) = rdate(&["--both", "--json", "--port", &port, "127.0.0.1"]);
+    assert!(out.status.success());
+    assert_eq!(json.matches("\"ok\":true").count(), 2, "{json}");
+    assert!(json.contains("\"answered\":2"), "{json}");
+    server.stop().unwrap();
+}
+
+#[test]
+fn a_closed_port_is_refused_and_the_exit_status_says_so() {
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let (out, text) = rdate(&["--port", &port.to_string(), "127.0.0.1"]);
+    assert!(!out.status.success());
+    assert!(text.contains("refused"), "{text}");
+    assert!(text.contains("none of 1 answered"), "{text}");
+}
+
+#[test]
+fn a_silent_udp_port_times_out_instead_of_hanging() {
+    let silent = UdpSocket::bind("127.0.0.1:0").unwrap(); // never replies
+    let port = silent.local_addr().unwrap().port().to_string();
+    let t = Instant::now();
+    let (out, text) = rdate(&["--udp", "--timeout", "300", "--port", &port, "127.0.0.1"]);
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        t.elapsed()
+    );
+    assert!(!out.status.success());
+    assert!(text.contains("timeout"), "{text}");
+}
+
+#[test]
+fn a_short_reply_is_reported_and_others_still_answer() {
+    let fake = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = fake.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in fake.incoming().take(1) {
+            let mut s = s.unwrap();
+            let _ = s.write_all(&[1, 2, 3]); // one byte short, then close
+        }
+    });
+    let (out, text) = rdate(&["--port", &port.to_string(), "127.0.0.1"]);
+    assert!(!out.status.success());
+    assert!(text.contains("short reply (3 of 4 bytes)"), "{text}");
+
+    // Several hosts at once: one good answer is enough for exit 0.
+    let server = common::start_default();
+    let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let good = server.time[0];
+    let (out, text) = rdate(&[
+        "--udp",
+        "--timeout",
+        "300",
+        "--port",
+        &good.port().to_string(),
+        "127.0.0.1",
+        "localhost",
+    ]);
+    assert!(out.status.success(), "{text}");
+    drop(silent);
+    server.stop().unwrap();
+}
