@@ -120,6 +120,12 @@ pub struct Config {
     pub udp_rate: u32,
     /// How long a graceful shutdown waits for responses in flight.
     pub shutdown_timeout: Duration,
+    /// Set SO_REUSEPORT on every socket bound, so that several processes
+    /// (one per core) can share the ports.
+    pub reuse_port: bool,
+    /// Take the sockets systemd passes (LISTEN_FDS), besides those bound
+    /// from `http` and `time`.
+    pub systemd: bool,
     /// Stop on SIGINT/SIGTERM. The binary sets it; an embedder that owns its
     /// process's signals (or a test) leaves it off and uses [`crate::Handle`].
     pub handle_signals: bool,
@@ -142,6 +148,8 @@ impl Default for Config {
             udp_low_ports: false,
             udp_rate: 0,
             shutdown_timeout: Duration::from_secs(10),
+            reuse_port: false,
+            systemd: false,
             handle_signals: false,
             clock: SystemTime::now,
         }

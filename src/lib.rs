@@ -40,6 +40,7 @@ pub mod out;
 pub mod rdate;
 pub mod rfc868;
 pub mod server;
+pub mod sockets;
 pub mod timers;
 
 use std::io;

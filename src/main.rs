@@ -109,14 +109,21 @@ fn rdate(args: Rdate) -> ExitCode {
 
 #[derive(Debug, Clone, clap::Args)]
 struct Serve {
-    /// HTTP listen address, IPv4 or IPv6 (repeat for several).
-    #[arg(long = "http", value_name = "ADDR", default_value = config::DEFAULT_HTTP)]
+    /// HTTP listen address, IPv4 or IPv6 (repeat for several)
+    /// [default: 127.0.0.1:8080; none under systemd socket activation].
+    #[arg(long = "http", value_name = "ADDR")]
     http: Vec<SocketAddr>,
 
     /// RFC 868 listen address, bound over TCP and UDP (repeat for several).
-    /// The protocol's own port, 37, needs root or CAP_NET_BIND_SERVICE.
-    #[arg(long = "time", value_name = "ADDR", default_value = config::DEFAULT_TIME)]
+    /// The protocol's own port, 37, needs root or CAP_NET_BIND_SERVICE
+    /// [default: 127.0.0.1:3737; none under systemd socket activation].
+    #[arg(long = "time", value_name = "ADDR")]
     time: Vec<SocketAddr>,
+
+    /// Set SO_REUSEPORT, so that several processes (one per core) share the
+    /// ports and the kernel spreads connections among them.
+    #[arg(long)]
+    reuse_port: bool,
 
     /// Serve files from this directory. Without it, a small site embedded in
     /// the binary is served (/ and /hello.txt).
@@ -183,9 +190,24 @@ struct Serve {
 
 impl Serve {
     fn into_config(self, nofile: u64) -> Config {
+        // With socket activation, systemd's sockets are the listeners and
+        // nothing else is bound unless asked for on the command line.
+        let activated = std::env::var("LISTEN_PID")
+            .ok()
+            .and_then(|p| p.parse::<u32>().ok())
+            == Some(std::process::id());
+        let or_default = |addrs: Vec<SocketAddr>, default: Vec<SocketAddr>| match (
+            addrs.is_empty(),
+            activated,
+        ) {
+            (true, false) => default,
+            _ => addrs,
+        };
         Config {
-            http: self.http,
-            time: self.time,
+            http: or_default(self.http, Config::default().http),
+            time: or_default(self.time, Config::default().time),
+            reuse_port: self.reuse_port,
+            systemd: true,
             root: self.root,
             limits: Limits {
                 max_request_line: self.max_request_line,

@@ -41,6 +41,7 @@ use crate::http::response::Canned;
 use crate::http::session::HttpCtx;
 
 use crate::rfc868::{self, TimeStats};
+use crate::sockets;
 use crate::timers::Timers;
 
 /// Signals (SIGINT, SIGTERM) arrive on this token.
@@ -151,20 +152,44 @@ impl Server {
         let mut listeners = Vec::new();
         let mut http_addrs = Vec::new();
         let mut time_addrs = Vec::new();
-        for &addr in &config.http {
-            let l = TcpListener::bind(addr).map_err(|e| bind_error(e, "HTTP", addr))?;
+        let inherited = if config.systemd {
+            sockets::from_systemd()?.unwrap_or_default()
+        } else {
+            sockets::Inherited::default()
+        };
+        let bound_http = config.http.iter().map(|&addr| {
+            sockets::tcp_listener(addr, config.reuse_port).map_err(|e| bind_error(e, "HTTP", addr))
+        });
+        for l in bound_http
+            .collect::<io::Result<Vec<_>>>()?
+            .into_iter()
+            .chain(inherited.http)
+        {
             tune_http_listener(&l)?;
             http_addrs.push(l.local_addr()?);
             listeners.push(Listener::Http(l));
         }
         for &addr in &config.time {
-            let tcp = TcpListener::bind(addr).map_err(|e| bind_error(e, "RFC 868 TCP", addr))?;
+            let tcp = sockets::tcp_listener(addr, config.reuse_port)
+                .map_err(|e| bind_error(e, "RFC 868 TCP", addr))?;
             // UDP takes the port TCP got, so "the time address" is one port
             // even when the configuration asked for port 0.
             let bound = tcp.local_addr()?;
-            let udp = UdpSocket::bind(bound).map_err(|e| bind_error(e, "RFC 868 UDP", bound))?;
+            let udp = sockets::udp_socket(bound, config.reuse_port)
+                .map_err(|e| bind_error(e, "RFC 868 UDP", bound))?;
             time_addrs.push(bound);
             listeners.push(Listener::Time(tcp));
+            listeners.push(Listener::TimeUdp(udp));
+        }
+        for tcp in inherited.time_tcp {
+            time_addrs.push(tcp.local_addr()?);
+            listeners.push(Listener::Time(tcp));
+        }
+        for udp in inherited.time_udp {
+            let addr = udp.local_addr()?;
+            if !time_addrs.contains(&addr) {
+                time_addrs.push(addr);
+            }
             listeners.push(Listener::TimeUdp(udp));
         }
         for (i, l) in listeners.iter_mut().enumerate() {
