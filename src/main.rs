@@ -125,6 +125,11 @@ struct Serve {
     #[arg(long)]
     reuse_port: bool,
 
+    /// After binding, switch to this user (and its group): start as root to
+    /// bind ports below 1024 without socket activation, then serve as nobody.
+    #[arg(long, value_name = "NAME")]
+    user: Option<String>,
+
     /// Serve files from this directory. Without it, a small site embedded in
     /// the binary is served (/ and /hello.txt).
     #[arg(long, value_name = "DIR")]
@@ -236,6 +241,52 @@ impl Serve {
     }
 }
 
+/// Switches the process to `name`'s user and group, for good: groups first,
+/// then gid, then uid (after setuid the others could no longer be changed).
+/// The sockets are already bound, so low ports stay ours.
+fn drop_privileges(name: &str) -> std::io::Result<()> {
+    use std::ffi::CString;
+    use std::io::Error;
+    let cname = CString::new(name).map_err(|_| Error::other("a user name cannot contain NUL"))?;
+    // SAFETY: passwd is plain data; getpwnam_r fills it and points its
+    // strings into `buf`, which outlives every use below.
+    let (uid, gid) = unsafe {
+        let mut pwd: libc::passwd = std::mem::zeroed();
+        let mut result: *mut libc::passwd = std::ptr::null_mut();
+        let mut buf = vec![0 as libc::c_char; 16 * 1024];
+        let rc = libc::getpwnam_r(
+            cname.as_ptr(),
+            &mut pwd,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut result,
+        );
+        if rc != 0 {
+            return Err(Error::from_raw_os_error(rc));
+        }
+        if result.is_null() {
+            return Err(Error::other("no such user"));
+        }
+        (pwd.pw_uid, pwd.pw_gid)
+    };
+    // SAFETY: plain syscalls on this process's credentials.
+    unsafe {
+        if libc::setgroups(1, &gid) != 0 {
+            return Err(Error::other(format!(
+                "setgroups: {}",
+                Error::last_os_error()
+            )));
+        }
+        if libc::setgid(gid) != 0 {
+            return Err(Error::other(format!("setgid: {}", Error::last_os_error())));
+        }
+        if libc::setuid(uid) != 0 {
+            return Err(Error::other(format!("setuid: {}", Error::last_os_error())));
+        }
+    }
+    Ok(())
+}
+
 /// Raises the soft limit on open files to the hard limit: every connection
 /// is a descriptor, and the default soft limit (often 1024) is far below
 /// what one loop can serve. Returns the limit in force.
@@ -280,6 +331,7 @@ fn main() -> ExitCode {
         None => cli.serve,
     };
     let nofile = raise_nofile_limit();
+    let user = serve.user.clone();
     let config = serve.into_config(nofile);
     let server = match oneloop::Server::bind(config.clone()) {
         Ok(server) => server,
@@ -288,6 +340,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Some(name) = &user
+        && let Err(e) = drop_privileges(name)
+    {
+        log::error!("--user {name}: {e}");
+        return ExitCode::FAILURE;
+    }
     let list = |addrs: &[SocketAddr]| {
         addrs
             .iter()
@@ -305,6 +363,9 @@ fn main() -> ExitCode {
             None => "the embedded site".to_string(),
         }
     );
+    if let Some(name) = user {
+        log::info!("running as user {name}");
+    }
     match server.run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -45,13 +45,20 @@ fn serves_the_sockets_systemd_passes_and_binds_nothing_else() {
         .env("LISTEN_FDNAMES", "http:time:time")
         .env("RUST_LOG", "info")
         .stderr(Stdio::piped());
-    // SAFETY: only dup2 between fork and exec, which is async-signal-safe.
+    // SAFETY: only fcntl and dup2 between fork and exec: async-signal-safe.
     unsafe {
         cmd.pre_exec(move || {
-            for (i, &fd) in fds.iter().enumerate() {
-                // Move each out of the way first, in case it sits at 3..5.
-                let high = libc::dup(fd);
-                if high < 0 || libc::dup2(high, 3 + i as i32) < 0 {
+            // First copy every socket above the target range, then place the
+            // copies: a socket may itself sit at 3, 4 or 5.
+            let mut high = [0; 3];
+            for (h, &fd) in high.iter_mut().zip(&fds) {
+                *h = libc::fcntl(fd, libc::F_DUPFD, 10);
+                if *h < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            for (i, &h) in high.iter().enumerate() {
+                if libc::dup2(h, 3 + i as i32) < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
             }
@@ -99,11 +106,15 @@ fn spawn_on(http: SocketAddr, extra: &[&str]) -> std::io::Result<Child> {
         .spawn()?;
     let line = startup_line(&mut child);
     if line.contains("serving HTTP") {
-        Ok(child)
-    } else {
-        let status = child.wait()?;
-        Err(std::io::Error::other(format!("{status}: {line}")))
+        return Ok(child);
     }
+    // Not serving: it should be exiting; make sure it does.
+    std::thread::sleep(Duration::from_millis(200));
+    if child.try_wait()?.is_none() {
+        let _ = child.kill();
+    }
+    let status = child.wait()?;
+    Err(std::io::Error::other(format!("{status}: {line}")))
 }
 
 #[test]
@@ -124,4 +135,34 @@ fn reuse_port_lets_one_process_per_core_share_a_port() {
     let err = spawn_on(free, &[]).expect_err("the port is taken");
     assert!(err.to_string().contains("in use"), "{err}");
     stop(first);
+}
+
+#[test]
+fn started_as_root_it_drops_to_the_given_user_after_binding() {
+    // SAFETY: geteuid has no side effects.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("not root: nothing to drop here");
+        return;
+    }
+    let free = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let child = spawn_on(free, &["--user", "nobody"]).expect("starts and drops privileges");
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
+    let uids = status
+        .lines()
+        .find(|l| l.starts_with("Uid:"))
+        .unwrap()
+        .to_string();
+    assert!(
+        uids.split_whitespace().skip(1).all(|u| u != "0"),
+        "still root: {uids}"
+    );
+    assert_eq!(common::get(free, &get_req("/hello.txt")).status, 200);
+    stop(child);
+
+    let err =
+        spawn_on(free, &["--user", "no-such-user-here"]).expect_err("an unknown user is an error");
+    assert!(err.to_string().contains("no such user"), "{err}");
 }
