@@ -41,13 +41,8 @@ fn ctx() -> HttpCtx {
     let now = UNIX_EPOCH + Duration::from_secs(1_000_000_000);
     let mut date = DateLine::default();
     date.update(now);
-    HttpCtx {
-        files: Files::new(None, 1 << 20, 1 << 20, now).expect("embedded site"),
-        canned: Canned::default(),
-        date,
-        limits: Limits::default(),
-        now_secs: 1_000_000_000,
-    }
+    let files = Files::new(None, 1 << 20, 1 << 20, now).expect("embedded site");
+    HttpCtx::new(files, date, Limits::default(), 1_000_000_000)
 }
 
 /// A socket stand-in that takes everything, or at most `room` bytes per call.

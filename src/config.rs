@@ -131,6 +131,12 @@ pub struct Config {
     pub handle_signals: bool,
     /// The clock used for RFC 868 replies and the HTTP `Date` header.
     pub clock: Clock,
+    /// A `Cache-Control` value added to every file response.
+    pub cache_control: Option<String>,
+    /// Keep an access log at this path (`-`: standard output).
+    pub access_log: Option<String>,
+    /// Serve the metrics page (Prometheus text) at this path.
+    pub metrics_path: Option<String>,
 }
 
 impl Default for Config {
@@ -152,6 +158,9 @@ impl Default for Config {
             systemd: false,
             handle_signals: false,
             clock: SystemTime::now,
+            cache_control: None,
+            access_log: None,
+            metrics_path: None,
         }
     }
 }

@@ -33,9 +33,11 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
+pub mod access_log;
 pub mod batch;
 pub mod config;
 pub mod http;
+pub mod metrics;
 pub mod out;
 pub mod rdate;
 pub mod rfc868;

@@ -19,6 +19,8 @@ struct Cli {
     serve: Serve,
 }
 
+// Parsed once at start-up; its size does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve HTTP and RFC 868 (the default when no command is given).
@@ -191,6 +193,19 @@ struct Serve {
     /// Seconds a graceful shutdown waits for responses in flight.
     #[arg(long, value_name = "SECS", default_value_t = Config::default().shutdown_timeout.as_secs())]
     shutdown_timeout: u64,
+
+    /// Add `Cache-Control: VALUE` to file responses (e.g. "public, max-age=3600").
+    #[arg(long, value_name = "VALUE")]
+    cache_control: Option<String>,
+
+    /// Log every response to PATH in the Combined Log Format ("-": standard
+    /// output). Buffered, written at least once a second; SIGHUP reopens it.
+    #[arg(long, value_name = "PATH")]
+    access_log: Option<String>,
+
+    /// Serve Prometheus metrics at this path (e.g. /metrics). Off by default.
+    #[arg(long, value_name = "PATH")]
+    metrics_path: Option<String>,
 }
 
 impl Serve {
@@ -235,6 +250,9 @@ impl Serve {
             dotfiles: self.dotfiles,
             udp_low_ports: self.udp_low_ports,
             udp_rate: self.udp_rate,
+            cache_control: self.cache_control,
+            access_log: self.access_log,
+            metrics_path: self.metrics_path,
             handle_signals: true,
             ..Config::default()
         }

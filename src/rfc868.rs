@@ -127,11 +127,15 @@ impl UdpPolicy {
     }
 }
 
-/// Counters for what the time service did; the server sums them for logs.
+/// Counters for what the time service did, for logs and metrics.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct TimeStats {
-    /// Replies sent (TCP connections answered or UDP datagrams answered).
-    pub replies: u64,
+    /// TCP connections answered.
+    pub tcp_replies: u64,
+    /// UDP datagrams answered.
+    pub udp_replies: u64,
+    /// UDP datagrams dropped by the [`UdpPolicy`] (low source port, rate).
+    pub udp_dropped: u64,
     /// Requests refused because the clock could not give a time.
     pub no_clock: u64,
 }
@@ -159,7 +163,7 @@ pub fn serve_tcp(listener: &TcpListener, now: SystemTime, stats: &mut TimeStats)
             // already gone (reset); in both cases the connection is done.
             Some(bytes) => {
                 if stream.write(&bytes).is_ok() {
-                    stats.replies += 1;
+                    stats.tcp_replies += 1;
                 }
             }
             None => stats.no_clock += 1,
@@ -194,8 +198,9 @@ pub fn serve_udp(
             Err(e) => return Err(e),
         };
         let n = batch.retain(received, |source| policy.allow(source, second));
+        stats.udp_dropped += (received - n) as u64;
         match reply {
-            Some(bytes) => stats.replies += batch.reply_all(fd, n, &bytes)? as u64,
+            Some(bytes) => stats.udp_replies += batch.reply_all(fd, n, &bytes)? as u64,
             None => stats.no_clock += n as u64,
         }
         if received < BATCH {

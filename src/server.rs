@@ -7,12 +7,14 @@
 //!     poll(events, until the next deadline)
 //!     read the clocks once; refresh the Date line
 //!     for each event:
-//!       SIGNALS / WAKER  -> begin (or, the second time, cut short) shutdown
+//!       SIGNALS / WAKER  -> begin (or, the second time, cut short) shutdown;
+//!                           SIGHUP reopens the access log
 //!       HTTP listener    -> accept until WouldBlock; a slab entry each, READABLE
 //!       time listener    -> accept until WouldBlock; write 4 bytes; close
 //!       time UDP socket  -> recv_from until WouldBlock; send_to 4 bytes each
 //!       connection k     -> conns[k].on_event(..) -> Keep(interest) | Close
 //!     expire deadlines
+//!     a new second: sample connection states, write the access log
 //!     shutting down and no connection left -> return
 //!   }
 //! ```
@@ -32,15 +34,15 @@ use mio::net::{TcpListener, UdpSocket};
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
 use slab::Slab;
 
+use crate::access_log::AccessLog;
 use crate::batch::DatagramBatch;
 use crate::config::{Clock, Config, Timeouts};
 use crate::http::conn::{ActivePool, Conn, Ctx, Next};
 use crate::http::date::{self, DateLine};
 use crate::http::files::Files;
-use crate::http::response::Canned;
 use crate::http::session::HttpCtx;
-
-use crate::rfc868::{self, TimeStats};
+use crate::metrics::ConnStates;
+use crate::rfc868;
 use crate::sockets;
 use crate::timers::Timers;
 
@@ -116,7 +118,8 @@ pub struct Server {
     life: Life,
     clock: Clock,
     shutdown_timeout: Duration,
-    time_stats: TimeStats,
+    /// The Unix second of the last once-a-second chores.
+    second: u64,
 }
 
 /// What the loop lends to whichever connection has the event: kept apart
@@ -204,8 +207,9 @@ impl Server {
             .map_err(|e| context(e, "epoll_ctl"))?;
         }
         let signals = if config.handle_signals {
-            let mut s = signal_hook_mio::v1_0::Signals::new([libc::SIGINT, libc::SIGTERM])
-                .map_err(|e| context(e, "sigaction"))?;
+            let mut s =
+                signal_hook_mio::v1_0::Signals::new([libc::SIGINT, libc::SIGTERM, libc::SIGHUP])
+                    .map_err(|e| context(e, "sigaction"))?;
             poll.registry()
                 .register(&mut s, SIGNALS, Interest::READABLE)
                 .map_err(|e| context(e, "epoll_ctl"))?;
@@ -224,8 +228,32 @@ impl Server {
         )?;
         let mut files = files;
         files.serve_dotfiles(config.dotfiles);
+        if let Some(value) = &config.cache_control
+            && value.bytes().any(|b| b.is_ascii_control())
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "cache control value must not contain control characters",
+            ));
+        }
+        files.set_cache_control(config.cache_control.as_deref());
         let mut date = DateLine::default();
         date.update(now);
+        let now_secs = date::unix_seconds(now).unwrap_or(0);
+        let mut http = HttpCtx::new(files, date, config.limits, now_secs);
+        http.metrics.started = now_secs;
+        if let Some(path) = &config.metrics_path {
+            if !path.starts_with('/') {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("metrics path {path:?} must start with /"),
+                ));
+            }
+            http.metrics_path = Some(path.as_bytes().into());
+        }
+        if let Some(path) = &config.access_log {
+            http.access_log = Some(AccessLog::open(path)?);
+        }
         Ok(Server {
             poll,
             listeners,
@@ -234,13 +262,7 @@ impl Server {
             conns: Slab::new(),
             shared: Shared {
                 buf: vec![0; READ_BUF.max(config.limits.max_head_bytes + 1)],
-                http: HttpCtx {
-                    files,
-                    canned: Canned::default(),
-                    date,
-                    limits: config.limits,
-                    now_secs: date::unix_seconds(now).unwrap_or(0),
-                },
+                http,
                 timers: Timers::new(Instant::now()),
                 pool: ActivePool::default(),
                 timeouts: config.timeouts,
@@ -260,7 +282,7 @@ impl Server {
             life: Life::Serving,
             clock: config.clock,
             shutdown_timeout: config.shutdown_timeout,
-            time_stats: TimeStats::default(),
+            second: now_secs,
         })
     }
 
@@ -315,6 +337,10 @@ impl Server {
             }
             self.expire(now);
             self.resume_accepting(now, wall);
+            if self.shared.http.now_secs != self.second {
+                self.second = self.shared.http.now_secs;
+                self.every_second();
+            }
             // Connections that yielded take their next turn, round-robin,
             // after everyone with an event has had one. (A key reused since
             // it yielded just gets a spurious call, which is harmless.)
@@ -332,23 +358,52 @@ impl Server {
             if let Life::Draining { until } = self.life {
                 if self.conns.is_empty() {
                     log::info!("shutdown complete");
+                    self.flush_log();
                     return Ok(());
                 }
                 if now >= until {
                     log::warn!("shutdown timeout: closing {} connections", self.conns.len());
+                    self.flush_log();
                     return Ok(());
                 }
             }
         }
     }
 
+    /// Once a second: sample the connection states for the metrics, and
+    /// write out the access log's buffered lines.
+    fn every_second(&mut self) {
+        let mut states = ConnStates::default();
+        for (_, conn) in &self.conns {
+            conn.count_state(&mut states);
+        }
+        self.shared.http.metrics.states = states;
+        self.flush_log();
+    }
+
+    fn flush_log(&mut self) {
+        if let Some(log) = self.shared.http.access_log.as_mut() {
+            log.flush();
+        }
+    }
+
     /// The poll timeout: the next deadline's tick, or the end of a drain;
-    /// zero while connections wait for another turn.
+    /// zero while connections wait for another turn; at most a second while
+    /// access log lines wait to be written.
     fn next_timeout(&self, now: Instant) -> Option<Duration> {
         if !self.again.is_empty() {
             return Some(Duration::ZERO);
         }
         let mut timer = self.shared.timers.next_timeout(now);
+        let log_pending = self
+            .shared
+            .http
+            .access_log
+            .as_ref()
+            .is_some_and(AccessLog::pending);
+        if log_pending {
+            timer = Some(timer.map_or(LOG_FLUSH, |t| t.min(LOG_FLUSH)));
+        }
         if let Some(until) = self.accept_paused
             && until > now
         {
@@ -384,14 +439,15 @@ impl Server {
                 now,
             ),
             Listener::Time(l) => {
-                rfc868::serve_tcp(l, wall, &mut self.time_stats).map(|()| Accepted::Drained)
+                let stats = &mut self.shared.http.metrics.time;
+                rfc868::serve_tcp(l, wall, stats).map(|()| Accepted::Drained)
             }
             Listener::TimeUdp(u) => rfc868::serve_udp(
                 u,
                 &mut self.datagrams,
                 wall,
                 &mut self.udp_policy,
-                &mut self.time_stats,
+                &mut self.shared.http.metrics.time,
             )
             .map(|()| Accepted::Drained),
         };
@@ -403,6 +459,7 @@ impl Server {
                 }
             }
             Ok(Accepted::AtCap) => {
+                self.shared.http.metrics.paused_at_cap += 1;
                 // Said once per episode, not at every retry.
                 if !self.accept_warned {
                     log::warn!(
@@ -418,6 +475,7 @@ impl Server {
             // fail the same way and spin the loop, so wait a little, or for
             // a connection to close.
             Err(e) if out_of_resources(&e) => {
+                self.shared.http.metrics.paused_no_resources += 1;
                 if self.accept_warned {
                     log::debug!("{}: {e}: still pausing accepts", syscall_of(listener));
                 } else {
@@ -493,6 +551,7 @@ impl Server {
         // epoll set: an explicit deregister would be one more syscall per
         // connection for nothing (the descriptor is never duplicated).
         if self.conns.try_remove(key).is_some() {
+            self.shared.http.metrics.open = self.conns.len() as u64;
             log::trace!("connection {key}: closed");
         }
     }
@@ -505,8 +564,9 @@ impl Server {
             let Some(conn) = self.conns.get_mut(key) else {
                 continue; // closed since: the entry outlived it
             };
-            if conn.on_timer(key, tick, &mut self.shared.timers, now) {
-                log::debug!("connection {key}: deadline passed");
+            if let Some(kind) = conn.on_timer(key, tick, &mut self.shared.timers, now) {
+                log::debug!("connection {key}: {kind:?} deadline passed");
+                self.shared.http.metrics.timeout(kind);
                 self.close(key);
             }
         }
@@ -520,7 +580,13 @@ impl Server {
         let received: Vec<i32> = signals.pending().collect();
         for signal in received {
             log::info!("received signal {signal}");
-            self.begin_shutdown(now);
+            if signal == libc::SIGHUP {
+                if let Some(log) = self.shared.http.access_log.as_mut() {
+                    log.reopen();
+                }
+            } else {
+                self.begin_shutdown(now);
+            }
         }
     }
 
@@ -538,7 +604,7 @@ impl Server {
         log::info!(
             "shutting down: {} connections to finish, {} RFC 868 replies sent",
             self.conns.len(),
-            self.time_stats.replies
+            self.shared.http.metrics.time.tcp_replies + self.shared.http.metrics.time.udp_replies
         );
         for mut l in self.listeners.drain(..) {
             let registry = self.poll.registry();
@@ -578,7 +644,7 @@ fn accept_http(
         if conns.len() >= max_conns {
             return Ok(Accepted::AtCap);
         }
-        let (sock, _peer) = match listener.accept() {
+        let (sock, peer) = match listener.accept() {
             Ok(accepted) => accepted,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Accepted::Drained),
             Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => continue,
@@ -588,6 +654,10 @@ fn accept_http(
         // TCP_NODELAY is inherited from the listener (Linux copies it).
         let entry = conns.vacant_entry();
         let key = entry.key();
+        shared.http.metrics.accepted += 1;
+        if let Some(log) = shared.http.access_log.as_mut() {
+            log.connected(key, peer.ip());
+        }
         let mut conn = Conn::new(sock);
         let interest = match conn.on_event(key, true, false, &mut shared.ctx(now)) {
             Next::Close => continue, // dropping `conn` closes it
@@ -605,6 +675,7 @@ fn accept_http(
         conn.registered = interest;
         log::trace!("connection {key}: accepted");
         entry.insert(conn);
+        shared.http.metrics.open = conns.len() as u64;
     }
 }
 
@@ -616,6 +687,9 @@ enum Accepted {
     /// The connection cap was reached with connections still pending.
     AtCap,
 }
+
+/// Longest time buffered access log lines wait to be written.
+const LOG_FLUSH: Duration = Duration::from_secs(1);
 
 /// How long accepting pauses after running out of descriptors.
 const ACCEPT_RETRY: Duration = Duration::from_millis(100);

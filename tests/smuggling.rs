@@ -117,7 +117,7 @@ fn cases() -> Vec<(String, Then)> {
         ),
         (format!("GET /a%00b HTTP/1.1\r\nHost: a\r\n\r\n"), Keep(400)),
         (format!("GET /.env HTTP/1.1\r\nHost: a\r\n\r\n"), Keep(404)),
-        (format!("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n"), Keep(405)),
+        (format!("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n"), Keep(204)),
         // --- Content-Length that is not one decimal number (RFC 9112 §6.3)
         (
             format!("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +{hl}\r\n\r\n{h}"),

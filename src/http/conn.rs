@@ -35,6 +35,7 @@ use mio::net::TcpStream;
 
 use crate::config::Timeouts;
 use crate::http::session::{HttpCtx, Phase, Session};
+use crate::metrics::{ConnStates, Timeout};
 use crate::out::{Flush, OutQueue};
 use crate::timers::Timers;
 
@@ -127,19 +128,37 @@ impl Conn {
         &mut self.sock
     }
 
-    /// A wheel entry for its key fired at `tick`: true if the deadline has
-    /// passed (close it). An entry other than the one the connection counts
-    /// on is stale and ignored; the counted one, if the deadline has moved
-    /// later, is replaced by one at the new deadline.
-    pub fn on_timer(&mut self, key: usize, tick: u32, timers: &mut Timers, now: Instant) -> bool {
+    /// A wheel entry for its key fired at `tick`: the deadline that passed,
+    /// if one did (close it). An entry other than the one the connection
+    /// counts on is stale and ignored; the counted one, if the deadline has
+    /// moved later, is replaced by one at the new deadline.
+    pub fn on_timer(
+        &mut self,
+        key: usize,
+        tick: u32,
+        timers: &mut Timers,
+        now: Instant,
+    ) -> Option<Timeout> {
         if tick != self.timer {
-            return false;
+            return None;
         }
         if timers.is_due(self.deadline, now) {
-            return true;
+            return Some(self.active.as_ref().map_or(Timeout::Idle, |a| a.waiting()));
         }
         self.timer = timers.schedule_tick(key, self.deadline);
-        false
+        None
+    }
+
+    /// Adds this connection to the count of its state (for the metrics).
+    pub fn count_state(&self, states: &mut ConnStates) {
+        let count = match self.active.as_deref() {
+            None => &mut states.idle,
+            Some(a) if matches!(a.stage, Stage::Lingering { .. }) => &mut states.lingering,
+            Some(a) if !a.out.is_empty() => &mut states.writing,
+            Some(a) if a.is_idle() => &mut states.idle,
+            Some(_) => &mut states.reading,
+        };
+        *count += 1;
     }
 
     /// Derives the deadline from the state the connection is now in and
@@ -159,6 +178,7 @@ impl Conn {
     /// Graceful shutdown: an idle connection closes now; a busy one finishes
     /// the request in progress and its response says `Connection: close`.
     pub fn drain(&mut self, key: usize, ctx: &mut Ctx<'_>) -> Next {
+        ctx.http.client = key;
         let next = match self.active.as_mut() {
             Some(active) if !active.is_idle() => active.drain(&mut self.sock, key, ctx),
             _ => Next::Close,
@@ -170,6 +190,7 @@ impl Conn {
     /// Handles a readiness event. `readable` covers error events too (the
     /// next read reports them); `hup` says the peer's FIN has arrived.
     pub fn on_event(&mut self, key: usize, readable: bool, hup: bool, ctx: &mut Ctx<'_>) -> Next {
+        ctx.http.client = key;
         let mut active = self.active.take().unwrap_or_else(|| ctx.pool.take());
         let next = active.on_event(&mut self.sock, key, readable, hup, ctx);
         // Idle or finished, the state goes back with the capacity it grew.
@@ -273,17 +294,27 @@ impl Active {
         self.hup = false;
     }
 
+    /// What the connection waits for, which names its deadline.
+    fn waiting(&self) -> Timeout {
+        match self.stage {
+            Stage::Lingering { .. } => Timeout::Linger,
+            // The client is not taking our output.
+            Stage::Open if !self.out.is_empty() => Timeout::Send,
+            // A request head is arriving.
+            Stage::Open if !self.partial.is_empty() => Timeout::Head,
+            // A body is arriving, or nothing is: idle rules.
+            Stage::Open => Timeout::Idle,
+        }
+    }
+
     /// When the connection must close, by what it is waiting for.
     fn deadline(&self, t: &Timeouts) -> Instant {
-        match self.stage {
-            Stage::Lingering { until } => until,
-            // The client is not taking our output.
-            Stage::Open if !self.out.is_empty() => self.progress + t.send,
-            // A request head is arriving: its deadline is fixed at its
-            // first byte and never extended.
-            Stage::Open if !self.partial.is_empty() => self.head_started + t.head,
-            // A body is arriving, or nothing is: idle rules.
-            Stage::Open => self.progress + t.idle,
+        match (self.waiting(), self.stage) {
+            (_, Stage::Lingering { until }) => until,
+            (Timeout::Send, _) => self.progress + t.send,
+            // A head's deadline is fixed at its first byte, never extended.
+            (Timeout::Head, _) => self.head_started + t.head,
+            _ => self.progress + t.idle,
         }
     }
 
@@ -327,7 +358,9 @@ impl Active {
                 }
                 continue;
             }
+            let queued = self.out.queued_bytes();
             let flushed = self.out.flush(sock);
+            ctx.http.metrics.sent_bytes += queued - self.out.queued_bytes();
             log::trace!(
                 "connection {key}: flush {flushed:?}, {} bytes still queued",
                 self.out.queued_bytes()

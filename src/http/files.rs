@@ -2,20 +2,21 @@
 //!
 //! Two jobs live here.
 //!
-//! **Resolution** ([`normalize`]): the target is percent-decoded segment by
-//! segment into a path relative to the root. `.` and `..` are folded
-//! lexically, and `..` above the root, an encoded `/`, a NUL, a backslash or
-//! any control byte is a 400. The resolved file must then *be* under the
-//! root once symlinks are followed (it is canonicalized and compared), or
-//! the answer is 403: no spelling of a path and no symlink leads out.
+//! **Resolution**: [`path::normalize`] turns the target into a path under
+//! the root. The file must then *be* under the root once symlinks are
+//! followed (it is canonicalized and compared), or the answer is 403: no
+//! spelling of a path and no symlink leads out.
 //!
-//! **The cache**: every file that was served keeps an [`Entry`] with its
-//! response head rendered once (status line, `Server`, `Content-Type`,
-//! `Content-Length`, `Last-Modified`). Small files also keep their body as
-//! an `Rc<[u8]>` shared by every response that sends it; large ones keep an
-//! open descriptor, shared the same way, that responses `sendfile` from. An entry is revalidated with
-//! one `stat` at most once a second, so an edited file is served within a
-//! second of the edit.
+//! **The cache**: every file that was served keeps a [`Resource`]: an
+//! [`Entry`] for the file and one for each pre-compressed sibling
+//! (`file.br`, `file.gz`) found beside it. An entry has its response heads
+//! rendered once (200 and 304; a 206 adds its range to the same fields),
+//! its validators (a strong `ETag` from size and modification time, and
+//! `Last-Modified`), and its body: small files as an `Rc<[u8]>` shared by
+//! every response that sends it, large ones as an open descriptor, shared
+//! the same way, that responses `sendfile` from. A resource is revalidated
+//! with one `stat` per file at most once a second, so an edited file is
+//! served within a second of the edit.
 
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -27,10 +28,14 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::SystemTime;
 
+use crate::http::conditional::Validators;
 use crate::http::date;
 use crate::http::mime;
+use crate::http::negotiate::{self, Coding};
+use crate::http::path::{has_hidden_segment, normalize, redirect_location};
 use crate::http::response::FullHeads;
 use crate::http::status::Status;
+use crate::out::Chunk;
 
 /// The embedded site: (path relative to the root, bytes).
 const EMBEDDED: &[(&str, &[u8])] = &[
@@ -55,12 +60,21 @@ pub enum Body {
     Disk(Rc<File>),
 }
 
-/// A servable file: its rendered head and its body.
+/// One representation of a file: its rendered heads, validators and body.
 #[derive(Debug)]
 pub struct Entry {
     /// `HTTP/1.1 200 OK` and the file's own header fields, each ending in
     /// CRLF; the `Date` and `Connection` lines and the blank line follow.
     pub head: Rc<[u8]>,
+    /// The representation's fields without status line, `Server` and
+    /// length (`Content-Type`, `ETag`, ...): a 206 head ends with them.
+    pub fields: Rc<[u8]>,
+    /// The 304 head: status line, `Server` and the validator fields.
+    pub not_modified: Rc<[u8]>,
+    /// The strong entity tag, quotes included.
+    pub etag: Box<[u8]>,
+    /// Last modification, Unix seconds.
+    pub modified: Option<u64>,
     /// The body.
     pub body: Body,
     /// Body length in bytes.
@@ -69,11 +83,63 @@ pub struct Entry {
     pub full: FullHeads,
 }
 
+impl Entry {
+    /// What a conditional request is compared with.
+    pub fn validators(&self) -> Validators<'_> {
+        Validators {
+            etag: &self.etag,
+            modified: self.modified,
+        }
+    }
+
+    /// Bytes `start..end` of the body as one chunk, without copying.
+    pub fn chunk(&self, start: u64, end: u64) -> Chunk {
+        match &self.body {
+            Body::Static(bytes) => Chunk::Static(&bytes[start as usize..end as usize]),
+            Body::Shared(bytes) => Chunk::Shared {
+                buf: Rc::clone(bytes),
+                start: start as usize,
+                end: end as usize,
+            },
+            Body::Disk(file) => Chunk::File {
+                file: Rc::clone(file),
+                pos: start,
+                end,
+            },
+        }
+    }
+}
+
+/// A servable file: the file itself and its pre-compressed siblings.
+#[derive(Debug)]
+pub struct Resource {
+    /// The file as it is on disk.
+    pub plain: Entry,
+    /// `file.br`, when it exists beside the file.
+    pub br: Option<Box<Entry>>,
+    /// `file.gz`, when it exists beside the file.
+    pub gzip: Option<Box<Entry>>,
+}
+
+impl Resource {
+    /// The representation to send a client that sent `accept_encoding`.
+    pub fn select(&self, accept_encoding: Option<&[u8]>) -> &Entry {
+        let Some(accept) = accept_encoding else {
+            return &self.plain;
+        };
+        match negotiate::choose(accept, self.br.is_some(), self.gzip.is_some()) {
+            Coding::Br => self.br.as_deref().unwrap_or(&self.plain),
+            Coding::Gzip => self.gzip.as_deref().unwrap_or(&self.plain),
+            Coding::Identity => &self.plain,
+        }
+    }
+}
+
 /// What a target resolves to.
 #[derive(Debug)]
 pub enum Found<'a> {
     /// A file to send.
-    File(&'a Entry),
+    File(&'a Resource),
     /// A directory named without its trailing slash: redirect here.
     Redirect(Vec<u8>),
     /// An error to answer.
@@ -129,21 +195,27 @@ impl Ident {
 
 #[derive(Debug)]
 struct Cached {
-    entry: Entry,
+    resource: Resource,
     /// The path that was stat'ed (the request's path under the root,
     /// symlinks not resolved, so a re-pointed symlink is noticed).
     path: PathBuf,
     ident: Ident,
+    /// The siblings `path.br` and `path.gz` as they were when loaded
+    /// (`None`: absent), so one appearing or changing is noticed too.
+    siblings: [Option<Ident>; 2],
     /// Unix second of the last `stat`.
     checked: u64,
 }
+
+/// Sibling extensions, in the order of [`Cached::siblings`].
+const SIBLINGS: [(&str, Coding); 2] = [(".br", Coding::Br), (".gz", Coding::Gzip)];
 
 /// The document root (or the embedded site) and the cache of its files.
 #[derive(Debug)]
 pub struct Files {
     /// Canonical root; `None` for the embedded site.
     root: Option<PathBuf>,
-    embedded: Vec<(&'static str, Entry)>,
+    embedded: Vec<(&'static str, Resource)>,
     cache: HashMap<Box<[u8]>, Cached, BuildHasherDefault<Fnv>>,
     cached_bytes: u64,
     file_max: u64,
@@ -152,6 +224,10 @@ pub struct Files {
     scratch: Vec<u8>,
     /// Serve names starting with a dot (see [`Files::serve_dotfiles`]).
     dotfiles: bool,
+    /// The `Cache-Control` value file responses carry, if any.
+    cache_control: Option<Box<str>>,
+    /// Unix second the embedded files date from.
+    started: Option<u64>,
 }
 
 impl Files {
@@ -178,29 +254,56 @@ impl Files {
             }
             None => None,
         };
-        let started = date::unix_seconds(now);
-        let embedded = EMBEDDED
-            .iter()
-            .map(|&(name, bytes)| {
-                let entry = Entry {
-                    head: render_head(name.as_bytes(), bytes.len() as u64, started),
-                    body: Body::Static(bytes),
-                    len: bytes.len() as u64,
-                    full: FullHeads::default(),
-                };
-                (name, entry)
-            })
-            .collect();
-        Ok(Files {
+        let mut files = Files {
             root,
-            embedded,
+            embedded: Vec::new(),
             cache: HashMap::default(),
             cached_bytes: 0,
             file_max,
             total_max,
             scratch: Vec::new(),
             dotfiles: false,
-        })
+            cache_control: None,
+            started: date::unix_seconds(now),
+        };
+        files.render_embedded();
+        Ok(files)
+    }
+
+    /// Renders the embedded site's entries. Their tags hash the content, so
+    /// they stay the same across restarts of the same binary.
+    fn render_embedded(&mut self) {
+        self.embedded = EMBEDDED
+            .iter()
+            .map(|&(name, bytes)| {
+                let mut hash = Fnv::default();
+                hash.write(bytes);
+                let etag = format!("\"{:x}-{:x}\"", hash.finish(), bytes.len());
+                let meta = Meta {
+                    name: name.as_bytes(),
+                    coding: Coding::Identity,
+                    etag,
+                    modified: self.started,
+                    cache_control: self.cache_control.as_deref(),
+                    vary: false,
+                };
+                let plain = meta.entry(Body::Static(bytes), bytes.len() as u64);
+                let resource = Resource {
+                    plain,
+                    br: None,
+                    gzip: None,
+                };
+                (name, resource)
+            })
+            .collect();
+    }
+
+    /// Adds `Cache-Control: value` to every file response (200, 206, 304).
+    pub fn set_cache_control(&mut self, value: Option<&str>) {
+        self.cache_control = value.map(Box::from);
+        self.cache.clear();
+        self.cached_bytes = 0;
+        self.render_embedded();
     }
 
     /// Whether names starting with a dot (`.git`, `.env`, `.htpasswd`) are
@@ -220,7 +323,7 @@ impl Files {
         match located {
             Located::Embedded(i) => Found::File(&self.embedded[i].1),
             Located::Cached => match self.cache.get(&self.scratch[..]) {
-                Some(c) => Found::File(&c.entry),
+                Some(c) => Found::File(&c.resource),
                 None => Found::Error(Status::NotFound),
             },
             Located::Redirect => Found::Redirect(redirect_location(target)),
@@ -265,8 +368,9 @@ impl Files {
             Ok(_) => return Located::Error(Status::Forbidden),
             Err(_) => return Located::Error(Status::NotFound),
         }
-        let entry = match self.load(&path, &meta) {
-            Ok(entry) => entry,
+        let siblings = self.probe_siblings(&root, &path);
+        let resource = match self.load(&path, &meta, &siblings, now) {
+            Ok(resource) => resource,
             Err(e) => {
                 log::warn!("read {}: {e}", path.display());
                 return Located::Error(match e.kind() {
@@ -276,7 +380,7 @@ impl Files {
                 });
             }
         };
-        let size = cached_size(&entry);
+        let size = cached_size(&resource);
         if self.cached_bytes + size > self.total_max || self.cache.len() >= CACHE_ENTRIES_MAX {
             // The cache is full: drop it all rather than track recency. The
             // next requests refill it with what is actually being asked for.
@@ -285,9 +389,10 @@ impl Files {
         }
         self.cached_bytes += size;
         let cached = Cached {
-            entry,
+            resource,
             path,
             ident: Ident::of(&meta),
+            siblings: siblings.map(|s| s.map(|(_, meta)| Ident::of(&meta))),
             checked: now,
         };
         self.cache.insert(key.clone().into_boxed_slice(), cached);
@@ -314,21 +419,70 @@ impl Files {
         if c.checked == now {
             return true;
         }
-        if matches!(fs::metadata(&c.path), Ok(meta) if Ident::of(&meta) == c.ident) {
+        let same = matches!(fs::metadata(&c.path), Ok(meta) if Ident::of(&meta) == c.ident)
+            && SIBLINGS.iter().zip(&c.siblings).all(|(&(ext, _), was)| {
+                let now = fs::metadata(sibling_path(&c.path, ext)).ok();
+                now.filter(fs::Metadata::is_file).map(|m| Ident::of(&m)) == *was
+            });
+        if same {
             c.checked = now;
             return true;
         }
         if let Some(stale) = self.cache.remove(key) {
-            self.cached_bytes -= cached_size(&stale.entry);
+            self.cached_bytes -= cached_size(&stale.resource);
         }
         false
     }
 
-    /// Reads a file into an entry: its body in memory when small enough.
-    fn load(&self, path: &Path, meta: &fs::Metadata) -> io::Result<Entry> {
-        let len = meta.len();
+    /// Finds `path.br` and `path.gz`: regular files whose real path is under
+    /// the root. A file that is itself compressed has no siblings.
+    fn probe_siblings(&self, root: &Path, path: &Path) -> [Option<(PathBuf, fs::Metadata)>; 2] {
+        let compressed = path.extension().is_some_and(|e| e == "br" || e == "gz");
+        SIBLINGS.map(|(ext, _)| {
+            if compressed {
+                return None;
+            }
+            let sibling = sibling_path(path, ext);
+            let meta = fs::metadata(&sibling).ok().filter(fs::Metadata::is_file)?;
+            let real = fs::canonicalize(&sibling).ok()?;
+            real.starts_with(root).then_some((sibling, meta))
+        })
+    }
+
+    /// Reads a file and its siblings into a resource.
+    fn load(
+        &self,
+        path: &Path,
+        meta: &fs::Metadata,
+        siblings: &[Option<(PathBuf, fs::Metadata)>; 2],
+        now: u64,
+    ) -> io::Result<Resource> {
         let name = path.file_name().map_or(&b""[..], |n| n.as_bytes());
-        let modified = meta.modified().ok().and_then(date::unix_seconds);
+        let vary = siblings.iter().any(Option::is_some);
+        let plain = self.load_entry(path, meta, name, Coding::Identity, vary, now)?;
+        let mut encoded = [None, None];
+        for ((slot, sibling), &(_, coding)) in encoded.iter_mut().zip(siblings).zip(&SIBLINGS) {
+            if let Some((sibling, meta)) = sibling {
+                let entry = self.load_entry(sibling, meta, name, coding, true, now)?;
+                *slot = Some(Box::new(entry));
+            }
+        }
+        let [br, gzip] = encoded;
+        Ok(Resource { plain, br, gzip })
+    }
+
+    /// Reads one file into an entry: its body in memory when small enough.
+    /// `name` gives the content type (a sibling has its original's).
+    fn load_entry(
+        &self,
+        path: &Path,
+        meta: &fs::Metadata,
+        name: &[u8],
+        coding: Coding,
+        vary: bool,
+        now: u64,
+    ) -> io::Result<Entry> {
+        let len = meta.len();
         let body = if len <= self.file_max {
             let mut bytes = Vec::with_capacity(len as usize);
             File::open(path)?.take(len).read_to_end(&mut bytes)?;
@@ -342,21 +496,50 @@ impl Files {
         } else {
             Body::Disk(Rc::new(File::open(path)?))
         };
-        Ok(Entry {
-            head: render_head(name, len, modified),
-            body,
-            len,
-            full: FullHeads::default(),
-        })
+        let suffix = coding.token().map_or(String::new(), |t| format!("-{t}"));
+        let etag = format!(
+            "\"{:x}.{:x}-{len:x}{suffix}\"",
+            meta.mtime(),
+            meta.mtime_nsec()
+        );
+        // RFC 9110 §8.8.2.1: never later than the Date of the response.
+        let modified = meta
+            .modified()
+            .ok()
+            .and_then(date::unix_seconds)
+            .map(|m| m.min(now));
+        let meta = Meta {
+            name,
+            coding,
+            etag,
+            modified,
+            cache_control: self.cache_control.as_deref(),
+            vary,
+        };
+        Ok(meta.entry(body, len))
     }
 }
 
-/// Memory an entry holds in the cache (bodies only; heads are small).
-fn cached_size(entry: &Entry) -> u64 {
-    match entry.body {
-        Body::Shared(_) => entry.len,
+/// `path` with `ext` appended to its file name.
+fn sibling_path(path: &Path, ext: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(ext);
+    PathBuf::from(name)
+}
+
+/// Memory a resource holds in the cache (bodies only; heads are small).
+fn cached_size(resource: &Resource) -> u64 {
+    let size = |e: &Entry| match e.body {
+        Body::Shared(_) => e.len,
         Body::Static(_) | Body::Disk(_) => 0,
-    }
+    };
+    let siblings = [&resource.br, &resource.gzip];
+    size(&resource.plain)
+        + siblings
+            .iter()
+            .filter_map(|s| s.as_deref())
+            .map(size)
+            .sum::<u64>()
 }
 
 /// Where [`Files::locate`] found a target.
@@ -407,111 +590,58 @@ fn io_status(e: &io::Error) -> Status {
     }
 }
 
-/// `Location` for a directory named without its slash: the target's path
-/// with `/` appended, its query kept.
-fn redirect_location(target: &[u8]) -> Vec<u8> {
-    let path_end = target
-        .iter()
-        .position(|&b| b == b'?' || b == b'#')
-        .unwrap_or(target.len());
-    let mut location = Vec::with_capacity(target.len() + 1);
-    location.extend_from_slice(&target[..path_end]);
-    location.push(b'/');
-    if target.get(path_end) == Some(&b'?') {
-        let query_end = target
-            .iter()
-            .position(|&b| b == b'#')
-            .unwrap_or(target.len());
-        location.extend_from_slice(&target[path_end..query_end]);
-    }
-    location
+/// What a file's heads say about it.
+struct Meta<'a> {
+    /// The file name, for the content type.
+    name: &'a [u8],
+    coding: Coding,
+    etag: String,
+    modified: Option<u64>,
+    cache_control: Option<&'a str>,
+    /// Siblings exist, so the response depends on `Accept-Encoding`.
+    vary: bool,
 }
 
-/// Renders the part of a 200 response head that belongs to the file.
-fn render_head(name: &[u8], len: u64, modified: Option<u64>) -> Rc<[u8]> {
-    let mut head = format!(
-        "HTTP/1.1 200 OK\r\nServer: {SERVER}\r\nContent-Type: {}\r\nContent-Length: {len}\r\n",
-        mime::for_name(name)
-    );
-    if let Some(m) = modified {
-        head.push_str("Last-Modified: ");
-        head.push_str(&date::format(m));
-        head.push_str("\r\n");
-    }
-    Rc::from(head.into_bytes())
-}
-
-/// Decodes an origin-form target's path into `out` as a root-relative path
-/// with `.` and `..` folded and no leading or trailing slash. Returns whether
-/// the target names a directory (it ends in `/`, `/.` or `/..`). Refuses,
-/// with 400, anything that could name a file outside the root or that no
-/// honest client sends: `..` above the root, `%2F`, NUL, `\`, controls,
-/// bad percent escapes.
-pub fn normalize(target: &[u8], out: &mut Vec<u8>) -> Result<bool, Status> {
-    out.clear();
-    let path_end = target
-        .iter()
-        .position(|&b| b == b'?' || b == b'#')
-        .unwrap_or(target.len());
-    let Some(path) = target[..path_end].strip_prefix(b"/") else {
-        return Err(Status::BadRequest);
-    };
-    let mut is_dir = true;
-    for raw in path.split(|&b| b == b'/') {
-        let start = out.len();
-        if start > 0 {
-            out.push(b'/');
+impl Meta<'_> {
+    /// Renders the heads once and makes the entry.
+    fn entry(self, body: Body, len: u64) -> Entry {
+        // The validator fields: what a 304 must repeat (RFC 9110 §15.4.5).
+        let mut validators = format!("ETag: {}\r\n", self.etag);
+        if let Some(m) = self.modified {
+            validators.push_str("Last-Modified: ");
+            validators.push_str(&date::format(m));
+            validators.push_str("\r\n");
         }
-        let seg_start = out.len();
-        decode_segment(raw, out)?;
-        let segment = &out[seg_start..];
-        is_dir = matches!(segment, b"" | b"." | b"..");
-        match segment {
-            b"" | b"." => out.truncate(start),
-            b".." => {
-                out.truncate(start);
-                if out.is_empty() && start == 0 {
-                    return Err(Status::BadRequest); // above the root
-                }
-                let parent = out.iter().rposition(|&b| b == b'/').unwrap_or(0);
-                out.truncate(parent);
-            }
-            _ => {}
+        if let Some(cc) = self.cache_control {
+            validators.push_str("Cache-Control: ");
+            validators.push_str(cc);
+            validators.push_str("\r\n");
+        }
+        if self.vary {
+            validators.push_str("Vary: Accept-Encoding\r\n");
+        }
+        let mut fields = format!("Content-Type: {}\r\n", mime::for_name(self.name));
+        if let Some(token) = self.coding.token() {
+            fields.push_str("Content-Encoding: ");
+            fields.push_str(token);
+            fields.push_str("\r\n");
+        }
+        fields.push_str("Accept-Ranges: bytes\r\n");
+        fields.push_str(&validators);
+        let head =
+            format!("HTTP/1.1 200 OK\r\nServer: {SERVER}\r\nContent-Length: {len}\r\n{fields}");
+        let not_modified = format!("HTTP/1.1 304 Not Modified\r\nServer: {SERVER}\r\n{validators}");
+        Entry {
+            head: Rc::from(head.into_bytes()),
+            fields: Rc::from(fields.into_bytes()),
+            not_modified: Rc::from(not_modified.into_bytes()),
+            etag: self.etag.into_bytes().into_boxed_slice(),
+            modified: self.modified,
+            body,
+            len,
+            full: FullHeads::default(),
         }
     }
-    Ok(is_dir)
-}
-
-/// Whether a normalized relative path has a segment starting with a dot,
-/// other than `.well-known`.
-fn has_hidden_segment(rel: &[u8]) -> bool {
-    rel.split(|&b| b == b'/')
-        .any(|seg| seg.first() == Some(&b'.') && seg != b".well-known")
-}
-
-/// Percent-decodes one path segment onto `out`.
-fn decode_segment(raw: &[u8], out: &mut Vec<u8>) -> Result<(), Status> {
-    let mut i = 0;
-    while i < raw.len() {
-        let b = match raw[i] {
-            b'%' => {
-                let hex = raw.get(i + 1..i + 3).ok_or(Status::BadRequest)?;
-                let hi = (hex[0] as char).to_digit(16).ok_or(Status::BadRequest)?;
-                let lo = (hex[1] as char).to_digit(16).ok_or(Status::BadRequest)?;
-                i += 3;
-                (hi * 16 + lo) as u8
-            }
-            b => {
-                i += 1;
-                b
-            }
-        };
-        if b == b'/' || b == b'\\' || b < 0x20 || b == 0x7f {
-            return Err(Status::BadRequest);
-        }
-        out.push(b);
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -519,72 +649,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn normalize_table() {
-        // (target, Ok((relative path, is_dir)) or Err(code))
-        type Case = (&'static str, Result<(&'static str, bool), u16>);
-        let cases: &[Case] = &[
-            ("/", Ok(("", true))),
-            ("/a", Ok(("a", false))),
-            ("/a/", Ok(("a", true))),
-            ("/a/b.txt?x=1#f", Ok(("a/b.txt", false))),
-            ("//a///b", Ok(("a/b", false))),
-            ("/a/./b", Ok(("a/b", false))),
-            ("/a/../b", Ok(("b", false))),
-            ("/a/b/..", Ok(("a", true))),
-            ("/a/.", Ok(("a", true))),
-            ("/a/b/../../c", Ok(("c", false))),
-            ("/%61%62", Ok(("ab", false))),
-            ("/sp%20ace", Ok(("sp ace", false))),
-            ("/caf%C3%A9", Ok(("caf\u{e9}", false))),
-            ("/%2e%2e/etc/passwd", Err(400)),
-            ("/..", Err(400)),
-            ("/a/../../etc/passwd", Err(400)),
-            ("/a%2fb", Err(400)),
-            ("/a%2F..%2F..%2Fetc", Err(400)),
-            ("/a%00b", Err(400)),
-            ("/a%5cb", Err(400)),
-            ("/a\\b", Err(400)),
-            ("/a%0ab", Err(400)),
-            ("/a%", Err(400)),
-            ("/a%zz", Err(400)),
-            ("a", Err(400)),
-            ("*", Err(400)),
-        ];
-        for &(target, want) in cases {
-            let mut out = Vec::new();
-            let got = normalize(target.as_bytes(), &mut out)
-                .map(|d| (String::from_utf8_lossy(&out).into_owned(), d));
-            let want = want.map(|(p, d)| (p.to_string(), d));
-            assert_eq!(got.map_err(Status::code), want, "{target}");
-        }
-    }
-
-    #[test]
-    fn hidden_segments() {
-        let cases: &[(&str, bool)] = &[
-            ("a/b.txt", false),
-            (".env", true),
-            ("a/.git/config", true),
-            (".well-known/acme-challenge/x", false),
-            ("a/b.c/.d", true),
-            ("", false),
-        ];
-        for &(rel, hidden) in cases {
-            assert_eq!(has_hidden_segment(rel.as_bytes()), hidden, "{rel}");
-        }
-    }
-
-    #[test]
-    fn redirect_keeps_the_query() {
-        assert_eq!(redirect_location(b"/dir"), b"/dir/");
-        assert_eq!(redirect_location(b"/dir?a=1"), b"/dir/?a=1");
-    }
-
-    #[test]
     fn embedded_site() {
         let mut f = Files::new(None, 1 << 20, 1 << 20, SystemTime::UNIX_EPOCH).unwrap();
         match f.lookup(b"/hello.txt", 0) {
-            Found::File(e) => {
+            Found::File(r) => {
+                let e = &r.plain;
                 assert_eq!(e.len, 6);
                 let head = String::from_utf8_lossy(&e.head).into_owned();
                 assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
@@ -600,7 +669,7 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(f.lookup(b"/", 0), Found::File(e) if e.len > 100));
+        assert!(matches!(f.lookup(b"/", 0), Found::File(r) if r.plain.len > 100));
         assert!(matches!(f.lookup(b"/index.html", 0), Found::File(_)));
         assert!(matches!(
             f.lookup(b"/nope", 0),

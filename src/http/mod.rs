@@ -6,10 +6,14 @@
 //! per-connection exchange (pure), and [`conn`] puts a session on a socket.
 
 pub mod body;
+pub mod conditional;
 pub mod conn;
 pub mod date;
 pub mod files;
 pub mod mime;
+pub mod negotiate;
+pub mod path;
+pub mod range;
 pub mod request;
 pub mod response;
 pub mod session;

@@ -19,6 +19,7 @@
 use std::mem::MaybeUninit;
 
 use crate::config::Limits;
+use crate::http::conditional::Conditions;
 use crate::http::status::Status;
 
 /// How the request's body is delimited (RFC 9112 §6.3).
@@ -48,10 +49,28 @@ pub struct Request<'b> {
     pub framing: Framing,
     /// `Expect: 100-continue`: the client may wait before sending the body.
     pub expect_continue: bool,
+    /// The fields the response depends on beyond framing.
+    pub fields: Fields<'b>,
+}
+
+/// Header fields that shape the response (or its log line), kept as sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Fields<'b> {
+    /// Validators and ranges.
+    pub conditions: Conditions<'b>,
+    /// `Accept-Encoding`, to choose a pre-compressed sibling.
+    pub accept_encoding: Option<&'b [u8]>,
+    /// `Referer`, for the access log.
+    pub referer: Option<&'b [u8]>,
+    /// `User-Agent`, for the access log.
+    pub user_agent: Option<&'b [u8]>,
 }
 
 /// The outcome of [`parse`].
 #[derive(Debug, PartialEq, Eq)]
+// The request is returned by value, once per request, on the stack: boxing
+// it to shrink the enum would allocate on every request.
+#[allow(clippy::large_enum_variant)]
 pub enum Parsed<'b> {
     /// A whole head, and its length in bytes.
     Complete(Request<'b>, usize),
@@ -98,7 +117,8 @@ pub fn parse<'b>(buf: &'b [u8], limits: &Limits) -> Parsed<'b> {
     let Some(target) = origin_form(path.as_bytes(), method) else {
         return Parsed::Invalid(Status::BadRequest);
     };
-    match interpret_headers(req.headers, minor) {
+    let mut fields = Fields::default();
+    match interpret_headers(req.headers, minor, &mut fields) {
         Ok((keep_alive, framing, expect_continue)) => Parsed::Complete(
             Request {
                 method,
@@ -107,6 +127,7 @@ pub fn parse<'b>(buf: &'b [u8], limits: &Limits) -> Parsed<'b> {
                 keep_alive,
                 framing,
                 expect_continue,
+                fields,
             },
             head_len,
         ),
@@ -176,10 +197,12 @@ fn starts_with_ignore_case(s: &[u8], prefix: &[u8]) -> bool {
 
 /// Applies the header fields that decide framing and persistence:
 /// Host (RFC 9112 §3.2), Connection (RFC 9112 §9.3), Content-Length and
-/// Transfer-Encoding (RFC 9112 §6), Expect (RFC 9110 §10.1.1).
-fn interpret_headers(
-    headers: &[httparse::Header<'_>],
+/// Transfer-Encoding (RFC 9112 §6), Expect (RFC 9110 §10.1.1); and keeps
+/// the [`Fields`] the response will look at.
+fn interpret_headers<'b>(
+    headers: &[httparse::Header<'b>],
     minor: u8,
+    fields: &mut Fields<'b>,
 ) -> Result<(bool, Framing, bool), Status> {
     let mut hosts = 0;
     let mut close = false;
@@ -222,6 +245,14 @@ fn interpret_headers(
             } else {
                 return Err(Status::ExpectationFailed);
             }
+        } else if !fields.conditions.take(name, h.value) {
+            let slot = match name.len() {
+                7 if name.eq_ignore_ascii_case(b"referer") => &mut fields.referer,
+                10 if name.eq_ignore_ascii_case(b"user-agent") => &mut fields.user_agent,
+                15 if name.eq_ignore_ascii_case(b"accept-encoding") => &mut fields.accept_encoding,
+                _ => continue,
+            };
+            *slot = Some(h.value);
         }
     }
     if minor == 1 && hosts != 1 {

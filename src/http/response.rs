@@ -11,12 +11,14 @@
 //!
 //! and a cached file's 200 as two: the first three pieces rendered together
 //! once a second ([`FullHeads`]), then the body. Queuing either allocates
-//! nothing.
+//! nothing. A 304 is a file's pre-rendered 304 head with the Date and
+//! connection lines. The rarer answers (206 with its `Content-Range`, 416,
+//! 301, the metrics page) render their head per request.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use crate::http::files::SERVER;
+use crate::http::files::{Entry, SERVER};
 use crate::http::status::Status;
 use crate::out::{Chunk, OutQueue};
 
@@ -80,7 +82,11 @@ impl Persist {
 /// The interim response to `Expect: 100-continue`.
 pub const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
-/// Pre-rendered heads of the error responses.
+/// The methods the server answers, for `Allow`.
+pub const ALLOW: &str = "GET, HEAD, OPTIONS";
+
+/// Pre-rendered heads of the responses that depend on the status alone:
+/// errors, and the 204 that answers `OPTIONS`.
 #[derive(Debug)]
 pub struct Canned {
     heads: Vec<(Status, Rc<[u8]>)>,
@@ -97,20 +103,27 @@ impl Default for Canned {
 }
 
 fn error_head(status: Status) -> String {
-    let allow = if status == Status::MethodNotAllowed {
-        "Allow: GET, HEAD\r\n"
-    } else {
-        ""
-    };
-    format!(
-        "HTTP/1.1 {status}\r\nServer: {SERVER}\r\n{allow}Content-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n",
-        status.message().len()
-    )
+    match status {
+        // RFC 9110 §15.3.5: a 204 has no body and no Content-Length.
+        Status::NoContent => format!("HTTP/1.1 {status}\r\nServer: {SERVER}\r\nAllow: {ALLOW}\r\n"),
+        _ => {
+            let allow = if status == Status::MethodNotAllowed {
+                format!("Allow: {ALLOW}\r\n")
+            } else {
+                String::new()
+            };
+            format!(
+                "HTTP/1.1 {status}\r\nServer: {SERVER}\r\n{allow}Content-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n",
+                status.message().len()
+            )
+        }
+    }
 }
 
 impl Canned {
-    /// Queues an error response whose body is the status's message.
-    pub fn error(
+    /// Queues the response for `status`; its body (errors only) is the
+    /// status's one-line message.
+    pub fn send(
         &self,
         out: &mut OutQueue,
         status: Status,
@@ -134,6 +147,62 @@ pub fn head(out: &mut OutQueue, fields: &Rc<[u8]>, date: &Rc<[u8]>, persist: Per
     out.push(Chunk::shared(fields));
     out.push(Chunk::shared(date));
     out.push(Chunk::Static(persist.line()));
+}
+
+/// Queues a 206 with bytes `start..end` of `entry`: the file's fields with
+/// a `Content-Range`, and the body as a window on the same shared buffer or
+/// open file a 200 sends.
+pub fn partial(
+    out: &mut OutQueue,
+    entry: &Entry,
+    (start, end): (u64, u64),
+    date: &Rc<[u8]>,
+    persist: Persist,
+) {
+    let mut fields = format!(
+        "HTTP/1.1 {}\r\nServer: {SERVER}\r\nContent-Range: bytes {start}-{}/{}\r\nContent-Length: {}\r\n",
+        Status::PartialContent,
+        end - 1,
+        entry.len,
+        end - start
+    )
+    .into_bytes();
+    fields.extend_from_slice(&entry.fields);
+    head(out, &Rc::from(fields), date, persist);
+    out.push(entry.chunk(start, end));
+}
+
+/// Queues a 416 for a file of `len` bytes (RFC 9110 §15.5.17: it says the
+/// length in `Content-Range: bytes */len`).
+pub fn unsatisfiable(out: &mut OutQueue, len: u64, date: &Rc<[u8]>, persist: Persist) {
+    let status = Status::RangeNotSatisfiable;
+    let message = status.message();
+    let fields = format!(
+        "HTTP/1.1 {status}\r\nServer: {SERVER}\r\nContent-Range: bytes */{len}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n",
+        message.len()
+    );
+    head(out, &Rc::from(fields.into_bytes()), date, persist);
+    out.push(Chunk::Static(message.as_bytes()));
+}
+
+/// Queues a 200 with a body made for this request (the metrics page),
+/// never cached by anyone.
+pub fn generated(
+    out: &mut OutQueue,
+    content_type: &str,
+    body: Vec<u8>,
+    date: &Rc<[u8]>,
+    persist: Persist,
+    head_only: bool,
+) {
+    let fields = format!(
+        "HTTP/1.1 200 OK\r\nServer: {SERVER}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nCache-Control: no-store\r\n",
+        body.len()
+    );
+    head(out, &Rc::from(fields.into_bytes()), date, persist);
+    if !head_only {
+        out.push(Chunk::owned(Rc::from(body)));
+    }
 }
 
 /// Queues a 301 to `location` (a rare response: rendered per request).
@@ -174,7 +243,7 @@ mod tests {
         let canned = Canned::default();
         let date: Rc<[u8]> = Rc::from(&b"Date: Thu, 01 Jan 1970 00:00:00 GMT\r\n"[..]);
         let mut out = OutQueue::default();
-        canned.error(
+        canned.send(
             &mut out,
             Status::MethodNotAllowed,
             &date,
@@ -187,16 +256,29 @@ mod tests {
             head.starts_with("HTTP/1.1 405 Method Not Allowed\r\n"),
             "{head}"
         );
-        assert!(head.contains("\r\nAllow: GET, HEAD"), "{head}");
+        assert!(head.contains("\r\nAllow: GET, HEAD, OPTIONS\r\n"), "{head}");
         assert!(head.contains("\r\nConnection: close"), "{head}");
         assert!(
             head.contains(&format!("\r\nContent-Length: {}", body.len())),
             "{head}"
         );
 
-        canned.error(&mut out, Status::NotFound, &date, Persist::KeepAlive, true);
+        canned.send(&mut out, Status::NotFound, &date, Persist::KeepAlive, true);
         let text = bytes(&mut out);
         assert!(text.ends_with("GMT\r\n\r\n"), "HEAD: no body: {text}");
+
+        canned.send(
+            &mut out,
+            Status::NoContent,
+            &date,
+            Persist::KeepAlive,
+            false,
+        );
+        let text = bytes(&mut out);
+        assert!(text.starts_with("HTTP/1.1 204 No Content\r\n"), "{text}");
+        assert!(text.contains("\r\nAllow: GET, HEAD, OPTIONS\r\n"), "{text}");
+        assert!(!text.contains("Content-Length"), "{text}");
+        assert!(text.ends_with("GMT\r\n\r\n"), "no body: {text}");
     }
 
     #[test]

@@ -15,24 +15,25 @@
 //! Every complete request already received is answered, in order, before
 //! the caller flushes: that is what makes pipelining cost one write.
 
-use std::rc::Rc;
-
+use crate::access_log::{AccessLog, Line};
 use crate::config::Limits;
 use crate::http::body::BodySkip;
+use crate::http::conditional::{self, Outcome};
 use crate::http::date::DateLine;
-use crate::http::files::{Body, Files, Found};
-use crate::http::request::{self, Framing, Parsed, Request};
+use crate::http::files::{Files, Found};
+use crate::http::request::{self, Fields, Framing, Parsed, Request};
 use crate::http::response::{self, Canned, Persist};
 use crate::http::status::Status;
+use crate::metrics::Metrics;
 use crate::out::{Chunk, OutQueue};
 
 /// What every session shares: the files, the pre-rendered responses, the
-/// current `Date` line and the limits.
+/// current `Date` line, the limits, and what is counted and logged.
 #[derive(Debug)]
 pub struct HttpCtx {
     /// The document root and its cache.
     pub files: Files,
-    /// Error response heads.
+    /// Heads of responses that depend on the status alone.
     pub canned: Canned,
     /// The `Date` line of the current second.
     pub date: DateLine,
@@ -40,6 +41,47 @@ pub struct HttpCtx {
     pub limits: Limits,
     /// The current Unix second (for cache revalidation).
     pub now_secs: u64,
+    /// The server's counters; also served as the metrics page.
+    pub metrics: Metrics,
+    /// Where the metrics page is served (`--metrics-path`), if anywhere.
+    pub metrics_path: Option<Box<[u8]>>,
+    /// The access log, if one is kept.
+    pub access_log: Option<AccessLog>,
+    /// The slab key of the connection being served, for the access log.
+    pub client: usize,
+}
+
+impl HttpCtx {
+    /// A context serving `files` with everything else at its default.
+    pub fn new(files: Files, date: DateLine, limits: Limits, now_secs: u64) -> HttpCtx {
+        HttpCtx {
+            files,
+            canned: Canned::default(),
+            date,
+            limits,
+            now_secs,
+            metrics: Metrics::default(),
+            metrics_path: None,
+            access_log: None,
+            client: 0,
+        }
+    }
+
+    /// Counts a response and logs it. `head` is the request head (or what
+    /// arrived of it, for a malformed one).
+    fn record(&mut self, head: &[u8], status: Status, body_bytes: u64, fields: &Fields<'_>) {
+        self.metrics.response(status);
+        if let Some(log) = self.access_log.as_mut() {
+            let line = Line {
+                head,
+                status,
+                body_bytes,
+                referer: fields.referer,
+                user_agent: fields.user_agent,
+            };
+            log.record(self.client, self.now_secs, &line);
+        }
+    }
 }
 
 /// Where the exchange stands (RFC 9112 §2.1: a connection carries a
@@ -87,9 +129,92 @@ impl Default for Session {
 }
 
 /// Methods RFC 9110 defines (§9.3) plus PATCH: answered 405, not 501.
-const KNOWN_METHODS: &[&str] = &[
-    "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
-];
+const KNOWN_METHODS: &[&str] = &["POST", "PUT", "DELETE", "CONNECT", "TRACE", "PATCH"];
+
+/// Queues the canned response for `status`; returns it with its body size.
+fn canned(
+    ctx: &HttpCtx,
+    out: &mut OutQueue,
+    status: Status,
+    persist: Persist,
+    head_only: bool,
+) -> (Status, u64) {
+    ctx.canned
+        .send(out, status, ctx.date.line(), persist, head_only);
+    let body = if head_only { 0 } else { status.message().len() };
+    (status, body as u64)
+}
+
+/// Whether the target's path is the metrics page's.
+fn is_metrics_path(ctx: &HttpCtx, target: &[u8]) -> bool {
+    let Some(path) = ctx.metrics_path.as_deref() else {
+        return false;
+    };
+    let end = target
+        .iter()
+        .position(|&b| b == b'?')
+        .unwrap_or(target.len());
+    &target[..end] == path
+}
+
+/// Answers a GET or HEAD of a file: the representation the client accepts,
+/// whole, partial, or "not modified", as its conditions decide.
+fn serve_file(
+    req: &Request<'_>,
+    ctx: &mut HttpCtx,
+    out: &mut OutQueue,
+    persist: Persist,
+    head_only: bool,
+) -> (Status, u64) {
+    let date = ctx.date.line();
+    let resource = match ctx.files.lookup(req.target, ctx.now_secs) {
+        Found::File(resource) => resource,
+        Found::Redirect(location) => {
+            response::redirect(out, &location, date, persist, head_only);
+            let body = if head_only {
+                0
+            } else {
+                Status::MovedPermanently.message().len()
+            };
+            return (Status::MovedPermanently, body as u64);
+        }
+        Found::Error(status) => return canned(ctx, out, status, persist, head_only),
+    };
+    let entry = resource.select(req.fields.accept_encoding);
+    let conditions = &req.fields.conditions;
+    // The common case first: an unconditional request costs no evaluation.
+    let outcome = if conditions.is_empty() {
+        Outcome::Full
+    } else {
+        conditional::evaluate(conditions, &entry.validators(), !head_only, entry.len)
+    };
+    match outcome {
+        Outcome::Full => {
+            out.push(Chunk::owned(entry.full.get(&entry.head, date, persist)));
+            if head_only {
+                return (Status::Ok, 0);
+            }
+            out.push(entry.chunk(0, entry.len));
+            (Status::Ok, entry.len)
+        }
+        Outcome::NotModified => {
+            response::head(out, &entry.not_modified, date, persist);
+            (Status::NotModified, 0)
+        }
+        Outcome::Partial { start, end } => {
+            response::partial(out, entry, (start, end), date, persist);
+            (Status::PartialContent, end - start)
+        }
+        Outcome::Unsatisfiable => {
+            response::unsatisfiable(out, entry.len, date, persist);
+            let status = Status::RangeNotSatisfiable;
+            (status, status.message().len() as u64)
+        }
+        Outcome::PreconditionFailed => {
+            canned(ctx, out, Status::PreconditionFailed, persist, head_only)
+        }
+    }
+}
 
 impl Session {
     /// The current phase.
@@ -146,13 +271,15 @@ impl Session {
                             log::debug!("request body: {status}");
                             if !self.held.is_empty() {
                                 self.held.clear();
-                                ctx.canned.error(
+                                ctx.canned.send(
                                     out,
                                     status,
                                     ctx.date.line(),
                                     Persist::Close,
                                     false,
                                 );
+                                let body = status.message().len() as u64;
+                                ctx.record(b"-", status, body, &Fields::default());
                             }
                             self.set_phase(Phase::Closed);
                         }
@@ -165,12 +292,15 @@ impl Session {
                         // unframeable request, answer and close.
                         let head_only = input[pos..].starts_with(b"HEAD ");
                         ctx.canned
-                            .error(out, status, ctx.date.line(), Persist::Close, head_only);
+                            .send(out, status, ctx.date.line(), Persist::Close, head_only);
+                        let body = if head_only { 0 } else { status.message().len() };
+                        ctx.record(&input[pos..], status, body as u64, &Fields::default());
                         self.set_phase(Phase::Closed);
                     }
                     Parsed::Complete(req, len) => {
+                        let (status, body) = self.respond(&req, ctx, out);
+                        ctx.record(&input[pos..pos + len], status, body, &req.fields);
                         pos += len;
-                        self.respond(&req, ctx, out);
                     }
                 },
             }
@@ -179,17 +309,24 @@ impl Session {
     }
 
     /// Queues the response to one well-formed request and moves to the phase
-    /// that follows it.
-    fn respond(&mut self, req: &Request<'_>, ctx: &mut HttpCtx, out: &mut OutQueue) {
+    /// that follows it. Returns the status and the body bytes queued.
+    fn respond(
+        &mut self,
+        req: &Request<'_>,
+        ctx: &mut HttpCtx,
+        out: &mut OutQueue,
+    ) -> (Status, u64) {
         let has_body = req.framing != Framing::None;
         let head_only = req.method == "HEAD";
         let serves = req.method == "GET" || head_only;
-        let status = if let Framing::Length(n) = req.framing
+        let refusal = if let Framing::Length(n) = req.framing
             && n > ctx.limits.max_body_bytes
         {
             Some(Status::ContentTooLarge)
         } else if serves {
             None
+        } else if req.method == "OPTIONS" {
+            Some(Status::NoContent) // with Allow: the same for every target
         } else if KNOWN_METHODS.contains(&req.method) {
             Some(Status::MethodNotAllowed)
         } else {
@@ -202,42 +339,29 @@ impl Session {
         let close = !req.keep_alive
             || self.draining
             || (has_body && req.expect_continue)
-            || status == Some(Status::ContentTooLarge);
+            || refusal == Some(Status::ContentTooLarge);
         let persist = match (close, req.minor) {
             (true, _) => Persist::Close,
             (false, 0) => Persist::KeepAlive10,
             (false, _) => Persist::KeepAlive,
         };
-        let date = ctx.date.line();
         // A chunked body's size is known only at its end: hold the answer.
         let out = if req.framing == Framing::Chunked && !close {
             &mut self.held
         } else {
             out
         };
-        match status {
-            Some(status) => ctx.canned.error(out, status, date, persist, head_only),
-            None => match ctx.files.lookup(req.target, ctx.now_secs) {
-                Found::File(entry) => {
-                    out.push(Chunk::owned(entry.full.get(&entry.head, date, persist)));
-                    if !head_only {
-                        out.push(match &entry.body {
-                            Body::Static(bytes) => Chunk::Static(bytes),
-                            Body::Shared(bytes) => Chunk::shared(bytes),
-                            Body::Disk(file) => Chunk::File {
-                                file: Rc::clone(file),
-                                pos: 0,
-                                end: entry.len,
-                            },
-                        });
-                    }
-                }
-                Found::Redirect(location) => {
-                    response::redirect(out, &location, date, persist, head_only)
-                }
-                Found::Error(status) => ctx.canned.error(out, status, date, persist, head_only),
-            },
-        }
+        let answer = match refusal {
+            Some(status) => canned(ctx, out, status, persist, head_only),
+            None if is_metrics_path(ctx, req.target) => {
+                let body = ctx.metrics.render().into_bytes();
+                let len = body.len() as u64;
+                let kind = "text/plain; version=0.0.4; charset=utf-8";
+                response::generated(out, kind, body, ctx.date.line(), persist, head_only);
+                (Status::Ok, if head_only { 0 } else { len })
+            }
+            None => serve_file(req, ctx, out, persist, head_only),
+        };
         let next = match req.framing {
             _ if close => Phase::Closed,
             Framing::None => Phase::Head,
@@ -245,6 +369,7 @@ impl Session {
             Framing::Chunked => Phase::Body(BodySkip::chunked()),
         };
         self.set_phase(next);
+        answer
     }
 
     /// The one place a phase changes, so `RUST_LOG=trace` narrates them all.
@@ -268,13 +393,8 @@ mod tests {
         let now = UNIX_EPOCH + Duration::from_secs(1_000_000_000);
         let mut date = DateLine::default();
         date.update(now);
-        HttpCtx {
-            files: Files::new(None, 1 << 20, 1 << 20, now).unwrap(),
-            canned: Canned::default(),
-            date,
-            limits: Limits::default(),
-            now_secs: 1_000_000_000,
-        }
+        let files = Files::new(None, 1 << 20, 1 << 20, now).unwrap();
+        HttpCtx::new(files, date, Limits::default(), 1_000_000_000)
     }
 
     fn take(out: &mut OutQueue) -> String {

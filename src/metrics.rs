@@ -1,0 +1,224 @@
+//! What the loop has done, counted as it goes and rendered on request in
+//! Prometheus' text exposition format (version 0.0.4).
+//!
+//! Counting is a plain `u64` increment where the thing happens: one thread
+//! owns everything, so there are no atomics and nothing to lock. The
+//! connection-state gauges are the exception: they are sampled once a
+//! second by walking the slab, because keeping them exact would put
+//! bookkeeping on every state change of every connection, and a gauge a
+//! second old is what a scraper sees anyway.
+//!
+//! Served at `--metrics-path` (off by default): the page is meant for a
+//! Prometheus scraper on the same host or network, and says nothing a port
+//! scan would not.
+
+use std::fmt::Write;
+
+use crate::http::status::Status;
+use crate::rfc868::TimeStats;
+
+/// Connections by what they are doing, sampled.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ConnStates {
+    /// A request head or body is arriving.
+    pub reading: u64,
+    /// Response bytes wait to be sent.
+    pub writing: u64,
+    /// Between requests, nothing to do.
+    pub idle: u64,
+    /// Closing, discarding what the client still sends.
+    pub lingering: u64,
+}
+
+/// Why a connection's deadline passed; see [`crate::config::Timeouts`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Timeout {
+    /// A request head took too long to arrive.
+    Head,
+    /// Nothing happened on a keep-alive connection.
+    Idle,
+    /// The client stopped reading its response.
+    Send,
+    /// A lingering close ran out its time.
+    Linger,
+}
+
+/// Everything counted.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// HTTP connections accepted.
+    pub accepted: u64,
+    /// HTTP connections open now (exact).
+    pub open: u64,
+    /// HTTP connections by state (sampled once a second).
+    pub states: ConnStates,
+    /// HTTP responses by status class, 1xx to 5xx.
+    pub responses: [u64; 5],
+    /// Bytes written to HTTP connections (heads and bodies).
+    pub sent_bytes: u64,
+    /// The RFC 868 services.
+    pub time: TimeStats,
+    /// Connections closed at a deadline, by [`Timeout`].
+    pub timeouts: [u64; 4],
+    /// Times accepting paused at the connection cap.
+    pub paused_at_cap: u64,
+    /// Times accepting paused for lack of descriptors or memory.
+    pub paused_no_resources: u64,
+    /// Unix second the server started.
+    pub started: u64,
+}
+
+impl Metrics {
+    /// Counts a response.
+    pub fn response(&mut self, status: Status) {
+        let class = (status.code() / 100).clamp(1, 5) as usize;
+        self.responses[class - 1] += 1;
+    }
+
+    /// Counts a deadline closing a connection.
+    pub fn timeout(&mut self, kind: Timeout) {
+        self.timeouts[kind as usize] += 1;
+    }
+
+    /// The exposition text.
+    pub fn render(&self) -> String {
+        let mut out = String::with_capacity(3072);
+        let mut metric = |name: &str, kind: &str, help: &str, samples: &[(&str, u64)]| {
+            let _ = writeln!(
+                out,
+                "# HELP oneloop_{name} {help}\n# TYPE oneloop_{name} {kind}"
+            );
+            for (labels, value) in samples {
+                let _ = writeln!(out, "oneloop_{name}{labels} {value}");
+            }
+        };
+        metric(
+            "start_time_seconds",
+            "gauge",
+            "Unix time the server started.",
+            &[("", self.started)],
+        );
+        metric(
+            "http_connections_accepted_total",
+            "counter",
+            "HTTP connections accepted.",
+            &[("", self.accepted)],
+        );
+        metric(
+            "http_connections_open",
+            "gauge",
+            "HTTP connections open now.",
+            &[("", self.open)],
+        );
+        let s = self.states;
+        metric(
+            "http_connections",
+            "gauge",
+            "HTTP connections by state, sampled once a second.",
+            &[
+                ("{state=\"reading\"}", s.reading),
+                ("{state=\"writing\"}", s.writing),
+                ("{state=\"idle\"}", s.idle),
+                ("{state=\"lingering\"}", s.lingering),
+            ],
+        );
+        let r = self.responses;
+        metric(
+            "http_responses_total",
+            "counter",
+            "HTTP responses by status class.",
+            &[
+                ("{class=\"1xx\"}", r[0]),
+                ("{class=\"2xx\"}", r[1]),
+                ("{class=\"3xx\"}", r[2]),
+                ("{class=\"4xx\"}", r[3]),
+                ("{class=\"5xx\"}", r[4]),
+            ],
+        );
+        metric(
+            "http_sent_bytes_total",
+            "counter",
+            "Bytes written to HTTP connections, heads and bodies.",
+            &[("", self.sent_bytes)],
+        );
+        let t = self.timeouts;
+        metric(
+            "http_timeouts_total",
+            "counter",
+            "HTTP connections closed at a deadline, by deadline.",
+            &[
+                ("{deadline=\"head\"}", t[Timeout::Head as usize]),
+                ("{deadline=\"idle\"}", t[Timeout::Idle as usize]),
+                ("{deadline=\"send\"}", t[Timeout::Send as usize]),
+                ("{deadline=\"linger\"}", t[Timeout::Linger as usize]),
+            ],
+        );
+        metric(
+            "accept_pauses_total",
+            "counter",
+            "Times accepting paused, by reason.",
+            &[
+                ("{reason=\"connection_cap\"}", self.paused_at_cap),
+                ("{reason=\"no_resources\"}", self.paused_no_resources),
+            ],
+        );
+        metric(
+            "time_replies_total",
+            "counter",
+            "RFC 868 replies sent, by transport.",
+            &[
+                ("{transport=\"tcp\"}", self.time.tcp_replies),
+                ("{transport=\"udp\"}", self.time.udp_replies),
+            ],
+        );
+        metric(
+            "time_rejected_total",
+            "counter",
+            "RFC 868 requests not answered, by reason.",
+            &[
+                ("{reason=\"udp_policy\"}", self.time.udp_dropped),
+                ("{reason=\"no_clock\"}", self.time.no_clock),
+            ],
+        );
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn render_is_prometheus_text() {
+        let mut m = Metrics {
+            accepted: 3,
+            started: 1_000_000_000,
+            ..Metrics::default()
+        };
+        m.response(Status::Ok);
+        m.response(Status::NotModified);
+        m.response(Status::NotFound);
+        m.response(Status::NotFound);
+        m.timeout(Timeout::Send);
+        m.time.udp_replies = 7;
+        let text = m.render();
+        for line in [
+            "oneloop_http_connections_accepted_total 3",
+            "oneloop_http_responses_total{class=\"2xx\"} 1",
+            "oneloop_http_responses_total{class=\"3xx\"} 1",
+            "oneloop_http_responses_total{class=\"4xx\"} 2",
+            "oneloop_http_timeouts_total{deadline=\"send\"} 1",
+            "oneloop_time_replies_total{transport=\"udp\"} 7",
+            "oneloop_start_time_seconds 1000000000",
+            "# TYPE oneloop_http_connections gauge",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+        }
+        // Every sample line is `name{labels} value`, after its HELP and TYPE.
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let (name, value) = line.rsplit_once(' ').unwrap();
+            assert!(name.starts_with("oneloop_"), "{line}");
+            assert!(value.parse::<u64>().is_ok(), "{line}");
+        }
+    }
+}
