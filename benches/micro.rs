@@ -14,7 +14,6 @@ use oneloop::Limits;
 use oneloop::http::date::DateLine;
 use oneloop::http::files::Files;
 use oneloop::http::request;
-use oneloop::http::response::Canned;
 use oneloop::http::session::{HttpCtx, Session};
 use oneloop::out::{Chunk, OutQueue};
 
