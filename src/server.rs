@@ -652,15 +652,21 @@ fn accept_http(
             Err(e) => return Err(e),
         };
         // TCP_NODELAY is inherited from the listener (Linux copies it).
+        let open = conns.len() as u64;
         let entry = conns.vacant_entry();
         let key = entry.key();
         shared.http.metrics.accepted += 1;
+        // It is open while it is served, before it has a slab entry.
+        shared.http.metrics.open = open + 1;
         if let Some(log) = shared.http.access_log.as_mut() {
             log.connected(key, peer.ip());
         }
         let mut conn = Conn::new(sock);
         let interest = match conn.on_event(key, true, false, &mut shared.ctx(now)) {
-            Next::Close => continue, // dropping `conn` closes it
+            Next::Close => {
+                shared.http.metrics.open = open;
+                continue; // dropping `conn` closes it
+            }
             Next::Keep(interest) => interest,
             // A first response too large for one turn: the socket is
             // writable, so registering for WRITABLE brings it back at once.
@@ -670,12 +676,12 @@ fn accept_http(
         // not lost: EPOLL_CTL_ADD reports the socket's current state.
         if let Err(e) = registry.register(conn.socket(), Token(key), interest) {
             log::warn!("epoll_ctl: {e}");
+            shared.http.metrics.open = open;
             continue;
         }
         conn.registered = interest;
         log::trace!("connection {key}: accepted");
         entry.insert(conn);
-        shared.http.metrics.open = conns.len() as u64;
     }
 }
 

@@ -27,6 +27,7 @@ fn spawn_with(http_args: &[&str], extra: &[&str]) -> (Child, Vec<SocketAddr>, So
         .args(["--time", "127.0.0.1:0"])
         .args(extra)
         .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("start oneloop");
@@ -134,6 +135,59 @@ fn serves_both_protocols_and_ipv6() {
     assert_eq!(four.len(), 4);
     signal(&child, libc::SIGINT);
     assert!(wait_exit(&mut child).success());
+}
+
+#[test]
+fn access_log_to_stdout_survives_sighup_and_is_flushed_at_exit() {
+    let (mut child, http, _) = spawn(&[
+        "--access-log",
+        "-",
+        "--metrics-path",
+        "/metrics",
+        "--cache-control",
+        "no-cache",
+    ]);
+    let mut s = connect(http);
+    let rs = exchange(&mut s, get_req("/hello.txt").as_bytes(), 1);
+    assert_eq!(rs[0].header("cache-control"), Some("no-cache"));
+    let rs = exchange(&mut s, get_req("/metrics").as_bytes(), 1);
+    assert!(
+        rs[0]
+            .text()
+            .contains("oneloop_http_responses_total{class=\"2xx\"} 1\n")
+    );
+    // SIGHUP reopens the log; it does not stop the server.
+    signal(&child, libc::SIGHUP);
+    std::thread::sleep(Duration::from_millis(100));
+    let rs = exchange(&mut s, get_req("/nope").as_bytes(), 1);
+    assert_eq!(rs[0].status, 404);
+    drop(s);
+    signal(&child, libc::SIGTERM);
+    assert!(wait_exit(&mut child).success());
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let requests: Vec<&str> = out
+        .lines()
+        .map(|l| l.split('"').nth(1).expect("a quoted request"))
+        .collect();
+    assert_eq!(
+        requests,
+        [
+            "GET /hello.txt HTTP/1.1",
+            "GET /metrics HTTP/1.1",
+            "GET /nope HTTP/1.1"
+        ],
+        "{out}"
+    );
+    assert!(
+        out.lines().all(|l| l.starts_with("127.0.0.1 - - [")),
+        "{out}"
+    );
 }
 
 #[test]
