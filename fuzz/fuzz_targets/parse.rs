@@ -1,13 +1,18 @@
 //! The pure parsers on arbitrary bytes: the request head, the path
-//! normalizer and the chunked body decoder must never panic, and what they
-//! accept must be consistent (a complete head's length is within the input).
+//! normalizer, the chunked body decoder, and the field values behind
+//! validators, ranges and content negotiation must never panic, and what
+//! they accept must be consistent (a complete head's length is within the
+//! input, a range lies within the file).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use oneloop::Limits;
 use oneloop::http::body::BodySkip;
-use oneloop::http::files::normalize;
+use oneloop::http::conditional::{Conditions, Outcome, Validators, evaluate};
+use oneloop::http::path::normalize;
+use oneloop::http::range::{self, Ranged};
 use oneloop::http::request::{Parsed, parse};
+use oneloop::http::{date, negotiate};
 
 fuzz_target!(|data: &[u8]| {
     if let Parsed::Complete(req, len) = parse(data, &Limits::default()) {
@@ -21,5 +26,21 @@ fuzz_target!(|data: &[u8]| {
     let mut body = BodySkip::chunked();
     if let Ok(progress) = body.advance(data, 1 << 20) {
         assert!(progress.consumed <= data.len());
+    }
+    let len = data.first().map_or(0, |&b| u64::from(b) * 7);
+    if let Ranged::Part { start, end } = range::parse(data, len) {
+        assert!(start < end && end <= len);
+    }
+    if let Some(t) = date::parse(data) {
+        assert_eq!(date::parse(date::format(t).as_bytes()), Some(t));
+    }
+    let _ = negotiate::choose(data, true, true);
+    let mut c = Conditions::default();
+    for name in [&b"if-match"[..], b"if-none-match", b"if-modified-since", b"range", b"if-range"] {
+        c.take(name, data);
+    }
+    let v = Validators { etag: b"\"1.2-3\"", modified: Some(1_000_000_000) };
+    if let Outcome::Partial { start, end } = evaluate(&c, &v, true, len) {
+        assert!(start < end && end <= len);
     }
 });

@@ -9,7 +9,6 @@ use libfuzzer_sys::fuzz_target;
 use oneloop::Limits;
 use oneloop::http::date::DateLine;
 use oneloop::http::files::Files;
-use oneloop::http::response::Canned;
 use oneloop::http::session::{HttpCtx, Session};
 use oneloop::out::OutQueue;
 
@@ -17,13 +16,9 @@ fn run(input: &[u8], cut: usize) -> usize {
     let now = UNIX_EPOCH + Duration::from_secs(1_000_000_000);
     let mut date = DateLine::default();
     date.update(now);
-    let mut ctx = HttpCtx {
-        files: Files::new(None, 1 << 20, 1 << 20, now).expect("embedded site"),
-        canned: Canned::default(),
-        date,
-        limits: Limits::default(),
-        now_secs: 1_000_000_000,
-    };
+    let files = Files::new(None, 1 << 20, 1 << 20, now).expect("embedded site");
+    let mut ctx = HttpCtx::new(files, date, Limits::default(), 1_000_000_000);
+    ctx.metrics_path = Some(b"/metrics"[..].into());
     let mut session = Session::default();
     let mut out = OutQueue::default();
     let mut kept = input[..cut].to_vec();
