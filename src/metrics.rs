@@ -13,6 +13,7 @@
 //! scan would not.
 
 use std::fmt::Write;
+use std::time::Instant;
 
 use crate::http::status::Status;
 use crate::rfc868::TimeStats;
@@ -66,6 +67,9 @@ pub struct Metrics {
     pub paused_no_resources: u64,
     /// Unix second the server started.
     pub started: u64,
+    /// When the server started, on the monotonic clock: the uptime lets a
+    /// reader compute rates from the server's clock, not its own.
+    pub started_at: Option<Instant>,
 }
 
 impl Metrics {
@@ -83,6 +87,11 @@ impl Metrics {
     /// The exposition text.
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(3072);
+        let _ = writeln!(
+            out,
+            "# HELP oneloop_uptime_seconds Seconds since the server started (monotonic).\n# TYPE oneloop_uptime_seconds gauge\noneloop_uptime_seconds {:.3}",
+            self.started_at.map_or(0.0, |t| t.elapsed().as_secs_f64())
+        );
         let mut metric = |name: &str, kind: &str, help: &str, samples: &[(&str, u64)]| {
             let _ = writeln!(
                 out,
@@ -218,7 +227,7 @@ mod tests {
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             let (name, value) = line.rsplit_once(' ').unwrap();
             assert!(name.starts_with("oneloop_"), "{line}");
-            assert!(value.parse::<u64>().is_ok(), "{line}");
+            assert!(value.parse::<f64>().is_ok(), "{line}");
         }
     }
 }

@@ -242,6 +242,7 @@ impl Server {
         let now_secs = date::unix_seconds(now).unwrap_or(0);
         let mut http = HttpCtx::new(files, date, config.limits, now_secs);
         http.metrics.started = now_secs;
+        http.metrics.started_at = Some(Instant::now());
         if let Some(path) = &config.metrics_path {
             if !path.starts_with('/') {
                 return Err(io::Error::new(

@@ -574,7 +574,9 @@ fn scrape(addr: SocketAddr) -> HashMap<String, u64> {
             continue;
         }
         let (name, value) = line.rsplit_once(' ').expect(line);
-        samples.insert(name.to_string(), value.parse().expect(line));
+        // Counters and gauges are integers, except the uptime.
+        let value: f64 = value.parse().expect(line);
+        samples.insert(name.to_string(), value as u64);
     }
     samples
 }

@@ -185,12 +185,12 @@ pub fn unsatisfiable(out: &mut OutQueue, len: u64, date: &Rc<[u8]>, persist: Per
     out.push(Chunk::Static(message.as_bytes()));
 }
 
-/// Queues a 200 with a body made for this request (the metrics page),
-/// never cached by anyone.
-pub fn generated(
+/// Queues a 200 with a page of the server's own (the metrics and the live
+/// page), which no cache should keep.
+pub fn page(
     out: &mut OutQueue,
     content_type: &str,
-    body: Vec<u8>,
+    body: Chunk,
     date: &Rc<[u8]>,
     persist: Persist,
     head_only: bool,
@@ -201,7 +201,7 @@ pub fn generated(
     );
     head(out, &Rc::from(fields.into_bytes()), date, persist);
     if !head_only {
-        out.push(Chunk::owned(Rc::from(body)));
+        out.push(body);
     }
 }
 

@@ -15,6 +15,8 @@
 //! Every complete request already received is answered, in order, before
 //! the caller flushes: that is what makes pipelining cost one write.
 
+use std::rc::Rc;
+
 use crate::access_log::{AccessLog, Line};
 use crate::config::Limits;
 use crate::http::body::BodySkip;
@@ -145,16 +147,29 @@ fn canned(
     (status, body as u64)
 }
 
-/// Whether the target's path is the metrics page's.
-fn is_metrics_path(ctx: &HttpCtx, target: &[u8]) -> bool {
-    let Some(path) = ctx.metrics_path.as_deref() else {
-        return false;
-    };
+/// The live page: polls the metrics once a second and draws them.
+const LIVE_PAGE: &[u8] = include_bytes!("../site/live.html");
+
+/// The pages under `--metrics-path`.
+enum MetricsPage {
+    /// `PATH`: the Prometheus text.
+    Text,
+    /// `PATH/live`: the page that draws it.
+    Live,
+}
+
+/// Which metrics page the target names, if any.
+fn metrics_page(ctx: &HttpCtx, target: &[u8]) -> Option<MetricsPage> {
+    let base = ctx.metrics_path.as_deref()?;
     let end = target
         .iter()
         .position(|&b| b == b'?')
         .unwrap_or(target.len());
-    &target[..end] == path
+    match target[..end].strip_prefix(base)? {
+        b"" => Some(MetricsPage::Text),
+        b"/live" => Some(MetricsPage::Live),
+        _ => None,
+    }
 }
 
 /// Answers a GET or HEAD of a file: the representation the client accepts,
@@ -353,11 +368,17 @@ impl Session {
         };
         let answer = match refusal {
             Some(status) => canned(ctx, out, status, persist, head_only),
-            None if is_metrics_path(ctx, req.target) => {
-                let body = ctx.metrics.render().into_bytes();
-                let len = body.len() as u64;
-                let kind = "text/plain; version=0.0.4; charset=utf-8";
-                response::generated(out, kind, body, ctx.date.line(), persist, head_only);
+            None if let Some(page) = metrics_page(ctx, req.target) => {
+                let (kind, body) = match page {
+                    MetricsPage::Text => {
+                        let text = ctx.metrics.render().into_bytes();
+                        let kind = "text/plain; version=0.0.4; charset=utf-8";
+                        (kind, Chunk::owned(Rc::from(text)))
+                    }
+                    MetricsPage::Live => ("text/html; charset=utf-8", Chunk::Static(LIVE_PAGE)),
+                };
+                let len = body.len();
+                response::page(out, kind, body, ctx.date.line(), persist, head_only);
                 (Status::Ok, if head_only { 0 } else { len })
             }
             None => serve_file(req, ctx, out, persist, head_only),

@@ -1,0 +1,127 @@
+//! The live page in a real browser: headless Chromium loads
+//! `/metrics/live` while a client keeps the server busy, and the DOM it
+//! ends with must show several updates whose numbers moved.
+//!
+//! Chromium's `--virtual-time-budget` runs the page's one-second timer
+//! without waiting a real second each time; the page computes its rates
+//! from the server's own uptime, so they stay true.
+
+mod common;
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use common::{TempDir, connect, exchange, get_req, start};
+use oneloop::Config;
+
+const CHROMIUM: &str = "chromium";
+
+fn chromium_available() -> bool {
+    Command::new(CHROMIUM)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// The value of `data-NAME` on the `<body>` tag of `dom`.
+fn body_data(dom: &str, name: &str) -> Option<u64> {
+    let body = &dom[dom.find("<body")?..];
+    let body = &body[..body.find('>')?];
+    let key = format!("data-{name}=\"");
+    let value = &body[body.find(&key)? + key.len()..];
+    value[..value.find('"')?].parse().ok()
+}
+
+#[test]
+fn the_live_page_draws_moving_numbers_in_chromium() {
+    if !chromium_available() {
+        assert!(
+            std::env::var_os("ONELOOP_REQUIRE_CHROMIUM").is_none(),
+            "chromium is required (apt-get install chromium)"
+        );
+        eprintln!("skipped: no chromium (apt-get install chromium)");
+        return;
+    }
+    let server = start(Config {
+        metrics_path: Some("/metrics".into()),
+        ..Config::ephemeral()
+    });
+    let http = server.http[0];
+    let time = server.time[0];
+
+    // Load: keep-alive GETs and RFC 868 datagrams until the browser is done.
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let mut s = connect(http);
+            let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            let mut sent = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                exchange(&mut s, get_req("/hello.txt").as_bytes(), 1);
+                udp.send_to(b"", time).unwrap();
+                sent += 1;
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            sent
+        })
+    };
+
+    let profile = TempDir::new("chromium-profile");
+    let mut child = Command::new(CHROMIUM)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            // Containers often have a small /dev/shm.
+            "--disable-dev-shm-usage",
+            "--virtual-time-budget=6000",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("http://{http}/metrics/live"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chromium");
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("chromium did not finish");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut dom = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut dom)
+        .unwrap();
+    stop.store(true, Ordering::Relaxed);
+    let sent = load.join().unwrap();
+    assert!(sent > 0);
+
+    let updates = body_data(&dom, "updates").unwrap_or_else(|| panic!("no updates in {dom}"));
+    assert!(updates >= 2, "{updates} updates");
+    let first = body_data(&dom, "first-responses").unwrap();
+    let last = body_data(&dom, "responses").unwrap();
+    assert!(last > first, "responses moved: {first} -> {last}");
+    let rps = body_data(&dom, "rps").unwrap();
+    assert!(rps > 0, "a rate was drawn");
+    // Four charts, six lines, each drawn through at least two samples.
+    let drawn = dom
+        .split("<polyline points=\"")
+        .skip(1)
+        .filter(|rest| rest[..rest.find('"').unwrap_or(0)].contains(' '))
+        .count();
+    assert_eq!(drawn, 6, "{dom}");
+    assert!(dom.contains("responses,"), "status line written");
+    server.stop().unwrap();
+}
