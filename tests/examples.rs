@@ -1,0 +1,220 @@
+//! The lessons in `examples/` stay true: each is run on an ephemeral port
+//! and must answer as its comments say. (`cargo test` builds the examples
+//! before it runs this.)
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use common::{closes, connect, exchange, get_req, read_responses};
+
+/// A running example, killed when dropped.
+struct Example {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for Example {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Where cargo put the example binaries: beside this test's `deps` dir.
+fn example_path(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let debug = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target dir");
+    debug.join("examples").join(name)
+}
+
+/// Starts `name` with `args` and reads "listening on ADDR" from its stdout.
+fn run(name: &str, args: &[&str]) -> Example {
+    let path = example_path(name);
+    let mut child = Command::new(&path)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!(
+                "start {}: {e} (`cargo test` builds the examples; alone, run `cargo build --examples` first)",
+                path.display()
+            )
+        });
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("first line");
+    let addr = line
+        .strip_prefix("listening on ")
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    Example { child, addr }
+}
+
+/// Seconds since 1900 for now, as RFC 868 counts (mod 2^32).
+fn rfc868_now() -> u32 {
+    let unix = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    (unix + 2_208_988_800) as u32
+}
+
+fn assert_near_now(bytes: [u8; 4]) {
+    let got = u32::from_be_bytes(bytes);
+    assert!(got.abs_diff(rfc868_now()) <= 2, "{got} vs {}", rfc868_now());
+}
+
+/// Connects over TCP, reads four bytes and the close.
+fn tcp_time(addr: SocketAddr) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut all = Vec::new();
+    s.read_to_end(&mut all).unwrap();
+    assert_eq!(all.len(), 4, "four bytes, then the close");
+    assert_near_now([all[0], all[1], all[2], all[3]]);
+}
+
+#[test]
+fn lesson1_answers_the_time_over_tcp() {
+    let ex = run("lesson1_time_tcp", &["127.0.0.1:0"]);
+    // Several clients at once: accept runs until WouldBlock.
+    let addr = ex.addr;
+    let threads: Vec<_> = (0..20)
+        .map(|_| std::thread::spawn(move || tcp_time(addr)))
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+}
+
+#[test]
+fn lesson2_answers_over_tcp_and_udp_on_one_loop() {
+    let ex = run("lesson2_time_udp", &["127.0.0.1:0"]);
+    tcp_time(ex.addr);
+    let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    udp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    for size in [0, 1, 1000] {
+        udp.send_to(&vec![7u8; size], ex.addr).unwrap();
+        let mut buf = [0u8; 16];
+        let (n, from) = udp.recv_from(&mut buf).unwrap();
+        assert_eq!(
+            (n, from),
+            (4, ex.addr),
+            "one four-byte reply to {size} bytes"
+        );
+        assert_near_now([buf[0], buf[1], buf[2], buf[3]]);
+    }
+    tcp_time(ex.addr);
+}
+
+#[test]
+fn lesson3_keeps_connections_and_handles_partial_reads() {
+    let ex = run("lesson3_http_hello", &["127.0.0.1:0"]);
+    let mut s = connect(ex.addr);
+    for _ in 0..3 {
+        let r = exchange(&mut s, get_req("/").as_bytes(), 1).remove(0);
+        assert_eq!((r.status, r.text().as_str()), (200, "hello\n"));
+        assert_eq!(r.header("connection"), Some("keep-alive"));
+    }
+    // A request one byte at a time is answered once, whole.
+    for b in get_req("/slow").bytes() {
+        s.write_all(&[b]).unwrap();
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(read_responses(&mut s, &[false])[0].status, 200);
+    // HTTP/1.0 without keep-alive, and Connection: close, end it.
+    let mut s = connect(ex.addr);
+    s.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+    assert_eq!(
+        read_responses(&mut s, &[false])[0].header("connection"),
+        Some("close")
+    );
+    assert!(closes(&mut s));
+    let mut s = connect(ex.addr);
+    let raw = "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+    exchange(&mut s, raw.as_bytes(), 1);
+    assert!(closes(&mut s));
+    // Garbage: 400 and close; the server goes on.
+    let mut s = connect(ex.addr);
+    let r = exchange(&mut s, b"NOT HTTP\r\n\r\n", 1).remove(0);
+    assert_eq!(r.status, 400);
+    assert!(closes(&mut s));
+    let mut s = connect(ex.addr);
+    assert_eq!(exchange(&mut s, get_req("/").as_bytes(), 1)[0].status, 200);
+}
+
+#[test]
+fn lesson4_answers_a_pipelined_batch_with_one_write() {
+    let ex = run("lesson4_pipelining", &["127.0.0.1:0"]);
+    let mut s = connect(ex.addr);
+    let batch: String = (0..16).map(|_| get_req("/")).collect::<String>() + &get_req("/stats");
+    let rs = exchange(&mut s, batch.as_bytes(), 17);
+    assert!(rs[..16].iter().all(|r| r.text() == "hello\n"));
+    // The stats were taken after the 16 were queued and before any write.
+    assert_eq!(rs[16].text(), "requests 17\nwrites 0\n");
+    let r = exchange(&mut s, get_req("/stats").as_bytes(), 1).remove(0);
+    assert_eq!(
+        r.text(),
+        "requests 18\nwrites 1\n",
+        "the batch took one write"
+    );
+
+    // More than the socket takes at once: short writes, WRITABLE, in order.
+    let mut s = connect(ex.addr);
+    let count = 5000;
+    let mut reader = s.try_clone().unwrap();
+    let reading = std::thread::spawn(move || read_responses(&mut reader, &vec![false; count]));
+    let many: String = (0..count).map(|_| get_req("/")).collect();
+    s.write_all(many.as_bytes()).unwrap();
+    let rs = reading.join().unwrap();
+    assert_eq!(rs.len(), count);
+    assert!(rs.iter().all(|r| r.status == 200 && r.text() == "hello\n"));
+}
+
+#[test]
+fn lesson5_closes_idle_and_trickling_connections() {
+    let ex = run("lesson5_deadlines", &["127.0.0.1:0", "300"]);
+    // Idle: closed after about 300 ms (rounded up to the 100 ms tick).
+    let started = Instant::now();
+    let mut idle = connect(ex.addr);
+    assert!(closes(&mut idle));
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(250) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
+    // Trickling: a byte every 100 ms does not extend the head's deadline.
+    let addr = ex.addr;
+    let trickler = std::thread::spawn(move || {
+        let mut slow = connect(addr);
+        let started = Instant::now();
+        for b in get_req("/").bytes().chain(std::iter::repeat(b'x')).take(60) {
+            if slow.write_all(&[b]).is_err() {
+                return started.elapsed();
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert!(closes(&mut slow), "trickler cut off");
+        started.elapsed()
+    });
+    // Meanwhile, a request every 100 ms keeps pushing a deadline out.
+    let mut busy = connect(ex.addr);
+    for _ in 0..15 {
+        let r = exchange(&mut busy, get_req("/").as_bytes(), 1).remove(0);
+        assert_eq!(r.status, 200);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let cut_after = trickler.join().unwrap();
+    assert!(cut_after < Duration::from_secs(6), "{cut_after:?}");
+}
