@@ -44,6 +44,7 @@ pub mod rfc868;
 pub mod server;
 pub mod sockets;
 pub mod timers;
+pub mod trace;
 
 use std::io;
 use std::net::SocketAddr;

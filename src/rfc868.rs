@@ -148,10 +148,17 @@ pub fn serve_tcp(listener: &TcpListener, now: SystemTime, stats: &mut TimeStats)
     // One wakeup is one instant: every connection accepted in it gets the
     // same second, computed once.
     let reply = encode(now);
+    let before = stats.tcp_replies;
     loop {
         let (mut stream, _peer) = match listener.accept() {
             Ok(conn) => conn,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                log::trace!(
+                    "RFC 868 TCP: {} answered and closed, then accept: WouldBlock",
+                    stats.tcp_replies - before
+                );
+                return Ok(());
+            }
             // The peer gave up between SYN and accept: nothing to answer.
             Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => continue,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -199,6 +206,9 @@ pub fn serve_udp(
         };
         let n = batch.retain(received, |source| policy.allow(source, second));
         stats.udp_dropped += (received - n) as u64;
+        log::trace!(
+            "RFC 868 UDP: recvmmsg took {received} datagram(s); answering {n} with one sendmmsg"
+        );
         match reply {
             Some(bytes) => stats.udp_replies += batch.reply_all(fd, n, &bytes)? as u64,
             None => stats.no_clock += n as u64,

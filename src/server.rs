@@ -45,6 +45,7 @@ use crate::metrics::ConnStates;
 use crate::rfc868;
 use crate::sockets;
 use crate::timers::Timers;
+use crate::trace::{self, NameToken};
 
 /// Signals (SIGINT, SIGTERM) arrive on this token.
 const SIGNALS: Token = Token(usize::MAX);
@@ -66,6 +67,29 @@ enum Listener {
     Time(TcpListener),
     /// RFC 868 over UDP.
     TimeUdp(UdpSocket),
+}
+
+/// Names tokens for the trace narration.
+struct Tokens<'a>(&'a [Listener]);
+
+impl NameToken for Tokens<'_> {
+    fn name(&self, token: Token, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match token {
+            SIGNALS => f.write_str("signals"),
+            WAKER => f.write_str("waker"),
+            Token(t) if t > LISTENER_BASE - self.0.len() => {
+                let i = LISTENER_BASE - t;
+                let kind = match self.0.get(i) {
+                    Some(Listener::Http(_)) => "HTTP",
+                    Some(Listener::Time(_)) => "RFC 868 TCP",
+                    Some(Listener::TimeUdp(_)) => "RFC 868 UDP",
+                    None => "closed",
+                };
+                write!(f, "listener {i} ({kind})")
+            }
+            Token(key) => write!(f, "connection {key}"),
+        }
+    }
 }
 
 /// Stops a running server from another thread.
@@ -318,7 +342,13 @@ impl Server {
             let wall = (self.clock)();
             self.shared.http.date.update(wall);
             self.shared.http.now_secs = date::unix_seconds(wall).unwrap_or(0);
-            log::trace!("wakeup: {} events", events.iter().count());
+            log::trace!(
+                "{}",
+                trace::Wakeup {
+                    events: &events,
+                    names: &Tokens(&self.listeners),
+                }
+            );
 
             for event in events.iter() {
                 match event.token() {
@@ -531,6 +561,10 @@ impl Server {
                     return;
                 };
                 if interest != conn.registered {
+                    log::trace!(
+                        "connection {key}: interest {:?} -> {interest:?} (epoll_ctl MOD)",
+                        conn.registered
+                    );
                     if let Err(e) =
                         self.poll
                             .registry()
@@ -553,7 +587,7 @@ impl Server {
         // connection for nothing (the descriptor is never duplicated).
         if self.conns.try_remove(key).is_some() {
             self.shared.http.metrics.open = self.conns.len() as u64;
-            log::trace!("connection {key}: closed");
+            log::trace!("connection {key}: closed (close)");
         }
     }
 
@@ -662,9 +696,11 @@ fn accept_http(
         if let Some(log) = shared.http.access_log.as_mut() {
             log.connected(key, peer.ip());
         }
+        log::trace!("connection {key}: accepted from {peer}; its request is read at once");
         let mut conn = Conn::new(sock);
         let interest = match conn.on_event(key, true, false, &mut shared.ctx(now)) {
             Next::Close => {
+                log::trace!("connection {key}: closed (close), never registered");
                 shared.http.metrics.open = open;
                 continue; // dropping `conn` closes it
             }
@@ -681,7 +717,7 @@ fn accept_http(
             continue;
         }
         conn.registered = interest;
-        log::trace!("connection {key}: accepted");
+        log::trace!("connection {key}: registered for {interest:?} (epoll_ctl ADD)");
         entry.insert(conn);
     }
 }

@@ -314,3 +314,82 @@ fn a_second_signal_ends_the_drain_at_once() {
     drop(stuck);
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// Runs the binary with `RUST_LOG=rust_log`, makes a keep-alive exchange
+/// with a body, an RFC 868 TCP query, then stops it; returns its stderr.
+fn narrate(rust_log: &str) -> String {
+    let mut child = Command::new(BIN)
+        .args(["--http", "127.0.0.1:0", "--time", "127.0.0.1:0"])
+        .env("RUST_LOG", rust_log)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start oneloop");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut text = String::new();
+    let first = loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("start-up line");
+        text.push_str(&line);
+        text.push('\n');
+        if line.contains("serving HTTP on ") {
+            break line;
+        }
+    };
+    let addr = |marker: &str| -> SocketAddr {
+        let rest = &first[first.find(marker).expect(marker) + marker.len()..];
+        rest.split([' ', ',']).next().unwrap().parse().unwrap()
+    };
+    let (http, time) = (addr("serving HTTP on "), addr("(TCP+UDP) on "));
+    let mut s = connect(http);
+    exchange(&mut s, get_req("/hello.txt").as_bytes(), 1);
+    let post = "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\n";
+    s.write_all(post.as_bytes()).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    s.write_all(b"abc").unwrap();
+    common::read_responses(&mut s, &[false]);
+    let mut t = std::net::TcpStream::connect(time).unwrap();
+    let mut four = Vec::new();
+    t.read_to_end(&mut four).unwrap();
+    drop(s);
+    std::thread::sleep(Duration::from_millis(100));
+    signal(&child, libc::SIGTERM);
+    assert!(wait_exit(&mut child).success());
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(2)) {
+        text.push_str(&line);
+        text.push('\n');
+    }
+    text
+}
+
+#[test]
+fn trace_narrates_the_loop_and_default_logging_is_quiet() {
+    let text = narrate("oneloop=trace");
+    for phrase in [
+        "wakeup: 1 event: listener 0 (HTTP) readable",
+        "connection 0: accepted from 127.0.0.1:",
+        "(short read: socket drained)",
+        "all sent",
+        "idle, kept open (persistence, RFC 9112 §9.3)",
+        "awaiting request (RFC 9112 §2.1) -> reading message body (RFC 9112 §6)",
+        "reading message body (RFC 9112 §6) -> awaiting request (RFC 9112 §2.1)",
+        "registered for READABLE (epoll_ctl ADD)",
+        "read: EOF (the client closed its side)",
+        "RFC 868 TCP: 1 answered and closed, then accept: WouldBlock",
+        "connection 0: closed (close)",
+    ] {
+        assert!(text.contains(phrase), "{phrase:?} in\n{text}");
+    }
+    // At the default level: the start-up line and the shutdown, nothing
+    // per request.
+    let quiet = narrate("info");
+    assert!(!quiet.contains("connection 0"), "{quiet}");
+    assert!(quiet.lines().count() <= 5, "{quiet}");
+}

@@ -195,6 +195,9 @@ impl Conn {
         let next = active.on_event(&mut self.sock, key, readable, hup, ctx);
         // Idle or finished, the state goes back with the capacity it grew.
         if next == Next::Close || active.is_idle() {
+            if next != Next::Close {
+                log::trace!("connection {key}: idle, kept open (persistence, RFC 9112 §9.3)");
+            }
             ctx.pool.give(active);
         } else {
             self.active = Some(active);
@@ -360,11 +363,19 @@ impl Active {
             }
             let queued = self.out.queued_bytes();
             let flushed = self.out.flush(sock);
-            ctx.http.metrics.sent_bytes += queued - self.out.queued_bytes();
-            log::trace!(
-                "connection {key}: flush {flushed:?}, {} bytes still queued",
-                self.out.queued_bytes()
-            );
+            let sent = queued - self.out.queued_bytes();
+            ctx.http.metrics.sent_bytes += sent;
+            if queued > 0 {
+                log::trace!(
+                    "connection {key}: wrote {sent} of {queued} bytes{}",
+                    match flushed {
+                        Ok(Flush::Done) => ", all sent",
+                        Ok(Flush::Blocked) => " (short write: socket full, waiting for WRITABLE)",
+                        Ok(Flush::Yield) => " (its turn is over: the others go first)",
+                        Err(_) => " (error)",
+                    }
+                );
+            }
             match flushed {
                 Ok(Flush::Blocked) => break,
                 Ok(Flush::Yield) => return Next::Again(Interest::READABLE | Interest::WRITABLE),
@@ -394,8 +405,11 @@ impl Active {
             // The common case: a whole request (or many) in the shared buffer.
             let n = match read(sock, ctx.buf, self.hup, &mut self.readable)? {
                 Got::Data(n) => n,
-                Got::Eof => return self.on_eof(),
-                Got::Nothing => return Ok(()),
+                Got::Eof => return self.on_eof(ctx.http.client),
+                Got::Nothing => {
+                    log::trace!("connection {}: read: WouldBlock (drained)", ctx.http.client);
+                    return Ok(());
+                }
             };
             let input = &ctx.buf[..n];
             let used = self.session.on_input(input, ctx.http, &mut self.out);
@@ -414,8 +428,11 @@ impl Active {
             self.partial.truncate(old + n);
             match got? {
                 Got::Data(_) => {}
-                Got::Eof => return self.on_eof(),
-                Got::Nothing => return Ok(()),
+                Got::Eof => return self.on_eof(ctx.http.client),
+                Got::Nothing => {
+                    log::trace!("connection {}: read: WouldBlock (drained)", ctx.http.client);
+                    return Ok(());
+                }
             }
             let used = self
                 .session
@@ -433,7 +450,13 @@ impl Active {
             n
         };
         log::trace!(
-            "read {n} bytes, {} queued for writing",
+            "connection {}: read {n} bytes{}, {} bytes of answers queued",
+            ctx.http.client,
+            if self.readable {
+                " (buffer full: more may wait)"
+            } else {
+                " (short read: socket drained)"
+            },
             self.out.queued_bytes()
         );
         Ok(())
@@ -456,7 +479,8 @@ impl Active {
 
     /// The client closed its side. Responses already queued still go out
     /// (it may have only half-closed); an incomplete request is dropped.
-    fn on_eof(&mut self) -> io::Result<()> {
+    fn on_eof(&mut self, key: usize) -> io::Result<()> {
+        log::trace!("connection {key}: read: EOF (the client closed its side)");
         if !self.partial.is_empty() {
             log::debug!("client closed mid-request ({} bytes)", self.partial.len());
         }
@@ -489,7 +513,9 @@ impl Active {
             return Next::Close;
         }
         let until = ctx.now + ctx.timeouts.linger;
-        log::trace!("connection {key}: lingering");
+        log::trace!(
+            "connection {key}: lingering close (RFC 9112 §9.6): our side shut, draining theirs"
+        );
         self.stage = Stage::Lingering { until };
         // Whatever arrived already is read now: it may include the EOF.
         self.linger_read(sock, ctx.buf)

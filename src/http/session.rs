@@ -101,9 +101,9 @@ pub enum Phase {
 impl std::fmt::Display for Phase {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            Phase::Head => "awaiting-head",
-            Phase::Body(_) => "discarding-body",
-            Phase::Closed => "closed",
+            Phase::Head => "awaiting request (RFC 9112 §2.1)",
+            Phase::Body(_) => "reading message body (RFC 9112 §6)",
+            Phase::Closed => "closing: no further requests (RFC 9112 §9.6)",
         })
     }
 }
@@ -254,7 +254,7 @@ impl Session {
 
     /// Ends the session at once: nothing more will be answered.
     pub fn close(&mut self) {
-        self.set_phase(Phase::Closed);
+        self.phase = Phase::Closed;
     }
 
     /// Consumes requests from `input`, queuing a response for each complete
@@ -272,7 +272,7 @@ impl Session {
                             pos += progress.consumed;
                             if progress.done {
                                 out.take_all(&mut self.held);
-                                self.set_phase(Phase::Head);
+                                self.set_phase(Phase::Head, ctx.client);
                             } else {
                                 self.phase = Phase::Body(skip);
                                 break;
@@ -296,7 +296,7 @@ impl Session {
                                 let body = status.message().len() as u64;
                                 ctx.record(b"-", status, body, &Fields::default());
                             }
-                            self.set_phase(Phase::Closed);
+                            self.set_phase(Phase::Closed, ctx.client);
                         }
                     }
                 }
@@ -310,7 +310,7 @@ impl Session {
                             .send(out, status, ctx.date.line(), Persist::Close, head_only);
                         let body = if head_only { 0 } else { status.message().len() };
                         ctx.record(&input[pos..], status, body as u64, &Fields::default());
-                        self.set_phase(Phase::Closed);
+                        self.set_phase(Phase::Closed, ctx.client);
                     }
                     Parsed::Complete(req, len) => {
                         let (status, body) = self.respond(&req, ctx, out);
@@ -389,14 +389,15 @@ impl Session {
             Framing::Length(n) => Phase::Body(BodySkip::length(n)),
             Framing::Chunked => Phase::Body(BodySkip::chunked()),
         };
-        self.set_phase(next);
+        self.set_phase(next, ctx.client);
         answer
     }
 
-    /// The one place a phase changes, so `RUST_LOG=trace` narrates them all.
-    fn set_phase(&mut self, next: Phase) {
+    /// The one place a request moves the phase, so `RUST_LOG=trace`
+    /// narrates them all (`client` names the connection).
+    fn set_phase(&mut self, next: Phase, client: usize) {
         if std::mem::discriminant(&self.phase) != std::mem::discriminant(&next) {
-            log::trace!("http: {} -> {}", self.phase, next);
+            log::trace!("connection {client}: {} -> {}", self.phase, next);
         }
         self.phase = next;
     }

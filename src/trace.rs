@@ -1,0 +1,73 @@
+//! Narration for `RUST_LOG=oneloop=trace`: what the loop saw and did.
+//!
+//! Every wakeup is logged with its events, every connection's change of
+//! state in the words of RFC 9112, and the syscall results that steer the
+//! loop (a short read means drained, WouldBlock means wait for an edge, a
+//! short write means ask for WRITABLE). Read it beside `src/server.rs`:
+//!
+//! ```text
+//! TRACE wakeup: 2 events: listener 0 (HTTP) readable, connection 3 readable
+//! TRACE connection 3: read 78 bytes (short read: socket drained)
+//! TRACE connection 3: awaiting request -> reading message body (RFC 9112 §6)
+//! TRACE connection 3: writev 212 bytes, all sent
+//! TRACE connection 3: idle, kept open (RFC 9112 §9.3 persistence)
+//! ```
+//!
+//! Off, it costs nothing that matters: `log::trace!` compares the level
+//! with a global maximum before it formats anything, so the arguments here
+//! (walking the events, say) are never evaluated. The types below only
+//! exist to be formatted lazily inside such a call.
+
+use std::fmt;
+
+use mio::event::Event;
+use mio::{Events, Token};
+
+/// How the loop names a token, for the narration.
+pub trait NameToken {
+    /// Writes the token's name ("connection 3", "listener 0 (HTTP)").
+    fn name(&self, token: Token, f: &mut fmt::Formatter<'_>) -> fmt::Result;
+}
+
+/// The events of one wakeup, formatted only when trace is on.
+pub struct Wakeup<'a, N> {
+    /// The events `poll` returned.
+    pub events: &'a Events,
+    /// Names their tokens.
+    pub names: &'a N,
+}
+
+impl<N: NameToken> fmt::Display for Wakeup<'_, N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let count = self.events.iter().count();
+        if count == 0 {
+            return f.write_str("wakeup: timeout (a deadline or a retry is due)");
+        }
+        write!(
+            f,
+            "wakeup: {count} event{}",
+            if count == 1 { "" } else { "s" }
+        )?;
+        for (i, event) in self.events.iter().enumerate() {
+            f.write_str(if i == 0 { ": " } else { ", " })?;
+            self.names.name(event.token(), f)?;
+            readiness(event, f)?;
+        }
+        Ok(())
+    }
+}
+
+/// " readable writable hup error", as the event says.
+fn readiness(event: &Event, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    for (on, word) in [
+        (event.is_readable(), " readable"),
+        (event.is_writable(), " writable"),
+        (event.is_read_closed(), " hup"),
+        (event.is_error(), " error"),
+    ] {
+        if on {
+            f.write_str(word)?;
+        }
+    }
+    Ok(())
+}
