@@ -33,39 +33,52 @@ pub fn format(unix: u64) -> String {
 /// Length of an IMF-fixdate.
 pub const IMF_LEN: usize = 29;
 
+/// A Unix second broken into the fields dates are written with.
+struct Fields {
+    weekday: &'static str,
+    day: u32,
+    month: &'static str,
+    year: i64,
+    hour: u64,
+    minute: u64,
+    second: u64,
+}
+
+impl Fields {
+    fn of(unix: u64) -> Fields {
+        let days = unix / 86_400;
+        let rem = unix % 86_400;
+        let (year, month, day) = civil_from_days(days as i64);
+        Fields {
+            weekday: DAYS[(days % 7) as usize],
+            day,
+            month: MONTHS[(month - 1) as usize],
+            year,
+            hour: rem / 3600,
+            minute: rem / 60 % 60,
+            second: rem % 60,
+        }
+    }
+}
+
 /// Writes Unix seconds as an IMF-fixdate, allocating nothing.
 pub fn write_imf(unix: u64, out: &mut impl std::io::Write) -> std::io::Result<()> {
-    let days = unix / 86_400;
-    let rem = unix % 86_400;
-    let (year, month, day) = civil_from_days(days as i64);
+    let f = Fields::of(unix);
     write!(
         out,
         "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
-        DAYS[(days % 7) as usize],
-        day,
-        MONTHS[(month - 1) as usize],
-        year,
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
+        f.weekday, f.day, f.month, f.year, f.hour, f.minute, f.second
     )
 }
 
 /// Writes Unix seconds as the Common Log Format's time stamp,
 /// `25/Nov/2026:16:40:00 +0000` (always UTC).
 pub fn write_clf(unix: u64, out: &mut impl std::io::Write) -> std::io::Result<()> {
-    let days = unix / 86_400;
-    let rem = unix % 86_400;
-    let (year, month, day) = civil_from_days(days as i64);
+    let f = Fields::of(unix);
     write!(
         out,
         "{:02}/{}/{:04}:{:02}:{:02}:{:02} +0000",
-        day,
-        MONTHS[(month - 1) as usize],
-        year,
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
+        f.day, f.month, f.year, f.hour, f.minute, f.second
     )
 }
 
