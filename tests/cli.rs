@@ -318,13 +318,23 @@ fn a_second_signal_ends_the_drain_at_once() {
 /// Runs the binary with `RUST_LOG=rust_log`, makes a keep-alive exchange
 /// with a body, an RFC 868 TCP query, then stops it; returns its stderr.
 fn narrate(rust_log: &str) -> String {
-    let mut child = Command::new(BIN)
+    /// Kills the child if the test fails before it exits.
+    struct Reap(Child);
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let child = Command::new(BIN)
         .args(["--http", "127.0.0.1:0", "--time", "127.0.0.1:0"])
         .env("RUST_LOG", rust_log)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .expect("start oneloop");
+    let mut reap = Reap(child);
+    let child = &mut reap.0;
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -360,8 +370,8 @@ fn narrate(rust_log: &str) -> String {
     t.read_to_end(&mut four).unwrap();
     drop(s);
     std::thread::sleep(Duration::from_millis(100));
-    signal(&child, libc::SIGTERM);
-    assert!(wait_exit(&mut child).success());
+    signal(child, libc::SIGTERM);
+    assert!(wait_exit(child).success());
     while let Ok(line) = rx.recv_timeout(Duration::from_secs(2)) {
         text.push_str(&line);
         text.push('\n');
