@@ -10,7 +10,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
-use common::{closes, connect, exchange, get, get_req, start};
+use common::{closes, connect, exchange, get, get_req, read_responses, start};
 use oneloop::Config;
 use oneloop::config::Timeouts;
 
@@ -142,6 +142,86 @@ fn a_client_that_stops_reading_is_dropped_at_the_send_deadline() {
     assert_eq!(
         get(server.http[0], &get_req("/big.bin")).body.len(),
         16 << 20
+    );
+    server.stop().unwrap();
+    let _ = fs::remove_dir_all(&root);
+}
+
+#[test]
+fn deadlines_count_from_progress_not_from_when_the_state_was_made() {
+    // Connection state is pooled: a state made at start-up serves
+    // connections long after. A client that keeps reading, slowly, and one
+    // that sends a body slowly, both make progress and must never meet a
+    // deadline, however old the server (and the state) is.
+    let root = std::env::temp_dir().join(format!("oneloop-limits-progress-{}", std::process::id()));
+    fs::create_dir_all(&root).unwrap();
+    fs::write(root.join("big.bin"), vec![7u8; 8 << 20]).unwrap();
+    fs::write(root.join("hello.txt"), b"Hello\n").unwrap();
+    let server = start(Config {
+        root: Some(root.clone()),
+        timeouts: Timeouts {
+            send: Duration::from_millis(1500),
+            idle: Duration::from_millis(1500),
+            ..Timeouts::default()
+        },
+        ..Config::ephemeral()
+    });
+    let addr = server.http[0];
+    // Make the pooled state, then let the server grow older than both
+    // deadlines.
+    let mut warm = connect(addr);
+    assert_eq!(
+        exchange(&mut warm, get_req("/hello.txt").as_bytes(), 1)[0].status,
+        200
+    );
+    drop(warm);
+    std::thread::sleep(Duration::from_millis(1700));
+
+    // A download read 256 KiB every 50 ms: about 1.6 s with output waiting
+    // the whole time. (The kernel reports room to write only once a third
+    // of the send buffer is free, so progress shows in steps, not at every
+    // read: the deadline must be longer than a step.)
+    let mut s = connect(addr);
+    s.write_all(get_req("/big.bin").as_bytes()).unwrap();
+    let mut got = 0usize;
+    let mut buf = vec![0u8; 256 << 10];
+    let started = Instant::now();
+    while got < (8 << 20) + 100 {
+        let mut chunk = 0;
+        while chunk < buf.len() {
+            match s.read(&mut buf[chunk..]) {
+                Ok(0) | Err(_) => panic!("cut off after {got} bytes in {:?}", started.elapsed()),
+                Ok(n) => chunk += n,
+            }
+            if got + chunk >= 8 << 20 {
+                break;
+            }
+        }
+        got += chunk;
+        if got >= 8 << 20 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        started.elapsed() > Duration::from_secs(1),
+        "it was slow enough to matter"
+    );
+
+    // A body sent a byte every 100 ms for 2 s: the idle deadline moves
+    // with every byte.
+    let mut s = connect(addr);
+    s.write_all(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 20\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_responses(&mut s, &[false])[0].status, 405);
+    for _ in 0..20 {
+        std::thread::sleep(Duration::from_millis(100));
+        s.write_all(b"x")
+            .expect("still open while the body arrives");
+    }
+    assert_eq!(
+        exchange(&mut s, get_req("/hello.txt").as_bytes(), 1)[0].status,
+        200
     );
     server.stop().unwrap();
     let _ = fs::remove_dir_all(&root);

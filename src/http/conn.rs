@@ -191,7 +191,7 @@ impl Conn {
     /// next read reports them); `hup` says the peer's FIN has arrived.
     pub fn on_event(&mut self, key: usize, readable: bool, hup: bool, ctx: &mut Ctx<'_>) -> Next {
         ctx.http.client = key;
-        let mut active = self.active.take().unwrap_or_else(|| ctx.pool.take());
+        let mut active = self.active.take().unwrap_or_else(|| ctx.pool.take(ctx.now));
         let next = active.on_event(&mut self.sock, key, readable, hup, ctx);
         // Idle or finished, the state goes back with the capacity it grew.
         if next == Next::Close || active.is_idle() {
@@ -222,8 +222,12 @@ pub struct ActivePool {
 const POOL_MAX: usize = 1024;
 
 impl ActivePool {
-    fn take(&mut self) -> Box<Active> {
-        self.spare.pop().unwrap_or_default()
+    /// A state for a connection that has work as of `now`.
+    fn take(&mut self, now: Instant) -> Box<Active> {
+        let mut active = self.spare.pop().unwrap_or_default();
+        // A pooled state's clocks are those of its last connection.
+        active.progress = now;
+        active
     }
 
     fn give(&mut self, mut active: Box<Active>) {
@@ -365,6 +369,10 @@ impl Active {
             let flushed = self.out.flush(sock);
             let sent = queued - self.out.queued_bytes();
             ctx.http.metrics.sent_bytes += sent;
+            if sent > 0 {
+                // The client is taking our output: the send deadline moves.
+                self.progress = ctx.now;
+            }
             if queued > 0 {
                 log::trace!(
                     "connection {key}: wrote {sent} of {queued} bytes{}",
@@ -449,6 +457,8 @@ impl Active {
             }
             n
         };
+        // Bytes came in: the idle and body deadlines move.
+        self.progress = ctx.now;
         log::trace!(
             "connection {}: read {n} bytes{}, {} bytes of answers queued",
             ctx.http.client,
