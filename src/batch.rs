@@ -78,7 +78,7 @@ impl DatagramBatch {
                 fd,
                 msgs.as_mut_ptr(),
                 BATCH as libc::c_uint,
-                libc::MSG_DONTWAIT,
+                libc::MSG_DONTWAIT as _,
                 std::ptr::null_mut(),
             )
         };
@@ -135,7 +135,7 @@ impl DatagramBatch {
                     fd,
                     msgs[sent..].as_mut_ptr(),
                     (n - sent) as libc::c_uint,
-                    libc::MSG_DONTWAIT,
+                    libc::MSG_DONTWAIT as _,
                 )
             };
             if rc < 0 {

@@ -310,7 +310,7 @@ fn send_more(fd: std::os::fd::RawFd, slices: &[IoSlice<'_>]) -> io::Result<usize
     // IoSlice is ABI-compatible with iovec on Unix (std documents it); the
     // kernel only reads the slices, which outlive the call.
     msg.msg_iov = slices.as_ptr() as *mut libc::iovec;
-    msg.msg_iovlen = slices.len();
+    msg.msg_iovlen = slices.len() as _;
     // SAFETY: `msg` points at valid iovecs and names no address or control data.
     let sent = unsafe { libc::sendmsg(fd, &msg, libc::MSG_MORE | libc::MSG_NOSIGNAL) };
     if sent < 0 {
