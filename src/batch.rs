@@ -127,15 +127,21 @@ impl DatagramBatch {
         }
         let mut sent = 0;
         while sent < n {
+            // The raw system call, not libc's wrapper: musl's sendmmsg on
+            // 64-bit targets is a loop of sendmsg calls (its msghdr differs
+            // from the kernel's by padding), which would undo the batching.
+            // Our headers are zeroed, padding included, and carry no control
+            // data, so the kernel reads them as its own on either libc.
             // SAFETY: each header points at an address in `self.addrs` and at
             // `iov`, which points at `payload`; all outlive the call, and the
             // kernel only reads them.
             let rc = unsafe {
-                libc::sendmmsg(
+                libc::syscall(
+                    libc::SYS_sendmmsg,
                     fd,
                     msgs[sent..].as_mut_ptr(),
                     (n - sent) as libc::c_uint,
-                    libc::MSG_DONTWAIT as _,
+                    libc::MSG_DONTWAIT,
                 )
             };
             if rc < 0 {
