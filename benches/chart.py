@@ -2,7 +2,7 @@
 """Draws compare.py's --json output as an SVG bar chart: for each scenario,
 each server's figure relative to the best of nginx, lighttpd and h2o (1.0).
 
-    python3 benches/chart.py docs/bench/2026-11-25.json docs/bench/2026-11-25.svg
+    python3 benches/chart.py docs/bench/2026-11-25-static.json docs/bench/2026-11-25-static.svg
 
 No dependencies: the SVG is written by hand.
 """
