@@ -172,6 +172,27 @@ fn metrics_page(ctx: &HttpCtx, target: &[u8]) -> Option<MetricsPage> {
     }
 }
 
+/// Answers a GET or HEAD of a metrics page.
+fn serve_metrics(
+    page: MetricsPage,
+    ctx: &HttpCtx,
+    out: &mut OutQueue,
+    persist: Persist,
+    head_only: bool,
+) -> (Status, u64) {
+    let (kind, body) = match page {
+        MetricsPage::Text => {
+            let text = ctx.metrics.render().into_bytes();
+            let kind = "text/plain; version=0.0.4; charset=utf-8";
+            (kind, Chunk::owned(Rc::from(text)))
+        }
+        MetricsPage::Live => ("text/html; charset=utf-8", Chunk::Static(LIVE_PAGE)),
+    };
+    let len = body.len();
+    response::page(out, kind, body, ctx.date.line(), persist, head_only);
+    (Status::Ok, if head_only { 0 } else { len })
+}
+
 /// Answers a GET or HEAD of a file: the representation the client accepts,
 /// whole, partial, or "not modified", as its conditions decide.
 fn serve_file(
@@ -368,20 +389,10 @@ impl Session {
         };
         let answer = match refusal {
             Some(status) => canned(ctx, out, status, persist, head_only),
-            None if let Some(page) = metrics_page(ctx, req.target) => {
-                let (kind, body) = match page {
-                    MetricsPage::Text => {
-                        let text = ctx.metrics.render().into_bytes();
-                        let kind = "text/plain; version=0.0.4; charset=utf-8";
-                        (kind, Chunk::owned(Rc::from(text)))
-                    }
-                    MetricsPage::Live => ("text/html; charset=utf-8", Chunk::Static(LIVE_PAGE)),
-                };
-                let len = body.len();
-                response::page(out, kind, body, ctx.date.line(), persist, head_only);
-                (Status::Ok, if head_only { 0 } else { len })
-            }
-            None => serve_file(req, ctx, out, persist, head_only),
+            None => match metrics_page(ctx, req.target) {
+                Some(page) => serve_metrics(page, ctx, out, persist, head_only),
+                None => serve_file(req, ctx, out, persist, head_only),
+            },
         };
         let next = match req.framing {
             _ if close => Phase::Closed,
