@@ -150,6 +150,11 @@ impl OutQueue {
         self.queued = 0;
     }
 
+    /// Gives back storage beyond `chunks` chunks (kept for reuse otherwise).
+    pub fn shrink_to(&mut self, chunks: usize) {
+        self.chunks.shrink_to(chunks);
+    }
+
     /// Whether nothing is waiting.
     pub fn is_empty(&self) -> bool {
         self.chunks.is_empty()

@@ -47,8 +47,12 @@ pub const BACKLOG_CHUNKS: usize = 1024;
 /// Bytes read at a time into a connection's own buffer while a request is
 /// incomplete.
 const PARTIAL_READ: usize = 4096;
-/// Capacity of that buffer a pooled state may keep.
-const PARTIAL_KEEP: usize = 4 * PARTIAL_READ;
+/// Capacity of that buffer a pooled state may keep: one read's worth past
+/// a typical head. More is freed when the state goes back to the pool.
+const PARTIAL_KEEP: usize = 2 * PARTIAL_READ;
+/// Output chunks of capacity a pooled state may keep (16 pipelined
+/// responses take about 32); a queue a slow reader grew is shrunk back.
+const OUT_KEEP: usize = 128;
 
 /// What the loop should do with the connection after an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -218,8 +222,10 @@ pub struct ActivePool {
     spare: Vec<Box<Active>>,
 }
 
-/// Most spare states kept; beyond this they are freed.
-const POOL_MAX: usize = 1024;
+/// Most spare states kept; beyond this they are freed. With the caps on
+/// what each keeps, the pool never holds more than about 3.5 MiB however
+/// large a burst was.
+const POOL_MAX: usize = 256;
 
 impl ActivePool {
     /// A state for a connection that has work as of `now`.
@@ -288,6 +294,7 @@ impl Active {
     fn reset(&mut self) {
         self.session = Session::default();
         self.out.clear();
+        self.out.shrink_to(OUT_KEEP);
         // A head split across reads is common under load; keep room for
         // one, but not what an oversized head grew to.
         self.partial.clear();
