@@ -8,6 +8,8 @@
 //! ranges (PDF readers, media players) all take the whole file too. The same
 //! goes for a syntax we do not recognize. Pure: bytes in, a decision out.
 
+use crate::http::request::decimal;
+
 /// What a `Range` value asks for, given the file's length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ranged {
@@ -41,7 +43,7 @@ pub fn parse(value: &[u8], len: u64) -> Ranged {
         return Ranged::Whole;
     };
     let (first, last) = (&spec[..dash], &spec[dash + 1..]);
-    match (number(first), number(last)) {
+    match (decimal(first), decimal(last)) {
         // "-N": the last N bytes.
         (None, Some(n)) if first.is_empty() => {
             if n == 0 || len == 0 {
@@ -78,16 +80,6 @@ fn strip_unit(value: &[u8]) -> Option<&[u8]> {
     let value = value.trim_ascii();
     let (unit, rest) = value.split_at_checked(6)?;
     unit.eq_ignore_ascii_case(b"bytes=").then_some(rest)
-}
-
-/// `1*DIGIT` that fits in a u64.
-fn number(s: &[u8]) -> Option<u64> {
-    if s.is_empty() || !s.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    s.iter().try_fold(0u64, |n, &d| {
-        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-    })
 }
 
 #[cfg(test)]

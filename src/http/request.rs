@@ -283,9 +283,18 @@ fn list(value: &[u8]) -> impl Iterator<Item = &[u8]> {
         .filter(|item| !item.is_empty())
 }
 
-/// `1*DIGIT` without sign or overflow.
+/// A Content-Length: a decimal of at most 19 digits.
 fn parse_length(s: &[u8]) -> Option<u64> {
-    if s.is_empty() || s.len() > 19 || !s.iter().all(u8::is_ascii_digit) {
+    if s.len() > 19 {
+        return None;
+    }
+    decimal(s)
+}
+
+/// `1*DIGIT` (RFC 9110's grammar for lengths and byte positions): no sign,
+/// no spaces, no overflow.
+pub fn decimal(s: &[u8]) -> Option<u64> {
+    if s.is_empty() || !s.iter().all(u8::is_ascii_digit) {
         return None;
     }
     s.iter().try_fold(0u64, |n, &d| {
