@@ -3,19 +3,21 @@
 //! `cargo bench --bench micro`; throughput is reported in bytes where it
 //! means something (httparse's habit).
 
+use std::fs::File;
 use std::hint::black_box;
-use std::io::{self, IoSlice, Write};
-use std::os::fd::{AsRawFd, RawFd};
+use std::io::{self, IoSlice};
 use std::rc::Rc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use oneloop::Limits;
-use oneloop::http::date::DateLine;
+use oneloop::date::DateLine;
 use oneloop::http::files::Files;
 use oneloop::http::request;
-use oneloop::http::session::{HttpCtx, Session};
+use oneloop::http::session::{Env, Session, Site};
+use oneloop::ops::Ops;
 use oneloop::out::{Chunk, OutQueue};
+use oneloop::stream::Stream;
 
 /// What wrk sends.
 const WRK: &[u8] = b"GET /hello.txt HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n";
@@ -36,12 +38,12 @@ fn parse(c: &mut Criterion) {
     g.finish();
 }
 
-fn ctx() -> HttpCtx {
+fn site() -> Site {
     let now = UNIX_EPOCH + Duration::from_secs(1_000_000_000);
     let mut date = DateLine::default();
     date.update(now);
     let files = Files::new(None, 1 << 20, 1 << 20, now).expect("embedded site");
-    HttpCtx::new(files, date, Limits::default(), 1_000_000_000)
+    Site::new(files, date, Limits::default())
 }
 
 /// A socket stand-in that takes everything, or at most `room` bytes per call.
@@ -50,28 +52,30 @@ struct Sink {
     room: usize,
 }
 
-impl Write for Sink {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.write_vectored(&[IoSlice::new(buf)])
+impl Stream for Sink {
+    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        Ok(0)
     }
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         let n = bufs.iter().map(|b| b.len()).sum::<usize>().min(self.room);
         self.taken += n;
         Ok(n)
     }
-    fn flush(&mut self) -> io::Result<()> {
+    fn send_file(&mut self, _: &File, _: u64, _: usize) -> io::Result<usize> {
+        Err(io::ErrorKind::Unsupported.into())
+    }
+    fn shutdown_write(&mut self) -> io::Result<()> {
         Ok(())
     }
 }
 
-impl AsRawFd for Sink {
-    fn as_raw_fd(&self) -> RawFd {
-        -1
-    }
-}
-
 fn respond(c: &mut Criterion) {
-    let mut ctx = ctx();
+    let (mut site, mut ops) = (site(), Ops::default());
+    let mut env = Env {
+        site: &mut site,
+        ops: &mut ops,
+        client: 0,
+    };
     let mut out = OutQueue::default();
     let mut sink = Sink {
         taken: 0,
@@ -84,8 +88,8 @@ fn respond(c: &mut Criterion) {
         g.bench_function(name, |b| {
             b.iter(|| {
                 let mut session = Session::default();
-                let used = session.on_input(black_box(input), &mut ctx, &mut out);
-                let _ = out.flush(&mut sink);
+                let used = session.on_input(black_box(input), &mut env, &mut out);
+                let _ = out.flush(&mut sink, &mut 0);
                 used
             })
         });
@@ -122,7 +126,7 @@ fn queue(c: &mut Criterion) {
                 room: 100,
             };
             while !out.is_empty() {
-                let _ = out.flush(&mut sink);
+                let _ = out.flush(&mut sink, &mut 0);
             }
             sink.taken
         })

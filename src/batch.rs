@@ -11,6 +11,8 @@ use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::RawFd;
 
+use crate::sys::{self, interrupted, syscall, would_block};
+
 /// Most datagrams taken or answered per call.
 pub const BATCH: usize = 64;
 
@@ -71,21 +73,15 @@ impl DatagramBatch {
             msg.msg_hdr.msg_namelen = STORAGE_LEN;
             // No iovec: the payload is truncated away; MSG_TRUNC is set on it.
         }
-        // SAFETY: every msg_name points into `self.addrs`, which outlives the
-        // call, with its true length; no iovecs are given.
-        let n = unsafe {
-            libc::recvmmsg(
-                fd,
-                msgs.as_mut_ptr(),
-                BATCH as libc::c_uint,
-                libc::MSG_DONTWAIT as _,
-                std::ptr::null_mut(),
-            )
-        };
-        if n < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let n = n as usize;
+        // Every msg_name points into `self.addrs`, which outlives the call,
+        // with its true length; no iovecs are given.
+        let n = syscall!(recvmmsg(
+            fd,
+            msgs.as_mut_ptr(),
+            BATCH as libc::c_uint,
+            libc::MSG_DONTWAIT as _,
+            std::ptr::null_mut(),
+        ))? as usize;
         for (len, msg) in self.lens.iter_mut().zip(&msgs[..n]) {
             *len = msg.msg_hdr.msg_namelen;
         }
@@ -132,34 +128,28 @@ impl DatagramBatch {
             // from the kernel's by padding), which would undo the batching.
             // Our headers are zeroed, padding included, and carry no control
             // data, so the kernel reads them as its own on either libc.
-            // SAFETY: each header points at an address in `self.addrs` and at
-            // `iov`, which points at `payload`; all outlive the call, and the
+            // Each header points at an address in `self.addrs` and at `iov`,
+            // which points at `payload`; all outlive the call, and the
             // kernel only reads them.
-            let rc = unsafe {
-                libc::syscall(
-                    libc::SYS_sendmmsg,
-                    fd,
-                    msgs[sent..].as_mut_ptr(),
-                    (n - sent) as libc::c_uint,
-                    libc::MSG_DONTWAIT,
-                )
-            };
-            if rc < 0 {
-                let e = io::Error::last_os_error();
-                match e.kind() {
-                    io::ErrorKind::Interrupted => continue,
-                    io::ErrorKind::WouldBlock => return Ok(sent),
-                    // One unreachable peer must not cost the others their
-                    // replies: skip it and go on.
-                    _ if sent + 1 < n => {
-                        log::debug!("sendmmsg: {e}");
-                        sent += 1;
-                        continue;
-                    }
-                    _ => return Err(e),
+            let rc = syscall!(syscall(
+                libc::SYS_sendmmsg,
+                fd,
+                msgs[sent..].as_mut_ptr(),
+                (n - sent) as libc::c_uint,
+                libc::MSG_DONTWAIT,
+            ));
+            match rc {
+                Ok(rc) => sent += rc as usize,
+                Err(e) if interrupted(&e) => {}
+                Err(e) if would_block(&e) => return Ok(sent),
+                // One unreachable peer must not cost the others their
+                // replies: skip it and go on.
+                Err(e) if sent + 1 < n => {
+                    log::debug!("sendmmsg: {e}");
+                    sent += 1;
                 }
+                Err(e) => return Err(sys::context(e, "sendmmsg")),
             }
-            sent += rc as usize;
         }
         Ok(sent)
     }

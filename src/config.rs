@@ -4,6 +4,7 @@
 //! build one directly (port 0 is allowed everywhere, so tests never need a
 //! fixed port). Nothing here touches the network.
 
+use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
@@ -166,6 +167,26 @@ impl Default for Config {
 }
 
 impl Config {
+    /// Refuses options that could not be meant, before anything is bound:
+    /// each error says which option and why.
+    pub fn validate(&self) -> io::Result<()> {
+        let invalid = |msg: String| Err(io::Error::new(io::ErrorKind::InvalidInput, msg));
+        if let Some(value) = &self.cache_control
+            && value.bytes().any(|b| b.is_ascii_control())
+        {
+            return invalid("cache control value must not contain control characters".into());
+        }
+        if let Some(path) = &self.metrics_path
+            && !path.starts_with('/')
+        {
+            return invalid(format!("metrics path {path:?} must start with /"));
+        }
+        if self.max_conns == 0 {
+            return invalid("max conns must be at least 1".into());
+        }
+        Ok(())
+    }
+
     /// A configuration for tests and embedders: every service on an ephemeral
     /// port of 127.0.0.1, the embedded site, no signal handling.
     pub fn ephemeral() -> Self {

@@ -36,13 +36,17 @@
 pub mod access_log;
 pub mod batch;
 pub mod config;
+pub mod date;
 pub mod http;
 pub mod metrics;
+pub mod ops;
 pub mod out;
 pub mod rdate;
 pub mod rfc868;
 pub mod server;
 pub mod sockets;
+pub mod stream;
+pub mod sys;
 pub mod timers;
 pub mod trace;
 

@@ -259,85 +259,20 @@ impl Serve {
     }
 }
 
-/// Switches the process to `name`'s user and group, for good: groups first,
-/// then gid, then uid (after setuid the others could no longer be changed).
-/// The sockets are already bound, so low ports stay ours.
-fn drop_privileges(name: &str) -> std::io::Result<()> {
-    use std::ffi::CString;
-    use std::io::Error;
-    let cname = CString::new(name).map_err(|_| Error::other("a user name cannot contain NUL"))?;
-    // SAFETY: passwd is plain data; getpwnam_r fills it and points its
-    // strings into `buf`, which outlives every use below.
-    let (uid, gid) = unsafe {
-        let mut pwd: libc::passwd = std::mem::zeroed();
-        let mut result: *mut libc::passwd = std::ptr::null_mut();
-        let mut buf = vec![0 as libc::c_char; 16 * 1024];
-        let rc = libc::getpwnam_r(
-            cname.as_ptr(),
-            &mut pwd,
-            buf.as_mut_ptr(),
-            buf.len(),
-            &mut result,
-        );
-        if rc != 0 {
-            return Err(Error::from_raw_os_error(rc));
-        }
-        if result.is_null() {
-            return Err(Error::other("no such user"));
-        }
-        (pwd.pw_uid, pwd.pw_gid)
-    };
-    // SAFETY: plain syscalls on this process's credentials.
-    unsafe {
-        if libc::setgroups(1, &gid) != 0 {
-            return Err(Error::other(format!(
-                "setgroups: {}",
-                Error::last_os_error()
-            )));
-        }
-        if libc::setgid(gid) != 0 {
-            return Err(Error::other(format!("setgid: {}", Error::last_os_error())));
-        }
-        if libc::setuid(uid) != 0 {
-            return Err(Error::other(format!("setuid: {}", Error::last_os_error())));
-        }
-    }
-    Ok(())
-}
-
 /// Raises the soft limit on open files to the hard limit: every connection
 /// is a descriptor, and the default soft limit (often 1024) is far below
 /// what one loop can serve. Returns the limit in force.
 fn raise_nofile_limit() -> u64 {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
-            log::warn!(
-                "getrlimit RLIMIT_NOFILE: {}",
-                std::io::Error::last_os_error()
-            );
-            return 1024;
+    match oneloop::sys::raise_nofile_limit() {
+        Ok(limit) => {
+            log::debug!("open file limit: {limit}");
+            limit
         }
-        if lim.rlim_cur < lim.rlim_max {
-            let raised = libc::rlimit {
-                rlim_cur: lim.rlim_max,
-                rlim_max: lim.rlim_max,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) != 0 {
-                log::warn!(
-                    "setrlimit RLIMIT_NOFILE: {}",
-                    std::io::Error::last_os_error()
-                );
-                return lim.rlim_cur;
-            }
+        Err(e) => {
+            log::warn!("RLIMIT_NOFILE: {e}");
+            1024
         }
     }
-    log::debug!("open file limit: {}", lim.rlim_max);
-    lim.rlim_max
 }
 
 fn main() -> ExitCode {
@@ -359,7 +294,7 @@ fn main() -> ExitCode {
         }
     };
     if let Some(name) = &user
-        && let Err(e) = drop_privileges(name)
+        && let Err(e) = oneloop::sys::become_user(name)
     {
         log::error!("--user {name}: {e}");
         return ExitCode::FAILURE;

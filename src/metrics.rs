@@ -15,7 +15,6 @@
 use std::fmt::Write;
 use std::time::Instant;
 
-use crate::http::status::Status;
 use crate::rfc868::TimeStats;
 
 /// Connections by what they are doing, sampled.
@@ -29,6 +28,31 @@ pub struct ConnStates {
     pub idle: u64,
     /// Closing, discarding what the client still sends.
     pub lingering: u64,
+}
+
+/// What the loop did, counted where it happens with one add each: the live
+/// page divides them into events per wakeup, responses per write, bytes
+/// per write and syscalls per response. Every HTTP syscall the loop makes
+/// is in exactly one of them, so their sum is the loop's own count.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct LoopCounts {
+    /// Returns from `epoll_wait`: wakeups.
+    pub wakeups: u64,
+    /// Events those wakeups carried.
+    pub events: u64,
+    /// `read` calls on HTTP connections, those that found nothing included.
+    pub reads: u64,
+    /// `writev`, `sendmsg` and `sendfile` calls on HTTP connections.
+    pub writes: u64,
+    /// The other HTTP syscalls: `accept`, `epoll_ctl`, `shutdown`, `close`.
+    pub other: u64,
+}
+
+impl LoopCounts {
+    /// Every syscall counted.
+    pub fn syscalls(&self) -> u64 {
+        self.wakeups + self.reads + self.writes + self.other
+    }
 }
 
 /// Why a connection's deadline passed; see [`crate::config::Timeouts`].
@@ -59,6 +83,8 @@ pub struct Metrics {
     pub sent_bytes: u64,
     /// The RFC 868 services.
     pub time: TimeStats,
+    /// The loop's wakeups and syscalls.
+    pub io: LoopCounts,
     /// Connections closed at a deadline, by [`Timeout`].
     pub timeouts: [u64; 4],
     /// Times accepting paused at the connection cap.
@@ -73,9 +99,9 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Counts a response.
-    pub fn response(&mut self, status: Status) {
-        let class = (status.code() / 100).clamp(1, 5) as usize;
+    /// Counts a response with status `code`.
+    pub fn response(&mut self, code: u16) {
+        let class = (code / 100).clamp(1, 5) as usize;
         self.responses[class - 1] += 1;
     }
 
@@ -162,6 +188,30 @@ impl Metrics {
                 ("{deadline=\"linger\"}", t[Timeout::Linger as usize]),
             ],
         );
+        let io = self.io;
+        metric(
+            "loop_wakeups_total",
+            "counter",
+            "Returns from epoll_wait.",
+            &[("", io.wakeups)],
+        );
+        metric(
+            "loop_events_total",
+            "counter",
+            "Readiness events handled.",
+            &[("", io.events)],
+        );
+        metric(
+            "http_syscalls_total",
+            "counter",
+            "System calls the loop made for HTTP, by call (epoll_wait counts every wakeup).",
+            &[
+                ("{call=\"epoll_wait\"}", io.wakeups),
+                ("{call=\"read\"}", io.reads),
+                ("{call=\"write\"}", io.writes),
+                ("{call=\"other\"}", io.other),
+            ],
+        );
         metric(
             "accept_pauses_total",
             "counter",
@@ -204,12 +254,14 @@ mod tests {
             started: 1_000_000_000,
             ..Metrics::default()
         };
-        m.response(Status::Ok);
-        m.response(Status::NotModified);
-        m.response(Status::NotFound);
-        m.response(Status::NotFound);
+        m.response(200);
+        m.response(304);
+        m.response(404);
+        m.response(404);
         m.timeout(Timeout::Send);
         m.time.udp_replies = 7;
+        m.io.wakeups = 5;
+        m.io.writes = 9;
         let text = m.render();
         for line in [
             "oneloop_http_connections_accepted_total 3",
@@ -219,6 +271,8 @@ mod tests {
             "oneloop_http_timeouts_total{deadline=\"send\"} 1",
             "oneloop_time_replies_total{transport=\"udp\"} 7",
             "oneloop_start_time_seconds 1000000000",
+            "oneloop_loop_wakeups_total 5",
+            "oneloop_http_syscalls_total{call=\"write\"} 9",
             "# TYPE oneloop_http_connections gauge",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} in\n{text}");

@@ -16,9 +16,11 @@
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io::{self, IoSlice, Write};
-use std::os::fd::AsRawFd;
+use std::io::{self, IoSlice};
 use std::rc::Rc;
+
+use crate::stream::Stream;
+use crate::sys::{interrupted, would_block};
 
 /// Most slices handed to one `writev`. Linux allows 1024 (IOV_MAX); 64 covers
 /// sixteen pipelined responses of four chunks each while keeping the array
@@ -171,8 +173,9 @@ impl OutQueue {
     }
 
     /// Writes as much as the socket takes: one `writev` per run of in-memory
-    /// chunks, one `sendfile` per file chunk.
-    pub fn flush<S: Write + AsRawFd>(&mut self, sock: &mut S) -> io::Result<Flush> {
+    /// chunks, one `sendfile` per file chunk. Each call made is added to
+    /// `calls` (the live page shows responses and bytes per write).
+    pub fn flush<S: Stream>(&mut self, sock: &mut S, calls: &mut u64) -> io::Result<Flush> {
         // Whether this connection has had its turn of file bytes.
         let mut turn_used = false;
         // Bytes just sent with MSG_MORE ahead of a file: the first sendfile
@@ -190,6 +193,7 @@ impl OutQueue {
                 return Ok(Flush::Yield);
             }
             let wanted = self.front_run_len(lead);
+            *calls += 1;
             let result = if is_file {
                 self.send_file(sock, wanted)
             } else {
@@ -225,8 +229,8 @@ impl OutQueue {
                         (false, false) => {}
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Flush::Blocked),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if would_block(&e) => return Ok(Flush::Blocked),
+                Err(e) if interrupted(&e) => {}
                 Err(e) => return Err(e),
             }
         }
@@ -251,7 +255,7 @@ impl OutQueue {
     }
 
     /// One `writev` of the leading in-memory chunks.
-    fn write_memory<S: Write + AsRawFd>(&self, sock: &mut S) -> io::Result<usize> {
+    fn write_memory<S: Stream>(&self, sock: &mut S) -> io::Result<usize> {
         let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
         let mut count = 0;
         for bytes in self.chunks.iter().map_while(Chunk::bytes).take(MAX_IOVECS) {
@@ -261,33 +265,25 @@ impl OutQueue {
         if let Some(Chunk::File { .. }) = self.chunks.get(count) {
             // A file follows: MSG_MORE holds these bytes back so the head
             // and the first bytes of the file leave in the same segments.
-            return send_more(sock.as_raw_fd(), &slices[..count]);
+            return sock.write_vectored_more(&slices[..count]);
         }
         sock.write_vectored(&slices[..count])
     }
 
     /// One `sendfile` of up to `count` bytes from the front file chunk.
-    fn send_file<S: AsRawFd>(&mut self, sock: &mut S, count: usize) -> io::Result<usize> {
+    fn send_file<S: Stream>(&mut self, sock: &mut S, count: usize) -> io::Result<usize> {
         let Some(Chunk::File { file, pos, .. }) = self.chunks.front() else {
             return Ok(0);
         };
-        let mut offset = *pos as libc::off_t;
-        // SAFETY: both descriptors are open for the duration of the call (we
-        // hold `file` and `sock`), and `offset` is a valid, exclusive pointer.
-        let sent =
-            unsafe { libc::sendfile(sock.as_raw_fd(), file.as_raw_fd(), &mut offset, count) };
-        if sent < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        if sent == 0 {
-            // The file shrank under us: what we promised in Content-Length can
-            // no longer be kept, so the connection must end.
-            return Err(io::Error::new(
+        match sock.send_file(file, *pos, count)? {
+            // The file shrank under us: what we promised in Content-Length
+            // can no longer be kept, so the connection must end.
+            0 => Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
                 "sendfile: file shorter than its Content-Length",
-            ));
+            )),
+            sent => Ok(sent),
         }
-        Ok(sent as usize)
     }
 
     /// Drops `n` written bytes from the front of the queue.
@@ -308,53 +304,46 @@ impl OutQueue {
     }
 }
 
-/// `sendmsg(2)` of `slices` with MSG_MORE: more data follows at once.
-fn send_more(fd: std::os::fd::RawFd, slices: &[IoSlice<'_>]) -> io::Result<usize> {
-    // SAFETY: msghdr is plain old data; all-zero is a valid value.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    // IoSlice is ABI-compatible with iovec on Unix (std documents it); the
-    // kernel only reads the slices, which outlive the call.
-    msg.msg_iov = slices.as_ptr() as *mut libc::iovec;
-    msg.msg_iovlen = slices.len() as _;
-    // SAFETY: `msg` points at valid iovecs and names no address or control data.
-    let sent = unsafe { libc::sendmsg(fd, &msg, libc::MSG_MORE | libc::MSG_NOSIGNAL) };
-    if sent < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(sent as usize)
-}
-
 /// Everything queued, as text, by flushing into memory (tests only; file
 /// chunks are not supported).
 #[cfg(test)]
 pub(crate) fn text_of(out: &mut OutQueue) -> String {
-    struct Memory(Vec<u8>);
-    impl Write for Memory {
-        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
-            self.0.extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-            bufs.iter().map(|b| self.write(b)).sum()
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-    impl AsRawFd for Memory {
-        fn as_raw_fd(&self) -> std::os::fd::RawFd {
-            -1
-        }
-    }
-    let mut memory = Memory(Vec::new());
-    out.flush(&mut memory).expect("memory takes everything");
+    let mut memory = Memory::default();
+    out.flush(&mut memory, &mut 0)
+        .expect("memory takes everything");
     String::from_utf8(memory.0).expect("text")
+}
+
+/// A stream that takes everything into memory (tests only; file chunks
+/// are read with `pread`).
+#[cfg(test)]
+#[derive(Default)]
+pub(crate) struct Memory(pub Vec<u8>);
+
+#[cfg(test)]
+impl Stream for Memory {
+    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        Ok(0)
+    }
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        bufs.iter().for_each(|b| self.0.extend_from_slice(b));
+        Ok(bufs.iter().map(|b| b.len()).sum())
+    }
+    fn send_file(&mut self, file: &File, offset: u64, count: usize) -> io::Result<usize> {
+        use std::os::unix::fs::FileExt;
+        let mut buf = vec![0; count];
+        let n = file.read_at(&mut buf, offset)?;
+        self.0.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::fd::RawFd;
 
     /// A socket stand-in that accepts at most `room` bytes, then WouldBlock.
     struct Sink {
@@ -363,9 +352,15 @@ mod tests {
         calls: usize,
     }
 
-    impl Write for Sink {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            self.write_vectored(&[IoSlice::new(buf)])
+    impl Stream for Sink {
+        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            Ok(0)
+        }
+        fn send_file(&mut self, _: &File, _: u64, _: usize) -> io::Result<usize> {
+            Err(io::ErrorKind::Unsupported.into())
+        }
+        fn shutdown_write(&mut self) -> io::Result<()> {
+            Ok(())
         }
         fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
             self.calls += 1;
@@ -380,15 +375,6 @@ mod tests {
                 n += take;
             }
             Ok(n)
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl AsRawFd for Sink {
-        fn as_raw_fd(&self) -> RawFd {
-            -1
         }
     }
 
@@ -410,7 +396,7 @@ mod tests {
             room: 100,
             calls: 0,
         };
-        assert_eq!(q.flush(&mut s).unwrap(), Flush::Done);
+        assert_eq!(q.flush(&mut s, &mut 0).unwrap(), Flush::Done);
         assert_eq!(s.got, b"abcde-shared");
         assert_eq!(s.calls, 1);
         assert!(q.is_empty());
@@ -427,10 +413,14 @@ mod tests {
                 room: cut,
                 calls: 0,
             };
-            assert_eq!(q.flush(&mut s).unwrap(), Flush::Blocked, "cut {cut}");
+            assert_eq!(
+                q.flush(&mut s, &mut 0).unwrap(),
+                Flush::Blocked,
+                "cut {cut}"
+            );
             assert_eq!(q.queued_bytes(), 12 - cut as u64);
             s.room = 100;
-            assert_eq!(q.flush(&mut s).unwrap(), Flush::Done);
+            assert_eq!(q.flush(&mut s, &mut 0).unwrap(), Flush::Done);
             assert_eq!(s.got, b"abcde-shared", "cut {cut}");
         }
     }
@@ -446,7 +436,7 @@ mod tests {
             room: 10_000,
             calls: 0,
         };
-        assert_eq!(q.flush(&mut s).unwrap(), Flush::Done);
+        assert_eq!(q.flush(&mut s, &mut 0).unwrap(), Flush::Done);
         assert_eq!(s.got.len(), MAX_IOVECS * 2 + 1);
         assert_eq!(s.calls, 3);
     }

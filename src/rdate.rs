@@ -282,7 +282,7 @@ pub fn render_text(reports: &[Report]) -> String {
         let t = &r.target;
         let (time, rtt, offset) = match &r.outcome {
             Outcome::Time { unix, rtt, offset } => (
-                crate::http::date::format((*unix).max(0) as u64),
+                crate::date::format((*unix).max(0) as u64),
                 format!("{:.1} ms", rtt.as_secs_f64() * 1000.0),
                 format!("{offset:+.1} s"),
             ),

@@ -30,6 +30,7 @@ use std::os::fd::AsRawFd;
 use mio::net::{TcpListener, UdpSocket};
 
 use crate::batch::{BATCH, DatagramBatch};
+use crate::sys::{interrupted, would_block};
 
 /// Seconds from 1900-01-01 00:00 UTC (RFC 868's epoch) to 1970-01-01 00:00 UTC.
 pub const UNIX_TO_1900: u64 = 2_208_988_800;
@@ -152,7 +153,7 @@ pub fn serve_tcp(listener: &TcpListener, now: SystemTime, stats: &mut TimeStats)
     loop {
         let (mut stream, _peer) = match listener.accept() {
             Ok(conn) => conn,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+            Err(e) if would_block(&e) => {
                 log::trace!(
                     "RFC 868 TCP: {} answered and closed, then accept: WouldBlock",
                     stats.tcp_replies - before
@@ -161,7 +162,7 @@ pub fn serve_tcp(listener: &TcpListener, now: SystemTime, stats: &mut TimeStats)
             }
             // The peer gave up between SYN and accept: nothing to answer.
             Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => continue,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if interrupted(&e) => continue,
             Err(e) => return Err(e),
         };
         match reply {
@@ -197,8 +198,8 @@ pub fn serve_udp(
     loop {
         let received = match batch.recv(fd) {
             Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if would_block(&e) => return Ok(()),
+            Err(e) if interrupted(&e) => continue,
             // An ICMP error from an earlier reply surfaces here on Linux;
             // it concerns that peer only.
             Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => continue,

@@ -4,20 +4,29 @@
 //! ```text
 //! Server::run
 //!   loop {
-//!     poll(events, until the next deadline)
+//!     poll(events, until the next deadline)        one epoll_wait
 //!     read the clocks once; refresh the Date line
 //!     for each event:
 //!       SIGNALS / WAKER  -> begin (or, the second time, cut short) shutdown;
 //!                           SIGHUP reopens the access log
-//!       HTTP listener    -> accept until WouldBlock; a slab entry each, READABLE
+//!       HTTP listener    -> accept until WouldBlock; serve each at once, then
+//!                           register it only if it stays open
 //!       time listener    -> accept until WouldBlock; write 4 bytes; close
-//!       time UDP socket  -> recv_from until WouldBlock; send_to 4 bytes each
-//!       connection k     -> conns[k].on_event(..) -> Keep(interest) | Close
+//!       time UDP socket  -> recvmmsg until drained; one sendmmsg per batch
+//!       connection k     -> conns[k].on_event(..) -> Wait(interest, deadline)
+//!                           | Again(..) | Close; the loop reregisters and arms
 //!     expire deadlines
+//!     connections that yielded take their next turn
 //!     a new second: sample connection states, write the access log
-//!     shutting down and no connection left -> return
+//!     draining and no connection left -> return
 //!   }
 //! ```
+//!
+//! The loop owns everything a connection needs (the read buffer, the site,
+//! the counters, the pool of work states) and lends it for one event in a
+//! [`Ctx`]. A connection never touches the poller or the wheel: it returns
+//! a [`Next`], and [`Server::apply`] registers and arms. Listeners are
+//! registered when bound, before the first `poll`.
 //!
 //! After start-up nothing here returns an error for one client's sake: a
 //! failed syscall on a connection closes that connection; a failed `accept`
@@ -25,29 +34,30 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
-use mio::net::{TcpListener, UdpSocket};
+use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
 use slab::Slab;
 
 use crate::access_log::AccessLog;
 use crate::batch::DatagramBatch;
 use crate::config::{Clock, Config, Timeouts};
-use crate::http::conn::{ActivePool, Conn, Ctx, Next};
-use crate::http::date::{self, DateLine};
+use crate::date::DateLine;
+use crate::http::conn::{Conn, Ctx, Next, WorkPool};
 use crate::http::files::Files;
-use crate::http::session::HttpCtx;
-use crate::metrics::ConnStates;
+use crate::http::session::Site;
+use crate::metrics::{ConnStates, Metrics};
+use crate::ops::Ops;
 use crate::rfc868;
-use crate::sockets;
-use crate::timers::Timers;
+use crate::sockets::{Listener, Listeners};
+use crate::sys::{context, interrupted, would_block};
+use crate::timers::{self, Timers};
 use crate::trace::{self, NameToken};
 
-/// Signals (SIGINT, SIGTERM) arrive on this token.
+/// Signals (SIGINT, SIGTERM, SIGHUP) arrive on this token.
 const SIGNALS: Token = Token(usize::MAX);
 /// [`Handle::shutdown`] wakes the loop on this token.
 const WAKER: Token = Token(usize::MAX - 1);
@@ -58,16 +68,11 @@ const LISTENER_BASE: usize = usize::MAX - 2;
 /// Size of the loop's one read buffer, shared by every connection.
 const READ_BUF: usize = 64 * 1024;
 
-/// A listening socket and the service behind it.
-#[derive(Debug)]
-enum Listener {
-    /// HTTP: accepted connections join the slab.
-    Http(TcpListener),
-    /// RFC 868 over TCP: accepted connections are answered and closed at once.
-    Time(TcpListener),
-    /// RFC 868 over UDP.
-    TimeUdp(UdpSocket),
-}
+/// Longest time buffered access log lines wait to be written.
+const LOG_FLUSH: Duration = Duration::from_secs(1);
+
+/// How long accepting pauses after running out of descriptors.
+const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 
 /// Names tokens for the trace narration.
 struct Tokens<'a>(&'a [Listener]);
@@ -79,12 +84,7 @@ impl NameToken for Tokens<'_> {
             WAKER => f.write_str("waker"),
             Token(t) if t > LISTENER_BASE - self.0.len() => {
                 let i = LISTENER_BASE - t;
-                let kind = match self.0.get(i) {
-                    Some(Listener::Http(_)) => "HTTP",
-                    Some(Listener::Time(_)) => "RFC 868 TCP",
-                    Some(Listener::TimeUdp(_)) => "RFC 868 UDP",
-                    None => "closed",
-                };
+                let kind = self.0.get(i).map_or("closed", Listener::service);
                 write!(f, "listener {i} ({kind})")
             }
             Token(key) => write!(f, "connection {key}"),
@@ -109,13 +109,50 @@ impl Handle {
     }
 }
 
-/// Where the loop stands in its life.
+/// Where the server stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Life {
+enum ServerState {
     /// Accepting and serving.
     Serving,
     /// Listeners closed; finishing responses in flight until `until`.
     Draining { until: Instant },
+}
+
+/// A connection in the slab, with what the loop keeps about it.
+#[derive(Debug)]
+struct Slot {
+    conn: Conn<TcpStream>,
+    /// When it must close, as a wheel tick: from its last [`Next`].
+    deadline: u32,
+    /// Its one entry in the wheel, at or before `deadline` (an entry that
+    /// fires before the deadline is simply rescheduled).
+    timer: timers::Entry,
+    /// The interest registered, to reregister only on change.
+    registered: Interest,
+}
+
+/// What the loop lends to whichever connection has the event: kept apart
+/// from the slab so both can be borrowed at once.
+struct Lent {
+    /// The one read buffer.
+    buf: Vec<u8>,
+    site: Site,
+    ops: Ops,
+    pool: WorkPool,
+    timeouts: Timeouts,
+}
+
+impl Lent {
+    fn ctx(&mut self, now: Instant) -> Ctx<'_> {
+        Ctx {
+            buf: &mut self.buf,
+            site: &mut self.site,
+            ops: &mut self.ops,
+            pool: &mut self.pool,
+            now,
+            timeouts: self.timeouts,
+        }
+    }
 }
 
 /// The server: bound sockets and everything the loop owns.
@@ -124,9 +161,10 @@ pub struct Server {
     listeners: Vec<Listener>,
     http_addrs: Vec<SocketAddr>,
     time_addrs: Vec<SocketAddr>,
-    conns: Slab<Conn>,
-    shared: Shared,
-    expired: Vec<(usize, u32)>,
+    conns: Slab<Slot>,
+    lent: Lent,
+    timers: Timers,
+    expired: Vec<usize>,
     /// Connections that yielded with more to write (see `Next::Again`).
     again: Vec<usize>,
     max_conns: usize,
@@ -139,35 +177,11 @@ pub struct Server {
     udp_policy: rfc868::UdpPolicy,
     signals: Option<signal_hook_mio::v1_0::Signals>,
     handle: Handle,
-    life: Life,
+    state: ServerState,
     clock: Clock,
     shutdown_timeout: Duration,
     /// The Unix second of the last once-a-second chores.
-    second: u64,
-}
-
-/// What the loop lends to whichever connection has the event: kept apart
-/// from the slab so both can be borrowed at once.
-struct Shared {
-    /// The one read buffer.
-    buf: Vec<u8>,
-    http: HttpCtx,
-    timers: Timers,
-    pool: ActivePool,
-    timeouts: Timeouts,
-}
-
-impl Shared {
-    fn ctx(&mut self, now: Instant) -> Ctx<'_> {
-        Ctx {
-            buf: &mut self.buf,
-            http: &mut self.http,
-            timers: &mut self.timers,
-            pool: &mut self.pool,
-            now,
-            timeouts: self.timeouts,
-        }
-    }
+    chores_second: u64,
 }
 
 impl Server {
@@ -175,50 +189,13 @@ impl Server {
     /// [`Server::http_addrs`]) and prepares the loop. Errors name the
     /// address and the reason.
     pub fn bind(config: Config) -> io::Result<Server> {
+        config.validate()?;
         let poll = Poll::new().map_err(|e| context(e, "epoll_create"))?;
-        let mut listeners = Vec::new();
-        let mut http_addrs = Vec::new();
-        let mut time_addrs = Vec::new();
-        let inherited = if config.systemd {
-            sockets::from_systemd()?.unwrap_or_default()
-        } else {
-            sockets::Inherited::default()
-        };
-        let bound_http = config.http.iter().map(|&addr| {
-            sockets::tcp_listener(addr, config.reuse_port).map_err(|e| bind_error(e, "HTTP", addr))
-        });
-        for l in bound_http
-            .collect::<io::Result<Vec<_>>>()?
-            .into_iter()
-            .chain(inherited.http)
-        {
-            tune_http_listener(&l)?;
-            http_addrs.push(l.local_addr()?);
-            listeners.push(Listener::Http(l));
-        }
-        for &addr in &config.time {
-            let tcp = sockets::tcp_listener(addr, config.reuse_port)
-                .map_err(|e| bind_error(e, "RFC 868 TCP", addr))?;
-            // UDP takes the port TCP got, so "the time address" is one port
-            // even when the configuration asked for port 0.
-            let bound = tcp.local_addr()?;
-            let udp = sockets::udp_socket(bound, config.reuse_port)
-                .map_err(|e| bind_error(e, "RFC 868 UDP", bound))?;
-            time_addrs.push(bound);
-            listeners.push(Listener::Time(tcp));
-            listeners.push(Listener::TimeUdp(udp));
-        }
-        for tcp in inherited.time_tcp {
-            time_addrs.push(tcp.local_addr()?);
-            listeners.push(Listener::Time(tcp));
-        }
-        for udp in inherited.time_udp {
-            let addr = udp.local_addr()?;
-            if !time_addrs.contains(&addr) {
-                time_addrs.push(addr);
-            }
-            listeners.push(Listener::TimeUdp(udp));
-        }
+        let Listeners {
+            list: mut listeners,
+            http_addrs,
+            time_addrs,
+        } = Listeners::open(&config)?;
         for (i, l) in listeners.iter_mut().enumerate() {
             let token = Token(LISTENER_BASE - i);
             let registry = poll.registry();
@@ -243,58 +220,51 @@ impl Server {
         };
         let waker =
             Arc::new(Waker::new(poll.registry(), WAKER).map_err(|e| context(e, "eventfd"))?);
-        let now = (config.clock)();
-        let files = Files::new(
+
+        let wall = (config.clock)();
+        let mut files = Files::new(
             config.root.as_deref(),
             config.cache_file_max,
             config.cache_total_max,
-            now,
+            wall,
         )?;
-        let mut files = files;
         files.serve_dotfiles(config.dotfiles);
-        if let Some(value) = &config.cache_control
-            && value.bytes().any(|b| b.is_ascii_control())
-        {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "cache control value must not contain control characters",
-            ));
-        }
         files.set_cache_control(config.cache_control.as_deref());
         let mut date = DateLine::default();
-        date.update(now);
-        let now_secs = date::unix_seconds(now).unwrap_or(0);
-        let mut http = HttpCtx::new(files, date, config.limits, now_secs);
-        http.metrics.started = now_secs;
-        http.metrics.started_at = Some(Instant::now());
-        if let Some(path) = &config.metrics_path {
-            if !path.starts_with('/') {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    format!("metrics path {path:?} must start with /"),
-                ));
-            }
-            http.metrics_path = Some(path.as_bytes().into());
-        }
-        if let Some(path) = &config.access_log {
-            http.access_log = Some(AccessLog::open(path)?);
-        }
+        date.update(wall);
+        let now_secs = date.second().unwrap_or(0);
+        let mut site = Site::new(files, date, config.limits);
+        site.metrics_path = config.metrics_path.as_deref().map(|p| p.as_bytes().into());
+        let now = Instant::now();
+        let ops = Ops {
+            metrics: Metrics {
+                started: now_secs,
+                started_at: Some(now),
+                ..Metrics::default()
+            },
+            access_log: config
+                .access_log
+                .as_deref()
+                .map(AccessLog::open)
+                .transpose()?,
+        };
         Ok(Server {
             poll,
             listeners,
             http_addrs,
             time_addrs,
             conns: Slab::new(),
-            shared: Shared {
+            lent: Lent {
                 buf: vec![0; READ_BUF.max(config.limits.max_head_bytes + 1)],
-                http,
-                timers: Timers::new(Instant::now()),
-                pool: ActivePool::default(),
+                site,
+                ops,
+                pool: WorkPool::default(),
                 timeouts: config.timeouts,
             },
+            timers: Timers::new(now),
             expired: Vec::new(),
             again: Vec::new(),
-            max_conns: config.max_conns.max(1),
+            max_conns: config.max_conns,
             accept_paused: None,
             accept_warned: false,
             datagrams: DatagramBatch::default(),
@@ -304,10 +274,10 @@ impl Server {
                 waker,
                 stop: Arc::new(AtomicBool::new(false)),
             },
-            life: Life::Serving,
+            state: ServerState::Serving,
             clock: config.clock,
             shutdown_timeout: config.shutdown_timeout,
-            second: now_secs,
+            chores_second: now_secs,
         })
     }
 
@@ -326,6 +296,10 @@ impl Server {
         self.handle.clone()
     }
 
+    fn metrics(&mut self) -> &mut Metrics {
+        &mut self.lent.ops.metrics
+    }
+
     /// Runs the loop until shutdown completes. Returns an error only if the
     /// poller itself fails.
     pub fn run(mut self) -> io::Result<()> {
@@ -334,14 +308,14 @@ impl Server {
             let timeout = self.next_timeout(Instant::now());
             match self.poll.poll(&mut events, timeout) {
                 Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if interrupted(&e) => continue,
                 Err(e) => return Err(context(e, "epoll_wait")),
             }
             // The clocks are read once per wakeup: every reply in it shares them.
             let now = Instant::now();
             let wall = (self.clock)();
-            self.shared.http.date.update(wall);
-            self.shared.http.now_secs = date::unix_seconds(wall).unwrap_or(0);
+            self.lent.site.date.update(wall);
+            self.metrics().io.wakeups += 1;
             log::trace!(
                 "{}",
                 trace::Wakeup {
@@ -351,6 +325,7 @@ impl Server {
             );
 
             for event in events.iter() {
+                self.metrics().io.events += 1;
                 match event.token() {
                     SIGNALS => self.on_signals(now),
                     WAKER if self.handle.stop.swap(false, Ordering::SeqCst) => {
@@ -368,8 +343,9 @@ impl Server {
             }
             self.expire(now);
             self.resume_accepting(now, wall);
-            if self.shared.http.now_secs != self.second {
-                self.second = self.shared.http.now_secs;
+            let second = self.lent.site.date.second().unwrap_or(0);
+            if second != self.chores_second {
+                self.chores_second = second;
                 self.every_second();
             }
             // Connections that yielded take their next turn, round-robin,
@@ -386,7 +362,7 @@ impl Server {
                 self.again = again;
             }
 
-            if let Life::Draining { until } = self.life {
+            if let ServerState::Draining { until } = self.state {
                 if self.conns.is_empty() {
                     log::info!("shutdown complete");
                     self.flush_log();
@@ -405,15 +381,15 @@ impl Server {
     /// write out the access log's buffered lines.
     fn every_second(&mut self) {
         let mut states = ConnStates::default();
-        for (_, conn) in &self.conns {
-            conn.count_state(&mut states);
+        for (_, slot) in &self.conns {
+            slot.conn.count_state(&mut states);
         }
-        self.shared.http.metrics.states = states;
+        self.metrics().states = states;
         self.flush_log();
     }
 
     fn flush_log(&mut self) {
-        if let Some(log) = self.shared.http.access_log.as_mut() {
+        if let Some(log) = self.lent.ops.access_log.as_mut() {
             log.flush();
         }
     }
@@ -425,13 +401,8 @@ impl Server {
         if !self.again.is_empty() {
             return Some(Duration::ZERO);
         }
-        let mut timer = self.shared.timers.next_timeout(now);
-        let log_pending = self
-            .shared
-            .http
-            .access_log
-            .as_ref()
-            .is_some_and(AccessLog::pending);
+        let mut timer = self.timers.next_timeout(now);
+        let log_pending = (self.lent.ops.access_log.as_ref()).is_some_and(AccessLog::pending);
         if log_pending {
             timer = Some(timer.map_or(LOG_FLUSH, |t| t.min(LOG_FLUSH)));
         }
@@ -441,9 +412,9 @@ impl Server {
             let retry = until - now;
             timer = Some(timer.map_or(retry, |t| t.min(retry)));
         }
-        match self.life {
-            Life::Serving => timer,
-            Life::Draining { until } => {
+        match self.state {
+            ServerState::Serving => timer,
+            ServerState::Draining { until } => {
                 let drain = until.saturating_duration_since(now);
                 Some(timer.map_or(drain, |t| t.min(drain)))
             }
@@ -465,12 +436,13 @@ impl Server {
                 l,
                 self.poll.registry(),
                 &mut self.conns,
+                &mut self.timers,
                 self.max_conns,
-                &mut self.shared,
+                &mut self.lent,
                 now,
             ),
             Listener::Time(l) => {
-                let stats = &mut self.shared.http.metrics.time;
+                let stats = &mut self.lent.ops.metrics.time;
                 rfc868::serve_tcp(l, wall, stats).map(|()| Accepted::Drained)
             }
             Listener::TimeUdp(u) => rfc868::serve_udp(
@@ -478,10 +450,11 @@ impl Server {
                 &mut self.datagrams,
                 wall,
                 &mut self.udp_policy,
-                &mut self.shared.http.metrics.time,
+                &mut self.lent.ops.metrics.time,
             )
             .map(|()| Accepted::Drained),
         };
+        let syscall = listener.syscall();
         match result {
             Ok(Accepted::Drained) => {
                 if tcp && self.accept_warned {
@@ -490,7 +463,7 @@ impl Server {
                 }
             }
             Ok(Accepted::AtCap) => {
-                self.shared.http.metrics.paused_at_cap += 1;
+                self.metrics().paused_at_cap += 1;
                 // Said once per episode, not at every retry.
                 if !self.accept_warned {
                     log::warn!(
@@ -506,19 +479,16 @@ impl Server {
             // fail the same way and spin the loop, so wait a little, or for
             // a connection to close.
             Err(e) if out_of_resources(&e) => {
-                self.shared.http.metrics.paused_no_resources += 1;
+                self.metrics().paused_no_resources += 1;
                 if self.accept_warned {
-                    log::debug!("{}: {e}: still pausing accepts", syscall_of(listener));
+                    log::debug!("{syscall}: {e}: still pausing accepts");
                 } else {
-                    log::warn!(
-                        "{}: {e}: pausing accepts, retrying every {ACCEPT_RETRY:?}",
-                        syscall_of(listener)
-                    );
+                    log::warn!("{syscall}: {e}: pausing accepts, retrying every {ACCEPT_RETRY:?}");
                     self.accept_warned = true;
                 }
                 self.accept_paused = Some(now + ACCEPT_RETRY);
             }
-            Err(e) => log::warn!("{}: {e}", syscall_of(listener)),
+            Err(e) => log::warn!("{syscall}: {e}"),
         }
     }
 
@@ -541,68 +511,76 @@ impl Server {
 
     fn on_conn(&mut self, key: usize, readable: bool, hup: bool, now: Instant) {
         // A stale event for a key closed earlier in this batch finds nothing.
-        let Some(conn) = self.conns.get_mut(key) else {
+        let Some(slot) = self.conns.get_mut(key) else {
             return;
         };
-        let next = conn.on_event(key, readable, hup, &mut self.shared.ctx(now));
+        let next = (slot.conn).on_event(key, readable, hup, &mut self.lent.ctx(now));
         self.apply(key, next);
     }
 
     /// Carries out a connection's [`Next`]: reregister if its interest
-    /// changed, or close it.
+    /// changed and arm its deadline, or close it.
     fn apply(&mut self, key: usize, next: Next) {
-        match next {
-            Next::Again(interest) => {
+        let wait = match next {
+            Next::Close => return self.close(key),
+            Next::Again(wait) => {
                 self.again.push(key);
-                self.apply(key, Next::Keep(interest));
+                wait
             }
-            Next::Keep(interest) => {
-                let Some(conn) = self.conns.get_mut(key) else {
-                    return;
-                };
-                if interest != conn.registered {
-                    log::trace!(
-                        "connection {key}: interest {:?} -> {interest:?} (epoll_ctl MOD)",
-                        conn.registered
-                    );
-                    if let Err(e) =
-                        self.poll
-                            .registry()
-                            .reregister(conn.socket(), Token(key), interest)
-                    {
-                        log::warn!("epoll_ctl: {e}");
-                        self.close(key);
-                        return;
-                    }
-                    conn.registered = interest;
-                }
+            Next::Wait(wait) => wait,
+        };
+        let Some(slot) = self.conns.get_mut(key) else {
+            return;
+        };
+        if wait.interest != slot.registered {
+            log::trace!(
+                "connection {key}: interest {:?} -> {:?} (epoll_ctl MOD)",
+                slot.registered,
+                wait.interest
+            );
+            self.lent.ops.metrics.io.other += 1;
+            let registry = self.poll.registry();
+            if let Err(e) = registry.reregister(slot.conn.socket(), Token(key), wait.interest) {
+                log::warn!("epoll_ctl: {e}");
+                return self.close(key);
             }
-            Next::Close => self.close(key),
+            slot.registered = wait.interest;
         }
+        arm(&mut self.timers, &mut self.conns, key, wait.deadline);
     }
 
     fn close(&mut self, key: usize) {
         // Dropping the socket closes it, and closing removes it from the
         // epoll set: an explicit deregister would be one more syscall per
-        // connection for nothing (the descriptor is never duplicated).
-        if self.conns.try_remove(key).is_some() {
-            self.shared.http.metrics.open = self.conns.len() as u64;
+        // connection for nothing (the descriptor is never duplicated). Its
+        // wheel entry goes with it, so the wheel only ever holds live keys.
+        if let Some(slot) = self.conns.try_remove(key) {
+            cancel_timer(&mut self.timers, &mut self.conns, slot.timer);
+            let open = self.conns.len() as u64;
+            let metrics = self.metrics();
+            metrics.io.other += 1;
+            metrics.open = open;
             log::trace!("connection {key}: closed (close)");
         }
     }
 
     /// Closes connections whose deadline passed; reschedules the rest.
     fn expire(&mut self, now: Instant) {
-        self.shared.timers.expire(now, &mut self.expired);
+        self.timers.expire(now, &mut self.expired);
         let mut expired = std::mem::take(&mut self.expired);
-        for (key, tick) in expired.drain(..) {
-            let Some(conn) = self.conns.get_mut(key) else {
-                continue; // closed since: the entry outlived it
+        for key in expired.drain(..) {
+            let Some(slot) = self.conns.get_mut(key) else {
+                continue; // the wheel holds live keys only; this is for safety
             };
-            if let Some(kind) = conn.on_timer(key, tick, &mut self.shared.timers, now) {
+            slot.timer = timers::Entry::NONE;
+            if self.timers.is_due(slot.deadline, now) {
+                let kind = slot.conn.waiting();
                 log::debug!("connection {key}: {kind:?} deadline passed");
-                self.shared.http.metrics.timeout(kind);
+                self.metrics().timeout(kind);
                 self.close(key);
+            } else {
+                // The deadline moved later since the entry was made.
+                slot.timer = self.timers.schedule(key, slot.deadline);
             }
         }
         self.expired = expired;
@@ -616,7 +594,7 @@ impl Server {
         for signal in received {
             log::info!("received signal {signal}");
             if signal == libc::SIGHUP {
-                if let Some(log) = self.shared.http.access_log.as_mut() {
+                if let Some(log) = self.lent.ops.access_log.as_mut() {
                     log.reopen();
                 }
             } else {
@@ -628,18 +606,19 @@ impl Server {
     /// Stops accepting and lets connections finish; a second request while
     /// draining cuts it short.
     fn begin_shutdown(&mut self, now: Instant) {
-        if let Life::Draining { .. } = self.life {
+        if let ServerState::Draining { .. } = self.state {
             log::warn!(
                 "second stop request: closing {} connections now",
                 self.conns.len()
             );
-            self.life = Life::Draining { until: now };
+            self.state = ServerState::Draining { until: now };
             return;
         }
+        let time = self.lent.ops.metrics.time;
         log::info!(
             "shutting down: {} connections to finish, {} RFC 868 replies sent",
             self.conns.len(),
-            self.shared.http.metrics.time.tcp_replies + self.shared.http.metrics.time.udp_replies
+            time.tcp_replies + time.udp_replies
         );
         for mut l in self.listeners.drain(..) {
             let registry = self.poll.registry();
@@ -648,17 +627,47 @@ impl Server {
                 Listener::TimeUdp(u) => registry.deregister(u),
             };
         }
-        self.life = Life::Draining {
+        self.state = ServerState::Draining {
             until: now + self.shutdown_timeout,
         };
         let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
         for key in keys {
-            let Some(conn) = self.conns.get_mut(key) else {
+            let Some(slot) = self.conns.get_mut(key) else {
                 continue;
             };
-            let next = conn.drain(key, &mut self.shared.ctx(now));
+            let next = slot.conn.drain(key, &mut self.lent.ctx(now));
             self.apply(key, next);
         }
+    }
+}
+
+/// Makes sure the wheel looks at connection `key` by `deadline`. An entry
+/// already due sooner stays (it fires early and is rescheduled then), so
+/// re-arming on every keep-alive request costs nothing; an entry due later
+/// is moved.
+fn arm(timers: &mut Timers, conns: &mut Slab<Slot>, key: usize, deadline: Instant) {
+    let tick = timers.due_tick(deadline);
+    let Some(slot) = conns.get_mut(key) else {
+        return;
+    };
+    slot.deadline = tick;
+    let entry = slot.timer;
+    if entry.tick() != 0 && entry.tick() <= tick {
+        return;
+    }
+    slot.timer = timers::Entry::NONE;
+    cancel_timer(timers, conns, entry);
+    if let Some(slot) = conns.get_mut(key) {
+        slot.timer = timers.schedule(key, tick);
+    }
+}
+
+/// Removes a wheel entry; the key that took its place learns its new index.
+fn cancel_timer(timers: &mut Timers, conns: &mut Slab<Slot>, entry: timers::Entry) {
+    if let Some((moved, entry)) = timers.cancel(entry)
+        && let Some(slot) = conns.get_mut(moved)
+    {
+        slot.timer = entry;
     }
 }
 
@@ -670,55 +679,66 @@ impl Server {
 fn accept_http(
     listener: &TcpListener,
     registry: &Registry,
-    conns: &mut Slab<Conn>,
+    conns: &mut Slab<Slot>,
+    timers: &mut Timers,
     max_conns: usize,
-    shared: &mut Shared,
+    lent: &mut Lent,
     now: Instant,
 ) -> io::Result<Accepted> {
     loop {
         if conns.len() >= max_conns {
             return Ok(Accepted::AtCap);
         }
+        lent.ops.metrics.io.other += 1;
         let (sock, peer) = match listener.accept() {
             Ok(accepted) => accepted,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Accepted::Drained),
+            Err(e) if would_block(&e) => return Ok(Accepted::Drained),
             Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => continue,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if interrupted(&e) => continue,
             Err(e) => return Err(e),
         };
         // TCP_NODELAY is inherited from the listener (Linux copies it).
         let open = conns.len() as u64;
         let entry = conns.vacant_entry();
         let key = entry.key();
-        shared.http.metrics.accepted += 1;
+        let metrics = &mut lent.ops.metrics;
+        metrics.accepted += 1;
         // It is open while it is served, before it has a slab entry.
-        shared.http.metrics.open = open + 1;
-        if let Some(log) = shared.http.access_log.as_mut() {
-            log.connected(key, peer.ip());
-        }
+        metrics.open = open + 1;
+        lent.ops.connected(key, peer.ip());
         log::trace!("connection {key}: accepted from {peer}; its request is read at once");
         let mut conn = Conn::new(sock);
-        let interest = match conn.on_event(key, true, false, &mut shared.ctx(now)) {
+        let wait = match conn.on_event(key, true, false, &mut lent.ctx(now)) {
             Next::Close => {
                 log::trace!("connection {key}: closed (close), never registered");
-                shared.http.metrics.open = open;
+                lent.ops.metrics.io.other += 1;
+                lent.ops.metrics.open = open;
                 continue; // dropping `conn` closes it
             }
-            Next::Keep(interest) => interest,
+            Next::Wait(wait) => wait,
             // A first response too large for one turn: the socket is
             // writable, so registering for WRITABLE brings it back at once.
-            Next::Again(interest) => interest,
+            Next::Again(wait) => wait,
         };
         // Readiness that arrived between our read and this registration is
         // not lost: EPOLL_CTL_ADD reports the socket's current state.
-        if let Err(e) = registry.register(conn.socket(), Token(key), interest) {
+        lent.ops.metrics.io.other += 1;
+        if let Err(e) = registry.register(conn.socket(), Token(key), wait.interest) {
             log::warn!("epoll_ctl: {e}");
-            shared.http.metrics.open = open;
+            lent.ops.metrics.open = open;
             continue;
         }
-        conn.registered = interest;
-        log::trace!("connection {key}: registered for {interest:?} (epoll_ctl ADD)");
-        entry.insert(conn);
+        log::trace!(
+            "connection {key}: registered for {:?} (epoll_ctl ADD)",
+            wait.interest
+        );
+        entry.insert(Slot {
+            conn,
+            deadline: 0,
+            timer: timers::Entry::NONE,
+            registered: wait.interest,
+        });
+        arm(timers, conns, key, wait.deadline);
     }
 }
 
@@ -731,86 +751,10 @@ enum Accepted {
     AtCap,
 }
 
-/// Longest time buffered access log lines wait to be written.
-const LOG_FLUSH: Duration = Duration::from_secs(1);
-
-/// How long accepting pauses after running out of descriptors.
-const ACCEPT_RETRY: Duration = Duration::from_millis(100);
-
 /// Errors that mean "no resources now", not "this connection failed".
 fn out_of_resources(e: &io::Error) -> bool {
     matches!(
         e.raw_os_error(),
         Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
     )
-}
-
-/// Seconds the kernel may hold a connection whose request has not arrived
-/// before handing it to `accept` anyway.
-const DEFER_ACCEPT_SECS: libc::c_int = 5;
-
-/// Options set once on an HTTP listener and inherited by every accepted
-/// socket, instead of one `setsockopt` per connection: TCP_NODELAY (each
-/// response is written whole, so Nagle could only delay its last segment)
-/// and TCP_DEFER_ACCEPT (wake us when the request is there, not at the
-/// handshake, so the first read finds it).
-fn tune_http_listener(listener: &TcpListener) -> io::Result<()> {
-    let fd = listener.as_raw_fd();
-    setsockopt(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, 1)
-        .map_err(|e| context(e, "setsockopt TCP_NODELAY"))?;
-    setsockopt(
-        fd,
-        libc::IPPROTO_TCP,
-        libc::TCP_DEFER_ACCEPT,
-        DEFER_ACCEPT_SECS,
-    )
-    .map_err(|e| context(e, "setsockopt TCP_DEFER_ACCEPT"))
-}
-
-/// `setsockopt(2)` for an integer option.
-fn setsockopt(
-    fd: RawFd,
-    level: libc::c_int,
-    name: libc::c_int,
-    value: libc::c_int,
-) -> io::Result<()> {
-    // SAFETY: `value` lives across the call and its size is passed with it.
-    let rc = unsafe {
-        libc::setsockopt(
-            fd,
-            level,
-            name,
-            (&value as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
-
-fn syscall_of(listener: &Listener) -> &'static str {
-    match listener {
-        Listener::Http(_) => "accept (HTTP)",
-        Listener::Time(_) => "accept (RFC 868 TCP)",
-        Listener::TimeUdp(_) => "recvfrom (RFC 868 UDP)",
-    }
-}
-
-/// Prefixes an error with the syscall that failed.
-fn context(e: io::Error, syscall: &str) -> io::Error {
-    io::Error::new(e.kind(), format!("{syscall}: {e}"))
-}
-
-/// A bind error that names the service, the address and, for privileged
-/// ports, what would make it work.
-fn bind_error(e: io::Error, service: &str, addr: SocketAddr) -> io::Error {
-    let hint = if e.kind() == io::ErrorKind::PermissionDenied && addr.port() < 1024 {
-        " (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
-    } else {
-        ""
-    };
-    io::Error::new(e.kind(), format!("bind {service} {addr}: {e}{hint}"))
 }

@@ -5,6 +5,10 @@
 //! a port and the kernel spreads connections among them) and IPV6_V6ONLY
 //! (so `[::]:80` and `0.0.0.0:80` can both be bound).
 //!
+//! Every HTTP listener also gets the options its accepted sockets inherit
+//! (TCP_NODELAY, TCP_DEFER_ACCEPT), so no accepted socket needs a
+//! `setsockopt` of its own.
+//!
 //! Socket activation (sd_listen_fds(3)): systemd binds the ports (37 and 80
 //! need no root in the server then), starts the service with the sockets as
 //! descriptors 3, 4, ... and says so in `LISTEN_PID`, `LISTEN_FDS` and
@@ -13,10 +17,138 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{FromRawFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 
 use mio::net::{TcpListener, UdpSocket};
 use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::config::Config;
+use crate::sys::{self, context};
+
+/// A listening socket and the service behind it.
+#[derive(Debug)]
+pub enum Listener {
+    /// HTTP: accepted connections join the slab.
+    Http(TcpListener),
+    /// RFC 868 over TCP: accepted connections are answered and closed at once.
+    Time(TcpListener),
+    /// RFC 868 over UDP.
+    TimeUdp(UdpSocket),
+}
+
+impl Listener {
+    /// The call that takes its requests, for error messages.
+    pub fn syscall(&self) -> &'static str {
+        match self {
+            Listener::Http(_) => "accept (HTTP)",
+            Listener::Time(_) => "accept (RFC 868 TCP)",
+            Listener::TimeUdp(_) => "recvmmsg (RFC 868 UDP)",
+        }
+    }
+
+    /// What it serves, for the narration.
+    pub fn service(&self) -> &'static str {
+        match self {
+            Listener::Http(_) => "HTTP",
+            Listener::Time(_) => "RFC 868 TCP",
+            Listener::TimeUdp(_) => "RFC 868 UDP",
+        }
+    }
+}
+
+/// Every listening socket of a configuration, with the addresses bound.
+#[derive(Debug, Default)]
+pub struct Listeners {
+    /// The sockets, HTTP first.
+    pub list: Vec<Listener>,
+    /// Bound HTTP addresses, in configuration order.
+    pub http_addrs: Vec<SocketAddr>,
+    /// Bound RFC 868 addresses (TCP and UDP share each one).
+    pub time_addrs: Vec<SocketAddr>,
+}
+
+impl Listeners {
+    /// Binds every address in `config` and takes the sockets systemd
+    /// passed, if asked to. Errors name the service, the address and the
+    /// reason.
+    pub fn open(config: &Config) -> io::Result<Listeners> {
+        let inherited = if config.systemd {
+            from_systemd()?.unwrap_or_default()
+        } else {
+            Inherited::default()
+        };
+        let mut ls = Listeners::default();
+        let bound_http = config.http.iter().map(|&addr| {
+            tcp_listener(addr, config.reuse_port).map_err(|e| bind_error(e, "HTTP", addr))
+        });
+        for l in bound_http
+            .collect::<io::Result<Vec<_>>>()?
+            .into_iter()
+            .chain(inherited.http)
+        {
+            tune_http_listener(&l)?;
+            ls.http_addrs.push(l.local_addr()?);
+            ls.list.push(Listener::Http(l));
+        }
+        for &addr in &config.time {
+            let tcp = tcp_listener(addr, config.reuse_port)
+                .map_err(|e| bind_error(e, "RFC 868 TCP", addr))?;
+            // UDP takes the port TCP got, so "the time address" is one port
+            // even when the configuration asked for port 0.
+            let bound = tcp.local_addr()?;
+            let udp = udp_socket(bound, config.reuse_port)
+                .map_err(|e| bind_error(e, "RFC 868 UDP", bound))?;
+            ls.time_addrs.push(bound);
+            ls.list.push(Listener::Time(tcp));
+            ls.list.push(Listener::TimeUdp(udp));
+        }
+        for tcp in inherited.time_tcp {
+            ls.time_addrs.push(tcp.local_addr()?);
+            ls.list.push(Listener::Time(tcp));
+        }
+        for udp in inherited.time_udp {
+            let addr = udp.local_addr()?;
+            if !ls.time_addrs.contains(&addr) {
+                ls.time_addrs.push(addr);
+            }
+            ls.list.push(Listener::TimeUdp(udp));
+        }
+        Ok(ls)
+    }
+}
+
+/// Seconds the kernel may hold a connection whose request has not arrived
+/// before handing it to `accept` anyway.
+const DEFER_ACCEPT_SECS: i32 = 5;
+
+/// Options set once on an HTTP listener and inherited by every accepted
+/// socket, instead of one `setsockopt` per connection: TCP_NODELAY (each
+/// response is written whole, so Nagle could only delay its last segment)
+/// and TCP_DEFER_ACCEPT (wake us when the request is there, not at the
+/// handshake, so the first read finds it).
+fn tune_http_listener(listener: &TcpListener) -> io::Result<()> {
+    let fd = listener.as_raw_fd();
+    sys::setsockopt(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, 1)
+        .map_err(|e| context(e, "setsockopt TCP_NODELAY"))?;
+    sys::setsockopt(
+        fd,
+        libc::IPPROTO_TCP,
+        libc::TCP_DEFER_ACCEPT,
+        DEFER_ACCEPT_SECS,
+    )
+    .map_err(|e| context(e, "setsockopt TCP_DEFER_ACCEPT"))
+}
+
+/// A bind error that names the service, the address and, for privileged
+/// ports, what would make it work.
+fn bind_error(e: io::Error, service: &str, addr: SocketAddr) -> io::Error {
+    let hint = if e.kind() == io::ErrorKind::PermissionDenied && addr.port() < 1024 {
+        " (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
+    } else {
+        ""
+    };
+    io::Error::new(e.kind(), format!("bind {service} {addr}: {e}{hint}"))
+}
 
 /// Pending connections the kernel may queue per listener.
 const BACKLOG: i32 = 1024;

@@ -5,14 +5,14 @@
 //! and expiring cost O(1) per deadline, whatever the number of connections,
 //! and `poll` wakes at most once a tick while any deadline is pending.
 //!
-//! The wheel stores slab keys, not owners: a key is reused after a close,
-//! so an entry may outlive its connection. Each connection therefore
-//! remembers the tick of the one entry it counts on; an entry that fires at
-//! any other tick is stale (a predecessor's, or one superseded by an
-//! earlier deadline) and is dropped. Only the counted entry closes the
-//! connection or, if the deadline has moved later, schedules the next one,
-//! so entries never multiply on a busy key. Deadlines further out than the
-//! wheel's span fire early and are rescheduled the same way.
+//! The wheel stores slab keys. Each owner holds at most one entry and keeps
+//! the [`Entry`] that says where it is (slot and index), so an entry is
+//! removed in O(1) when its owner closes or needs an earlier deadline: the
+//! wheel never holds a key that is not a live owner's, and its memory
+//! follows the connections open, not the connections closed. A deadline
+//! that moves later keeps its entry: the entry fires early and the owner
+//! schedules the next one, so a keep-alive request re-arms nothing.
+//! Deadlines further out than the wheel's span fire early the same way.
 
 use std::time::{Duration, Instant};
 
@@ -22,6 +22,24 @@ const TICK_MS: u64 = 100;
 pub const TICK: Duration = Duration::from_millis(TICK_MS);
 /// Number of slots: the wheel spans `SLOTS * TICK` (51.2 s).
 pub const SLOTS: usize = 512;
+
+/// Where one key sits in the wheel, kept by its owner: the tick it fires
+/// at (0: nowhere) and its index in that tick's slot.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Entry {
+    tick: u32,
+    index: u32,
+}
+
+impl Entry {
+    /// No entry.
+    pub const NONE: Entry = Entry { tick: 0, index: 0 };
+
+    /// The tick it fires at; 0 for none.
+    pub fn tick(self) -> u32 {
+        self.tick
+    }
+}
 
 /// A timing wheel of slab keys.
 #[derive(Debug)]
@@ -64,21 +82,35 @@ impl Timers {
         u64::from(tick) <= self.tick_of(now)
     }
 
-    /// Arranges for `key` to be handed back by [`Timers::expire`] at or
-    /// after `at` (rounded up to the next tick; early if beyond the span).
-    pub fn schedule(&mut self, key: usize, at: Instant) -> u32 {
-        let tick = self.due_tick(at);
-        self.schedule_tick(key, tick)
+    /// Arranges for `key` to be handed back by [`Timers::expire`] at
+    /// `tick` (from [`Timers::due_tick`]), or earlier if that is beyond
+    /// the span. The owner keeps the entry to cancel it.
+    pub fn schedule(&mut self, key: usize, tick: u32) -> Entry {
+        let tick = u64::from(tick).clamp(self.cursor + 1, self.cursor + SLOTS as u64 - 1);
+        let slot = &mut self.slots[(tick % SLOTS as u64) as usize];
+        slot.push(key);
+        self.pending += 1;
+        Entry {
+            tick: tick as u32,
+            index: (slot.len() - 1) as u32,
+        }
     }
 
-    /// [`Timers::schedule`] for a tick from [`Timers::due_tick`]. Returns
-    /// the tick the entry will fire at (earlier, if beyond the span): the
-    /// owner keeps it to recognize its own entry among stale ones.
-    pub fn schedule_tick(&mut self, key: usize, tick: u32) -> u32 {
-        let tick = u64::from(tick).clamp(self.cursor + 1, self.cursor + SLOTS as u64 - 1);
-        self.slots[(tick % SLOTS as u64) as usize].push(key);
-        self.pending += 1;
-        tick as u32
+    /// Removes an entry. The last key of its slot takes its place: if
+    /// there was one, it is returned with its new index, for its owner to
+    /// note in its entry.
+    pub fn cancel(&mut self, entry: Entry) -> Option<(usize, Entry)> {
+        if entry.tick == 0 {
+            return None;
+        }
+        let slot = &mut self.slots[(u64::from(entry.tick) % SLOTS as u64) as usize];
+        let index = entry.index as usize;
+        if index >= slot.len() {
+            return None;
+        }
+        slot.swap_remove(index);
+        self.pending -= 1;
+        slot.get(index).map(|&moved| (moved, entry))
     }
 
     /// How long `poll` may sleep before the next slot is due, or `None`
@@ -91,9 +123,9 @@ impl Timers {
         Some(next.saturating_duration_since(now))
     }
 
-    /// Moves every key whose slot is due at `now` into `expired`, with the
-    /// tick it fired at.
-    pub fn expire(&mut self, now: Instant, expired: &mut Vec<(usize, u32)>) {
+    /// Moves every key whose slot is due at `now` into `expired`. Their
+    /// entries are gone: owners forget them.
+    pub fn expire(&mut self, now: Instant, expired: &mut Vec<usize>) {
         if self.pending == 0 {
             // Nothing to find: jump the cursor instead of walking empty slots.
             self.cursor = self.cursor.max(self.tick_of(now));
@@ -102,10 +134,9 @@ impl Timers {
         let due = self.tick_of(now);
         while self.cursor < due {
             self.cursor += 1;
-            let tick = self.cursor as u32;
             let slot = &mut self.slots[(self.cursor % SLOTS as u64) as usize];
             self.pending -= slot.len();
-            expired.extend(slot.drain(..).map(|key| (key, tick)));
+            expired.append(slot);
         }
     }
 }
@@ -114,23 +145,27 @@ impl Timers {
 mod tests {
     use super::*;
 
+    fn at(w: &Timers, t: Instant) -> u32 {
+        w.due_tick(t)
+    }
+
     #[test]
     fn keys_come_back_at_their_tick() {
         let t0 = Instant::now();
         let mut w = Timers::new(t0);
         assert_eq!(w.next_timeout(t0), None);
-        w.schedule(7, t0 + Duration::from_millis(250));
-        w.schedule(8, t0 + Duration::from_secs(2));
+        w.schedule(7, at(&w, t0 + Duration::from_millis(250)));
+        w.schedule(8, at(&w, t0 + Duration::from_secs(2)));
         let mut out = Vec::new();
         w.expire(t0 + Duration::from_millis(200), &mut out);
         assert!(out.is_empty());
         w.expire(t0 + Duration::from_millis(300), &mut out);
-        assert_eq!(out, [(7, 3)]);
+        assert_eq!(out, [7]);
         out.clear();
         w.expire(t0 + Duration::from_millis(2099), &mut out);
         assert!(out.is_empty());
         w.expire(t0 + Duration::from_millis(2100), &mut out);
-        assert_eq!(out, [(8, 21)]);
+        assert_eq!(out, [8]);
         assert_eq!(w.next_timeout(t0), None);
     }
 
@@ -138,22 +173,52 @@ mod tests {
     fn far_deadlines_fire_early_within_the_span() {
         let t0 = Instant::now();
         let mut w = Timers::new(t0);
-        let tick = w.schedule(1, t0 + Duration::from_secs(3600));
-        assert_eq!(tick, SLOTS as u32 - 1, "clamped to the span");
+        let entry = w.schedule(1, at(&w, t0 + Duration::from_secs(3600)));
+        assert_eq!(entry.tick(), SLOTS as u32 - 1, "clamped to the span");
         let mut out = Vec::new();
         w.expire(t0 + TICK * SLOTS as u32, &mut out);
-        assert_eq!(
-            out,
-            [(1, tick)],
-            "fires within one span; the owner reschedules"
-        );
+        assert_eq!(out, [1], "fires within one span; the owner reschedules");
+    }
+
+    #[test]
+    fn cancelled_entries_are_gone_and_the_moved_key_is_named() {
+        let t0 = Instant::now();
+        let mut w = Timers::new(t0);
+        let tick = at(&w, t0 + Duration::from_millis(500));
+        let a = w.schedule(1, tick);
+        let b = w.schedule(2, tick);
+        let c = w.schedule(3, tick);
+        assert_eq!(w.cancel(Entry::NONE), None);
+        // Key 3, the last, moves into key 1's place.
+        let (moved, entry) = w.cancel(a).unwrap();
+        assert_eq!((moved, entry.index), (3, a.index));
+        assert_ne!(entry, c);
+        assert_eq!(w.cancel(b), None, "the last of its slot: nothing moves");
+        let mut out = Vec::new();
+        w.expire(t0 + Duration::from_secs(1), &mut out);
+        assert_eq!(out, [3]);
+        assert_eq!(w.next_timeout(t0), None, "nothing left behind");
+    }
+
+    #[test]
+    fn churn_leaves_nothing_behind() {
+        let t0 = Instant::now();
+        let mut w = Timers::new(t0);
+        // A thousand connections come and go within one tick's slot.
+        let tick = at(&w, t0 + Duration::from_secs(15));
+        for key in 0..1000 {
+            let entry = w.schedule(key, tick);
+            assert_eq!(w.cancel(entry), None);
+        }
+        assert_eq!(w.pending, 0);
+        assert_eq!(w.next_timeout(t0), None);
     }
 
     #[test]
     fn next_timeout_points_at_the_next_tick() {
         let t0 = Instant::now();
         let mut w = Timers::new(t0);
-        w.schedule(1, t0 + Duration::from_secs(1));
+        w.schedule(1, at(&w, t0 + Duration::from_secs(1)));
         assert_eq!(w.next_timeout(t0), Some(TICK));
         assert_eq!(
             w.next_timeout(t0 + Duration::from_secs(9)),

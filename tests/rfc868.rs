@@ -230,7 +230,7 @@ fn rdate_agrees_with_the_real_clock() {
         let year = out.split_whitespace().last().unwrap();
         assert_eq!(
             year,
-            oneloop::http::date::format(now).split(' ').nth(3).unwrap(),
+            oneloop::date::format(now).split(' ').nth(3).unwrap(),
             "{out:?}"
         );
     }

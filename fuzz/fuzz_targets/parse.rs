@@ -12,7 +12,8 @@ use oneloop::http::conditional::{Conditions, Outcome, Validators, evaluate};
 use oneloop::http::path::normalize;
 use oneloop::http::range::{self, Ranged};
 use oneloop::http::request::{Parsed, parse};
-use oneloop::http::{date, negotiate};
+use oneloop::date;
+use oneloop::http::negotiate;
 
 fuzz_target!(|data: &[u8]| {
     if let Parsed::Complete(req, len) = parse(data, &Limits::default()) {

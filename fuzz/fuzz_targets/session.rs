@@ -7,9 +7,10 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use libfuzzer_sys::fuzz_target;
 use oneloop::Limits;
-use oneloop::http::date::DateLine;
+use oneloop::date::DateLine;
 use oneloop::http::files::Files;
-use oneloop::http::session::{HttpCtx, Session};
+use oneloop::http::session::{Env, Session, Site};
+use oneloop::ops::Ops;
 use oneloop::out::OutQueue;
 
 fn run(input: &[u8], cut: usize) -> usize {
@@ -17,8 +18,14 @@ fn run(input: &[u8], cut: usize) -> usize {
     let mut date = DateLine::default();
     date.update(now);
     let files = Files::new(None, 1 << 20, 1 << 20, now).expect("embedded site");
-    let mut ctx = HttpCtx::new(files, date, Limits::default(), 1_000_000_000);
-    ctx.metrics_path = Some(b"/metrics"[..].into());
+    let mut site = Site::new(files, date, Limits::default());
+    site.metrics_path = Some(b"/metrics"[..].into());
+    let mut ops = Ops::default();
+    let mut ctx = Env {
+        site: &mut site,
+        ops: &mut ops,
+        client: 0,
+    };
     let mut session = Session::default();
     let mut out = OutQueue::default();
     let mut kept = input[..cut].to_vec();

@@ -15,7 +15,7 @@
 //! A condition with an unparseable date is ignored, as the RFC says. Pure:
 //! header values and validators in, an [`Outcome`] out.
 
-use crate::http::date;
+use crate::date;
 use crate::http::range::{self, Ranged};
 
 /// The request header fields that make a GET conditional or partial, as

@@ -1,48 +1,50 @@
-//! One HTTP connection: its socket, its [`Session`], and the edge-triggered
+//! One HTTP connection: its stream, its [`Session`], and the edge-triggered
 //! discipline between them.
 //!
 //! mio reports readiness edges, so the connection remembers the one fact an
-//! edge carries: "the socket may have bytes" (`readable`). A readable event
-//! sets it; a read that would block, or that came back shorter than the
-//! buffer (the kernel had no more), clears it. Reading only while it is set
-//! is what keeps a keep-alive request at two syscalls: one `read`, one
-//! `writev`, and no `read` that answers EAGAIN.
+//! edge carries: "the socket may have bytes" ([`Ready::readable`]). A
+//! readable event sets it; a read that would block, or that came back
+//! shorter than the buffer (the kernel had no more), clears it. Reading
+//! only while it is set is what keeps a keep-alive request at two syscalls:
+//! one `read`, one `writev`, and no `read` that answers EAGAIN.
 //!
 //! Bytes are read into the loop's one shared buffer; only the tail of an
 //! incomplete request is copied into the connection's own `partial`, and
 //! while it is non-empty reads go straight into it. Everything a busy
-//! connection needs (session, partial head, output queue, flags) lives in an
-//! [`Active`] lent by the loop's [`ActivePool`]: an idle connection holds
-//! its socket and a deadline, nothing else.
+//! connection needs (session, partial head, output queue, state) lives in a
+//! [`Work`] lent by the loop's [`WorkPool`]: an idle connection holds its
+//! stream, nothing else.
 //!
-//! Deadlines: after every event the connection derives its deadline from
-//! its state (a head arriving, output waiting, idle, lingering) and makes
-//! sure the timer wheel will look at it by then; see `docs/ARCHITECTURE.md`.
+//! The connection never touches the poller or the timer wheel. After every
+//! event it says what it needs in a [`Next`]: the interest to register and
+//! the deadline by which it must close, both derived from its state, and
+//! the loop registers and arms. The stream is any [`Stream`]: a TCP socket
+//! in the server, a scripted fake in the tests below.
 //!
 //! Closing: when the session says the connection ends, the queued output is
 //! flushed first. If the client might still be sending (unread bytes), the
 //! write side is shut and input is read and dropped for a short while
-//! ("lingering close", as nginx and Apache do): closing a socket with unread
-//! input makes the kernel send a reset, which can destroy the response
-//! before the client reads it.
+//! ("lingering close", RFC 9112 §9.6, as nginx and Apache do): closing a
+//! socket with unread input makes the kernel send a reset, which can
+//! destroy the response before the client reads it.
 
-use std::io::{self, Read};
-use std::net::Shutdown;
+use std::io;
 use std::time::Instant;
 
 use mio::Interest;
-use mio::net::TcpStream;
 
 use crate::config::Timeouts;
-use crate::http::session::{HttpCtx, Phase, Session};
+use crate::http::session::{Env, Session, SessionState, Site};
 use crate::metrics::{ConnStates, Timeout};
+use crate::ops::Ops;
 use crate::out::{Flush, OutQueue};
-use crate::timers::Timers;
+use crate::stream::Stream;
+use crate::sys::{interrupted, would_block};
 
 /// Stop reading a connection while this many response bytes wait for it,
 /// so a client that pipelines without reading cannot grow our memory.
 pub const BACKLOG_BYTES: u64 = 1 << 20;
-/// The same bound in chunks (each response is about four).
+/// The same bound in chunks (each response is two to four).
 pub const BACKLOG_CHUNKS: usize = 1024;
 /// Bytes read at a time into a connection's own buffer while a request is
 /// incomplete.
@@ -57,169 +59,132 @@ const OUT_KEEP: usize = 128;
 /// What the loop should do with the connection after an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Next {
-    /// Keep it, registered for this interest.
-    Keep(Interest),
+    /// Keep it, as [`Wait`] says.
+    Wait(Wait),
     /// Keep it, and call it again in this turn of the loop, after the other
     /// events: it has more to write and the socket can take it.
-    Again(Interest),
+    Again(Wait),
     /// Close it now.
     Close,
 }
 
-/// The connection's life at the socket level.
+/// What a connection that stays open waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Stage {
-    /// Exchanging requests and responses.
-    Open,
-    /// Everything is sent and our side is shut; reading and dropping what
-    /// the client still sends until it closes or `until` passes.
-    Lingering { until: Instant },
+pub struct Wait {
+    /// The readiness to register.
+    pub interest: Interest,
+    /// Close it then, unless an event comes first.
+    pub deadline: Instant,
 }
 
 /// Everything a connection borrows from the loop for one event.
 pub struct Ctx<'a> {
     /// The loop's read buffer.
     pub buf: &'a mut [u8],
-    /// What all HTTP sessions share.
-    pub http: &'a mut HttpCtx,
-    /// Deadlines.
-    pub timers: &'a mut Timers,
+    /// The site every session serves.
+    pub site: &'a mut Site,
+    /// The counters and the access log.
+    pub ops: &'a mut Ops,
     /// Connection state, lent while a connection has work.
-    pub pool: &'a mut ActivePool,
+    pub pool: &'a mut WorkPool,
     /// The loop's time for this wakeup.
     pub now: Instant,
-    /// Deadlines.
+    /// How long each wait may last.
     pub timeouts: Timeouts,
 }
 
-/// An HTTP connection: its socket, and its state while it has work.
+/// An HTTP connection: its stream, and its state while it has work.
 ///
 /// An idle keep-alive connection (between requests, nothing to send) is
-/// just its socket and the interest registered for it: its [`Active`] state
-/// goes back to the loop's [`ActivePool`] and the next busy connection
-/// reuses it. So ten thousand idle connections cost ten thousand slab
-/// entries of a few words, and a request still allocates nothing.
+/// just its stream: its [`Work`] goes back to the loop's [`WorkPool`] and
+/// the next busy connection reuses it. So ten thousand idle connections
+/// cost ten thousand slab entries of a few words, and a request still
+/// allocates nothing.
 #[derive(Debug)]
-pub struct Conn {
-    active: Option<Box<Active>>,
-    sock: TcpStream,
-    /// When the connection must close, as a wheel tick (see
-    /// [`Timers::due_tick`]); derived from its state after every event.
-    deadline: u32,
-    /// The earliest tick the wheel holds an entry for this connection at,
-    /// or 0. A later deadline needs no new entry: the old one fires early
-    /// and is rescheduled. So re-arming on every request costs nothing.
-    timer: u32,
-    /// The interest the loop registered; kept by the loop to reregister only
-    /// on change.
-    pub registered: Interest,
+pub struct Conn<S> {
+    work: Option<Box<Work>>,
+    sock: S,
 }
 
-impl Conn {
-    /// Wraps a freshly accepted socket.
-    pub fn new(sock: TcpStream) -> Conn {
-        Conn {
-            active: None,
-            sock,
-            deadline: 0,
-            timer: 0,
-            registered: Interest::READABLE,
-        }
+impl<S: Stream> Conn<S> {
+    /// Wraps a freshly accepted stream.
+    pub fn new(sock: S) -> Conn<S> {
+        Conn { work: None, sock }
     }
 
-    /// The socket, to register it.
-    pub fn socket(&mut self) -> &mut TcpStream {
+    /// The stream, to register it.
+    pub fn socket(&mut self) -> &mut S {
         &mut self.sock
     }
 
-    /// A wheel entry for its key fired at `tick`: the deadline that passed,
-    /// if one did (close it). An entry other than the one the connection
-    /// counts on is stale and ignored; the counted one, if the deadline has
-    /// moved later, is replaced by one at the new deadline.
-    pub fn on_timer(
-        &mut self,
-        key: usize,
-        tick: u32,
-        timers: &mut Timers,
-        now: Instant,
-    ) -> Option<Timeout> {
-        if tick != self.timer {
-            return None;
-        }
-        if timers.is_due(self.deadline, now) {
-            return Some(self.active.as_ref().map_or(Timeout::Idle, |a| a.waiting()));
-        }
-        self.timer = timers.schedule_tick(key, self.deadline);
-        None
+    /// What the connection waits for, which names the deadline that closes
+    /// it when it passes.
+    pub fn waiting(&self) -> Timeout {
+        self.work.as_ref().map_or(Timeout::Idle, |w| w.waiting())
     }
 
     /// Adds this connection to the count of its state (for the metrics).
     pub fn count_state(&self, states: &mut ConnStates) {
-        let count = match self.active.as_deref() {
+        let count = match self.work.as_deref() {
             None => &mut states.idle,
-            Some(a) if matches!(a.stage, Stage::Lingering { .. }) => &mut states.lingering,
-            Some(a) if !a.out.is_empty() => &mut states.writing,
-            Some(a) if a.is_idle() => &mut states.idle,
-            Some(_) => &mut states.reading,
+            Some(w) => match w.waiting() {
+                Timeout::Linger => &mut states.lingering,
+                Timeout::Send => &mut states.writing,
+                _ if w.is_idle() => &mut states.idle,
+                _ => &mut states.reading,
+            },
         };
         *count += 1;
-    }
-
-    /// Derives the deadline from the state the connection is now in and
-    /// makes sure the wheel will look at it by then.
-    fn arm(&mut self, key: usize, ctx: &mut Ctx<'_>) {
-        let at = match &self.active {
-            Some(active) => active.deadline(&ctx.timeouts),
-            // Idle between requests (the state went back to the pool).
-            None => ctx.now + ctx.timeouts.idle,
-        };
-        self.deadline = ctx.timers.due_tick(at);
-        if self.timer == 0 || self.deadline < self.timer {
-            self.timer = ctx.timers.schedule_tick(key, self.deadline);
-        }
     }
 
     /// Graceful shutdown: an idle connection closes now; a busy one finishes
     /// the request in progress and its response says `Connection: close`.
     pub fn drain(&mut self, key: usize, ctx: &mut Ctx<'_>) -> Next {
-        ctx.http.client = key;
-        let next = match self.active.as_mut() {
-            Some(active) if !active.is_idle() => active.drain(&mut self.sock, key, ctx),
-            _ => Next::Close,
-        };
-        self.arm(key, ctx);
-        next
+        match self.work.take() {
+            Some(mut work) if !work.is_idle() => {
+                work.session.drain();
+                let next = work.next_step(&mut self.sock, key, ctx);
+                self.park(work, next, key, ctx)
+            }
+            idle => {
+                if let Some(work) = idle {
+                    ctx.pool.give(work);
+                }
+                Next::Close
+            }
+        }
     }
 
     /// Handles a readiness event. `readable` covers error events too (the
     /// next read reports them); `hup` says the peer's FIN has arrived.
     pub fn on_event(&mut self, key: usize, readable: bool, hup: bool, ctx: &mut Ctx<'_>) -> Next {
-        ctx.http.client = key;
-        let mut active = self.active.take().unwrap_or_else(|| ctx.pool.take(ctx.now));
-        let next = active.on_event(&mut self.sock, key, readable, hup, ctx);
-        // Idle or finished, the state goes back with the capacity it grew.
-        if next == Next::Close || active.is_idle() {
+        let mut work = self.work.take().unwrap_or_else(|| ctx.pool.take(ctx.now));
+        let next = work.on_event(&mut self.sock, key, readable, hup, ctx);
+        self.park(work, next, key, ctx)
+    }
+
+    /// Keeps the work state while there is work; idle or finished, it goes
+    /// back to the pool with the capacity it grew.
+    fn park(&mut self, work: Box<Work>, next: Next, key: usize, ctx: &mut Ctx<'_>) -> Next {
+        if next == Next::Close || work.is_idle() {
             if next != Next::Close {
                 log::trace!("connection {key}: idle, kept open (persistence, RFC 9112 §9.3)");
             }
-            ctx.pool.give(active);
+            ctx.pool.give(work);
         } else {
-            self.active = Some(active);
-        }
-        if next != Next::Close {
-            self.arm(key, ctx);
+            self.work = Some(work);
         }
         next
     }
 }
 
-/// Spare [`Active`] states, with the capacity their queues grew to.
+/// Spare [`Work`] states, with the capacity their queues grew to.
 #[derive(Debug, Default)]
-pub struct ActivePool {
+pub struct WorkPool {
     // Boxed on purpose: a state moves between a connection and the pool as
     // one pointer, never copied.
     #[allow(clippy::vec_box)]
-    spare: Vec<Box<Active>>,
+    spare: Vec<Box<Work>>,
 }
 
 /// Most spare states kept; beyond this they are freed. With the caps on
@@ -227,19 +192,65 @@ pub struct ActivePool {
 /// large a burst was.
 const POOL_MAX: usize = 256;
 
-impl ActivePool {
+impl WorkPool {
     /// A state for a connection that has work as of `now`.
-    fn take(&mut self, now: Instant) -> Box<Active> {
-        let mut active = self.spare.pop().unwrap_or_default();
-        // A pooled state's clocks are those of its last connection.
-        active.progress = now;
-        active
+    fn take(&mut self, now: Instant) -> Box<Work> {
+        match self.spare.pop() {
+            Some(mut work) => {
+                // A pooled state's clocks are those of its last connection.
+                work.progress = now;
+                work.head_started = now;
+                work
+            }
+            None => Box::new(Work::new(now)),
+        }
     }
 
-    fn give(&mut self, mut active: Box<Active>) {
+    fn give(&mut self, mut work: Box<Work>) {
         if self.spare.len() < POOL_MAX {
-            active.reset();
-            self.spare.push(active);
+            work.reset();
+            self.spare.push(work);
+        }
+    }
+}
+
+/// What an edge told us and no read has disproved yet.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Ready {
+    /// The socket may hold unread bytes (see the module docs).
+    pub readable: bool,
+    /// The poller reported the peer's FIN (EPOLLRDHUP). Then a short read
+    /// no longer proves the socket drained: the EOF behind the data must
+    /// still be read, and no new edge will announce it.
+    pub hup: bool,
+}
+
+/// The connection at the socket level (the exchange's own state is the
+/// session's [`SessionState`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ConnState {
+    /// Requests come in, answers go out.
+    Open(Ready),
+    /// The session has ended (an error, `Connection: close`, shutdown): its
+    /// last answers go out, then the connection closes. `unread`: the
+    /// client sent bytes that were never looked at, so closing must linger.
+    Ending { ready: Ready, unread: bool },
+    /// The client closed its side (a read returned 0). Answers already
+    /// queued still go out (it may have only half-closed), then it closes.
+    PeerClosed,
+    /// Everything is sent and our side is shut; reading and dropping what
+    /// the client still sends until it closes or `until` passes.
+    Lingering { ready: Ready, until: Instant },
+}
+
+impl ConnState {
+    /// The readiness remembered, in the states that still read.
+    fn ready(&mut self) -> Option<&mut Ready> {
+        match self {
+            ConnState::Open(ready)
+            | ConnState::Ending { ready, .. }
+            | ConnState::Lingering { ready, .. } => Some(ready),
+            ConnState::PeerClosed => None,
         }
     }
 }
@@ -247,48 +258,31 @@ impl ActivePool {
 /// A connection's state while it has work: a request in progress, output
 /// to send, or a lingering close.
 #[derive(Debug)]
-pub struct Active {
+pub struct Work {
     session: Session,
     /// An incomplete request head (or chunk line) awaiting more bytes.
     partial: Vec<u8>,
     out: OutQueue,
-    stage: Stage,
-    /// The socket may hold unread bytes (see the module docs).
-    readable: bool,
-    /// The client sent bytes that were never looked at (after an error
-    /// response, say), so closing must linger.
-    unread: bool,
+    state: ConnState,
     /// When the first byte of the request head now in `partial` arrived.
     head_started: Instant,
-    /// When the connection last had an event (bytes came in, or room to
-    /// write came back): the send and body deadlines count from here.
+    /// When the connection last made progress (bytes came in, or went
+    /// out): the send, body and idle deadlines count from here.
     progress: Instant,
-    /// The client closed its side (a read returned 0).
-    peer_closed: bool,
-    /// The poller reported the peer's FIN (EPOLLRDHUP). Then a short read
-    /// no longer proves the socket drained: the EOF behind the data must
-    /// still be read, and no new edge will announce it.
-    hup: bool,
 }
 
-impl Default for Active {
-    fn default() -> Self {
-        Active {
+impl Work {
+    fn new(now: Instant) -> Work {
+        Work {
             session: Session::default(),
             partial: Vec::new(),
             out: OutQueue::default(),
-            stage: Stage::Open,
-            readable: false,
-            unread: false,
-            head_started: Instant::now(),
-            progress: Instant::now(),
-            peer_closed: false,
-            hup: false,
+            state: ConnState::Open(Ready::default()),
+            head_started: now,
+            progress: now,
         }
     }
-}
 
-impl Active {
     /// Makes an idle state as good as new for the next connection, keeping
     /// the output queue's capacity (that is the point of the pool).
     fn reset(&mut self) {
@@ -301,81 +295,93 @@ impl Active {
         if self.partial.capacity() > PARTIAL_KEEP {
             self.partial = Vec::new();
         }
-        self.stage = Stage::Open;
-        self.readable = false;
-        self.unread = false;
-        self.peer_closed = false;
-        self.hup = false;
+        self.state = ConnState::Open(Ready::default());
     }
 
     /// What the connection waits for, which names its deadline.
     fn waiting(&self) -> Timeout {
-        match self.stage {
-            Stage::Lingering { .. } => Timeout::Linger,
+        match self.state {
+            ConnState::Lingering { .. } => Timeout::Linger,
             // The client is not taking our output.
-            Stage::Open if !self.out.is_empty() => Timeout::Send,
+            _ if !self.out.is_empty() => Timeout::Send,
             // A request head is arriving.
-            Stage::Open if !self.partial.is_empty() => Timeout::Head,
+            _ if !self.partial.is_empty() => Timeout::Head,
             // A body is arriving, or nothing is: idle rules.
-            Stage::Open => Timeout::Idle,
+            _ => Timeout::Idle,
         }
     }
 
     /// When the connection must close, by what it is waiting for.
     fn deadline(&self, t: &Timeouts) -> Instant {
-        match (self.waiting(), self.stage) {
-            (_, Stage::Lingering { until }) => until,
-            (Timeout::Send, _) => self.progress + t.send,
+        match (self.state, self.waiting()) {
+            (ConnState::Lingering { until, .. }, _) => until,
+            (_, Timeout::Send) => self.progress + t.send,
             // A head's deadline is fixed at its first byte, never extended.
-            (Timeout::Head, _) => self.head_started + t.head,
+            (_, Timeout::Head) => self.head_started + t.head,
             _ => self.progress + t.idle,
+        }
+    }
+
+    /// The interest its state needs: WRITABLE only while output waits.
+    fn interest(&self) -> Interest {
+        if self.out.is_empty() {
+            Interest::READABLE
+        } else {
+            Interest::READABLE | Interest::WRITABLE
+        }
+    }
+
+    fn wait(&self, t: &Timeouts) -> Wait {
+        Wait {
+            interest: self.interest(),
+            deadline: self.deadline(t),
         }
     }
 
     /// Whether the connection sits between requests with nothing to send
     /// (the socket is then drained: reading stops only at WouldBlock).
     fn is_idle(&self) -> bool {
-        self.stage == Stage::Open
-            && !self.readable
-            && self.session.phase() == Phase::Head
+        matches!(
+            self.state,
+            ConnState::Open(Ready {
+                readable: false,
+                ..
+            })
+        ) && self.session.state() == SessionState::Head
             && self.partial.is_empty()
             && self.out.is_empty()
     }
 
-    /// See [`Conn::drain`].
-    fn drain(&mut self, sock: &mut TcpStream, key: usize, ctx: &mut Ctx<'_>) -> Next {
-        self.session.drain();
-        self.settle(sock, key, ctx)
-    }
-
     /// See [`Conn::on_event`].
-    fn on_event(
+    fn on_event<S: Stream>(
         &mut self,
-        sock: &mut TcpStream,
+        sock: &mut S,
         key: usize,
         readable: bool,
         hup: bool,
         ctx: &mut Ctx<'_>,
     ) -> Next {
-        self.readable |= readable || hup;
-        self.hup |= hup;
-        if let Stage::Lingering { .. } = self.stage {
-            return self.linger_read(sock, ctx.buf);
+        if let Some(ready) = self.state.ready() {
+            ready.readable |= readable || hup;
+            ready.hup |= hup;
+        }
+        if let ConnState::Lingering { .. } = self.state {
+            return self.linger(sock, ctx);
         }
         loop {
             // Readable before writable: requests read now are answered by the
             // flush below, in this same wakeup.
-            if self.readable && self.wants_input() {
-                if let Err(e) = self.read_and_answer(sock, ctx) {
-                    log::debug!("read: {e}");
+            if self.wants_input() {
+                if let Err(e) = self.read_and_answer(sock, key, ctx) {
+                    log::debug!("connection {key}: read: {e}");
                     return Next::Close;
                 }
                 continue;
             }
             let queued = self.out.queued_bytes();
-            let flushed = self.out.flush(sock);
+            let flushed = self.out.flush(sock, &mut ctx.ops.metrics.io.writes);
             let sent = queued - self.out.queued_bytes();
-            ctx.http.metrics.sent_bytes += sent;
+            ctx.ops.metrics.sent_bytes += sent;
             if sent > 0 {
                 // The client is taking our output: the send deadline moves.
                 self.progress = ctx.now;
@@ -393,49 +399,69 @@ impl Active {
             }
             match flushed {
                 Ok(Flush::Blocked) => break,
-                Ok(Flush::Yield) => return Next::Again(Interest::READABLE | Interest::WRITABLE),
-                Ok(Flush::Done) if self.readable && self.wants_input() => continue,
+                Ok(Flush::Yield) => return Next::Again(self.wait(&ctx.timeouts)),
+                Ok(Flush::Done) if self.wants_input() => continue,
                 Ok(Flush::Done) => break,
                 Err(e) => {
-                    log::debug!("writev: {e}");
+                    log::debug!("connection {key}: write: {e}");
                     return Next::Close;
                 }
             }
         }
-        self.settle(sock, key, ctx)
+        self.next_step(sock, key, ctx)
     }
 
-    /// Whether to read now: the session wants requests and the client has
-    /// not run too far ahead of what it reads back.
+    /// Whether to read now: the connection is open, the socket may have
+    /// bytes, and the client has not run too far ahead of what it reads.
     fn wants_input(&self) -> bool {
-        self.session.reading()
-            && !self.peer_closed
+        matches!(self.state, ConnState::Open(Ready { readable: true, .. }))
             && self.out.queued_bytes() < BACKLOG_BYTES
             && self.out.len() < BACKLOG_CHUNKS
     }
 
     /// One read, and answers to every complete request it completed.
-    fn read_and_answer(&mut self, sock: &mut TcpStream, ctx: &mut Ctx<'_>) -> io::Result<()> {
-        let n = if self.partial.is_empty() {
+    fn read_and_answer<S: Stream>(
+        &mut self,
+        sock: &mut S,
+        key: usize,
+        ctx: &mut Ctx<'_>,
+    ) -> io::Result<()> {
+        let ConnState::Open(mut ready) = self.state else {
+            return Ok(());
+        };
+        let reads = &mut ctx.ops.metrics.io.reads;
+        let (n, unread) = if self.partial.is_empty() {
             // The common case: a whole request (or many) in the shared buffer.
-            let n = match read(sock, ctx.buf, self.hup, &mut self.readable)? {
+            let got = read(sock, ctx.buf, &mut ready, reads);
+            self.state = ConnState::Open(ready);
+            let n = match got? {
                 Got::Data(n) => n,
-                Got::Eof => return self.on_eof(ctx.http.client),
-                Got::Nothing => {
-                    log::trace!("connection {}: read: WouldBlock (drained)", ctx.http.client);
+                other => {
+                    self.on_no_data(other, key);
                     return Ok(());
                 }
             };
             let input = &ctx.buf[..n];
-            let used = self.session.on_input(input, ctx.http, &mut self.out);
-            self.keep_rest(&input[used..], ctx.now);
-            n
+            let mut env = Env {
+                site: &mut *ctx.site,
+                ops: &mut *ctx.ops,
+                client: key,
+            };
+            let used = self.session.on_input(input, &mut env, &mut self.out);
+            let rest = &input[used..];
+            if self.session.reading() && !rest.is_empty() {
+                // The head's deadline starts with its first byte.
+                self.head_started = ctx.now;
+                self.partial.extend_from_slice(rest);
+            }
+            (n, !rest.is_empty())
         } else {
             // An incomplete request continues in its own buffer, so its
             // first bytes are not copied again on each read.
             let old = self.partial.len();
             self.partial.resize(old + PARTIAL_READ, 0);
-            let got = read(sock, &mut self.partial[old..], self.hup, &mut self.readable);
+            let got = read(sock, &mut self.partial[old..], &mut ready, reads);
+            self.state = ConnState::Open(ready);
             let n = match got {
                 Ok(Got::Data(n)) => n,
                 _ => 0,
@@ -443,33 +469,41 @@ impl Active {
             self.partial.truncate(old + n);
             match got? {
                 Got::Data(_) => {}
-                Got::Eof => return self.on_eof(ctx.http.client),
-                Got::Nothing => {
-                    log::trace!("connection {}: read: WouldBlock (drained)", ctx.http.client);
+                other => {
+                    self.on_no_data(other, key);
                     return Ok(());
                 }
             }
+            let mut env = Env {
+                site: &mut *ctx.site,
+                ops: &mut *ctx.ops,
+                client: key,
+            };
             let used = self
                 .session
-                .on_input(&self.partial, ctx.http, &mut self.out);
+                .on_input(&self.partial, &mut env, &mut self.out);
+            let unread = used < self.partial.len();
             if self.session.reading() {
                 self.partial.drain(..used);
-                if used > 0 && !self.partial.is_empty() {
+                if used > 0 && unread {
                     // What is left is the start of the next request.
                     self.head_started = ctx.now;
                 }
             } else {
-                self.unread |= used < self.partial.len();
                 self.partial.clear();
             }
-            n
+            (n, unread)
         };
         // Bytes came in: the idle and body deadlines move.
         self.progress = ctx.now;
+        if !self.session.reading() {
+            // The session ended with this input (RFC 9112 §9.6): what it
+            // left unread decides whether closing must linger.
+            self.state = ConnState::Ending { ready, unread };
+        }
         log::trace!(
-            "connection {}: read {n} bytes{}, {} bytes of answers queued",
-            ctx.http.client,
-            if self.readable {
+            "connection {key}: read {n} bytes{}, {} bytes of answers queued",
+            if ready.readable {
                 " (buffer full: more may wait)"
             } else {
                 " (short read: socket drained)"
@@ -479,74 +513,75 @@ impl Active {
         Ok(())
     }
 
-    /// Keeps the unused tail of the input: an incomplete request to finish
-    /// later, or, if the session has ended, bytes we will never read.
-    fn keep_rest(&mut self, rest: &[u8], now: Instant) {
-        if rest.is_empty() {
+    /// A read that brought no bytes: the socket is drained, or the client
+    /// closed its side. Responses already queued still go out (it may have
+    /// only half-closed); an incomplete request is dropped.
+    fn on_no_data(&mut self, got: Got, key: usize) {
+        if got == Got::WouldBlock {
+            log::trace!("connection {key}: read: WouldBlock (drained)");
             return;
         }
-        if self.session.reading() {
-            // The head's deadline starts with its first byte.
-            self.head_started = now;
-            self.partial.extend_from_slice(rest);
-        } else {
-            self.unread = true;
-        }
-    }
-
-    /// The client closed its side. Responses already queued still go out
-    /// (it may have only half-closed); an incomplete request is dropped.
-    fn on_eof(&mut self, key: usize) -> io::Result<()> {
         log::trace!("connection {key}: read: EOF (the client closed its side)");
         if !self.partial.is_empty() {
             log::debug!("client closed mid-request ({} bytes)", self.partial.len());
         }
-        self.peer_closed = true;
         self.partial.clear();
         self.session.close();
-        Ok(())
+        self.state = ConnState::PeerClosed;
     }
 
     /// Decides what follows once reading and writing have gone as far as
     /// they can: wait for more, start lingering, or close.
-    fn settle(&mut self, sock: &mut TcpStream, key: usize, ctx: &mut Ctx<'_>) -> Next {
+    fn next_step<S: Stream>(&mut self, sock: &mut S, key: usize, ctx: &mut Ctx<'_>) -> Next {
         if !self.out.is_empty() {
-            return Next::Keep(Interest::READABLE | Interest::WRITABLE);
+            return Next::Wait(self.wait(&ctx.timeouts));
         }
         // Shutting down: a connection between requests is done once its
         // last response is out.
         if self.session.draining() && self.is_idle() {
             return Next::Close;
         }
-        if self.session.reading() {
-            return Next::Keep(Interest::READABLE);
-        }
-        // The session has ended and everything is sent.
-        if self.peer_closed || !(self.unread || self.readable) {
+        let (ready, unread) = match self.state {
+            ConnState::Open(_) | ConnState::Lingering { .. } => {
+                return Next::Wait(self.wait(&ctx.timeouts));
+            }
+            ConnState::PeerClosed => return Next::Close,
+            ConnState::Ending { ready, unread } => (ready, unread),
+        };
+        // The session has ended and everything is sent. Nothing more can
+        // arrive that matters: close, unless the client may still be
+        // sending, whose bytes would make our close a reset.
+        if !(unread || ready.readable) {
             return Next::Close;
         }
-        if let Err(e) = sock.shutdown(Shutdown::Write) {
-            log::debug!("shutdown: {e}");
+        ctx.ops.metrics.io.other += 1;
+        if let Err(e) = sock.shutdown_write() {
+            log::debug!("connection {key}: shutdown: {e}");
             return Next::Close;
         }
-        let until = ctx.now + ctx.timeouts.linger;
         log::trace!(
             "connection {key}: lingering close (RFC 9112 §9.6): our side shut, draining theirs"
         );
-        self.stage = Stage::Lingering { until };
+        let until = ctx.now + ctx.timeouts.linger;
+        self.state = ConnState::Lingering { ready, until };
         // Whatever arrived already is read now: it may include the EOF.
-        self.linger_read(sock, ctx.buf)
+        self.linger(sock, ctx)
     }
 
     /// Reads and drops input until the client closes.
-    fn linger_read(&mut self, sock: &mut TcpStream, buf: &mut [u8]) -> Next {
+    fn linger<S: Stream>(&mut self, sock: &mut S, ctx: &mut Ctx<'_>) -> Next {
+        let ConnState::Lingering { mut ready, until } = self.state else {
+            return Next::Close;
+        };
         loop {
-            match read(sock, buf, self.hup, &mut self.readable) {
+            match read(sock, ctx.buf, &mut ready, &mut ctx.ops.metrics.io.reads) {
                 Ok(Got::Eof) | Err(_) => return Next::Close,
-                Ok(Got::Data(_)) if self.readable => continue,
-                Ok(_) => return Next::Keep(Interest::READABLE),
+                Ok(Got::Data(_)) if ready.readable => continue,
+                Ok(_) => break,
             }
         }
+        self.state = ConnState::Lingering { ready, until };
+        Next::Wait(self.wait(&ctx.timeouts))
     }
 }
 
@@ -558,30 +593,36 @@ enum Got {
     /// The client closed its side.
     Eof,
     /// Nothing now (EAGAIN): the socket is drained.
-    Nothing,
+    WouldBlock,
 }
 
-/// One `read`, keeping the `readable` flag honest: cleared when the read
-/// would block or comes back shorter than the buffer (the kernel gave all
-/// it had, so another read would only say EAGAIN), unless the peer's FIN is
-/// known to be queued behind the data (`hup`).
-fn read(sock: &mut TcpStream, buf: &mut [u8], hup: bool, readable: &mut bool) -> io::Result<Got> {
+/// One `read`, keeping `ready.readable` honest: cleared when the read would
+/// block or comes back shorter than the buffer (the kernel gave all it had,
+/// so another read would only say EAGAIN), unless the peer's FIN is known
+/// to be queued behind the data (`ready.hup`). Each call is counted.
+fn read<S: Stream>(
+    sock: &mut S,
+    buf: &mut [u8],
+    ready: &mut Ready,
+    calls: &mut u64,
+) -> io::Result<Got> {
     loop {
+        *calls += 1;
         match sock.read(buf) {
             Ok(0) => {
-                *readable = false;
+                ready.readable = false;
                 return Ok(Got::Eof);
             }
             Ok(n) => {
-                if n < buf.len() && !hup {
-                    *readable = false;
+                if n < buf.len() && !ready.hup {
+                    ready.readable = false;
                 }
                 return Ok(Got::Data(n));
             }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                *readable = false;
-                return Ok(Got::Nothing);
+            Err(e) if interrupted(&e) => continue,
+            Err(e) if would_block(&e) => {
+                ready.readable = false;
+                return Ok(Got::WouldBlock);
             }
             Err(e) => return Err(e),
         }

@@ -1,22 +1,19 @@
-//! Files: from a request target to a response body, safely and cheaply.
+//! The file cache: from a request target to a response body, cheaply.
 //!
-//! Two jobs live here.
+//! Every file that was served keeps a [`Resource`]: an [`Entry`] for the
+//! file and one for each pre-compressed sibling (`file.br`, `file.gz`)
+//! found beside it. An entry has its response heads rendered once (200 and
+//! 304; a 206 adds its range to the same fields), its validators (a strong
+//! `ETag` from size and modification time, and `Last-Modified`), and its
+//! body: small files as an `Rc<[u8]>` shared by every response that sends
+//! it, large ones as an open descriptor, shared the same way, that
+//! responses `sendfile` from. A resource is revalidated with one `stat` per
+//! file at most once a second, so an edited file is served within a second
+//! of the edit.
 //!
-//! **Resolution**: [`path::normalize`] turns the target into a path under
-//! the root. The file must then *be* under the root once symlinks are
-//! followed (it is canonicalized and compared), or the answer is 403: no
-//! spelling of a path and no symlink leads out.
-//!
-//! **The cache**: every file that was served keeps a [`Resource`]: an
-//! [`Entry`] for the file and one for each pre-compressed sibling
-//! (`file.br`, `file.gz`) found beside it. An entry has its response heads
-//! rendered once (200 and 304; a 206 adds its range to the same fields),
-//! its validators (a strong `ETag` from size and modification time, and
-//! `Last-Modified`), and its body: small files as an `Rc<[u8]>` shared by
-//! every response that sends it, large ones as an open descriptor, shared
-//! the same way, that responses `sendfile` from. A resource is revalidated
-//! with one `stat` per file at most once a second, so an edited file is
-//! served within a second of the edit.
+//! Finding a file on disk, safely, is [`super::resolve`]'s job; a miss
+//! here asks it, then reads the file (`open`, `read`): the only
+//! filesystem calls a request can cause, once per file, not per request.
 
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -28,12 +25,13 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::SystemTime;
 
+use crate::date;
 use crate::http::conditional::Validators;
-use crate::http::date;
 use crate::http::mime;
 use crate::http::negotiate::{self, Coding};
-use crate::http::path::{has_hidden_segment, normalize, redirect_location};
-use crate::http::response::FullHeads;
+use crate::http::path::{has_hidden_segment, normalize};
+use crate::http::resolve::{self, Lookup, sibling_path};
+use crate::http::response::{FullHeads, SERVER};
 use crate::http::status::Status;
 use crate::out::Chunk;
 
@@ -45,9 +43,6 @@ const EMBEDDED: &[(&str, &[u8])] = &[
 
 /// Most files the cache remembers (each large one holds a descriptor open).
 pub const CACHE_ENTRIES_MAX: usize = 4096;
-
-/// The server's name in the `Server` header.
-pub const SERVER: &str = concat!("oneloop/", env!("CARGO_PKG_VERSION"));
 
 /// A file's body.
 #[derive(Debug)]
@@ -133,17 +128,6 @@ impl Resource {
             Coding::Identity => &self.plain,
         }
     }
-}
-
-/// What a target resolves to.
-#[derive(Debug)]
-pub enum Found<'a> {
-    /// A file to send.
-    File(&'a Resource),
-    /// A directory named without its trailing slash: redirect here.
-    Redirect(Vec<u8>),
-    /// An error to answer.
-    Error(Status),
 }
 
 /// FNV-1a, the cache's hasher. Its keys are paths of files that exist (a
@@ -239,21 +223,7 @@ impl Files {
         total_max: u64,
         now: SystemTime,
     ) -> io::Result<Files> {
-        let root = match root {
-            Some(r) => {
-                let canonical = fs::canonicalize(r).map_err(|e| {
-                    io::Error::new(e.kind(), format!("document root {}: {e}", r.display()))
-                })?;
-                if !canonical.is_dir() {
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidInput,
-                        format!("document root {} is not a directory", r.display()),
-                    ));
-                }
-                Some(canonical)
-            }
-            None => None,
-        };
+        let root = root.map(resolve::open_root).transpose()?;
         let mut files = Files {
             root,
             embedded: Vec::new(),
@@ -314,33 +284,34 @@ impl Files {
     }
 
     /// Resolves a request target (origin form) at Unix second `now`.
-    pub fn lookup(&mut self, target: &[u8], now: u64) -> Found<'_> {
+    pub fn lookup(&mut self, target: &[u8], now: u64) -> Lookup<&Resource> {
         // The decoded path is built in a buffer reused by every lookup, and
         // it is the cache key: a hit allocates nothing.
         let mut key = std::mem::take(&mut self.scratch);
-        let located = self.locate(target, &mut key, now);
+        let found = self.locate(target, &mut key, now);
         self.scratch = key;
-        match located {
-            Located::Embedded(i) => Found::File(&self.embedded[i].1),
-            Located::Cached => match self.cache.get(&self.scratch[..]) {
-                Some(c) => Found::File(&c.resource),
-                None => Found::Error(Status::NotFound),
+        match found {
+            Lookup::File(Place::Embedded(i)) => Lookup::File(&self.embedded[i].1),
+            Lookup::File(Place::Cached) => match self.cache.get(&self.scratch[..]) {
+                Some(c) => Lookup::File(&c.resource),
+                None => Lookup::Refused(Status::NotFound),
             },
-            Located::Redirect => Found::Redirect(redirect_location(target)),
-            Located::Error(status) => Found::Error(status),
+            Lookup::Directory => Lookup::Directory,
+            Lookup::Refused(status) => Lookup::Refused(status),
         }
     }
 
     /// Fills `key` with the normalized path (with a trailing `/` for a
-    /// directory form, so "/a" and "/a/" are told apart) and finds it.
-    fn locate(&mut self, target: &[u8], key: &mut Vec<u8>, now: u64) -> Located {
+    /// directory form, so "/a" and "/a/" are told apart) and finds it,
+    /// loading it into the cache on a miss.
+    fn locate(&mut self, target: &[u8], key: &mut Vec<u8>, now: u64) -> Lookup<Place> {
         let is_dir = match normalize(target, key) {
             Ok(is_dir) => is_dir,
-            Err(status) => return Located::Error(status),
+            Err(status) => return Lookup::Refused(status),
         };
         let rel_len = key.len();
         if !self.dotfiles && has_hidden_segment(key) {
-            return Located::Error(Status::NotFound);
+            return Lookup::Refused(Status::NotFound);
         }
         if self.root.is_none() {
             return self.locate_embedded(&key[..], is_dir);
@@ -349,31 +320,24 @@ impl Files {
             key.push(b'/');
         }
         if self.revalidate(key, now) {
-            return Located::Cached;
+            return Lookup::File(Place::Cached);
         }
         // A miss: from here on allocating is fine, it happens once per file.
         let Some(root) = self.root.clone() else {
-            return Located::Error(Status::NotFound);
+            return Lookup::Refused(Status::NotFound);
         };
-        let path = root.join(std::ffi::OsStr::from_bytes(&key[..rel_len]));
-        let (path, meta) = match resolve(path, is_dir) {
-            Ok(Resolved::File(path, meta)) => (path, meta),
-            Ok(Resolved::Directory) => return Located::Redirect,
-            Err(status) => return Located::Error(status),
+        let root = root.as_path();
+        let (path, meta) = match resolve::on_disk(root, &key[..rel_len], is_dir) {
+            Lookup::File(found) => found,
+            Lookup::Directory => return Lookup::Directory,
+            Lookup::Refused(status) => return Lookup::Refused(status),
         };
-        // Symlinks are followed by the kernel; the canonical path says where
-        // they led, and it must still be under the root.
-        match fs::canonicalize(&path) {
-            Ok(real) if real.starts_with(&root) => {}
-            Ok(_) => return Located::Error(Status::Forbidden),
-            Err(_) => return Located::Error(Status::NotFound),
-        }
-        let siblings = self.probe_siblings(&root, &path);
+        let siblings = SIBLINGS.map(|(ext, _)| resolve::sibling(root, &path, ext));
         let resource = match self.load(&path, &meta, &siblings, now) {
             Ok(resource) => resource,
             Err(e) => {
                 log::warn!("read {}: {e}", path.display());
-                return Located::Error(match e.kind() {
+                return Lookup::Refused(match e.kind() {
                     io::ErrorKind::NotFound => Status::NotFound,
                     io::ErrorKind::PermissionDenied => Status::Forbidden,
                     _ => Status::InternalServerError,
@@ -396,17 +360,17 @@ impl Files {
             checked: now,
         };
         self.cache.insert(key.clone().into_boxed_slice(), cached);
-        Located::Cached
+        Lookup::File(Place::Cached)
     }
 
-    fn locate_embedded(&self, rel: &[u8], is_dir: bool) -> Located {
+    fn locate_embedded(&self, rel: &[u8], is_dir: bool) -> Lookup<Place> {
         if rel.is_empty() && !is_dir {
-            return Located::Redirect; // only "/" itself; unreachable for origin form
+            return Lookup::Directory; // only "/" itself; unreachable for origin form
         }
         let name: &[u8] = if rel.is_empty() { b"index.html" } else { rel };
         match self.embedded.iter().position(|(n, _)| n.as_bytes() == name) {
-            Some(i) if !is_dir || rel.is_empty() => Located::Embedded(i),
-            _ => Located::Error(Status::NotFound),
+            Some(i) if !is_dir || rel.is_empty() => Lookup::File(Place::Embedded(i)),
+            _ => Lookup::Refused(Status::NotFound),
         }
     }
 
@@ -432,21 +396,6 @@ impl Files {
             self.cached_bytes -= cached_size(&stale.resource);
         }
         false
-    }
-
-    /// Finds `path.br` and `path.gz`: regular files whose real path is under
-    /// the root. A file that is itself compressed has no siblings.
-    fn probe_siblings(&self, root: &Path, path: &Path) -> [Option<(PathBuf, fs::Metadata)>; 2] {
-        let compressed = path.extension().is_some_and(|e| e == "br" || e == "gz");
-        SIBLINGS.map(|(ext, _)| {
-            if compressed {
-                return None;
-            }
-            let sibling = sibling_path(path, ext);
-            let meta = fs::metadata(&sibling).ok().filter(fs::Metadata::is_file)?;
-            let real = fs::canonicalize(&sibling).ok()?;
-            real.starts_with(root).then_some((sibling, meta))
-        })
     }
 
     /// Reads a file and its siblings into a resource.
@@ -520,13 +469,6 @@ impl Files {
     }
 }
 
-/// `path` with `ext` appended to its file name.
-fn sibling_path(path: &Path, ext: &str) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(ext);
-    PathBuf::from(name)
-}
-
 /// Memory a resource holds in the cache (bodies only; heads are small).
 fn cached_size(resource: &Resource) -> u64 {
     let size = |e: &Entry| match e.body {
@@ -542,52 +484,12 @@ fn cached_size(resource: &Resource) -> u64 {
             .sum::<u64>()
 }
 
-/// Where [`Files::locate`] found a target.
-enum Located {
+/// Where [`Files::locate`] found a file.
+enum Place {
     /// `embedded[i]`.
     Embedded(usize),
     /// In the cache under the lookup's key.
     Cached,
-    /// A directory without its trailing slash.
-    Redirect,
-    /// Refused or missing.
-    Error(Status),
-}
-
-enum Resolved {
-    File(PathBuf, fs::Metadata),
-    Directory,
-}
-
-/// Stats `path` (following symlinks): a regular file, a directory's
-/// `index.html` when the target ended in `/`, or a reason to refuse.
-fn resolve(path: PathBuf, is_dir: bool) -> Result<Resolved, Status> {
-    let meta = fs::metadata(&path).map_err(|e| io_status(&e))?;
-    if meta.is_dir() {
-        if !is_dir {
-            return Ok(Resolved::Directory);
-        }
-        let index = path.join("index.html");
-        let meta = fs::metadata(&index).map_err(|e| io_status(&e))?;
-        return if meta.is_file() {
-            Ok(Resolved::File(index, meta))
-        } else {
-            Err(Status::NotFound)
-        };
-    }
-    // "/file.txt/" names a directory that is a file: not found. Devices,
-    // FIFOs and sockets are never served (a FIFO would block the loop).
-    if is_dir || !meta.is_file() {
-        return Err(Status::NotFound);
-    }
-    Ok(Resolved::File(path, meta))
-}
-
-fn io_status(e: &io::Error) -> Status {
-    match e.kind() {
-        io::ErrorKind::PermissionDenied => Status::Forbidden,
-        _ => Status::NotFound,
-    }
 }
 
 /// What a file's heads say about it.
@@ -652,7 +554,7 @@ mod tests {
     fn embedded_site() {
         let mut f = Files::new(None, 1 << 20, 1 << 20, SystemTime::UNIX_EPOCH).unwrap();
         match f.lookup(b"/hello.txt", 0) {
-            Found::File(r) => {
+            Lookup::File(r) => {
                 let e = &r.plain;
                 assert_eq!(e.len, 6);
                 let head = String::from_utf8_lossy(&e.head).into_owned();
@@ -669,15 +571,15 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(f.lookup(b"/", 0), Found::File(r) if r.plain.len > 100));
-        assert!(matches!(f.lookup(b"/index.html", 0), Found::File(_)));
+        assert!(matches!(f.lookup(b"/", 0), Lookup::File(r) if r.plain.len > 100));
+        assert!(matches!(f.lookup(b"/index.html", 0), Lookup::File(_)));
         assert!(matches!(
             f.lookup(b"/nope", 0),
-            Found::Error(Status::NotFound)
+            Lookup::Refused(Status::NotFound)
         ));
         assert!(matches!(
             f.lookup(b"/hello.txt/", 0),
-            Found::Error(Status::NotFound)
+            Lookup::Refused(Status::NotFound)
         ));
     }
 }

@@ -8,13 +8,14 @@
 pub mod body;
 pub mod conditional;
 pub mod conn;
-pub mod date;
 pub mod files;
+pub mod grammar;
 pub mod mime;
 pub mod negotiate;
 pub mod path;
 pub mod range;
 pub mod request;
+pub mod resolve;
 pub mod response;
 pub mod session;
 pub mod status;

@@ -8,7 +8,7 @@
 //! ranges (PDF readers, media players) all take the whole file too. The same
 //! goes for a syntax we do not recognize. Pure: bytes in, a decision out.
 
-use crate::http::request::decimal;
+use crate::http::grammar::decimal;
 
 /// What a `Range` value asks for, given the file's length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

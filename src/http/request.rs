@@ -20,6 +20,7 @@ use std::mem::MaybeUninit;
 
 use crate::config::Limits;
 use crate::http::conditional::Conditions;
+use crate::http::grammar::decimal;
 use crate::http::status::Status;
 
 /// How the request's body is delimited (RFC 9112 §6.3).
@@ -289,17 +290,6 @@ fn parse_length(s: &[u8]) -> Option<u64> {
         return None;
     }
     decimal(s)
-}
-
-/// `1*DIGIT` (RFC 9110's grammar for lengths and byte positions): no sign,
-/// no spaces, no overflow.
-pub fn decimal(s: &[u8]) -> Option<u64> {
-    if s.is_empty() || !s.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    s.iter().try_fold(0u64, |n, &d| {
-        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-    })
 }
 
 /// Transfer codings registered for HTTP/1.1 (RFC 9112 §7). Since every body

@@ -18,9 +18,11 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use crate::http::files::{Entry, SERVER};
 use crate::http::status::Status;
 use crate::out::{Chunk, OutQueue};
+
+/// The server's name in the `Server` header.
+pub const SERVER: &str = concat!("oneloop/", env!("CARGO_PKG_VERSION"));
 
 /// A file's whole 200 head (its fields, the Date line, the connection
 /// line), rendered at most once per Date line for each [`Persist`] variant:
@@ -64,7 +66,7 @@ pub enum Persist {
     /// HTTP/1.1 default: nothing to say.
     KeepAlive,
     /// HTTP/1.0 with `Connection: keep-alive`: say we keep it too.
-    KeepAlive10,
+    KeepAliveHeader,
     /// The connection closes after this response.
     Close,
 }
@@ -73,7 +75,7 @@ impl Persist {
     fn line(self) -> &'static [u8] {
         match self {
             Persist::KeepAlive => b"\r\n",
-            Persist::KeepAlive10 => b"Connection: keep-alive\r\n\r\n",
+            Persist::KeepAliveHeader => b"Connection: keep-alive\r\n\r\n",
             Persist::Close => b"Connection: close\r\n\r\n",
         }
     }
@@ -149,27 +151,27 @@ pub fn head(out: &mut OutQueue, fields: &Rc<[u8]>, date: &Rc<[u8]>, persist: Per
     out.push(Chunk::Static(persist.line()));
 }
 
-/// Queues a 206 with bytes `start..end` of `entry`: the file's fields with
-/// a `Content-Range`, and the body as a window on the same shared buffer or
-/// open file a 200 sends.
+/// Queues a 206 with bytes `start..end` of a file of `len` bytes: the
+/// file's own `fields` after a `Content-Range`, and `body`, a window on the
+/// same shared buffer or open file a 200 sends.
 pub fn partial(
     out: &mut OutQueue,
-    entry: &Entry,
+    (fields, len): (&[u8], u64),
     (start, end): (u64, u64),
+    body: Chunk,
     date: &Rc<[u8]>,
     persist: Persist,
 ) {
-    let mut fields = format!(
-        "HTTP/1.1 {}\r\nServer: {SERVER}\r\nContent-Range: bytes {start}-{}/{}\r\nContent-Length: {}\r\n",
+    let mut head_fields = format!(
+        "HTTP/1.1 {}\r\nServer: {SERVER}\r\nContent-Range: bytes {start}-{}/{len}\r\nContent-Length: {}\r\n",
         Status::PartialContent,
         end - 1,
-        entry.len,
         end - start
     )
     .into_bytes();
-    fields.extend_from_slice(&entry.fields);
-    head(out, &Rc::from(fields), date, persist);
-    out.push(entry.chunk(start, end));
+    head_fields.extend_from_slice(fields);
+    head(out, &Rc::from(head_fields), date, persist);
+    out.push(body);
 }
 
 /// Queues a 416 for a file of `len` bytes (RFC 9110 §15.5.17: it says the
@@ -300,7 +302,7 @@ mod tests {
     fn redirect_names_the_location() {
         let date: Rc<[u8]> = Rc::from(&b""[..]);
         let mut out = OutQueue::default();
-        redirect(&mut out, b"/dir/?q", &date, Persist::KeepAlive10, false);
+        redirect(&mut out, b"/dir/?q", &date, Persist::KeepAliveHeader, false);
         let text = bytes(&mut out);
         assert!(text.starts_with("HTTP/1.1 301 Moved Permanently\r\n"));
         assert!(text.contains("\r\nLocation: /dir/?q\r\n"));

@@ -17,79 +17,85 @@
 
 use std::rc::Rc;
 
-use crate::access_log::{AccessLog, Line};
+use crate::access_log::Line;
 use crate::config::Limits;
+use crate::date::DateLine;
 use crate::http::body::BodySkip;
 use crate::http::conditional::{self, Outcome};
-use crate::http::date::DateLine;
-use crate::http::files::{Files, Found};
+use crate::http::files::Files;
+use crate::http::path::redirect_location;
 use crate::http::request::{self, Fields, Framing, Parsed, Request};
+use crate::http::resolve::Lookup;
 use crate::http::response::{self, Canned, Persist};
 use crate::http::status::Status;
-use crate::metrics::Metrics;
+use crate::ops::Ops;
 use crate::out::{Chunk, OutQueue};
 
-/// What every session shares: the files, the pre-rendered responses, the
-/// current `Date` line, the limits, and what is counted and logged.
+/// What every session reads: the site being served. The files, the
+/// pre-rendered responses, the current `Date` line and the limits.
 #[derive(Debug)]
-pub struct HttpCtx {
+pub struct Site {
     /// The document root and its cache.
     pub files: Files,
     /// Heads of responses that depend on the status alone.
     pub canned: Canned,
-    /// The `Date` line of the current second.
+    /// The `Date` line of the current second; the loop brings it up to
+    /// date once per wakeup.
     pub date: DateLine,
     /// Request size limits.
     pub limits: Limits,
-    /// The current Unix second (for cache revalidation).
-    pub now_secs: u64,
-    /// The server's counters; also served as the metrics page.
-    pub metrics: Metrics,
     /// Where the metrics page is served (`--metrics-path`), if anywhere.
     pub metrics_path: Option<Box<[u8]>>,
-    /// The access log, if one is kept.
-    pub access_log: Option<AccessLog>,
-    /// The slab key of the connection being served, for the access log.
-    pub client: usize,
 }
 
-impl HttpCtx {
-    /// A context serving `files` with everything else at its default.
-    pub fn new(files: Files, date: DateLine, limits: Limits, now_secs: u64) -> HttpCtx {
-        HttpCtx {
+impl Site {
+    /// A site serving `files` with everything else at its default.
+    pub fn new(files: Files, date: DateLine, limits: Limits) -> Site {
+        Site {
             files,
             canned: Canned::default(),
             date,
             limits,
-            now_secs,
-            metrics: Metrics::default(),
             metrics_path: None,
-            access_log: None,
-            client: 0,
         }
     }
 
+    /// The current Unix second (0 if the clock cannot tell).
+    fn now(&self) -> u64 {
+        self.date.second().unwrap_or(0)
+    }
+}
+
+/// What a session is lent for one batch of input: the site it serves,
+/// where it reports each response, and which connection it is.
+pub struct Env<'a> {
+    /// The site.
+    pub site: &'a mut Site,
+    /// The counters and the access log.
+    pub ops: &'a mut Ops,
+    /// The connection's slab key (the access log keys peers by it).
+    pub client: usize,
+}
+
+impl Env<'_> {
     /// Counts a response and logs it. `head` is the request head (or what
     /// arrived of it, for a malformed one).
     fn record(&mut self, head: &[u8], status: Status, body_bytes: u64, fields: &Fields<'_>) {
-        self.metrics.response(status);
-        if let Some(log) = self.access_log.as_mut() {
-            let line = Line {
-                head,
-                status,
-                body_bytes,
-                referer: fields.referer,
-                user_agent: fields.user_agent,
-            };
-            log.record(self.client, self.now_secs, &line);
-        }
+        let line = Line {
+            head,
+            status: status.code(),
+            body_bytes,
+            referer: fields.referer,
+            user_agent: fields.user_agent,
+        };
+        self.ops.response(self.client, self.site.now(), &line);
     }
 }
 
 /// Where the exchange stands (RFC 9112 §2.1: a connection carries a
 /// sequence of request/response exchanges).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
+pub enum SessionState {
     /// Expecting a request head (the bytes kept so far, if any, start one).
     Head,
     /// Consuming the body of a request already answered.
@@ -98,12 +104,12 @@ pub enum Phase {
     Closed,
 }
 
-impl std::fmt::Display for Phase {
+impl std::fmt::Display for SessionState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            Phase::Head => "awaiting request (RFC 9112 §2.1)",
-            Phase::Body(_) => "reading message body (RFC 9112 §6)",
-            Phase::Closed => "closing: no further requests (RFC 9112 §9.6)",
+            SessionState::Head => "awaiting request (RFC 9112 §2.1)",
+            SessionState::Body(_) => "reading message body (RFC 9112 §6)",
+            SessionState::Closed => "closing: no further requests (RFC 9112 §9.6)",
         })
     }
 }
@@ -111,7 +117,7 @@ impl std::fmt::Display for Phase {
 /// One connection's HTTP state.
 #[derive(Debug)]
 pub struct Session {
-    phase: Phase,
+    state: SessionState,
     /// The server is shutting down: the next response says `close`.
     draining: bool,
     /// The response to a request whose chunked body is still arriving. Its
@@ -123,7 +129,7 @@ pub struct Session {
 impl Default for Session {
     fn default() -> Self {
         Session {
-            phase: Phase::Head,
+            state: SessionState::Head,
             draining: false,
             held: OutQueue::default(),
         }
@@ -135,14 +141,14 @@ const KNOWN_METHODS: &[&str] = &["POST", "PUT", "DELETE", "CONNECT", "TRACE", "P
 
 /// Queues the canned response for `status`; returns it with its body size.
 fn canned(
-    ctx: &HttpCtx,
+    canned: &Canned,
+    date: &Rc<[u8]>,
     out: &mut OutQueue,
     status: Status,
     persist: Persist,
     head_only: bool,
 ) -> (Status, u64) {
-    ctx.canned
-        .send(out, status, ctx.date.line(), persist, head_only);
+    canned.send(out, status, date, persist, head_only);
     let body = if head_only { 0 } else { status.message().len() };
     (status, body as u64)
 }
@@ -159,8 +165,8 @@ enum MetricsPage {
 }
 
 /// Which metrics page the target names, if any.
-fn metrics_page(ctx: &HttpCtx, target: &[u8]) -> Option<MetricsPage> {
-    let base = ctx.metrics_path.as_deref()?;
+fn metrics_page(site: &Site, target: &[u8]) -> Option<MetricsPage> {
+    let base = site.metrics_path.as_deref()?;
     let end = target
         .iter()
         .position(|&b| b == b'?')
@@ -175,21 +181,21 @@ fn metrics_page(ctx: &HttpCtx, target: &[u8]) -> Option<MetricsPage> {
 /// Answers a GET or HEAD of a metrics page.
 fn serve_metrics(
     page: MetricsPage,
-    ctx: &HttpCtx,
+    env: &Env<'_>,
     out: &mut OutQueue,
     persist: Persist,
     head_only: bool,
 ) -> (Status, u64) {
     let (kind, body) = match page {
         MetricsPage::Text => {
-            let text = ctx.metrics.render().into_bytes();
+            let text = env.ops.metrics.render().into_bytes();
             let kind = "text/plain; version=0.0.4; charset=utf-8";
             (kind, Chunk::owned(Rc::from(text)))
         }
         MetricsPage::Live => ("text/html; charset=utf-8", Chunk::Static(LIVE_PAGE)),
     };
     let len = body.len();
-    response::page(out, kind, body, ctx.date.line(), persist, head_only);
+    response::page(out, kind, body, env.site.date.line(), persist, head_only);
     (Status::Ok, if head_only { 0 } else { len })
 }
 
@@ -197,15 +203,17 @@ fn serve_metrics(
 /// whole, partial, or "not modified", as its conditions decide.
 fn serve_file(
     req: &Request<'_>,
-    ctx: &mut HttpCtx,
+    site: &mut Site,
     out: &mut OutQueue,
     persist: Persist,
     head_only: bool,
 ) -> (Status, u64) {
-    let date = ctx.date.line();
-    let resource = match ctx.files.lookup(req.target, ctx.now_secs) {
-        Found::File(resource) => resource,
-        Found::Redirect(location) => {
+    let now = site.now();
+    let date = site.date.line();
+    let resource = match site.files.lookup(req.target, now) {
+        Lookup::File(resource) => resource,
+        Lookup::Directory => {
+            let location = redirect_location(req.target);
             response::redirect(out, &location, date, persist, head_only);
             let body = if head_only {
                 0
@@ -214,7 +222,9 @@ fn serve_file(
             };
             return (Status::MovedPermanently, body as u64);
         }
-        Found::Error(status) => return canned(ctx, out, status, persist, head_only),
+        Lookup::Refused(status) => {
+            return canned(&site.canned, date, out, status, persist, head_only);
+        }
     };
     let entry = resource.select(req.fields.accept_encoding);
     let conditions = &req.fields.conditions;
@@ -238,7 +248,15 @@ fn serve_file(
             (Status::NotModified, 0)
         }
         Outcome::Partial { start, end } => {
-            response::partial(out, entry, (start, end), date, persist);
+            let body = entry.chunk(start, end);
+            response::partial(
+                out,
+                (&entry.fields, entry.len),
+                (start, end),
+                body,
+                date,
+                persist,
+            );
             (Status::PartialContent, end - start)
         }
         Outcome::Unsatisfiable => {
@@ -247,20 +265,21 @@ fn serve_file(
             (status, status.message().len() as u64)
         }
         Outcome::PreconditionFailed => {
-            canned(ctx, out, Status::PreconditionFailed, persist, head_only)
+            let status = Status::PreconditionFailed;
+            canned(&site.canned, date, out, status, persist, head_only)
         }
     }
 }
 
 impl Session {
-    /// The current phase.
-    pub fn phase(&self) -> Phase {
-        self.phase
+    /// Where the exchange stands.
+    pub fn state(&self) -> SessionState {
+        self.state
     }
 
     /// Whether more request bytes are wanted.
     pub fn reading(&self) -> bool {
-        self.phase != Phase::Closed
+        self.state != SessionState::Closed
     }
 
     /// Asks the session to end after the request in progress (shutdown).
@@ -275,27 +294,27 @@ impl Session {
 
     /// Ends the session at once: nothing more will be answered.
     pub fn close(&mut self) {
-        self.phase = Phase::Closed;
+        self.state = SessionState::Closed;
     }
 
     /// Consumes requests from `input`, queuing a response for each complete
     /// one, and returns how many bytes were used. The unused rest is an
     /// incomplete head or chunk line to keep and present again with more
-    /// bytes appended, unless the session is now [`Phase::Closed`].
-    pub fn on_input(&mut self, input: &[u8], ctx: &mut HttpCtx, out: &mut OutQueue) -> usize {
+    /// bytes appended, unless the session is now [`SessionState::Closed`].
+    pub fn on_input(&mut self, input: &[u8], env: &mut Env<'_>, out: &mut OutQueue) -> usize {
         let mut pos = 0;
         while pos < input.len() {
-            match self.phase {
-                Phase::Closed => break,
-                Phase::Body(mut skip) => {
-                    match skip.advance(&input[pos..], ctx.limits.max_body_bytes) {
+            match self.state {
+                SessionState::Closed => break,
+                SessionState::Body(mut skip) => {
+                    match skip.advance(&input[pos..], env.site.limits.max_body_bytes) {
                         Ok(progress) => {
                             pos += progress.consumed;
                             if progress.done {
                                 out.take_all(&mut self.held);
-                                self.set_phase(Phase::Head, ctx.client);
+                                self.set_state(SessionState::Head, env.client);
                             } else {
-                                self.phase = Phase::Body(skip);
+                                self.state = SessionState::Body(skip);
                                 break;
                             }
                         }
@@ -307,35 +326,32 @@ impl Session {
                             log::debug!("request body: {status}");
                             if !self.held.is_empty() {
                                 self.held.clear();
-                                ctx.canned.send(
-                                    out,
-                                    status,
-                                    ctx.date.line(),
-                                    Persist::Close,
-                                    false,
-                                );
+                                let site = &env.site;
+                                let date = site.date.line();
+                                canned(&site.canned, date, out, status, Persist::Close, false);
                                 let body = status.message().len() as u64;
-                                ctx.record(b"-", status, body, &Fields::default());
+                                env.record(b"-", status, body, &Fields::default());
                             }
-                            self.set_phase(Phase::Closed, ctx.client);
+                            self.set_state(SessionState::Closed, env.client);
                         }
                     }
                 }
-                Phase::Head => match request::parse(&input[pos..], &ctx.limits) {
+                SessionState::Head => match request::parse(&input[pos..], &env.site.limits) {
                     Parsed::Partial => break,
                     Parsed::Invalid(status) => {
                         // RFC 9112 §2.2 and §6.3: after an unparseable or
                         // unframeable request, answer and close.
                         let head_only = input[pos..].starts_with(b"HEAD ");
-                        ctx.canned
-                            .send(out, status, ctx.date.line(), Persist::Close, head_only);
-                        let body = if head_only { 0 } else { status.message().len() };
-                        ctx.record(&input[pos..], status, body as u64, &Fields::default());
-                        self.set_phase(Phase::Closed, ctx.client);
+                        let site = &env.site;
+                        let date = site.date.line();
+                        let (_, body) =
+                            canned(&site.canned, date, out, status, Persist::Close, head_only);
+                        env.record(&input[pos..], status, body, &Fields::default());
+                        self.set_state(SessionState::Closed, env.client);
                     }
                     Parsed::Complete(req, len) => {
-                        let (status, body) = self.respond(&req, ctx, out);
-                        ctx.record(&input[pos..pos + len], status, body, &req.fields);
+                        let (status, body) = self.respond(&req, env, out);
+                        env.record(&input[pos..pos + len], status, body, &req.fields);
                         pos += len;
                     }
                 },
@@ -344,19 +360,19 @@ impl Session {
         pos
     }
 
-    /// Queues the response to one well-formed request and moves to the phase
+    /// Queues the response to one well-formed request and moves to the state
     /// that follows it. Returns the status and the body bytes queued.
     fn respond(
         &mut self,
         req: &Request<'_>,
-        ctx: &mut HttpCtx,
+        env: &mut Env<'_>,
         out: &mut OutQueue,
     ) -> (Status, u64) {
         let has_body = req.framing != Framing::None;
         let head_only = req.method == "HEAD";
         let serves = req.method == "GET" || head_only;
         let refusal = if let Framing::Length(n) = req.framing
-            && n > ctx.limits.max_body_bytes
+            && n > env.site.limits.max_body_bytes
         {
             Some(Status::ContentTooLarge)
         } else if serves {
@@ -378,7 +394,7 @@ impl Session {
             || refusal == Some(Status::ContentTooLarge);
         let persist = match (close, req.minor) {
             (true, _) => Persist::Close,
-            (false, 0) => Persist::KeepAlive10,
+            (false, 0) => Persist::KeepAliveHeader,
             (false, _) => Persist::KeepAlive,
         };
         // A chunked body's size is known only at its end: hold the answer.
@@ -388,29 +404,39 @@ impl Session {
             out
         };
         let answer = match refusal {
-            Some(status) => canned(ctx, out, status, persist, head_only),
-            None => match metrics_page(ctx, req.target) {
-                Some(page) => serve_metrics(page, ctx, out, persist, head_only),
-                None => serve_file(req, ctx, out, persist, head_only),
+            Some(status) => {
+                let site = &env.site;
+                canned(
+                    &site.canned,
+                    site.date.line(),
+                    out,
+                    status,
+                    persist,
+                    head_only,
+                )
+            }
+            None => match metrics_page(env.site, req.target) {
+                Some(page) => serve_metrics(page, env, out, persist, head_only),
+                None => serve_file(req, env.site, out, persist, head_only),
             },
         };
         let next = match req.framing {
-            _ if close => Phase::Closed,
-            Framing::None => Phase::Head,
-            Framing::Length(n) => Phase::Body(BodySkip::length(n)),
-            Framing::Chunked => Phase::Body(BodySkip::chunked()),
+            _ if close => SessionState::Closed,
+            Framing::None => SessionState::Head,
+            Framing::Length(n) => SessionState::Body(BodySkip::length(n)),
+            Framing::Chunked => SessionState::Body(BodySkip::chunked()),
         };
-        self.set_phase(next, ctx.client);
+        self.set_state(next, env.client);
         answer
     }
 
-    /// The one place a request moves the phase, so `RUST_LOG=trace`
+    /// The one place a request moves the state, so `RUST_LOG=trace`
     /// narrates them all (`client` names the connection).
-    fn set_phase(&mut self, next: Phase, client: usize) {
-        if std::mem::discriminant(&self.phase) != std::mem::discriminant(&next) {
-            log::trace!("connection {client}: {} -> {}", self.phase, next);
+    fn set_state(&mut self, next: SessionState, client: usize) {
+        if std::mem::discriminant(&self.state) != std::mem::discriminant(&next) {
+            log::trace!("connection {client}: {} -> {}", self.state, next);
         }
-        self.phase = next;
+        self.state = next;
     }
 }
 
@@ -422,12 +448,20 @@ mod tests {
 
     /// A context on the embedded site with the clock pinned to
     /// 2001-09-09 01:46:40 UTC.
-    fn ctx() -> HttpCtx {
+    fn site() -> Site {
         let now = UNIX_EPOCH + Duration::from_secs(1_000_000_000);
         let mut date = DateLine::default();
         date.update(now);
         let files = Files::new(None, 1 << 20, 1 << 20, now).unwrap();
-        HttpCtx::new(files, date, Limits::default(), 1_000_000_000)
+        Site::new(files, date, Limits::default())
+    }
+
+    fn env<'a>(site: &'a mut Site, ops: &'a mut Ops) -> Env<'a> {
+        Env {
+            site,
+            ops,
+            client: 0,
+        }
     }
 
     fn take(out: &mut OutQueue) -> String {
@@ -435,9 +469,10 @@ mod tests {
     }
 
     /// Feeds `input` in pieces cut at `cuts`, keeping unused bytes the way
-    /// the connection does; returns everything queued and the final phase.
-    fn run(input: &[u8], cuts: &[usize]) -> (String, Phase) {
-        let mut ctx = ctx();
+    /// the connection does; returns everything queued and the final state.
+    fn run(input: &[u8], cuts: &[usize]) -> (String, SessionState) {
+        let (mut site, mut ops) = (site(), Ops::default());
+        let mut env = env(&mut site, &mut ops);
         let mut session = Session::default();
         let mut out = OutQueue::default();
         let mut kept = Vec::new();
@@ -445,10 +480,10 @@ mod tests {
         for &cut in cuts.iter().chain(std::iter::once(&input.len())) {
             kept.extend_from_slice(&input[last..cut]);
             last = cut;
-            let used = session.on_input(&kept, &mut ctx, &mut out);
+            let used = session.on_input(&kept, &mut env, &mut out);
             kept.drain(..used);
         }
-        (take(&mut out), session.phase())
+        (take(&mut out), session.state())
     }
 
     fn statuses(text: &str) -> Vec<&str> {
@@ -465,7 +500,7 @@ mod tests {
             "{text}"
         );
         assert!(text.ends_with("\r\n\r\nHello\n"), "{text}");
-        assert_eq!(phase, Phase::Head);
+        assert_eq!(phase, SessionState::Head);
     }
 
     #[test]
@@ -478,7 +513,11 @@ mod tests {
             GET /never HTTP/1.1\r\nHost: a\r\n\r\n";
         let (whole, phase) = run(stream, &[]);
         assert_eq!(statuses(&whole), ["200", "405", "405", "404", "200"]);
-        assert_eq!(phase, Phase::Closed, "HTTP/1.0 without keep-alive ends it");
+        assert_eq!(
+            phase,
+            SessionState::Closed,
+            "HTTP/1.0 without keep-alive ends it"
+        );
         for cut in 1..stream.len() {
             assert_eq!(run(stream, &[cut]).0, whole, "cut at {cut}");
         }
@@ -499,23 +538,23 @@ mod tests {
         );
         assert_eq!(statuses(&text), ["400"]);
         assert!(text.contains("Connection: close\r\n"));
-        assert_eq!(phase, Phase::Closed);
+        assert_eq!(phase, SessionState::Closed);
     }
 
     #[test]
     fn draining_says_close_on_the_next_response() {
-        let mut ctx = ctx();
+        let (mut site, mut ops) = (site(), Ops::default());
         let mut session = Session::default();
         let mut out = OutQueue::default();
         session.drain();
         session.on_input(
             b"GET /hello.txt HTTP/1.1\r\nHost: a\r\n\r\n",
-            &mut ctx,
+            &mut env(&mut site, &mut ops),
             &mut out,
         );
         let text = take(&mut out);
         assert!(text.contains("Connection: close\r\n"), "{text}");
-        assert_eq!(session.phase(), Phase::Closed);
+        assert_eq!(session.state(), SessionState::Closed);
     }
 
     /// A small deterministic generator (xorshift64*), so failures replay.
@@ -575,7 +614,7 @@ mod tests {
             let cuts = random_cuts(&mut rng, stream.len());
             let (text, phase) = run(stream.as_bytes(), &cuts);
             assert_eq!(statuses(&text), want, "{stream:?} cut at {cuts:?}");
-            assert_ne!(phase, Phase::Closed);
+            assert_ne!(phase, SessionState::Closed);
         }
     }
 

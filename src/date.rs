@@ -1,4 +1,7 @@
-//! HTTP dates (RFC 9110 §5.6.7, IMF-fixdate): `Sun, 06 Nov 1994 08:49:37 GMT`.
+//! Dates as the server writes and reads them: HTTP dates (RFC 9110 §5.6.7,
+//! IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT`) for HTTP and the `rdate`
+//! client, and the Common Log Format's stamp for the access log. A leaf:
+//! Unix seconds in, bytes out (and back), no other module needed.
 //!
 //! The `Date` header is rendered once a second into a shared line that every
 //! response of that second points to ([`DateLine`]); `Last-Modified` is
@@ -232,6 +235,11 @@ impl DateLine {
                 None => Rc::from(&b""[..]),
             };
         }
+    }
+
+    /// The Unix second the line says, if the clock could tell.
+    pub fn second(&self) -> Option<u64> {
+        self.second
     }
 
     /// The current line, ready to be queued.

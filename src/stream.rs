@@ -1,0 +1,59 @@
+//! The byte stream under a connection: the seam between the HTTP code and
+//! the socket.
+//!
+//! A connection and its output queue need five things from a socket: read,
+//! write a batch of slices, write a batch that more bytes will follow at
+//! once (MSG_MORE), send part of a file (`sendfile`), and shut the write
+//! side. [`Stream`] names exactly those, so anything that provides them can
+//! stand under a connection: a TCP socket here, a scripted fake in the
+//! connection's fixture tests, and a TLS layer (which reads and writes
+//! records and has no `sendfile`) later.
+
+use std::fs::File;
+use std::io::{self, IoSlice, Read, Write};
+use std::net::Shutdown;
+use std::os::fd::AsRawFd;
+
+use mio::net::TcpStream;
+
+use crate::sys;
+
+/// What a connection needs of its socket. Every method is non-blocking:
+/// "nothing now" is `io::ErrorKind::WouldBlock`.
+pub trait Stream {
+    /// `read(2)`: 0 means the peer closed its side.
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize>;
+    /// `writev(2)`: may take fewer bytes than offered.
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize>;
+    /// As [`Stream::write_vectored`], saying more follows at once (a file),
+    /// so the bytes may wait to share segments with it.
+    fn write_vectored_more(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.write_vectored(bufs)
+    }
+    /// Up to `count` bytes of `file` from `offset`; 0 only if the file ended.
+    fn send_file(&mut self, file: &File, offset: u64, count: usize) -> io::Result<usize>;
+    /// Shuts the write side (our FIN), keeping the read side open.
+    fn shutdown_write(&mut self) -> io::Result<()>;
+}
+
+impl Stream for TcpStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        Read::read(self, buf)
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        Write::write_vectored(self, bufs)
+    }
+
+    fn write_vectored_more(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        sys::send_more(self.as_raw_fd(), bufs)
+    }
+
+    fn send_file(&mut self, file: &File, offset: u64, count: usize) -> io::Result<usize> {
+        sys::sendfile(self.as_raw_fd(), file, offset, count)
+    }
+
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        self.shutdown(Shutdown::Write)
+    }
+}

@@ -1,0 +1,133 @@
+//! The raw system calls std and mio do not wrap, each in one small safe
+//! function, plus the two error tests every non-blocking loop repeats.
+//!
+//! Every call goes through [`syscall!`], as in mio's `sys/unix`: a negative
+//! return becomes `io::Error::last_os_error()`, so no call site checks
+//! `rc < 0` by hand. Errors are returned bare; callers name the call when
+//! they log or pass one up (`"sendfile: ..."`). The only other raw calls
+//! are the batched datagram calls in [`crate::batch`], whose buffers are
+//! that module's whole subject.
+
+use std::ffi::CString;
+use std::fs::File;
+use std::io::{self, IoSlice};
+use std::os::fd::{AsRawFd, RawFd};
+
+/// Calls a libc function and turns a negative return into the OS error.
+macro_rules! syscall {
+    ($fn: ident ( $($arg: expr),* $(,)? ) ) => {{
+        #[allow(unused_unsafe)]
+        // SAFETY: each call site below states why its arguments are valid.
+        let rc = unsafe { libc::$fn($($arg, )*) };
+        if rc < 0 {
+            Err(std::io::Error::last_os_error())
+        } else {
+            Ok(rc)
+        }
+    }};
+}
+pub(crate) use syscall;
+
+/// The socket has nothing for us now (EAGAIN): wait for the next edge.
+pub fn would_block(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::WouldBlock
+}
+
+/// A signal arrived during the call (EINTR): simply try again.
+pub fn interrupted(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::Interrupted
+}
+
+/// Prefixes an error with the syscall that failed.
+pub fn context(e: io::Error, syscall: &str) -> io::Error {
+    io::Error::new(e.kind(), format!("{syscall}: {e}"))
+}
+
+/// `sendfile(2)`: up to `count` bytes of `file` from `offset` to `sock`,
+/// without copying them through user space. The file position is not used,
+/// so any number of responses can send from one shared descriptor.
+pub fn sendfile(sock: RawFd, file: &File, offset: u64, count: usize) -> io::Result<usize> {
+    let mut offset = offset as libc::off_t;
+    // The descriptors are open for the duration of the call (the caller
+    // holds both), and `offset` is a valid, exclusive pointer.
+    let sent = syscall!(sendfile(sock, file.as_raw_fd(), &mut offset, count))?;
+    Ok(sent as usize)
+}
+
+/// `sendmsg(2)` of `slices` with MSG_MORE: more data follows at once, so the
+/// kernel holds these bytes to share segments with what comes next.
+pub fn send_more(sock: RawFd, slices: &[IoSlice<'_>]) -> io::Result<usize> {
+    // SAFETY: msghdr is plain old data; all-zero is a valid value.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    // IoSlice is ABI-compatible with iovec on Unix (std documents it); the
+    // kernel only reads the slices, which outlive the call.
+    msg.msg_iov = slices.as_ptr() as *mut libc::iovec;
+    msg.msg_iovlen = slices.len() as _;
+    // `msg` points at valid iovecs and names no address or control data.
+    let sent = syscall!(sendmsg(sock, &msg, libc::MSG_MORE | libc::MSG_NOSIGNAL))?;
+    Ok(sent as usize)
+}
+
+/// `setsockopt(2)` for an integer option.
+pub fn setsockopt(fd: RawFd, level: libc::c_int, name: libc::c_int, value: i32) -> io::Result<()> {
+    // `value` lives across the call and its size is passed with it.
+    syscall!(setsockopt(
+        fd,
+        level,
+        name,
+        (&value as *const libc::c_int).cast(),
+        std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+    ))
+    .map(drop)
+}
+
+/// Raises the soft limit on open files to the hard limit and returns the
+/// limit in force.
+pub fn raise_nofile_limit() -> io::Result<u64> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // getrlimit and setrlimit only read and write the struct passed.
+    syscall!(getrlimit(libc::RLIMIT_NOFILE, &mut lim)).map_err(|e| context(e, "getrlimit"))?;
+    if lim.rlim_cur < lim.rlim_max {
+        let raised = libc::rlimit {
+            rlim_cur: lim.rlim_max,
+            rlim_max: lim.rlim_max,
+        };
+        syscall!(setrlimit(libc::RLIMIT_NOFILE, &raised)).map_err(|e| context(e, "setrlimit"))?;
+    }
+    Ok(lim.rlim_max)
+}
+
+/// Switches the process to `name`'s user and group, for good: groups first,
+/// then gid, then uid (after setuid the others could no longer be changed).
+pub fn become_user(name: &str) -> io::Result<()> {
+    let cname =
+        CString::new(name).map_err(|_| io::Error::other("a user name cannot contain NUL"))?;
+    // SAFETY: passwd is plain data; all-zero is a valid value.
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    let mut buf = vec![0 as libc::c_char; 16 * 1024];
+    // getpwnam_r fills `pwd` and points its strings into `buf`, which
+    // outlives every use of them; it returns an error number, not -1.
+    let rc = syscall!(getpwnam_r(
+        cname.as_ptr(),
+        &mut pwd,
+        buf.as_mut_ptr(),
+        buf.len(),
+        &mut result,
+    ))?;
+    if rc != 0 {
+        return Err(context(io::Error::from_raw_os_error(rc), "getpwnam_r"));
+    }
+    if result.is_null() {
+        return Err(io::Error::other("no such user"));
+    }
+    let (uid, gid) = (pwd.pw_uid, pwd.pw_gid);
+    // Plain calls on this process's credentials.
+    syscall!(setgroups(1, &gid)).map_err(|e| context(e, "setgroups"))?;
+    syscall!(setgid(gid)).map_err(|e| context(e, "setgid"))?;
+    syscall!(setuid(uid)).map_err(|e| context(e, "setuid"))?;
+    Ok(())
+}
