@@ -4,14 +4,23 @@ while, sampling its RSS and open descriptors, to show that neither grows.
 
     cargo build --release
     python3 benches/soak.py --seconds 600
+    python3 benches/soak.py --mix churn --port 18680      # connections come and go
+    python3 benches/soak.py --mix keepalive --port 18780  # the same clients, staying
 
-It starts target/release/oneloop on 127.0.0.1 (ports 18580/18537) with a
-small document root, then runs, all at once and only on loopback:
-keep-alive clients, Connection: close clients, pipelined bursts, clients
-that vanish mid-request, slow clients cut off by the head deadline, large
-downloads read slowly, and RFC 868 over TCP and UDP. Every 10 seconds it
-prints the server's RSS and descriptor count; at the end, their first,
-lowest and highest values.
+It starts target/release/oneloop on 127.0.0.1 (ports 18580/18537 by
+default) with a small document root, then runs, all at once and only on
+loopback, the clients of the mix:
+
+- all: keep-alive clients, Connection: close clients, pipelined bursts,
+  clients that vanish mid-request, slow clients cut off by the head
+  deadline, large downloads read slowly, and RFC 868 over TCP and UDP;
+- churn: clients that open a keep-alive connection, make one to three
+  requests and close it, over and over: every connection arms an idle
+  deadline and leaves before it is due;
+- keepalive: the same number of clients, each keeping one connection.
+
+Every 10 seconds it prints the server's RSS and descriptor count; at the
+end, their first, lowest and highest values.
 """
 import argparse
 import os
@@ -67,6 +76,29 @@ def keep_alive(stop, stats):
                     stats["http"] += 1
         except OSError as e:
             note_error(stats, e)
+
+
+def churn(stop, stats):
+    while not stop.is_set():
+        try:
+            with socket.create_connection(("127.0.0.1", HTTP)) as s:
+                for _ in range(random.randint(1, 3)):
+                    s.sendall(GET)
+                    read_response(s)
+                    stats["http"] += 1
+        except OSError as e:
+            note_error(stats, e)
+
+
+def staying(stop, stats):
+    try:
+        with socket.create_connection(("127.0.0.1", HTTP)) as s:
+            while not stop.is_set():
+                s.sendall(GET)
+                read_response(s)
+                stats["http"] += 1
+    except OSError as e:
+        note_error(stats, e)
 
 
 def close_each(stop, stats):
@@ -170,10 +202,14 @@ def sample(pid):
 
 
 def main():
+    global HTTP, TIME
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=600)
     ap.add_argument("--bin", default="target/release/oneloop")
+    ap.add_argument("--mix", choices=("all", "churn", "keepalive"), default="all")
+    ap.add_argument("--port", type=int, default=HTTP, help="HTTP port; RFC 868 on the next one")
     args = ap.parse_args()
+    HTTP, TIME = args.port, args.port + 1
     root = tempfile.mkdtemp(prefix="oneloop-soak-")
     with open(os.path.join(root, "hello.txt"), "w") as f:
         f.write("Hello\n")
@@ -186,7 +222,12 @@ def main():
     time.sleep(0.5)
     stop = threading.Event()
     stats = {k: 0 for k in ("http", "time", "vanished", "slow_cut", "downloads", "errors", "udp_lost")}
-    kinds = [keep_alive] * 4 + [close_each] * 2 + [pipelined] * 2 + [vanishing, slow, slow, downloads, time_tcp, time_udp]
+    kinds = {
+        "all": [keep_alive] * 4 + [close_each] * 2 + [pipelined] * 2
+        + [vanishing, slow, slow, downloads, time_tcp, time_udp],
+        "churn": [churn] * 8,
+        "keepalive": [staying] * 8,
+    }[args.mix]
     threads = [threading.Thread(target=k, args=(stop, stats), daemon=True) for k in kinds]
     for t in threads:
         t.start()
