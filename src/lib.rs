@@ -33,9 +33,11 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
+pub mod accept;
 pub mod access_log;
 pub mod batch;
 pub mod config;
+pub mod conns;
 pub mod date;
 pub mod http;
 pub mod metrics;

@@ -38,23 +38,22 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
-use mio::net::{TcpListener, TcpStream};
-use mio::{Events, Interest, Poll, Registry, Token, Waker};
-use slab::Slab;
+use mio::{Events, Interest, Poll, Token, Waker};
 
+use crate::accept::{Accepted, Pause, accept_http};
 use crate::access_log::AccessLog;
 use crate::batch::DatagramBatch;
 use crate::config::{Clock, Config, Timeouts};
+use crate::conns::Conns;
 use crate::date::DateLine;
-use crate::http::conn::{Conn, Ctx, Next, WorkPool};
+use crate::http::conn::{Ctx, Next, WorkPool};
 use crate::http::files::Files;
 use crate::http::session::Site;
 use crate::metrics::{ConnStates, Metrics};
 use crate::ops::Ops;
 use crate::rfc868;
 use crate::sockets::{Listener, Listeners};
-use crate::sys::{context, interrupted, would_block};
-use crate::timers::{self, Timers};
+use crate::sys::{context, interrupted};
 use crate::trace::{self, NameToken};
 
 /// Signals (SIGINT, SIGTERM, SIGHUP) arrive on this token.
@@ -70,9 +69,6 @@ const READ_BUF: usize = 64 * 1024;
 
 /// Longest time buffered access log lines wait to be written.
 const LOG_FLUSH: Duration = Duration::from_secs(1);
-
-/// How long accepting pauses after running out of descriptors.
-const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 
 /// Names tokens for the trace narration.
 struct Tokens<'a>(&'a [Listener]);
@@ -118,19 +114,6 @@ enum ServerState {
     Draining { until: Instant },
 }
 
-/// A connection in the slab, with what the loop keeps about it.
-#[derive(Debug)]
-struct Slot {
-    conn: Conn<TcpStream>,
-    /// When it must close, as a wheel tick: from its last [`Next`].
-    deadline: u32,
-    /// Its one entry in the wheel, at or before `deadline` (an entry that
-    /// fires before the deadline is simply rescheduled).
-    timer: timers::Entry,
-    /// The interest registered, to reregister only on change.
-    registered: Interest,
-}
-
 /// What the loop lends to whichever connection has the event: kept apart
 /// from the slab so both can be borrowed at once.
 struct Lent {
@@ -161,18 +144,15 @@ pub struct Server {
     listeners: Vec<Listener>,
     http_addrs: Vec<SocketAddr>,
     time_addrs: Vec<SocketAddr>,
-    conns: Slab<Slot>,
+    conns: Conns,
     lent: Lent,
-    timers: Timers,
+    /// Connections whose deadline passed, reused from wakeup to wakeup.
     expired: Vec<usize>,
     /// Connections that yielded with more to write (see `Next::Again`).
     again: Vec<usize>,
     max_conns: usize,
-    /// Accepting is paused (at the connection cap, or out of descriptors)
-    /// until this time, and until a slot is free.
-    accept_paused: Option<Instant>,
-    /// A pause for lack of resources has been logged.
-    accept_warned: bool,
+    /// Whether accepting is paused (at the cap, or out of descriptors).
+    accept: Pause,
     datagrams: DatagramBatch,
     udp_policy: rfc868::UdpPolicy,
     signals: Option<signal_hook_mio::v1_0::Signals>,
@@ -253,7 +233,7 @@ impl Server {
             listeners,
             http_addrs,
             time_addrs,
-            conns: Slab::new(),
+            conns: Conns::new(now),
             lent: Lent {
                 buf: vec![0; READ_BUF.max(config.limits.max_head_bytes + 1)],
                 site,
@@ -261,12 +241,10 @@ impl Server {
                 pool: WorkPool::default(),
                 timeouts: config.timeouts,
             },
-            timers: Timers::new(now),
             expired: Vec::new(),
             again: Vec::new(),
             max_conns: config.max_conns,
-            accept_paused: None,
-            accept_warned: false,
+            accept: Pause::default(),
             datagrams: DatagramBatch::default(),
             udp_policy: rfc868::UdpPolicy::new(config.udp_low_ports, config.udp_rate),
             signals,
@@ -381,7 +359,7 @@ impl Server {
     /// write out the access log's buffered lines.
     fn every_second(&mut self) {
         let mut states = ConnStates::default();
-        for (_, slot) in &self.conns {
+        for (_, slot) in self.conns.iter() {
             slot.conn.count_state(&mut states);
         }
         self.metrics().states = states;
@@ -401,12 +379,12 @@ impl Server {
         if !self.again.is_empty() {
             return Some(Duration::ZERO);
         }
-        let mut timer = self.timers.next_timeout(now);
+        let mut timer = self.conns.next_timeout(now);
         let log_pending = (self.lent.ops.access_log.as_ref()).is_some_and(AccessLog::pending);
         if log_pending {
             timer = Some(timer.map_or(LOG_FLUSH, |t| t.min(LOG_FLUSH)));
         }
-        if let Some(until) = self.accept_paused
+        if let Some(until) = self.accept.retry_at()
             && until > now
         {
             let retry = until - now;
@@ -425,87 +403,41 @@ impl Server {
         let Some(listener) = self.listeners.get(i) else {
             return;
         };
-        let tcp = !matches!(listener, Listener::TimeUdp(_));
-        if tcp && self.accept_paused.is_some() {
+        let result = match listener {
             // The queued connections wait in the kernel's backlog; the loop
             // comes back for them when it can take them.
-            return;
-        }
-        let result = match listener {
+            Listener::Http(_) | Listener::Time(_) if self.accept.is_paused() => return,
             Listener::Http(l) => accept_http(
                 l,
                 self.poll.registry(),
                 &mut self.conns,
-                &mut self.timers,
                 self.max_conns,
-                &mut self.lent,
-                now,
+                &mut self.lent.ctx(now),
             ),
             Listener::Time(l) => {
                 let stats = &mut self.lent.ops.metrics.time;
                 rfc868::serve_tcp(l, wall, stats).map(|()| Accepted::Drained)
             }
-            Listener::TimeUdp(u) => rfc868::serve_udp(
-                u,
-                &mut self.datagrams,
-                wall,
-                &mut self.udp_policy,
-                &mut self.lent.ops.metrics.time,
-            )
-            .map(|()| Accepted::Drained),
+            Listener::TimeUdp(u) => {
+                let (batch, policy) = (&mut self.datagrams, &mut self.udp_policy);
+                let stats = &mut self.lent.ops.metrics.time;
+                if let Err(e) = rfc868::serve_udp(u, batch, wall, policy, stats) {
+                    log::warn!("{}: {e}", listener.syscall());
+                }
+                return;
+            }
         };
-        let syscall = listener.syscall();
-        match result {
-            Ok(Accepted::Drained) => {
-                if tcp && self.accept_warned {
-                    log::info!("accepting again");
-                    self.accept_warned = false;
-                }
-            }
-            Ok(Accepted::AtCap) => {
-                self.metrics().paused_at_cap += 1;
-                // Said once per episode, not at every retry.
-                if !self.accept_warned {
-                    log::warn!(
-                        "{} connections, the cap: not accepting until one closes",
-                        self.conns.len()
-                    );
-                    self.accept_warned = true;
-                }
-                self.accept_paused = Some(now);
-            }
-            // Out of descriptors (EMFILE, ENFILE) or kernel memory: the
-            // pending connections stay queued. Accepting again at once would
-            // fail the same way and spin the loop, so wait a little, or for
-            // a connection to close.
-            Err(e) if out_of_resources(&e) => {
-                self.metrics().paused_no_resources += 1;
-                if self.accept_warned {
-                    log::debug!("{syscall}: {e}: still pausing accepts");
-                } else {
-                    log::warn!("{syscall}: {e}: pausing accepts, retrying every {ACCEPT_RETRY:?}");
-                    self.accept_warned = true;
-                }
-                self.accept_paused = Some(now + ACCEPT_RETRY);
-            }
-            Err(e) => log::warn!("{syscall}: {e}"),
-        }
+        let open = self.conns.len();
+        let metrics = &mut self.lent.ops.metrics;
+        (self.accept).after(&result, listener.syscall(), open, now, metrics);
     }
 
-    /// Resumes accepting once the pause is over and a slot is free: every
-    /// TCP listener is drained again, since its queued connections will not
-    /// raise a new edge.
+    /// Resumes accepting once the pause is over and a slot is free.
     fn resume_accepting(&mut self, now: Instant, wall: SystemTime) {
-        let Some(until) = self.accept_paused else {
-            return;
-        };
-        if now < until || self.conns.len() >= self.max_conns {
-            return;
-        }
-        self.accept_paused = None;
-        log::debug!("resuming accepts ({} connections)", self.conns.len());
-        for i in 0..self.listeners.len() {
-            self.on_listener(i, now, wall);
+        if self.accept.resume(now, self.conns.len(), self.max_conns) {
+            for i in 0..self.listeners.len() {
+                self.on_listener(i, now, wall);
+            }
         }
     }
 
@@ -546,7 +478,7 @@ impl Server {
             }
             slot.registered = wait.interest;
         }
-        arm(&mut self.timers, &mut self.conns, key, wait.deadline);
+        self.conns.arm(key, wait.deadline);
     }
 
     fn close(&mut self, key: usize) {
@@ -554,8 +486,7 @@ impl Server {
         // epoll set: an explicit deregister would be one more syscall per
         // connection for nothing (the descriptor is never duplicated). Its
         // wheel entry goes with it, so the wheel only ever holds live keys.
-        if let Some(slot) = self.conns.try_remove(key) {
-            cancel_timer(&mut self.timers, &mut self.conns, slot.timer);
+        if self.conns.remove(key).is_some() {
             let open = self.conns.len() as u64;
             let metrics = self.metrics();
             metrics.io.other += 1;
@@ -564,24 +495,18 @@ impl Server {
         }
     }
 
-    /// Closes connections whose deadline passed; reschedules the rest.
+    /// Closes connections whose deadline passed.
     fn expire(&mut self, now: Instant) {
-        self.timers.expire(now, &mut self.expired);
         let mut expired = std::mem::take(&mut self.expired);
+        self.conns.expire(now, &mut expired);
         for key in expired.drain(..) {
             let Some(slot) = self.conns.get_mut(key) else {
-                continue; // the wheel holds live keys only; this is for safety
+                continue;
             };
-            slot.timer = timers::Entry::NONE;
-            if self.timers.is_due(slot.deadline, now) {
-                let kind = slot.conn.waiting();
-                log::debug!("connection {key}: {kind:?} deadline passed");
-                self.metrics().timeout(kind);
-                self.close(key);
-            } else {
-                // The deadline moved later since the entry was made.
-                slot.timer = self.timers.schedule(key, slot.deadline);
-            }
+            let kind = slot.conn.waiting();
+            log::debug!("connection {key}: {kind:?} deadline passed");
+            self.metrics().timeout(kind);
+            self.close(key);
         }
         self.expired = expired;
     }
@@ -639,122 +564,4 @@ impl Server {
             self.apply(key, next);
         }
     }
-}
-
-/// Makes sure the wheel looks at connection `key` by `deadline`. An entry
-/// already due sooner stays (it fires early and is rescheduled then), so
-/// re-arming on every keep-alive request costs nothing; an entry due later
-/// is moved.
-fn arm(timers: &mut Timers, conns: &mut Slab<Slot>, key: usize, deadline: Instant) {
-    let tick = timers.due_tick(deadline);
-    let Some(slot) = conns.get_mut(key) else {
-        return;
-    };
-    slot.deadline = tick;
-    let entry = slot.timer;
-    if entry.tick() != 0 && entry.tick() <= tick {
-        return;
-    }
-    slot.timer = timers::Entry::NONE;
-    cancel_timer(timers, conns, entry);
-    if let Some(slot) = conns.get_mut(key) {
-        slot.timer = timers.schedule(key, tick);
-    }
-}
-
-/// Removes a wheel entry; the key that took its place learns its new index.
-fn cancel_timer(timers: &mut Timers, conns: &mut Slab<Slot>, entry: timers::Entry) {
-    if let Some((moved, entry)) = timers.cancel(entry)
-        && let Some(slot) = conns.get_mut(moved)
-    {
-        slot.timer = entry;
-    }
-}
-
-/// Accepts every pending HTTP connection. The listener defers accepting
-/// until the request has arrived (TCP_DEFER_ACCEPT), so each new connection
-/// is served at once, before it is registered: a `Connection: close`
-/// exchange then costs accept, read, writev, close and never touches epoll,
-/// and a keep-alive one is registered with the interest its state needs.
-fn accept_http(
-    listener: &TcpListener,
-    registry: &Registry,
-    conns: &mut Slab<Slot>,
-    timers: &mut Timers,
-    max_conns: usize,
-    lent: &mut Lent,
-    now: Instant,
-) -> io::Result<Accepted> {
-    loop {
-        if conns.len() >= max_conns {
-            return Ok(Accepted::AtCap);
-        }
-        lent.ops.metrics.io.other += 1;
-        let (sock, peer) = match listener.accept() {
-            Ok(accepted) => accepted,
-            Err(e) if would_block(&e) => return Ok(Accepted::Drained),
-            Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => continue,
-            Err(e) if interrupted(&e) => continue,
-            Err(e) => return Err(e),
-        };
-        // TCP_NODELAY is inherited from the listener (Linux copies it).
-        let open = conns.len() as u64;
-        let entry = conns.vacant_entry();
-        let key = entry.key();
-        let metrics = &mut lent.ops.metrics;
-        metrics.accepted += 1;
-        // It is open while it is served, before it has a slab entry.
-        metrics.open = open + 1;
-        lent.ops.connected(key, peer.ip());
-        log::trace!("connection {key}: accepted from {peer}; its request is read at once");
-        let mut conn = Conn::new(sock);
-        let wait = match conn.on_event(key, true, false, &mut lent.ctx(now)) {
-            Next::Close => {
-                log::trace!("connection {key}: closed (close), never registered");
-                lent.ops.metrics.io.other += 1;
-                lent.ops.metrics.open = open;
-                continue; // dropping `conn` closes it
-            }
-            Next::Wait(wait) => wait,
-            // A first response too large for one turn: the socket is
-            // writable, so registering for WRITABLE brings it back at once.
-            Next::Again(wait) => wait,
-        };
-        // Readiness that arrived between our read and this registration is
-        // not lost: EPOLL_CTL_ADD reports the socket's current state.
-        lent.ops.metrics.io.other += 1;
-        if let Err(e) = registry.register(conn.socket(), Token(key), wait.interest) {
-            log::warn!("epoll_ctl: {e}");
-            lent.ops.metrics.open = open;
-            continue;
-        }
-        log::trace!(
-            "connection {key}: registered for {:?} (epoll_ctl ADD)",
-            wait.interest
-        );
-        entry.insert(Slot {
-            conn,
-            deadline: 0,
-            timer: timers::Entry::NONE,
-            registered: wait.interest,
-        });
-        arm(timers, conns, key, wait.deadline);
-    }
-}
-
-/// How an accept loop ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Accepted {
-    /// `accept` said WouldBlock: nothing is pending.
-    Drained,
-    /// The connection cap was reached with connections still pending.
-    AtCap,
-}
-
-/// Errors that mean "no resources now", not "this connection failed".
-fn out_of_resources(e: &io::Error) -> bool {
-    matches!(
-        e.raw_os_error(),
-        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
-    )
 }

@@ -1,0 +1,177 @@
+//! Accepting HTTP connections, and pausing when no more can be taken.
+//!
+//! The HTTP listener defers accepting until the request has arrived
+//! (TCP_DEFER_ACCEPT), so [`accept_http`] serves each new connection at
+//! once, before it is registered: a `Connection: close` exchange then costs
+//! accept, read, writev, close and never touches epoll, and a keep-alive
+//! one is registered with the interest its state needs.
+//!
+//! At the connection cap, or when `accept` fails for lack of descriptors
+//! (EMFILE, ENFILE) or memory, accepting pauses ([`Pause`]): the pending
+//! connections wait in the kernel's backlog, and the loop comes back for
+//! them when a connection closes or a short retry time has passed.
+//! Accepting again at once would fail the same way and spin the loop.
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use mio::net::TcpListener;
+use mio::{Registry, Token};
+
+use crate::conns::Conns;
+use crate::http::conn::{Conn, Ctx, Next};
+use crate::metrics::Metrics;
+use crate::sys::{interrupted, would_block};
+
+/// How long accepting pauses after running out of descriptors.
+pub const ACCEPT_RETRY: Duration = Duration::from_millis(100);
+
+/// How an accept loop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accepted {
+    /// `accept` said WouldBlock: nothing is pending.
+    Drained,
+    /// The connection cap was reached with connections still pending.
+    AtCap,
+}
+
+/// Accepts every pending HTTP connection, serving each at once and adding
+/// those that stay open to `conns` (at most `max_conns` in all).
+pub fn accept_http(
+    listener: &TcpListener,
+    registry: &Registry,
+    conns: &mut Conns,
+    max_conns: usize,
+    ctx: &mut Ctx<'_>,
+) -> io::Result<Accepted> {
+    loop {
+        if conns.len() >= max_conns {
+            return Ok(Accepted::AtCap);
+        }
+        ctx.ops.metrics.io.other += 1;
+        let (sock, peer) = match listener.accept() {
+            Ok(accepted) => accepted,
+            Err(e) if would_block(&e) => return Ok(Accepted::Drained),
+            // The peer gave up between its handshake and our accept.
+            Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => continue,
+            Err(e) if interrupted(&e) => continue,
+            Err(e) => return Err(e),
+        };
+        // TCP_NODELAY is inherited from the listener (Linux copies it).
+        let open = conns.len() as u64;
+        let key = conns.next_key();
+        ctx.ops.metrics.accepted += 1;
+        // It is open while it is served, before it has a slab entry.
+        ctx.ops.metrics.open = open + 1;
+        ctx.ops.connected(key, peer.ip());
+        log::trace!("connection {key}: accepted from {peer}; its request is read at once");
+        let mut conn = Conn::new(sock);
+        let wait = match conn.on_event(key, true, false, ctx) {
+            Next::Close => {
+                log::trace!("connection {key}: closed (close), never registered");
+                ctx.ops.metrics.io.other += 1;
+                ctx.ops.metrics.open = open;
+                continue; // dropping `conn` closes it
+            }
+            Next::Wait(wait) => wait,
+            // A first response too large for one turn: the socket is
+            // writable, so registering for WRITABLE brings it back at once.
+            Next::Again(wait) => wait,
+        };
+        // Readiness that arrived between our read and this registration is
+        // not lost: EPOLL_CTL_ADD reports the socket's current state.
+        ctx.ops.metrics.io.other += 1;
+        if let Err(e) = registry.register(conn.socket(), Token(key), wait.interest) {
+            log::warn!("epoll_ctl: {e}");
+            ctx.ops.metrics.open = open;
+            continue;
+        }
+        log::trace!(
+            "connection {key}: registered for {:?} (epoll_ctl ADD)",
+            wait.interest
+        );
+        conns.insert(conn, wait.interest, wait.deadline);
+    }
+}
+
+/// Whether accepting is paused, and whether that has been said.
+#[derive(Debug, Default)]
+pub struct Pause {
+    /// Paused until this time, and until a slot is free.
+    until: Option<Instant>,
+    /// A pause has been logged; said once per episode, not at every retry.
+    warned: bool,
+}
+
+impl Pause {
+    /// Whether accepting is paused.
+    pub fn is_paused(&self) -> bool {
+        self.until.is_some()
+    }
+
+    /// When the loop must look again, if paused for a time.
+    pub fn retry_at(&self) -> Option<Instant> {
+        self.until
+    }
+
+    /// Learns from how an accept loop on a TCP listener ended (`open`
+    /// connections now; `syscall` names the call for the log).
+    pub fn after(
+        &mut self,
+        result: &io::Result<Accepted>,
+        syscall: &str,
+        open: usize,
+        now: Instant,
+        metrics: &mut Metrics,
+    ) {
+        match result {
+            Ok(Accepted::Drained) => {
+                if self.warned {
+                    log::info!("accepting again");
+                    self.warned = false;
+                }
+            }
+            Ok(Accepted::AtCap) => {
+                metrics.paused_at_cap += 1;
+                if !self.warned {
+                    log::warn!("{open} connections, the cap: not accepting until one closes");
+                    self.warned = true;
+                }
+                self.until = Some(now);
+            }
+            Err(e) if out_of_resources(e) => {
+                metrics.paused_no_resources += 1;
+                if self.warned {
+                    log::debug!("{syscall}: {e}: still pausing accepts");
+                } else {
+                    log::warn!("{syscall}: {e}: pausing accepts, retrying every {ACCEPT_RETRY:?}");
+                    self.warned = true;
+                }
+                self.until = Some(now + ACCEPT_RETRY);
+            }
+            Err(e) => log::warn!("{syscall}: {e}"),
+        }
+    }
+
+    /// Ends the pause if its time is over and a slot is free; then every
+    /// TCP listener must be drained again, since its queued connections
+    /// will not raise a new edge.
+    pub fn resume(&mut self, now: Instant, open: usize, max_conns: usize) -> bool {
+        match self.until {
+            Some(until) if now >= until && open < max_conns => {
+                self.until = None;
+                log::debug!("resuming accepts ({open} connections)");
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Errors that mean "no resources now", not "this connection failed".
+fn out_of_resources(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    )
+}
