@@ -1,6 +1,7 @@
 //! The live page in a real browser: headless Chromium loads
-//! `/metrics/live` while a client keeps the server busy, and the DOM it
-//! ends with must show several updates whose numbers moved.
+//! `/metrics/live` while a client keeps the server busy with pipelined
+//! requests, and the DOM it ends with must show several updates whose
+//! numbers moved, with the batching the loop achieved.
 //!
 //! Chromium's `--virtual-time-budget` runs the page's one-second timer
 //! without waiting a real second each time; the page computes its rates
@@ -54,16 +55,18 @@ fn the_live_page_draws_moving_numbers_in_chromium() {
     let http = server.http[0];
     let time = server.time[0];
 
-    // Load: keep-alive GETs and RFC 868 datagrams until the browser is done.
+    // Load: batches of eight pipelined GETs on a keep-alive connection,
+    // and RFC 868 datagrams, until the browser is done.
     let stop = Arc::new(AtomicBool::new(false));
     let load = {
         let stop = Arc::clone(&stop);
         std::thread::spawn(move || {
             let mut s = connect(http);
             let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            let batch = get_req("/hello.txt").repeat(8);
             let mut sent = 0u64;
             while !stop.load(Ordering::Relaxed) {
-                exchange(&mut s, get_req("/hello.txt").as_bytes(), 1);
+                exchange(&mut s, batch.as_bytes(), 8);
                 udp.send_to(b"", time).unwrap();
                 sent += 1;
                 std::thread::sleep(Duration::from_millis(2));
@@ -115,13 +118,28 @@ fn the_live_page_draws_moving_numbers_in_chromium() {
     assert!(last > first, "responses moved: {first} -> {last}");
     let rps = body_data(&dom, "rps").unwrap();
     assert!(rps > 0, "a rate was drawn");
-    // Four charts, six lines, each drawn through at least two samples.
+    // Eight responses leave in each write (the page's own fetches, one
+    // response per write, pull the average down a little).
+    let per_write = body_data(&dom, "responses-per-write").unwrap();
+    assert!(
+        per_write >= 300,
+        "{per_write} hundredths of a response per write"
+    );
+    // A batch costs one epoll_wait, one read and one write: well under two
+    // syscalls per response, the cost without pipelining.
+    let syscalls = body_data(&dom, "syscalls-per-response").unwrap();
+    assert!(
+        (1..200).contains(&syscalls),
+        "{syscalls} hundredths of a syscall per response"
+    );
+    assert!(body_data(&dom, "events-per-wakeup").unwrap() > 0);
+    // Seven charts, ten lines, each drawn through at least two samples.
     let drawn = dom
         .split("<polyline points=\"")
         .skip(1)
         .filter(|rest| rest[..rest.find('"').unwrap_or(0)].contains(' '))
         .count();
-    assert_eq!(drawn, 6, "{dom}");
+    assert_eq!(drawn, 10, "{dom}");
     assert!(dom.contains("responses,"), "status line written");
     server.stop().unwrap();
 }

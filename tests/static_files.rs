@@ -562,6 +562,11 @@ fn the_access_log_is_combined_log_format_and_buffered() {
 /// Parses the exposition text into "name{labels}" -> value.
 fn scrape(addr: SocketAddr) -> HashMap<String, u64> {
     let r = ask(addr, "GET", "/metrics", &[]);
+    samples_of(&r)
+}
+
+/// The samples of a metrics page.
+fn samples_of(r: &Response) -> HashMap<String, u64> {
     assert_eq!(r.status, 200);
     assert_eq!(
         r.header("content-type"),
@@ -579,6 +584,49 @@ fn scrape(addr: SocketAddr) -> HashMap<String, u64> {
         samples.insert(name.to_string(), value as u64);
     }
     samples
+}
+
+#[test]
+fn the_loop_counts_its_syscalls_and_the_batching_shows() {
+    let root = site("loop-counts");
+    let server = start(Config {
+        metrics_path: Some("/metrics".into()),
+        ..config(&root)
+    });
+    let addr = server.http[0];
+    // Both scrapes go over one keep-alive connection, so nothing is
+    // accepted, registered or closed between them. (A connection is
+    // accepted, served, then registered, once its first request is in.)
+    let mut scraper = connect(addr);
+    let mut client = connect(addr);
+    for s in [&mut scraper, &mut client] {
+        exchange(s, req("GET", "/a.txt", &[]).as_bytes(), 1);
+    }
+    let metrics = req("GET", "/metrics", &[]);
+    let before = samples_of(&exchange(&mut scraper, metrics.as_bytes(), 1)[0]);
+    // Sixteen pipelined requests in one send: one read, one write.
+    let batch = req("GET", "/a.txt", &[]).repeat(16);
+    let answers = exchange(&mut client, batch.as_bytes(), 16);
+    assert!(answers.iter().all(|r| r.status == 200));
+    let after = samples_of(&exchange(&mut scraper, metrics.as_bytes(), 1)[0]);
+    let delta = |name: &str| after[name] - before[name];
+    let call = |c: &str| delta(&format!("oneloop_http_syscalls_total{{call=\"{c}\"}}"));
+    // The first scrape's own response and its write are counted after it
+    // was rendered, so they are in this delta.
+    let responses = delta("oneloop_http_responses_total{class=\"2xx\"}");
+    assert_eq!(responses, 16 + 1);
+    assert_eq!(call("write"), 1 + 1, "one writev for sixteen responses");
+    let reads = call("read");
+    assert!((2..=3).contains(&reads), "{reads} reads");
+    assert_eq!(
+        call("other"),
+        0,
+        "keep-alive costs no accept, epoll_ctl or close"
+    );
+    assert!(delta("oneloop_loop_wakeups_total") >= 2);
+    assert!(delta("oneloop_loop_events_total") >= 2);
+    assert_eq!(call("epoll_wait"), delta("oneloop_loop_wakeups_total"));
+    server.stop().unwrap();
 }
 
 #[test]
