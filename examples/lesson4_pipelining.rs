@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run --example lesson4_pipelining          # listens on 127.0.0.1:8080
-//! wrk -t1 -c10 -d5s -s pipeline.lua http://127.0.0.1:8080/   # or see the test
+//! wrk -t1 -c10 -d5s -s benches/pipeline.lua http://127.0.0.1:8080/   # or see the test
 //! curl http://127.0.0.1:8080/stats                # requests answered, writes made
 //! ```
 //!

@@ -11,18 +11,31 @@
 //! ```text
 //!            ┌──────────────────── mio::Poll (epoll, edge-triggered) ───────────────────┐
 //!            │                                                                          │
-//!   HTTP listener ──accept──► slab[k]: Conn ──read──► Session ──► OutQueue ──writev/sendfile──►
+//!   HTTP listener ──accept──► conns[k]: Conn ──read──► Session ──► OutQueue ──writev/sendfile──►
 //!   time listener ──accept──► 4 bytes, close                 (parse, files, responses)
-//!   time UDP      ──recvfrom─► 4 bytes, sendto
+//!   time UDP      ──recvmmsg─► 4 bytes each, sendmmsg
 //!   signals/waker ──► drain and exit
 //! ```
 //!
-//! Protocol code is pure (bytes and the time in, bytes out): [`rfc868`],
-//! [`http::request`], [`http::body`], [`http::session`]. Syscalls live in
-//! [`server`], [`http::conn`] and [`out`]. The write path ([`out`]) queues
-//! shared chunks and flushes them with one vectored write, so pipelined
-//! responses leave together and cached files are never copied.
+//! The layers, each calling only those below it (`docs/ARCHITECTURE.md`
+//! draws them with their rules):
 //!
+//! - **Loop**: [`server`], [`accept`], [`conns`] (the slab and the
+//!   [`timers`] wheel), [`sockets`]. It owns every socket and the poller,
+//!   and registers and arms what the connections ask for.
+//! - **Http**: [`http`]. A connection ([`http::conn`]) returns the interest
+//!   and deadline it needs; its session ([`http::session`]) is pure (bytes
+//!   in, responses queued) apart from asking the file cache, whose misses
+//!   `stat` and `open` files, once per file.
+//! - **Out**: [`out`] (the chunk queue), over a [`stream::Stream`], the
+//!   seam a TLS layer will use.
+//! - **Time**: [`rfc868`] and [`batch`]. **Ops**: [`ops`], [`metrics`],
+//!   [`access_log`] (written by the loop, once a second), [`trace`].
+//!   **Client**: [`rdate`]. Leaves anyone may read: [`config`], [`date`].
+//!
+//! Raw system calls live in [`sys`] (one helper each) and [`batch`]
+//! (`recvmmsg`, `sendmmsg`); the rest go through std and mio.
+
 //! Use it as a library to embed or test it: bind with port 0, read the
 //! addresses, run.
 //!

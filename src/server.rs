@@ -25,7 +25,7 @@
 //! The loop owns everything a connection needs (the read buffer, the site,
 //! the counters, the pool of work states) and lends it for one event in a
 //! [`Ctx`]. A connection never touches the poller or the wheel: it returns
-//! a [`Next`], and [`Server::apply`] registers and arms. Listeners are
+//! a [`Next`], and `Server::apply` registers and arms. Listeners are
 //! registered when bound, before the first `poll`.
 //!
 //! After start-up nothing here returns an error for one client's sake: a

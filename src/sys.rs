@@ -1,7 +1,7 @@
 //! The raw system calls std and mio do not wrap, each in one small safe
 //! function, plus the two error tests every non-blocking loop repeats.
 //!
-//! Every call goes through [`syscall!`], as in mio's `sys/unix`: a negative
+//! Every call goes through `syscall!`, as in mio's `sys/unix`: a negative
 //! return becomes `io::Error::last_os_error()`, so no call site checks
 //! `rc < 0` by hand. Errors are returned bare; callers name the call when
 //! they log or pass one up (`"sendfile: ..."`). The only other raw calls

@@ -6,11 +6,17 @@
 //! short write means ask for WRITABLE). Read it beside `src/server.rs`:
 //!
 //! ```text
-//! TRACE wakeup: 2 events: listener 0 (HTTP) readable, connection 3 readable
-//! TRACE connection 3: read 78 bytes (short read: socket drained)
-//! TRACE connection 3: awaiting request -> reading message body (RFC 9112 §6)
-//! TRACE connection 3: writev 212 bytes, all sent
-//! TRACE connection 3: idle, kept open (RFC 9112 §9.3 persistence)
+//! TRACE wakeup: 1 event: listener 0 (HTTP) readable
+//! TRACE connection 0: accepted from 127.0.0.1:57518; its request is read at once
+//! TRACE connection 0: awaiting request (RFC 9112 §2.1) -> reading message body (RFC 9112 §6)
+//! TRACE connection 0: reading message body (RFC 9112 §6) -> awaiting request (RFC 9112 §2.1)
+//! TRACE connection 0: read 86 bytes (short read: socket drained), 486 bytes of answers queued
+//! TRACE connection 0: wrote 486 of 486 bytes, all sent
+//! TRACE connection 0: idle, kept open (persistence, RFC 9112 §9.3)
+//! TRACE connection 0: registered for READABLE (epoll_ctl ADD)
+//! TRACE wakeup: 1 event: connection 0 readable hup
+//! TRACE connection 0: read: EOF (the client closed its side)
+//! TRACE connection 0: closed (close)
 //! ```
 //!
 //! Off, it costs nothing that matters: `log::trace!` compares the level
