@@ -90,7 +90,7 @@ pub fn accept_http(
             "connection {key}: registered for {:?} (epoll_ctl ADD)",
             wait.interest
         );
-        conns.insert(conn, wait.interest, wait.deadline);
+        conns.insert(conn, wait.deadline);
     }
 }
 

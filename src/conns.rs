@@ -1,52 +1,46 @@
-//! The loop's table of HTTP connections: a slab of connections, and for
-//! each what the loop keeps beside it (the interest registered, the
-//! deadline, its entry in the timer wheel).
+//! The loop's table of HTTP connections: a slab of connections, and the
+//! wheel of their deadlines, indexed by the same keys.
 //!
-//! A connection says what it needs after every event ([`crate::http::conn::Next`]);
-//! this table turns the deadline it names into at most one wheel entry:
-//! an entry due sooner than the deadline stays and is rescheduled when it
-//! fires (so a keep-alive request re-arms nothing), an entry due later is
-//! moved, and removing a connection removes its entry. The wheel therefore
-//! holds exactly one key per armed connection, and never a closed one.
+//! A connection says what it needs after every event
+//! ([`crate::http::conn::Next`]); this table arms the deadline it names
+//! (a store, when it only moved later) and takes a connection's key out of
+//! the wheel when it is removed, so the wheel never holds a closed
+//! connection's key.
+//!
+//! The interest registered for a connection is not stored: it is what the
+//! connection's state asked for after its last event, and that state has
+//! not changed since, so [`Conn::interest`] still says it.
 
 use std::time::{Duration, Instant};
 
-use mio::Interest;
 use mio::net::TcpStream;
 use slab::Slab;
 
 use crate::http::conn::Conn;
-use crate::timers::{Entry, Timers};
+use crate::timers::Timers;
 
-/// A connection in the slab, with what the loop keeps about it.
-#[derive(Debug)]
-pub struct Slot {
-    /// The connection.
-    pub conn: Conn<TcpStream>,
-    /// The interest registered, to reregister only on change.
-    pub registered: Interest,
-    /// When it must close, as a wheel tick: from its last `Next`.
-    deadline: u32,
-    /// Its one entry in the wheel, due at or before `deadline`.
-    timer: Entry,
-}
+/// Most connections [`Conns::new`] reserves room for (a million: 28 MB of
+/// address space, not of memory).
+const MAX_RESERVED: usize = 1 << 20;
 
 /// The slab of connections and the wheel of their deadlines.
 #[derive(Debug)]
 pub struct Conns {
-    slab: Slab<Slot>,
+    slab: Slab<Conn<TcpStream>>,
     timers: Timers,
-    /// Keys the wheel handed back, reused from wakeup to wakeup.
-    fired: Vec<usize>,
 }
 
 impl Conns {
-    /// An empty table whose wheel starts at `now`.
-    pub fn new(now: Instant) -> Conns {
+    /// An empty table for up to `max` connections, whose wheel starts at
+    /// `now`. Room for all of them is reserved at once: large reservations
+    /// are fresh pages from the kernel, which cost nothing until a
+    /// connection first uses them, whereas growing by doubling would copy
+    /// the table each time and leave the old copies behind in the heap.
+    pub fn new(now: Instant, max: usize) -> Conns {
+        let room = max.min(MAX_RESERVED);
         Conns {
-            slab: Slab::new(),
-            timers: Timers::new(now),
-            fired: Vec::new(),
+            slab: Slab::with_capacity(room),
+            timers: Timers::new(now, room),
         }
     }
 
@@ -66,67 +60,35 @@ impl Conns {
     }
 
     /// The connection at `key`, if open.
-    pub fn get_mut(&mut self, key: usize) -> Option<&mut Slot> {
+    pub fn get_mut(&mut self, key: usize) -> Option<&mut Conn<TcpStream>> {
         self.slab.get_mut(key)
     }
 
     /// Every open connection.
-    pub fn iter(&self) -> impl Iterator<Item = (usize, &Slot)> {
+    pub fn iter(&self) -> impl Iterator<Item = (usize, &Conn<TcpStream>)> {
         self.slab.iter()
     }
 
     /// Adds a registered connection, closing it at `deadline` unless it
     /// is armed again first; returns its key.
-    pub fn insert(
-        &mut self,
-        conn: Conn<TcpStream>,
-        registered: Interest,
-        deadline: Instant,
-    ) -> usize {
-        let key = self.slab.insert(Slot {
-            conn,
-            registered,
-            deadline: 0,
-            timer: Entry::NONE,
-        });
-        self.arm(key, deadline);
+    pub fn insert(&mut self, conn: Conn<TcpStream>, deadline: Instant) -> usize {
+        let key = self.slab.insert(conn);
+        self.timers.arm(key, deadline);
         key
     }
 
-    /// Removes a connection and its wheel entry. Dropping the slot closes
-    /// the socket.
-    pub fn remove(&mut self, key: usize) -> Option<Slot> {
-        let slot = self.slab.try_remove(key)?;
-        self.cancel(slot.timer);
-        Some(slot)
+    /// Removes a connection and its deadline. Dropping the connection
+    /// closes its socket.
+    pub fn remove(&mut self, key: usize) -> Option<Conn<TcpStream>> {
+        let conn = self.slab.try_remove(key)?;
+        self.timers.cancel(key);
+        Some(conn)
     }
 
-    /// Makes sure the wheel looks at connection `key` by `deadline`.
+    /// Connection `key` must close at `deadline`, unless armed again first.
     pub fn arm(&mut self, key: usize, deadline: Instant) {
-        let tick = self.timers.due_tick(deadline);
-        let Some(slot) = self.slab.get_mut(key) else {
-            return;
-        };
-        slot.deadline = tick;
-        let entry = slot.timer;
-        if entry.tick() != 0 && entry.tick() <= tick {
-            return; // it fires first, and is rescheduled then
-        }
-        slot.timer = Entry::NONE;
-        self.cancel(entry);
-        let entry = self.timers.schedule(key, tick);
-        if let Some(slot) = self.slab.get_mut(key) {
-            slot.timer = entry;
-        }
-    }
-
-    /// Removes a wheel entry; the key that took its place learns its new
-    /// index.
-    fn cancel(&mut self, entry: Entry) {
-        if let Some((moved, entry)) = self.timers.cancel(entry)
-            && let Some(slot) = self.slab.get_mut(moved)
-        {
-            slot.timer = entry;
+        if self.slab.contains(key) {
+            self.timers.arm(key, deadline);
         }
     }
 
@@ -136,38 +98,24 @@ impl Conns {
     }
 
     /// Puts in `due` the keys of connections whose deadline has passed at
-    /// `now` (they keep no entry: close them); the entries that fired
-    /// early, because their deadline moved later, are rescheduled.
+    /// `now`: close them.
     pub fn expire(&mut self, now: Instant, due: &mut Vec<usize>) {
-        self.timers.expire(now, &mut self.fired);
-        for key in self.fired.drain(..) {
-            let Some(slot) = self.slab.get_mut(key) else {
-                continue; // cannot happen: entries leave with their owner
-            };
-            slot.timer = Entry::NONE;
-            if self.timers.is_due(slot.deadline, now) {
-                due.push(key);
-            } else {
-                slot.timer = self.timers.schedule(key, slot.deadline);
-            }
-        }
+        self.timers.expire(now, due);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
     use std::mem::size_of;
 
-    /// An idle connection costs its slot (and 8 bytes in the wheel). In a
-    /// release build a stream is its 4-byte descriptor, so a slot is four
-    /// words: 10,000 idle connections take 320 KB of slab. (Debug builds
-    /// of mio add a word to each stream.)
+    /// An idle connection costs its slab entry and its 12-byte link in the
+    /// wheel. In a release build a stream is its 4-byte descriptor, so an
+    /// entry is two words: 10,000 idle connections take 160 KB of slab and
+    /// 120 KB of wheel. (Debug builds of mio add a word to each stream.)
     #[test]
-    fn a_slot_is_the_stream_a_pointer_and_two_words() {
+    fn a_connection_is_its_stream_and_a_pointer() {
         let conn = size_of::<Conn<TcpStream>>();
         assert_eq!(conn, (size_of::<TcpStream>() + 8).next_multiple_of(8));
-        assert!(size_of::<Slot>() <= conn + 16, "{}", size_of::<Slot>());
     }
 }

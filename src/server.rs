@@ -233,7 +233,7 @@ impl Server {
             listeners,
             http_addrs,
             time_addrs,
-            conns: Conns::new(now),
+            conns: Conns::new(now, config.max_conns),
             lent: Lent {
                 buf: vec![0; READ_BUF.max(config.limits.max_head_bytes + 1)],
                 site,
@@ -359,8 +359,8 @@ impl Server {
     /// write out the access log's buffered lines.
     fn every_second(&mut self) {
         let mut states = ConnStates::default();
-        for (_, slot) in self.conns.iter() {
-            slot.conn.count_state(&mut states);
+        for (_, conn) in self.conns.iter() {
+            conn.count_state(&mut states);
         }
         self.metrics().states = states;
         self.flush_log();
@@ -443,16 +443,17 @@ impl Server {
 
     fn on_conn(&mut self, key: usize, readable: bool, hup: bool, now: Instant) {
         // A stale event for a key closed earlier in this batch finds nothing.
-        let Some(slot) = self.conns.get_mut(key) else {
+        let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
-        let next = (slot.conn).on_event(key, readable, hup, &mut self.lent.ctx(now));
-        self.apply(key, next);
+        let registered = conn.interest();
+        let next = conn.on_event(key, readable, hup, &mut self.lent.ctx(now));
+        self.apply(key, registered, next);
     }
 
     /// Carries out a connection's [`Next`]: reregister if its interest
-    /// changed and arm its deadline, or close it.
-    fn apply(&mut self, key: usize, next: Next) {
+    /// changed from what was `registered` and arm its deadline, or close it.
+    fn apply(&mut self, key: usize, registered: Interest, next: Next) {
         let wait = match next {
             Next::Close => return self.close(key),
             Next::Again(wait) => {
@@ -461,22 +462,20 @@ impl Server {
             }
             Next::Wait(wait) => wait,
         };
-        let Some(slot) = self.conns.get_mut(key) else {
+        let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
-        if wait.interest != slot.registered {
+        if wait.interest != registered {
             log::trace!(
-                "connection {key}: interest {:?} -> {:?} (epoll_ctl MOD)",
-                slot.registered,
+                "connection {key}: interest {registered:?} -> {:?} (epoll_ctl MOD)",
                 wait.interest
             );
             self.lent.ops.metrics.io.other += 1;
             let registry = self.poll.registry();
-            if let Err(e) = registry.reregister(slot.conn.socket(), Token(key), wait.interest) {
+            if let Err(e) = registry.reregister(conn.socket(), Token(key), wait.interest) {
                 log::warn!("epoll_ctl: {e}");
                 return self.close(key);
             }
-            slot.registered = wait.interest;
         }
         self.conns.arm(key, wait.deadline);
     }
@@ -500,10 +499,10 @@ impl Server {
         let mut expired = std::mem::take(&mut self.expired);
         self.conns.expire(now, &mut expired);
         for key in expired.drain(..) {
-            let Some(slot) = self.conns.get_mut(key) else {
+            let Some(conn) = self.conns.get_mut(key) else {
                 continue;
             };
-            let kind = slot.conn.waiting();
+            let kind = conn.waiting();
             log::debug!("connection {key}: {kind:?} deadline passed");
             self.metrics().timeout(kind);
             self.close(key);
@@ -557,11 +556,12 @@ impl Server {
         };
         let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
         for key in keys {
-            let Some(slot) = self.conns.get_mut(key) else {
+            let Some(conn) = self.conns.get_mut(key) else {
                 continue;
             };
-            let next = slot.conn.drain(key, &mut self.lent.ctx(now));
-            self.apply(key, next);
+            let registered = conn.interest();
+            let next = conn.drain(key, &mut self.lent.ctx(now));
+            self.apply(key, registered, next);
         }
     }
 }

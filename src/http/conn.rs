@@ -117,6 +117,14 @@ impl<S: Stream> Conn<S> {
         &mut self.sock
     }
 
+    /// The interest its state needs: what it asked for after its last
+    /// event, since nothing has changed it since.
+    pub fn interest(&self) -> Interest {
+        self.work
+            .as_ref()
+            .map_or(Interest::READABLE, |w| w.interest())
+    }
+
     /// What the connection waits for, which names the deadline that closes
     /// it when it passes.
     pub fn waiting(&self) -> Timeout {
