@@ -5,7 +5,7 @@
 //! return becomes `io::Error::last_os_error()`, so no call site checks
 //! `rc < 0` by hand. Errors are returned bare; callers name the call when
 //! they log or pass one up (`"sendfile: ..."`). The only other raw calls
-//! are the batched datagram calls in [`crate::batch`], whose buffers are
+//! are the batched datagram calls in `batch.rs`, whose buffers are
 //! that module's whole subject.
 
 use std::ffi::CString;

@@ -7,7 +7,7 @@
 //! pending.
 //!
 //! The wheel is indexed by slab key, as the Linux kernel's timer wheel and
-//! Netty's are by their timers: each key has one [`Link`] (its deadline,
+//! Netty's are by their timers: each key has one `Link` (its deadline,
 //! and the next and previous keys in its slot's list), and each slot is the
 //! head of a doubly linked list through those links. So a key is in at
 //! most one slot, and arming, moving or cancelling it touches only its own
