@@ -6,6 +6,7 @@
 //!   loop {
 //!     poll(events, until the next deadline)        one epoll_wait
 //!     read the clocks once; refresh the Date line
+//!     a new second: sample connection states, write the access log
 //!     for each event:
 //!       SIGNALS / WAKER  -> begin (or, the second time, cut short) shutdown;
 //!                           SIGHUP reopens the access log
@@ -17,7 +18,6 @@
 //!                           | Again(..) | Close; the loop reregisters and arms
 //!     expire deadlines
 //!     connections that yielded take their next turn
-//!     a new second: sample connection states, write the access log
 //!     draining and no connection left -> return
 //!   }
 //! ```
@@ -294,6 +294,14 @@ impl Server {
             let wall = (self.clock)();
             self.lent.site.date.update(wall);
             self.metrics().io.wakeups += 1;
+            // A new second: its chores come first, so the state sample
+            // shows the connections as the second found them, before this
+            // wakeup's events.
+            let second = self.lent.site.date.second().unwrap_or(0);
+            if second != self.chores_second {
+                self.chores_second = second;
+                self.every_second();
+            }
             log::trace!(
                 "{}",
                 trace::Wakeup {
@@ -321,11 +329,6 @@ impl Server {
             }
             self.expire(now);
             self.resume_accepting(now, wall);
-            let second = self.lent.site.date.second().unwrap_or(0);
-            if second != self.chores_second {
-                self.chores_second = second;
-                self.every_second();
-            }
             // Connections that yielded take their next turn, round-robin,
             // after everyone with an event has had one. (A key reused since
             // it yielded just gets a spurious call, which is harmless.)

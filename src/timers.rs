@@ -3,8 +3,8 @@
 //! Deadlines here are coarse by nature (a linger of two seconds, idle
 //! timeouts of seconds), so they are kept in slots of [`TICK`]: arming,
 //! cancelling and expiring cost O(1) per deadline, whatever the number of
-//! connections, and `poll` wakes at most once a tick while any deadline is
-//! pending.
+//! connections, and `poll` sleeps until the next slot that holds a
+//! deadline (or a second, while deadlines further out are pending).
 //!
 //! The wheel is indexed by slab key, as the Linux kernel's timer wheel and
 //! Netty's are by their timers: each key has one `Link` (its deadline,
@@ -30,6 +30,11 @@ const TICK_MS: u64 = 100;
 pub const TICK: Duration = Duration::from_millis(TICK_MS);
 /// Number of slots: the wheel spans `SLOTS * TICK` (51.2 s).
 pub const SLOTS: usize = 512;
+
+/// Slots [`Timers::next_timeout`] looks ahead for one that holds a key:
+/// with deadlines pending, an idle loop wakes when one is due or once a
+/// second, not every tick.
+const LOOK_AHEAD: u64 = 10;
 
 /// No key: the end of a list.
 const NIL: u32 = u32::MAX;
@@ -155,13 +160,17 @@ impl Timers {
         self.pending -= 1;
     }
 
-    /// How long `poll` may sleep before the next slot is due, or `None`
-    /// when nothing is scheduled.
+    /// How long `poll` may sleep before a slot that holds a key is due
+    /// (looking [`LOOK_AHEAD`] slots ahead at most), or `None` when nothing
+    /// is scheduled.
     pub fn next_timeout(&self, now: Instant) -> Option<Duration> {
         if self.pending == 0 {
             return None;
         }
-        let next = self.origin + TICK * (self.cursor + 1) as u32;
+        let tick = (self.cursor + 1..=self.cursor + LOOK_AHEAD)
+            .find(|t| self.heads[(t % SLOTS as u64) as usize] != NIL)
+            .unwrap_or(self.cursor + LOOK_AHEAD);
+        let next = self.origin + TICK * tick as u32;
         Some(next.saturating_duration_since(now))
     }
 
@@ -293,14 +302,18 @@ mod tests {
     }
 
     #[test]
-    fn next_timeout_points_at_the_next_tick() {
+    fn next_timeout_points_at_the_next_slot_with_a_key() {
         let t0 = Instant::now();
         let mut w = Timers::new(t0, 0);
-        w.arm(1, t0 + Duration::from_secs(1));
-        assert_eq!(w.next_timeout(t0), Some(TICK));
-        assert_eq!(
-            w.next_timeout(t0 + Duration::from_secs(9)),
-            Some(Duration::ZERO)
-        );
+        w.arm(1, ms(t0, 450));
+        assert_eq!(w.next_timeout(t0), Some(ms(t0, 500) - t0));
+        assert_eq!(w.next_timeout(ms(t0, 9000)), Some(Duration::ZERO));
+        // Far away: wake once a second to look again, not every tick.
+        let mut w = Timers::new(t0, 0);
+        w.arm(1, t0 + Duration::from_secs(15));
+        assert_eq!(w.next_timeout(t0), Some(Duration::from_secs(1)));
+        let mut out = Vec::new();
+        w.expire(t0 + Duration::from_secs(1), &mut out);
+        assert_eq!(w.next_timeout(t0), Some(Duration::from_secs(2)));
     }
 }
