@@ -122,6 +122,17 @@ pub enum Flush {
     Yield,
 }
 
+impl Flush {
+    /// What the outcome means for the loop, for the trace narration.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Flush::Done => ", all sent",
+            Flush::Blocked => " (short write: socket full, waiting for WRITABLE)",
+            Flush::Yield => " (its turn is over: the others go first)",
+        }
+    }
+}
+
 /// The output waiting for one connection.
 #[derive(Debug, Default)]
 pub struct OutQueue {

@@ -34,6 +34,7 @@ use std::time::Instant;
 use mio::Interest;
 
 use crate::config::Timeouts;
+pub use crate::http::pool::WorkPool;
 use crate::http::session::{Env, Session, SessionState, Site};
 use crate::metrics::{ConnStates, Timeout};
 use crate::ops::Ops;
@@ -186,42 +187,6 @@ impl<S: Stream> Conn<S> {
     }
 }
 
-/// Spare [`Work`] states, with the capacity their queues grew to.
-#[derive(Debug, Default)]
-pub struct WorkPool {
-    // Boxed on purpose: a state moves between a connection and the pool as
-    // one pointer, never copied.
-    #[allow(clippy::vec_box)]
-    spare: Vec<Box<Work>>,
-}
-
-/// Most spare states kept; beyond this they are freed. With the caps on
-/// what each keeps, the pool never holds more than about 3.5 MiB however
-/// large a burst was.
-const POOL_MAX: usize = 256;
-
-impl WorkPool {
-    /// A state for a connection that has work as of `now`.
-    fn take(&mut self, now: Instant) -> Box<Work> {
-        match self.spare.pop() {
-            Some(mut work) => {
-                // A pooled state's clocks are those of its last connection.
-                work.progress = now;
-                work.head_started = now;
-                work
-            }
-            None => Box::new(Work::new(now)),
-        }
-    }
-
-    fn give(&mut self, mut work: Box<Work>) {
-        if self.spare.len() < POOL_MAX {
-            work.reset();
-            self.spare.push(work);
-        }
-    }
-}
-
 /// What an edge told us and no read has disproved yet.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Ready {
@@ -280,7 +245,8 @@ pub struct Work {
 }
 
 impl Work {
-    fn new(now: Instant) -> Work {
+    /// A fresh state for a connection that has work as of `now`.
+    pub(super) fn new(now: Instant) -> Work {
         Work {
             session: Session::default(),
             partial: Vec::new(),
@@ -291,9 +257,16 @@ impl Work {
         }
     }
 
+    /// A pooled state's clocks are those of its last connection: start
+    /// them at `now` for the next one.
+    pub(super) fn restart(&mut self, now: Instant) {
+        self.progress = now;
+        self.head_started = now;
+    }
+
     /// Makes an idle state as good as new for the next connection, keeping
     /// the output queue's capacity (that is the point of the pool).
-    fn reset(&mut self) {
+    pub(super) fn reset(&mut self) {
         self.session = Session::default();
         self.out.clear();
         self.out.shrink_to(OUT_KEEP);
@@ -395,15 +368,8 @@ impl Work {
                 self.progress = ctx.now;
             }
             if queued > 0 {
-                log::trace!(
-                    "connection {key}: wrote {sent} of {queued} bytes{}",
-                    match flushed {
-                        Ok(Flush::Done) => ", all sent",
-                        Ok(Flush::Blocked) => " (short write: socket full, waiting for WRITABLE)",
-                        Ok(Flush::Yield) => " (its turn is over: the others go first)",
-                        Err(_) => " (error)",
-                    }
-                );
+                let meaning = flushed.as_ref().map_or(" (error)", |f| f.meaning());
+                log::trace!("connection {key}: wrote {sent} of {queued} bytes{meaning}");
             }
             match flushed {
                 Ok(Flush::Blocked) => break,

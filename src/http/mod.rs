@@ -13,6 +13,7 @@ pub mod grammar;
 pub mod mime;
 pub mod negotiate;
 pub mod path;
+pub mod pool;
 pub mod range;
 pub mod request;
 pub mod resolve;
