@@ -25,6 +25,8 @@ pub type Clock = fn() -> SystemTime;
 pub struct Limits {
     /// Longest request line (method, target, version) in bytes; over it: 414.
     pub max_request_line: usize,
+    /// Longest header field line (`name: value`); over it: 431.
+    pub max_field_line: usize,
     /// Longest request head (request line and all header fields); over it: 431.
     pub max_head_bytes: usize,
     /// Most header fields in one request; over it: 431.
@@ -38,6 +40,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_request_line: 8 * 1024,
+            max_field_line: 8 * 1024,
             max_head_bytes: 32 * 1024,
             max_headers: 100,
             max_body_bytes: 1024 * 1024,

@@ -141,6 +141,11 @@ struct Serve {
     #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_request_line)]
     max_request_line: usize,
 
+    /// Longest header field line (name, colon and value) in bytes; longer
+    /// gets 431.
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_field_line)]
+    max_field_line: usize,
+
     /// Longest request head in bytes; longer gets 431.
     #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_head_bytes)]
     max_head: usize,
@@ -231,6 +236,7 @@ impl Serve {
             root: self.root,
             limits: Limits {
                 max_request_line: self.max_request_line,
+                max_field_line: self.max_field_line,
                 max_head_bytes: self.max_head,
                 max_body_bytes: self.max_body,
                 ..Limits::default()

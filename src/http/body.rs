@@ -6,17 +6,24 @@
 //! from the middle of it. [`BodySkip`] consumes a Content-Length body or
 //! decodes a chunked one, counting toward a limit, and keeps no bytes.
 //!
-//! Lines in the chunked framing must end in CRLF (httparse's chunk-size
-//! parser insists, and so does the rest of this decoder): a lenient body
-//! parser behind a strict proxy, or the reverse, is how smuggling starts.
+//! The chunked framing is read by its grammar and nothing looser: a
+//! chunk-size is `1*HEXDIG`, an extension is `;` name [`=` token or
+//! quoted-string] ([`grammar::chunk_line`]), a trailer line is a field line,
+//! and every line ends in CRLF and is bounded. A lenient body parser behind
+//! a strict proxy, or the reverse, is how smuggling starts: an empty size
+//! line read as the last chunk, for one, turns the next pipelined request
+//! into a "trailer".
 //!
 //! Like the head parser it is pure and resumable: feed it whatever arrived,
 //! it says how much it took and whether the body is over.
 
+use crate::http::grammar;
 use crate::http::status::Status;
 
 /// Longest chunk-size line (with extensions) or trailer line accepted.
 pub const MAX_CHUNK_LINE: usize = 1024;
+/// Most trailer lines accepted after the last chunk.
+pub const MAX_TRAILERS: u32 = 32;
 
 /// Where in a body the decoder stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,8 +51,9 @@ pub enum ChunkAt {
     Data(u64),
     /// Expecting the CRLF after chunk data.
     DataEnd,
-    /// After the last chunk: trailer fields until an empty line.
-    Trailer,
+    /// After the last chunk: trailer fields until an empty line; this
+    /// many so far.
+    Trailer(u32),
 }
 
 /// What one call to [`BodySkip::advance`] achieved.
@@ -90,28 +98,23 @@ impl BodySkip {
                 loop {
                     let rest = &input[pos..];
                     let step = match *at {
-                        ChunkAt::Size => match httparse::parse_chunk_size(rest) {
-                            // Extensions are ignored, but not without limit.
-                            Ok(httparse::Status::Complete((n, _))) if n > MAX_CHUNK_LINE => {
-                                return Err(Status::BadRequest);
-                            }
-                            Ok(httparse::Status::Complete((n, 0))) => {
-                                *at = ChunkAt::Trailer;
-                                n
-                            }
-                            Ok(httparse::Status::Complete((n, size))) => {
-                                *seen = seen.saturating_add(size);
-                                if *seen > limit {
-                                    return Err(Status::ContentTooLarge);
+                        ChunkAt::Size => match line(rest)? {
+                            None => 0,
+                            Some((line, len)) => match grammar::chunk_line(line) {
+                                Ok(0) => {
+                                    *at = ChunkAt::Trailer(0);
+                                    len
                                 }
-                                *at = ChunkAt::Data(size);
-                                n
-                            }
-                            Ok(httparse::Status::Partial) if rest.len() > MAX_CHUNK_LINE => {
-                                return Err(Status::BadRequest);
-                            }
-                            Ok(httparse::Status::Partial) => 0,
-                            Err(_) => return Err(Status::BadRequest),
+                                Ok(size) => {
+                                    *seen = seen.saturating_add(size);
+                                    if *seen > limit {
+                                        return Err(Status::ContentTooLarge);
+                                    }
+                                    *at = ChunkAt::Data(size);
+                                    len
+                                }
+                                Err(_) => return Err(Status::BadRequest),
+                            },
                         },
                         ChunkAt::Data(left) => {
                             let take = left.min(rest.len() as u64);
@@ -130,22 +133,21 @@ impl BodySkip {
                             [] | [b'\r'] => 0,
                             _ => return Err(Status::BadRequest),
                         },
-                        ChunkAt::Trailer => match rest.iter().position(|&b| b == b'\n') {
-                            Some(end) if end > MAX_CHUNK_LINE => return Err(Status::BadRequest),
-                            Some(end) => {
-                                let Some(line) = rest[..end].strip_suffix(b"\r") else {
-                                    return Err(Status::BadRequest);
-                                };
-                                if line.is_empty() {
-                                    return Ok(Progress {
-                                        consumed: pos + end + 1,
-                                        done: true,
-                                    });
-                                }
-                                end + 1
-                            }
-                            None if rest.len() > MAX_CHUNK_LINE => return Err(Status::BadRequest),
+                        ChunkAt::Trailer(count) => match line(rest)? {
                             None => 0,
+                            Some((b"", len)) => {
+                                return Ok(Progress {
+                                    consumed: pos + len,
+                                    done: true,
+                                });
+                            }
+                            Some((line, len)) => {
+                                if count >= MAX_TRAILERS || !grammar::is_field_line(line) {
+                                    return Err(Status::BadRequest);
+                                }
+                                *at = ChunkAt::Trailer(count + 1);
+                                len
+                            }
                         },
                     };
                     if step == 0 {
@@ -158,6 +160,21 @@ impl BodySkip {
                 }
             }
         }
+    }
+}
+
+/// The CRLF-ended line at the start of `input`, without its CRLF, and its
+/// length with it; `None` while it is incomplete. A bare LF, or a line
+/// over [`MAX_CHUNK_LINE`], is refused.
+fn line(input: &[u8]) -> Result<Option<(&[u8], usize)>, Status> {
+    match input.iter().position(|&b| b == b'\n') {
+        Some(end) if end > MAX_CHUNK_LINE => Err(Status::BadRequest),
+        Some(end) => match input[..end].strip_suffix(b"\r") {
+            Some(line) => Ok(Some((line, end + 1))),
+            None => Err(Status::BadRequest),
+        },
+        None if input.len() > MAX_CHUNK_LINE => Err(Status::BadRequest),
+        None => Ok(None),
     }
 }
 

@@ -7,11 +7,12 @@
 //! [`super::body`]. Pure: bytes in, a decision out.
 //!
 //! Framing is where request smuggling lives, so the rules are strict
-//! (RFC 9112 §6): Content-Length must be one decimal number (a list of equal
-//! values is that number); Transfer-Encoding must end in `chunked`, may not be
+//! (RFC 9112 §6): Content-Length must be one field holding one decimal
+//! number; Transfer-Encoding must name `chunked` once, last, may not be
 //! sent by HTTP/1.0 and may not come with Content-Length. Every violation is
 //! answered and the connection closed, because after it nobody can know
-//! where the next request starts.
+//! where the next request starts. The authority is checked too: a `Host`
+//! (and an absolute-form target's host) must be `uri-host [ ":" port ]`.
 //!
 //! Line endings: CRLF, and a bare LF is accepted as RFC 9112 §2.2 allows
 //! ("MAY recognize a single LF"), as httparse does.
@@ -20,7 +21,7 @@ use std::mem::MaybeUninit;
 
 use crate::config::Limits;
 use crate::http::conditional::Conditions;
-use crate::http::grammar::decimal;
+use crate::http::grammar::{self, decimal};
 use crate::http::status::Status;
 
 /// How the request's body is delimited (RFC 9112 §6.3).
@@ -96,8 +97,17 @@ pub fn parse<'b>(buf: &'b [u8], limits: &Limits) -> Parsed<'b> {
     let mut storage = [const { MaybeUninit::<httparse::Header<'b>>::uninit() }; MAX_HEADERS];
     let headers = &mut storage[..limits.max_headers.min(MAX_HEADERS)];
     let mut req = httparse::Request::new(&mut []);
-    let head_len = match req.parse_with_uninit_headers(buf, headers) {
-        Ok(httparse::Status::Complete(n)) => n,
+    let mut later;
+    let (head_len, method, path, minor, headers) = match req.parse_with_uninit_headers(buf, headers)
+    {
+        Ok(httparse::Status::Complete(n)) => {
+            // A complete parse always fills these three.
+            let (Some(method), Some(path), Some(minor)) = (req.method, req.path, req.version)
+            else {
+                return Parsed::Invalid(Status::BadRequest);
+            };
+            (n, method, path, minor, &*req.headers)
+        }
         Ok(httparse::Status::Partial) if buf.len() > limits.max_head_bytes => {
             return Parsed::Invalid(Status::HeaderFieldsTooLarge);
         }
@@ -105,21 +115,35 @@ pub fn parse<'b>(buf: &'b [u8], limits: &Limits) -> Parsed<'b> {
         Err(httparse::Error::TooManyHeaders) => {
             return Parsed::Invalid(Status::HeaderFieldsTooLarge);
         }
-        Err(httparse::Error::Version) => return Parsed::Invalid(version_error(buf)),
+        Err(httparse::Error::Version) => {
+            let Some((method, path, line)) = later_minor(buf) else {
+                return Parsed::Invalid(version_error(buf));
+            };
+            // Rare: an initialized array just for this path.
+            later = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            let slots = &mut later[..limits.max_headers.min(MAX_HEADERS)];
+            match httparse::parse_headers(&buf[line..], slots) {
+                Ok(httparse::Status::Complete((n, fields))) => (line + n, method, path, 1, fields),
+                Ok(httparse::Status::Partial) if buf.len() > limits.max_head_bytes => {
+                    return Parsed::Invalid(Status::HeaderFieldsTooLarge);
+                }
+                Ok(httparse::Status::Partial) => return Parsed::Partial,
+                Err(httparse::Error::TooManyHeaders) => {
+                    return Parsed::Invalid(Status::HeaderFieldsTooLarge);
+                }
+                Err(_) => return Parsed::Invalid(Status::BadRequest),
+            }
+        }
         Err(_) => return Parsed::Invalid(Status::BadRequest),
     };
     if head_len > limits.max_head_bytes {
         return Parsed::Invalid(Status::HeaderFieldsTooLarge);
     }
-    // A complete parse always fills these three.
-    let (Some(method), Some(path), Some(minor)) = (req.method, req.path, req.version) else {
-        return Parsed::Invalid(Status::BadRequest);
-    };
     let Some(target) = origin_form(path.as_bytes(), method) else {
         return Parsed::Invalid(Status::BadRequest);
     };
     let mut fields = Fields::default();
-    match interpret_headers(req.headers, minor, &mut fields) {
+    match interpret_headers(headers, minor, limits, &mut fields) {
         Ok((keep_alive, framing, expect_continue)) => Parsed::Complete(
             Request {
                 method,
@@ -138,6 +162,28 @@ pub fn parse<'b>(buf: &'b [u8], limits: &Limits) -> Parsed<'b> {
 
 /// Hard cap on header fields, sizing the parser's stack array.
 const MAX_HEADERS: usize = 128;
+
+/// A request line that httparse refused for its version alone, when that
+/// version is `HTTP/1.x` with x above 1: RFC 9110 §2.5 has a recipient
+/// treat a later minor version as the highest it supports, so the request
+/// is read as HTTP/1.1. Returns the method, the target and the line's
+/// length with its line end; `None` when the version is not such, or the
+/// rest of the line is malformed.
+fn later_minor(buf: &[u8]) -> Option<(&str, &str, usize)> {
+    let end = buf.iter().position(|&b| b == b'\n')?;
+    let line = &buf[..end];
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let mut parts = line.split(|&b| b == b' ');
+    let (method, target, version) = (parts.next()?, parts.next()?, parts.next()?);
+    let later = matches!(version, [b'H', b'T', b'T', b'P', b'/', b'1', b'.', m] if (b'2'..=b'9').contains(m));
+    let target_ok = !target.is_empty() && target.iter().all(|&b| b > b' ' && b != 0x7f);
+    if !later || parts.next().is_some() || !grammar::is_token(method) || !target_ok {
+        return None;
+    }
+    let method = std::str::from_utf8(method).ok()?;
+    let target = std::str::from_utf8(target).ok()?;
+    Some((method, target, end + 1))
+}
 
 /// httparse says "bad version": a well-formed `HTTP/x.y` with another major
 /// version is 505 (RFC 9110 §15.6.6); anything else is just malformed.
@@ -163,6 +209,13 @@ fn version_error(buf: &[u8]) -> Status {
 /// stays, `http://host/path` becomes `/path` (RFC 9112 §3.2.2: a server must
 /// accept the absolute form), `OPTIONS *` stays `*`. Anything else is `None`.
 fn origin_form<'b>(target: &'b [u8], method: &str) -> Option<&'b [u8]> {
+    if method == "CONNECT" {
+        // Authority-form, `host:port`, and only for CONNECT (RFC 9112
+        // §3.2.3): the request is well formed and gets 405.
+        let port = target.rsplit(|&b| b == b':').next()?;
+        let has_port = target.len() > port.len() && !port.is_empty();
+        return (has_port && grammar::is_host_port(target)).then_some(target);
+    }
     if target.first() == Some(&b'/') {
         return Some(target);
     }
@@ -181,8 +234,12 @@ fn origin_form<'b>(target: &'b [u8], method: &str) -> Option<&'b [u8]> {
         .iter()
         .position(|&b| b == b'/' || b == b'?')
         .unwrap_or(rest.len());
-    if authority_end == 0 {
-        return None; // "http:///path" has no host
+    // "http:///path" has no host; userinfo ("user@host") is deprecated in
+    // http URIs (RFC 9110 §4.2.4) and a classic way to confuse which host
+    // is meant, so it is refused with any other malformed authority.
+    let authority = &rest[..authority_end];
+    if authority.is_empty() || !grammar::is_host_port(authority) {
+        return None;
     }
     match &rest[authority_end..] {
         // "http://host" and "http://host?q" mean the root.
@@ -203,6 +260,7 @@ fn starts_with_ignore_case(s: &[u8], prefix: &[u8]) -> bool {
 fn interpret_headers<'b>(
     headers: &[httparse::Header<'b>],
     minor: u8,
+    limits: &Limits,
     fields: &mut Fields<'b>,
 ) -> Result<(bool, Framing, bool), Status> {
     let mut hosts = 0;
@@ -211,34 +269,43 @@ fn interpret_headers<'b>(
     let mut length: Option<u64> = None;
     let mut transfer_encoding = false;
     let mut last_coding_chunked = false;
+    let mut chunked = 0;
     let mut expect_continue = false;
     for h in headers {
         let name = h.name.as_bytes();
+        // "name: value" on one line, as the limit counts it.
+        if name.len() + 2 + h.value.len() > limits.max_field_line {
+            return Err(Status::HeaderFieldsTooLarge);
+        }
         if name.eq_ignore_ascii_case(b"host") {
             hosts += 1;
+            if !grammar::is_host_port(h.value) {
+                return Err(Status::BadRequest);
+            }
         } else if name.eq_ignore_ascii_case(b"connection") {
             for token in list(h.value) {
                 close |= token.eq_ignore_ascii_case(b"close");
                 keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
             }
         } else if name.eq_ignore_ascii_case(b"content-length") {
-            for value in list(h.value) {
-                let n = parse_length(value).ok_or(Status::BadRequest)?;
-                if length.is_some_and(|seen| seen != n) {
-                    return Err(Status::BadRequest);
-                }
-                length = Some(n);
+            // One field, one number: a second field or a list, even of
+            // equal values, is refused (RFC 9110 §8.6 allows either; nginx
+            // refuses, and a proxy in front may have picked another).
+            if length.is_some() {
+                return Err(Status::BadRequest);
             }
-            if length.is_none() {
-                return Err(Status::BadRequest); // an empty Content-Length
-            }
+            length = Some(parse_length(h.value.trim_ascii()).ok_or(Status::BadRequest)?);
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            if list(h.value).next().is_none() {
+                return Err(Status::BadRequest); // an empty Transfer-Encoding
+            }
             for coding in list(h.value) {
                 if !transfer_encoding_known(coding) {
                     return Err(Status::NotImplemented);
                 }
                 transfer_encoding = true;
                 last_coding_chunked = coding.eq_ignore_ascii_case(b"chunked");
+                chunked += usize::from(last_coding_chunked);
             }
         } else if name.eq_ignore_ascii_case(b"expect") {
             if h.value.eq_ignore_ascii_case(b"100-continue") {
@@ -269,7 +336,9 @@ fn interpret_headers<'b>(
         // HTTP/1.0 has no chunked coding; both headers at once is the classic
         // smuggling vector; a coding that does not end in chunked leaves the
         // body's end unknowable. All three: 400 and close (RFC 9112 §6.1, §6.3).
-        (true, None) if minor == 1 && last_coding_chunked => Framing::Chunked,
+        // `chunked` may be applied once (RFC 9112 §7.1): twice, in one field
+        // or two, is refused as nginx and lighttpd refuse it.
+        (true, None) if minor == 1 && last_coding_chunked && chunked == 1 => Framing::Chunked,
         (true, _) => return Err(Status::BadRequest),
     };
     let keep_alive = !close && (minor == 1 || keep_alive);
@@ -393,7 +462,7 @@ mod tests {
             ),
             (
                 "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\n",
-                ok("/", 1, true, Length(5)),
+                Err(Some(400)),
             ),
             (
                 "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n",
@@ -464,7 +533,13 @@ mod tests {
             ("GET / HTTP/2.0\r\nHost: a\r\n\r\n", Err(Some(505))),
             ("GET / HTTP/3\r\nHost: a\r\n\r\n", Err(Some(505))),
             ("GET /  HTTP/1.1\r\nHost: a\r\n\r\n", Err(Some(400))),
-            ("GET / HTTP/1.2\r\nHost: a\r\n\r\n", Err(Some(400))),
+            // A later minor version is read as 1.1 (RFC 9110 §2.5).
+            (
+                "GET / HTTP/1.2\r\nHost: a\r\n\r\n",
+                ok("/", 1, true, Framing::None),
+            ),
+            ("GET / HTTP/1.2\r\n\r\n", Err(Some(400))),
+            ("GET  / HTTP/1.2\r\nHost: a\r\n\r\n", Err(Some(400))),
             // Too big: 414 for the line, 431 for the head.
             (long_target.as_str(), Err(Some(414))),
             (long_head.as_str(), Err(Some(431))),

@@ -388,7 +388,10 @@ impl Session {
         // body. We never need the body, so instead of a 100 we send the final
         // answer and close: the client then never sends the body, and no
         // body can be mistaken for the next request (RFC 9110 §10.1.1).
+        // A refused CONNECT closes: its client may go on to send tunnel
+        // bytes, which must not be read as requests.
         let close = !req.keep_alive
+            || req.method == "CONNECT"
             || self.draining
             || (has_body && req.expect_continue)
             || refusal == Some(Status::ContentTooLarge);
