@@ -828,3 +828,91 @@ fn check(addr: std::net::SocketAddr, raw: &str, then: Then) -> Result<(), String
         _ => Ok(()),
     }
 }
+
+#[test]
+fn each_refusal_says_what_went_wrong() {
+    use oneloop::http::status::Refusal::{self, *};
+    let server = start_default();
+    let te = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let cases: Vec<(String, Refusal)> = vec![
+        ("GET / HTTP/1.1\r\n\r\n".into(), NoHost),
+        (
+            "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n".into(),
+            TwoHosts,
+        ),
+        ("GET / HTTP/1.1\r\nHost: ../x\r\n\r\n".into(), BadHost),
+        (
+            "GET http://a@b/ HTTP/1.1\r\nHost: a\r\n\r\n".into(),
+            BadHost,
+        ),
+        ("CONNECT / HTTP/1.1\r\nHost: a\r\n\r\n".into(), BadTarget),
+        (
+            "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                .into(),
+            LengthWithChunked,
+        ),
+        (
+            "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1, 1\r\n\r\n".into(),
+            BadLength,
+        ),
+        (
+            "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n".into(),
+            BadTransferEncoding,
+        ),
+        (format!("{te}\r\n"), BadChunkSize),
+        (format!("{te}1;a\x00\r\nx\r\n0\r\n\r\n"), BadChunkExtension),
+        (format!("{te}1\nx\r\n0\r\n\r\n"), BadChunkLine),
+        (format!("{te}0\r\nGET / HTTP/1.1\r\n\r\n"), BadTrailer),
+        (
+            "GET /a%2fb HTTP/1.1\r\nHost: a\r\n\r\n".into(),
+            EncodedSlash,
+        ),
+        ("GET /../x HTTP/1.1\r\nHost: a\r\n\r\n".into(), AboveRoot),
+        ("GET /a%00 HTTP/1.1\r\nHost: a\r\n\r\n".into(), BadPathByte),
+        ("GET /a%zz HTTP/1.1\r\nHost: a\r\n\r\n".into(), BadEscape),
+        ("GET /nope HTTP/1.1\r\nHost: a\r\n\r\n".into(), NotFound),
+        (
+            "DELETE / HTTP/1.1\r\nHost: a\r\n\r\n".into(),
+            MethodNotAllowed,
+        ),
+        ("BREW / HTTP/1.1\r\nHost: a\r\n\r\n".into(), UnknownMethod),
+        (
+            "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: rot13, chunked\r\n\r\n".into(),
+            UnknownCoding,
+        ),
+        (
+            "GET / HTTP/1.1\r\nHost: a\r\nExpect: tea\r\n\r\n".into(),
+            ExpectationFailed,
+        ),
+        (
+            format!(
+                "GET / HTTP/1.1\r\nHost: a\r\nX: {}\r\n\r\n",
+                "b".repeat(9000)
+            ),
+            FieldTooLong,
+        ),
+        (
+            "GET / HTTP/2.0\r\nHost: a\r\n\r\n".into(),
+            VersionNotSupported,
+        ),
+        ("GET / HTTP/1.1\r\nHost a\r\n\r\n".into(), Malformed),
+    ];
+    let mut bodies = std::collections::HashMap::new();
+    for (raw, why) in &cases {
+        let mut s = connect(server.http[0]);
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let _ = s.write_all(raw.as_bytes());
+        let (got, _) = responses(&mut s, &[false], true);
+        let r = got
+            .first()
+            .unwrap_or_else(|| panic!("no answer to {raw:?}"));
+        assert_eq!(r.status, why.status().code(), "{raw:?}");
+        assert_eq!(r.text(), why.message(), "{raw:?}");
+        let before = bodies.insert(r.text(), *why);
+        assert!(
+            before.is_none_or(|b| b == *why),
+            "{raw:?}: the same line as {before:?}"
+        );
+    }
+    server.stop().unwrap();
+}

@@ -18,7 +18,8 @@
 //! it says how much it took and whether the body is over.
 
 use crate::http::grammar;
-use crate::http::status::Status;
+use crate::http::grammar::ChunkLineError;
+use crate::http::status::Refusal;
 
 /// Longest chunk-size line (with extensions) or trailer line accepted.
 pub const MAX_CHUNK_LINE: usize = 1024;
@@ -83,7 +84,7 @@ impl BodySkip {
     /// `done` and `consumed < input.len()`, the rest is an incomplete line:
     /// keep it and call again with more bytes appended. A malformed chunked
     /// body or one over `limit` is an error with the status to answer.
-    pub fn advance(&mut self, input: &[u8], limit: u64) -> Result<Progress, Status> {
+    pub fn advance(&mut self, input: &[u8], limit: u64) -> Result<Progress, Refusal> {
         match self {
             BodySkip::Length { remaining } => {
                 let take = (*remaining).min(input.len() as u64);
@@ -108,12 +109,15 @@ impl BodySkip {
                                 Ok(size) => {
                                     *seen = seen.saturating_add(size);
                                     if *seen > limit {
-                                        return Err(Status::ContentTooLarge);
+                                        return Err(Refusal::BodyTooLarge);
                                     }
                                     *at = ChunkAt::Data(size);
                                     len
                                 }
-                                Err(_) => return Err(Status::BadRequest),
+                                Err(ChunkLineError::Size) => return Err(Refusal::BadChunkSize),
+                                Err(ChunkLineError::Extension) => {
+                                    return Err(Refusal::BadChunkExtension);
+                                }
                             },
                         },
                         ChunkAt::Data(left) => {
@@ -131,7 +135,7 @@ impl BodySkip {
                                 2
                             }
                             [] | [b'\r'] => 0,
-                            _ => return Err(Status::BadRequest),
+                            _ => return Err(Refusal::BadChunkLine),
                         },
                         ChunkAt::Trailer(count) => match line(rest)? {
                             None => 0,
@@ -143,7 +147,7 @@ impl BodySkip {
                             }
                             Some((line, len)) => {
                                 if count >= MAX_TRAILERS || !grammar::is_field_line(line) {
-                                    return Err(Status::BadRequest);
+                                    return Err(Refusal::BadTrailer);
                                 }
                                 *at = ChunkAt::Trailer(count + 1);
                                 len
@@ -166,14 +170,14 @@ impl BodySkip {
 /// The CRLF-ended line at the start of `input`, without its CRLF, and its
 /// length with it; `None` while it is incomplete. A bare LF, or a line
 /// over [`MAX_CHUNK_LINE`], is refused.
-fn line(input: &[u8]) -> Result<Option<(&[u8], usize)>, Status> {
+fn line(input: &[u8]) -> Result<Option<(&[u8], usize)>, Refusal> {
     match input.iter().position(|&b| b == b'\n') {
-        Some(end) if end > MAX_CHUNK_LINE => Err(Status::BadRequest),
+        Some(end) if end > MAX_CHUNK_LINE => Err(Refusal::BadChunkLine),
         Some(end) => match input[..end].strip_suffix(b"\r") {
             Some(line) => Ok(Some((line, end + 1))),
-            None => Err(Status::BadRequest),
+            None => Err(Refusal::BadChunkLine),
         },
-        None if input.len() > MAX_CHUNK_LINE => Err(Status::BadRequest),
+        None if input.len() > MAX_CHUNK_LINE => Err(Refusal::BadChunkLine),
         None => Ok(None),
     }
 }
@@ -184,7 +188,7 @@ mod tests {
 
     /// Feeds `input` split at `cut`, keeping unconsumed bytes like the
     /// connection does; returns total consumed or the error.
-    fn feed(mut skip: BodySkip, input: &[u8], cut: usize) -> Result<(usize, bool), Status> {
+    fn feed(mut skip: BodySkip, input: &[u8], cut: usize) -> Result<(usize, bool), Refusal> {
         let mut kept = input[..cut].to_vec();
         let mut total = 0;
         let mut p = skip.advance(&kept, 100)?;
@@ -230,7 +234,11 @@ mod tests {
                 match want {
                     Ok(n) => assert_eq!(got, Ok((n, true)), "{input:?} cut {cut}"),
                     Err(code) => {
-                        assert_eq!(got.map_err(Status::code), Err(code), "{input:?} cut {cut}")
+                        assert_eq!(
+                            got.map_err(|r| r.status().code()),
+                            Err(code),
+                            "{input:?} cut {cut}"
+                        )
                     }
                 }
             }

@@ -32,7 +32,7 @@ use crate::http::negotiate::{self, Coding};
 use crate::http::path::{has_hidden_segment, normalize};
 use crate::http::resolve::{self, Lookup, sibling_path};
 use crate::http::response::{FullHeads, SERVER};
-use crate::http::status::Status;
+use crate::http::status::Refusal;
 use crate::out::Chunk;
 
 /// The embedded site: (path relative to the root, bytes).
@@ -294,7 +294,7 @@ impl Files {
             Lookup::File(Place::Embedded(i)) => Lookup::File(&self.embedded[i].1),
             Lookup::File(Place::Cached) => match self.cache.get(&self.scratch[..]) {
                 Some(c) => Lookup::File(&c.resource),
-                None => Lookup::Refused(Status::NotFound),
+                None => Lookup::Refused(Refusal::NotFound),
             },
             Lookup::Directory => Lookup::Directory,
             Lookup::Refused(status) => Lookup::Refused(status),
@@ -311,7 +311,7 @@ impl Files {
         };
         let rel_len = key.len();
         if !self.dotfiles && has_hidden_segment(key) {
-            return Lookup::Refused(Status::NotFound);
+            return Lookup::Refused(Refusal::NotFound);
         }
         if self.root.is_none() {
             return self.locate_embedded(&key[..], is_dir);
@@ -324,7 +324,7 @@ impl Files {
         }
         // A miss: from here on allocating is fine, it happens once per file.
         let Some(root) = self.root.clone() else {
-            return Lookup::Refused(Status::NotFound);
+            return Lookup::Refused(Refusal::NotFound);
         };
         let root = root.as_path();
         let (path, meta) = match resolve::on_disk(root, &key[..rel_len], is_dir) {
@@ -338,9 +338,9 @@ impl Files {
             Err(e) => {
                 log::warn!("read {}: {e}", path.display());
                 return Lookup::Refused(match e.kind() {
-                    io::ErrorKind::NotFound => Status::NotFound,
-                    io::ErrorKind::PermissionDenied => Status::Forbidden,
-                    _ => Status::InternalServerError,
+                    io::ErrorKind::NotFound => Refusal::NotFound,
+                    io::ErrorKind::PermissionDenied => Refusal::NoPermission,
+                    _ => Refusal::ReadFailed,
                 });
             }
         };
@@ -370,7 +370,7 @@ impl Files {
         let name: &[u8] = if rel.is_empty() { b"index.html" } else { rel };
         match self.embedded.iter().position(|(n, _)| n.as_bytes() == name) {
             Some(i) if !is_dir || rel.is_empty() => Lookup::File(Place::Embedded(i)),
-            _ => Lookup::Refused(Status::NotFound),
+            _ => Lookup::Refused(Refusal::NotFound),
         }
     }
 
@@ -575,11 +575,11 @@ mod tests {
         assert!(matches!(f.lookup(b"/index.html", 0), Lookup::File(_)));
         assert!(matches!(
             f.lookup(b"/nope", 0),
-            Lookup::Refused(Status::NotFound)
+            Lookup::Refused(Refusal::NotFound)
         ));
         assert!(matches!(
             f.lookup(b"/hello.txt/", 0),
-            Lookup::Refused(Status::NotFound)
+            Lookup::Refused(Refusal::NotFound)
         ));
     }
 }

@@ -7,7 +7,7 @@
 //! other way out; [`super::files`] checks where they lead.) Pure: bytes in,
 //! a path or a status out.
 
-use crate::http::status::Status;
+use crate::http::status::Refusal;
 
 /// `Location` for a directory named without its slash: the target's path
 /// with `/` appended, its query kept.
@@ -35,14 +35,14 @@ pub fn redirect_location(target: &[u8]) -> Vec<u8> {
 /// with 400, anything that could name a file outside the root or that no
 /// honest client sends: `..` above the root, `%2F`, NUL, `\`, controls,
 /// bad percent escapes.
-pub fn normalize(target: &[u8], out: &mut Vec<u8>) -> Result<bool, Status> {
+pub fn normalize(target: &[u8], out: &mut Vec<u8>) -> Result<bool, Refusal> {
     out.clear();
     let path_end = target
         .iter()
         .position(|&b| b == b'?' || b == b'#')
         .unwrap_or(target.len());
     let Some(path) = target[..path_end].strip_prefix(b"/") else {
-        return Err(Status::BadRequest);
+        return Err(Refusal::BadTarget);
     };
     let mut is_dir = true;
     for raw in path.split(|&b| b == b'/') {
@@ -59,7 +59,7 @@ pub fn normalize(target: &[u8], out: &mut Vec<u8>) -> Result<bool, Status> {
             b".." => {
                 out.truncate(start);
                 if out.is_empty() && start == 0 {
-                    return Err(Status::BadRequest); // above the root
+                    return Err(Refusal::AboveRoot);
                 }
                 let parent = out.iter().rposition(|&b| b == b'/').unwrap_or(0);
                 out.truncate(parent);
@@ -78,14 +78,14 @@ pub fn has_hidden_segment(rel: &[u8]) -> bool {
 }
 
 /// Percent-decodes one path segment onto `out`.
-fn decode_segment(raw: &[u8], out: &mut Vec<u8>) -> Result<(), Status> {
+fn decode_segment(raw: &[u8], out: &mut Vec<u8>) -> Result<(), Refusal> {
     let mut i = 0;
     while i < raw.len() {
         let b = match raw[i] {
             b'%' => {
-                let hex = raw.get(i + 1..i + 3).ok_or(Status::BadRequest)?;
-                let hi = (hex[0] as char).to_digit(16).ok_or(Status::BadRequest)?;
-                let lo = (hex[1] as char).to_digit(16).ok_or(Status::BadRequest)?;
+                let hex = raw.get(i + 1..i + 3).ok_or(Refusal::BadEscape)?;
+                let hi = (hex[0] as char).to_digit(16).ok_or(Refusal::BadEscape)?;
+                let lo = (hex[1] as char).to_digit(16).ok_or(Refusal::BadEscape)?;
                 i += 3;
                 (hi * 16 + lo) as u8
             }
@@ -94,8 +94,11 @@ fn decode_segment(raw: &[u8], out: &mut Vec<u8>) -> Result<(), Status> {
                 b
             }
         };
-        if b == b'/' || b == b'\\' || b < 0x20 || b == 0x7f {
-            return Err(Status::BadRequest);
+        if b == b'/' {
+            return Err(Refusal::EncodedSlash);
+        }
+        if b == b'\\' || b < 0x20 || b == 0x7f {
+            return Err(Refusal::BadPathByte);
         }
         out.push(b);
     }
@@ -143,7 +146,7 @@ mod tests {
             let got = normalize(target.as_bytes(), &mut out)
                 .map(|d| (String::from_utf8_lossy(&out).into_owned(), d));
             let want = want.map(|(p, d)| (p.to_string(), d));
-            assert_eq!(got.map_err(Status::code), want, "{target}");
+            assert_eq!(got.map_err(|r| r.status().code()), want, "{target}");
         }
     }
 

@@ -22,7 +22,7 @@ use std::mem::MaybeUninit;
 use crate::config::Limits;
 use crate::http::conditional::Conditions;
 use crate::http::grammar::{self, decimal};
-use crate::http::status::Status;
+use crate::http::status::Refusal;
 
 /// How the request's body is delimited (RFC 9112 §6.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,8 +78,8 @@ pub enum Parsed<'b> {
     Complete(Request<'b>, usize),
     /// More bytes are needed.
     Partial,
-    /// Answer with this status and close.
-    Invalid(Status),
+    /// Answer with this refusal and close.
+    Invalid(Refusal),
 }
 
 /// Parses the head at the start of `buf`.
@@ -88,8 +88,8 @@ pub fn parse<'b>(buf: &'b [u8], limits: &Limits) -> Parsed<'b> {
     // ever-growing partial head: past the limits the answer is fixed.
     let line_end = buf.iter().position(|&b| b == b'\n');
     match line_end {
-        Some(end) if end > limits.max_request_line => return Parsed::Invalid(Status::UriTooLong),
-        None if buf.len() > limits.max_request_line => return Parsed::Invalid(Status::UriTooLong),
+        Some(end) if end > limits.max_request_line => return Parsed::Invalid(Refusal::UriTooLong),
+        None if buf.len() > limits.max_request_line => return Parsed::Invalid(Refusal::UriTooLong),
         _ => {}
     }
     // Uninitialized slots: zeroing 128 headers would cost more than
@@ -104,16 +104,16 @@ pub fn parse<'b>(buf: &'b [u8], limits: &Limits) -> Parsed<'b> {
             // A complete parse always fills these three.
             let (Some(method), Some(path), Some(minor)) = (req.method, req.path, req.version)
             else {
-                return Parsed::Invalid(Status::BadRequest);
+                return Parsed::Invalid(Refusal::Malformed);
             };
             (n, method, path, minor, &*req.headers)
         }
         Ok(httparse::Status::Partial) if buf.len() > limits.max_head_bytes => {
-            return Parsed::Invalid(Status::HeaderFieldsTooLarge);
+            return Parsed::Invalid(Refusal::HeadTooLarge);
         }
         Ok(httparse::Status::Partial) => return Parsed::Partial,
         Err(httparse::Error::TooManyHeaders) => {
-            return Parsed::Invalid(Status::HeaderFieldsTooLarge);
+            return Parsed::Invalid(Refusal::HeadTooLarge);
         }
         Err(httparse::Error::Version) => {
             let Some((method, path, line)) = later_minor(buf) else {
@@ -125,22 +125,23 @@ pub fn parse<'b>(buf: &'b [u8], limits: &Limits) -> Parsed<'b> {
             match httparse::parse_headers(&buf[line..], slots) {
                 Ok(httparse::Status::Complete((n, fields))) => (line + n, method, path, 1, fields),
                 Ok(httparse::Status::Partial) if buf.len() > limits.max_head_bytes => {
-                    return Parsed::Invalid(Status::HeaderFieldsTooLarge);
+                    return Parsed::Invalid(Refusal::HeadTooLarge);
                 }
                 Ok(httparse::Status::Partial) => return Parsed::Partial,
                 Err(httparse::Error::TooManyHeaders) => {
-                    return Parsed::Invalid(Status::HeaderFieldsTooLarge);
+                    return Parsed::Invalid(Refusal::HeadTooLarge);
                 }
-                Err(_) => return Parsed::Invalid(Status::BadRequest),
+                Err(_) => return Parsed::Invalid(Refusal::Malformed),
             }
         }
-        Err(_) => return Parsed::Invalid(Status::BadRequest),
+        Err(_) => return Parsed::Invalid(Refusal::Malformed),
     };
     if head_len > limits.max_head_bytes {
-        return Parsed::Invalid(Status::HeaderFieldsTooLarge);
+        return Parsed::Invalid(Refusal::HeadTooLarge);
     }
-    let Some(target) = origin_form(path.as_bytes(), method) else {
-        return Parsed::Invalid(Status::BadRequest);
+    let target = match origin_form(path.as_bytes(), method) {
+        Ok(target) => target,
+        Err(why) => return Parsed::Invalid(why),
     };
     let mut fields = Fields::default();
     match interpret_headers(headers, minor, limits, &mut fields) {
@@ -187,7 +188,7 @@ fn later_minor(buf: &[u8]) -> Option<(&str, &str, usize)> {
 
 /// httparse says "bad version": a well-formed `HTTP/x.y` with another major
 /// version is 505 (RFC 9110 §15.6.6); anything else is just malformed.
-fn version_error(buf: &[u8]) -> Status {
+fn version_error(buf: &[u8]) -> Refusal {
     let line = buf.split(|&b| b == b'\n').next().unwrap_or(buf);
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     match line.rsplit(|&b| b == b' ').next() {
@@ -196,38 +197,43 @@ fn version_error(buf: &[u8]) -> Status {
         Some([b'H', b'T', b'T', b'P', b'/', major, b'.', minor])
             if major.is_ascii_digit() && *major != b'1' && minor.is_ascii_digit() =>
         {
-            Status::VersionNotSupported
+            Refusal::VersionNotSupported
         }
         Some([b'H', b'T', b'T', b'P', b'/', major]) if major.is_ascii_digit() && *major != b'1' => {
-            Status::VersionNotSupported
+            Refusal::VersionNotSupported
         }
-        _ => Status::BadRequest,
+        _ => Refusal::Malformed,
     }
 }
 
 /// Reduces a request target to origin form (RFC 9112 §3.2): `/path?query`
 /// stays, `http://host/path` becomes `/path` (RFC 9112 §3.2.2: a server must
 /// accept the absolute form), `OPTIONS *` stays `*`. Anything else is `None`.
-fn origin_form<'b>(target: &'b [u8], method: &str) -> Option<&'b [u8]> {
+fn origin_form<'b>(target: &'b [u8], method: &str) -> Result<&'b [u8], Refusal> {
     if method == "CONNECT" {
         // Authority-form, `host:port`, and only for CONNECT (RFC 9112
         // §3.2.3): the request is well formed and gets 405.
-        let port = target.rsplit(|&b| b == b':').next()?;
+        let port = target.rsplit(|&b| b == b':').next().unwrap_or(b"");
         let has_port = target.len() > port.len() && !port.is_empty();
-        return (has_port && grammar::is_host_port(target)).then_some(target);
+        let authority = has_port && grammar::is_host_port(target);
+        return if authority {
+            Ok(target)
+        } else {
+            Err(Refusal::BadTarget)
+        };
     }
     if target.first() == Some(&b'/') {
-        return Some(target);
+        return Ok(target);
     }
     if target == b"*" && method == "OPTIONS" {
-        return Some(target);
+        return Ok(target);
     }
     let scheme_len = if starts_with_ignore_case(target, b"http://") {
         7
     } else if starts_with_ignore_case(target, b"https://") {
         8
     } else {
-        return None;
+        return Err(Refusal::BadTarget);
     };
     let rest = &target[scheme_len..];
     let authority_end = rest
@@ -239,14 +245,14 @@ fn origin_form<'b>(target: &'b [u8], method: &str) -> Option<&'b [u8]> {
     // is meant, so it is refused with any other malformed authority.
     let authority = &rest[..authority_end];
     if authority.is_empty() || !grammar::is_host_port(authority) {
-        return None;
+        return Err(Refusal::BadHost);
     }
-    match &rest[authority_end..] {
+    Ok(match &rest[authority_end..] {
         // "http://host" and "http://host?q" mean the root.
-        [] => Some(b"/"),
-        path if path[0] == b'?' => Some(b"/"),
-        path => Some(path),
-    }
+        [] => b"/",
+        path if path[0] == b'?' => b"/",
+        path => path,
+    })
 }
 
 fn starts_with_ignore_case(s: &[u8], prefix: &[u8]) -> bool {
@@ -262,7 +268,7 @@ fn interpret_headers<'b>(
     minor: u8,
     limits: &Limits,
     fields: &mut Fields<'b>,
-) -> Result<(bool, Framing, bool), Status> {
+) -> Result<(bool, Framing, bool), Refusal> {
     let mut hosts = 0;
     let mut close = false;
     let mut keep_alive = false;
@@ -275,12 +281,12 @@ fn interpret_headers<'b>(
         let name = h.name.as_bytes();
         // "name: value" on one line, as the limit counts it.
         if name.len() + 2 + h.value.len() > limits.max_field_line {
-            return Err(Status::HeaderFieldsTooLarge);
+            return Err(Refusal::FieldTooLong);
         }
         if name.eq_ignore_ascii_case(b"host") {
             hosts += 1;
             if !grammar::is_host_port(h.value) {
-                return Err(Status::BadRequest);
+                return Err(Refusal::BadHost);
             }
         } else if name.eq_ignore_ascii_case(b"connection") {
             for token in list(h.value) {
@@ -292,16 +298,16 @@ fn interpret_headers<'b>(
             // equal values, is refused (RFC 9110 §8.6 allows either; nginx
             // refuses, and a proxy in front may have picked another).
             if length.is_some() {
-                return Err(Status::BadRequest);
+                return Err(Refusal::BadLength);
             }
-            length = Some(parse_length(h.value.trim_ascii()).ok_or(Status::BadRequest)?);
+            length = Some(parse_length(h.value.trim_ascii()).ok_or(Refusal::BadLength)?);
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
             if list(h.value).next().is_none() {
-                return Err(Status::BadRequest); // an empty Transfer-Encoding
+                return Err(Refusal::BadTransferEncoding); // an empty one
             }
             for coding in list(h.value) {
                 if !transfer_encoding_known(coding) {
-                    return Err(Status::NotImplemented);
+                    return Err(Refusal::UnknownCoding);
                 }
                 transfer_encoding = true;
                 last_coding_chunked = coding.eq_ignore_ascii_case(b"chunked");
@@ -311,7 +317,7 @@ fn interpret_headers<'b>(
             if h.value.eq_ignore_ascii_case(b"100-continue") {
                 expect_continue = true;
             } else {
-                return Err(Status::ExpectationFailed);
+                return Err(Refusal::ExpectationFailed);
             }
         } else if !fields.conditions.take(name, h.value) {
             let slot = match name.len() {
@@ -323,11 +329,10 @@ fn interpret_headers<'b>(
             *slot = Some(h.value);
         }
     }
-    if minor == 1 && hosts != 1 {
-        return Err(Status::BadRequest);
-    }
-    if minor == 0 && hosts > 1 {
-        return Err(Status::BadRequest);
+    match hosts {
+        0 if minor == 1 => return Err(Refusal::NoHost),
+        0 | 1 => {}
+        _ => return Err(Refusal::TwoHosts),
     }
     let framing = match (transfer_encoding, length) {
         (false, None) => Framing::None,
@@ -339,7 +344,8 @@ fn interpret_headers<'b>(
         // `chunked` may be applied once (RFC 9112 §7.1): twice, in one field
         // or two, is refused as nginx and lighttpd refuse it.
         (true, None) if minor == 1 && last_coding_chunked && chunked == 1 => Framing::Chunked,
-        (true, _) => return Err(Status::BadRequest),
+        (true, Some(_)) => return Err(Refusal::LengthWithChunked),
+        (true, None) => return Err(Refusal::BadTransferEncoding),
     };
     let keep_alive = !close && (minor == 1 || keep_alive);
     Ok((keep_alive, framing, expect_continue))
@@ -405,7 +411,7 @@ mod tests {
                 ))
             }
             Parsed::Partial => Err(None),
-            Parsed::Invalid(s) => Err(Some(s.code())),
+            Parsed::Invalid(why) => Err(Some(why.status().code())),
         }
     }
 

@@ -14,7 +14,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::http::status::Status;
+use crate::http::status::Refusal;
 
 /// What a lookup found: one outcome type for every step of it, from the
 /// disk (a path and its metadata) up to the cache (a cached resource).
@@ -26,7 +26,7 @@ pub enum Lookup<T> {
     /// redirect to the name with the slash.
     Directory,
     /// An error to answer.
-    Refused(Status),
+    Refused(Refusal),
 }
 
 /// The canonical form of the document root, which must be a directory.
@@ -57,8 +57,8 @@ pub fn on_disk(root: &Path, rel: &[u8], is_dir: bool) -> Lookup<(PathBuf, fs::Me
     // they led, and it must still be under the root.
     match fs::canonicalize(&path) {
         Ok(real) if real.starts_with(root) => Lookup::File((path, meta)),
-        Ok(_) => Lookup::Refused(Status::Forbidden),
-        Err(_) => Lookup::Refused(Status::NotFound),
+        Ok(_) => Lookup::Refused(Refusal::OutsideRoot),
+        Err(_) => Lookup::Refused(Refusal::NotFound),
     }
 }
 
@@ -76,23 +76,23 @@ fn stat(path: PathBuf, is_dir: bool) -> Lookup<(PathBuf, fs::Metadata)> {
         let index = path.join("index.html");
         return match fs::metadata(&index) {
             Ok(meta) if meta.is_file() => Lookup::File((index, meta)),
-            Ok(_) => Lookup::Refused(Status::NotFound),
+            Ok(_) => Lookup::Refused(Refusal::NotFound),
             Err(e) => Lookup::Refused(io_status(&e)),
         };
     }
     // "/file.txt/" names a directory that is a file: not found. Devices,
     // FIFOs and sockets are never served (a FIFO would block the loop).
     if is_dir || !meta.is_file() {
-        return Lookup::Refused(Status::NotFound);
+        return Lookup::Refused(Refusal::NotFound);
     }
     Lookup::File((path, meta))
 }
 
 /// The status for a failed `stat` or `open`.
-pub fn io_status(e: &io::Error) -> Status {
+pub fn io_status(e: &io::Error) -> Refusal {
     match e.kind() {
-        io::ErrorKind::PermissionDenied => Status::Forbidden,
-        _ => Status::NotFound,
+        io::ErrorKind::PermissionDenied => Refusal::NoPermission,
+        _ => Refusal::NotFound,
     }
 }
 

@@ -18,7 +18,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use crate::http::status::Status;
+use crate::http::status::{Refusal, Status};
 use crate::out::{Chunk, OutQueue};
 
 /// The server's name in the `Server` header.
@@ -84,63 +84,78 @@ impl Persist {
 /// The interim response to `Expect: 100-continue`.
 pub const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
+/// The body of a 416.
+pub const UNSATISFIABLE: &str =
+    "Range not satisfiable: the range starts past the end of the file.\n";
+
+/// The body of a 301 to a directory's slash.
+pub const MOVED: &str = "Moved permanently: add the trailing slash.\n";
+
 /// The methods the server answers, for `Allow`.
 pub const ALLOW: &str = "GET, HEAD, OPTIONS";
 
-/// Pre-rendered heads of the responses that depend on the status alone:
-/// errors, and the 204 that answers `OPTIONS`.
+/// Pre-rendered heads of the responses that depend on nothing but why:
+/// every [`Refusal`], and the 204 that answers `OPTIONS`.
 #[derive(Debug)]
 pub struct Canned {
-    heads: Vec<(Status, Rc<[u8]>)>,
+    refusals: Vec<(Refusal, Rc<[u8]>)>,
+    options: Rc<[u8]>,
 }
 
 impl Default for Canned {
     fn default() -> Self {
-        let heads = Status::ALL
+        let refusals = Refusal::ALL
             .iter()
-            .map(|&s| (s, Rc::from(error_head(s).into_bytes())))
+            .map(|&r| (r, Rc::from(refusal_head(r).into_bytes())))
             .collect();
-        Canned { heads }
-    }
-}
-
-fn error_head(status: Status) -> String {
-    match status {
         // RFC 9110 §15.3.5: a 204 has no body and no Content-Length.
-        Status::NoContent => format!("HTTP/1.1 {status}\r\nServer: {SERVER}\r\nAllow: {ALLOW}\r\n"),
-        _ => {
-            let allow = if status == Status::MethodNotAllowed {
-                format!("Allow: {ALLOW}\r\n")
-            } else {
-                String::new()
-            };
-            format!(
-                "HTTP/1.1 {status}\r\nServer: {SERVER}\r\n{allow}Content-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n",
-                status.message().len()
-            )
+        let options = format!(
+            "HTTP/1.1 {}\r\nServer: {SERVER}\r\nAllow: {ALLOW}\r\n",
+            Status::NoContent
+        );
+        Canned {
+            refusals,
+            options: Rc::from(options.into_bytes()),
         }
     }
 }
 
+fn refusal_head(why: Refusal) -> String {
+    let status = why.status();
+    let allow = if status == Status::MethodNotAllowed {
+        format!("Allow: {ALLOW}\r\n")
+    } else {
+        String::new()
+    };
+    format!(
+        "HTTP/1.1 {status}\r\nServer: {SERVER}\r\n{allow}Content-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n",
+        why.message().len()
+    )
+}
+
 impl Canned {
-    /// Queues the response for `status`; its body (errors only) is the
-    /// status's one-line message.
-    pub fn send(
+    /// Queues the refusal for `why`; its body is the reason's one line.
+    pub fn refuse(
         &self,
         out: &mut OutQueue,
-        status: Status,
+        why: Refusal,
         date: &Rc<[u8]>,
         persist: Persist,
         head_only: bool,
     ) {
-        if let Some((_, head)) = self.heads.iter().find(|(s, _)| *s == status) {
+        if let Some((_, head)) = self.refusals.iter().find(|(r, _)| *r == why) {
             out.push(Chunk::shared(head));
         }
         out.push(Chunk::shared(date));
         out.push(Chunk::Static(persist.line()));
         if !head_only {
-            out.push(Chunk::Static(status.message().as_bytes()));
+            out.push(Chunk::Static(why.message().as_bytes()));
         }
+    }
+
+    /// Queues the 204 that answers `OPTIONS`, with `Allow`.
+    pub fn options(&self, out: &mut OutQueue, date: &Rc<[u8]>, persist: Persist) {
+        head(out, &self.options, date, persist);
     }
 }
 
@@ -178,7 +193,7 @@ pub fn partial(
 /// length in `Content-Range: bytes */len`).
 pub fn unsatisfiable(out: &mut OutQueue, len: u64, date: &Rc<[u8]>, persist: Persist) {
     let status = Status::RangeNotSatisfiable;
-    let message = status.message();
+    let message = UNSATISFIABLE;
     let fields = format!(
         "HTTP/1.1 {status}\r\nServer: {SERVER}\r\nContent-Range: bytes */{len}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n",
         message.len()
@@ -216,7 +231,7 @@ pub fn redirect(
     head_only: bool,
 ) {
     let status = Status::MovedPermanently;
-    let message = status.message();
+    let message = MOVED;
     let mut fields = format!("HTTP/1.1 {status}\r\nServer: {SERVER}\r\nLocation: ").into_bytes();
     fields.extend_from_slice(location);
     fields.extend_from_slice(
@@ -245,9 +260,9 @@ mod tests {
         let canned = Canned::default();
         let date: Rc<[u8]> = Rc::from(&b"Date: Thu, 01 Jan 1970 00:00:00 GMT\r\n"[..]);
         let mut out = OutQueue::default();
-        canned.send(
+        canned.refuse(
             &mut out,
-            Status::MethodNotAllowed,
+            Refusal::MethodNotAllowed,
             &date,
             Persist::Close,
             false,
@@ -265,17 +280,11 @@ mod tests {
             "{head}"
         );
 
-        canned.send(&mut out, Status::NotFound, &date, Persist::KeepAlive, true);
+        canned.refuse(&mut out, Refusal::NotFound, &date, Persist::KeepAlive, true);
         let text = bytes(&mut out);
         assert!(text.ends_with("GMT\r\n\r\n"), "HEAD: no body: {text}");
 
-        canned.send(
-            &mut out,
-            Status::NoContent,
-            &date,
-            Persist::KeepAlive,
-            false,
-        );
+        canned.options(&mut out, &date, Persist::KeepAlive);
         let text = bytes(&mut out);
         assert!(text.starts_with("HTTP/1.1 204 No Content\r\n"), "{text}");
         assert!(text.contains("\r\nAllow: GET, HEAD, OPTIONS\r\n"), "{text}");

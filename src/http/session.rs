@@ -27,7 +27,7 @@ use crate::http::path::redirect_location;
 use crate::http::request::{self, Fields, Framing, Parsed, Request};
 use crate::http::resolve::Lookup;
 use crate::http::response::{self, Canned, Persist};
-use crate::http::status::Status;
+use crate::http::status::{Refusal, Status};
 use crate::ops::Ops;
 use crate::out::{Chunk, OutQueue};
 
@@ -139,18 +139,18 @@ impl Default for Session {
 /// Methods RFC 9110 defines (§9.3) plus PATCH: answered 405, not 501.
 const KNOWN_METHODS: &[&str] = &["POST", "PUT", "DELETE", "CONNECT", "TRACE", "PATCH"];
 
-/// Queues the canned response for `status`; returns it with its body size.
-fn canned(
+/// Queues the canned refusal `why`; returns its status and body size.
+fn refuse(
     canned: &Canned,
     date: &Rc<[u8]>,
     out: &mut OutQueue,
-    status: Status,
+    why: Refusal,
     persist: Persist,
     head_only: bool,
 ) -> (Status, u64) {
-    canned.send(out, status, date, persist, head_only);
-    let body = if head_only { 0 } else { status.message().len() };
-    (status, body as u64)
+    canned.refuse(out, why, date, persist, head_only);
+    let body = if head_only { 0 } else { why.message().len() };
+    (why.status(), body as u64)
 }
 
 /// The live page: polls the metrics once a second and draws them.
@@ -215,15 +215,11 @@ fn serve_file(
         Lookup::Directory => {
             let location = redirect_location(req.target);
             response::redirect(out, &location, date, persist, head_only);
-            let body = if head_only {
-                0
-            } else {
-                Status::MovedPermanently.message().len()
-            };
+            let body = if head_only { 0 } else { response::MOVED.len() };
             return (Status::MovedPermanently, body as u64);
         }
         Lookup::Refused(status) => {
-            return canned(&site.canned, date, out, status, persist, head_only);
+            return refuse(&site.canned, date, out, status, persist, head_only);
         }
     };
     let entry = resource.select(req.fields.accept_encoding);
@@ -262,11 +258,11 @@ fn serve_file(
         Outcome::Unsatisfiable => {
             response::unsatisfiable(out, entry.len, date, persist);
             let status = Status::RangeNotSatisfiable;
-            (status, status.message().len() as u64)
+            (status, response::UNSATISFIABLE.len() as u64)
         }
         Outcome::PreconditionFailed => {
-            let status = Status::PreconditionFailed;
-            canned(&site.canned, date, out, status, persist, head_only)
+            let why = Refusal::PreconditionFailed;
+            refuse(&site.canned, date, out, why, persist, head_only)
         }
     }
 }
@@ -322,14 +318,14 @@ impl Session {
                         // 9112 §7.1): a held answer is replaced by the error,
                         // and the connection closes. (A Content-Length body
                         // was answered already; it can only end early.)
-                        Err(status) => {
-                            log::debug!("request body: {status}");
+                        Err(why) => {
+                            log::debug!("request body: {why}");
                             if !self.held.is_empty() {
                                 self.held.clear();
                                 let site = &env.site;
                                 let date = site.date.line();
-                                canned(&site.canned, date, out, status, Persist::Close, false);
-                                let body = status.message().len() as u64;
+                                let (status, body) =
+                                    refuse(&site.canned, date, out, why, Persist::Close, false);
                                 env.record(b"-", status, body, &Fields::default());
                             }
                             self.set_state(SessionState::Closed, env.client);
@@ -338,14 +334,15 @@ impl Session {
                 }
                 SessionState::Head => match request::parse(&input[pos..], &env.site.limits) {
                     Parsed::Partial => break,
-                    Parsed::Invalid(status) => {
+                    Parsed::Invalid(why) => {
                         // RFC 9112 §2.2 and §6.3: after an unparseable or
                         // unframeable request, answer and close.
+                        log::debug!("connection {}: {why}", env.client);
                         let head_only = input[pos..].starts_with(b"HEAD ");
                         let site = &env.site;
                         let date = site.date.line();
-                        let (_, body) =
-                            canned(&site.canned, date, out, status, Persist::Close, head_only);
+                        let (status, body) =
+                            refuse(&site.canned, date, out, why, Persist::Close, head_only);
                         env.record(&input[pos..], status, body, &Fields::default());
                         self.set_state(SessionState::Closed, env.client);
                     }
@@ -371,18 +368,17 @@ impl Session {
         let has_body = req.framing != Framing::None;
         let head_only = req.method == "HEAD";
         let serves = req.method == "GET" || head_only;
+        let options = req.method == "OPTIONS";
         let refusal = if let Framing::Length(n) = req.framing
             && n > env.site.limits.max_body_bytes
         {
-            Some(Status::ContentTooLarge)
-        } else if serves {
+            Some(Refusal::BodyTooLarge)
+        } else if serves || options {
             None
-        } else if req.method == "OPTIONS" {
-            Some(Status::NoContent) // with Allow: the same for every target
         } else if KNOWN_METHODS.contains(&req.method) {
-            Some(Status::MethodNotAllowed)
+            Some(Refusal::MethodNotAllowed)
         } else {
-            Some(Status::NotImplemented)
+            Some(Refusal::UnknownMethod)
         };
         // A client that sent `Expect: 100-continue` waits before sending its
         // body. We never need the body, so instead of a 100 we send the final
@@ -394,7 +390,7 @@ impl Session {
             || req.method == "CONNECT"
             || self.draining
             || (has_body && req.expect_continue)
-            || refusal == Some(Status::ContentTooLarge);
+            || refusal == Some(Refusal::BodyTooLarge);
         let persist = match (close, req.minor) {
             (true, _) => Persist::Close,
             (false, 0) => Persist::KeepAliveHeader,
@@ -407,16 +403,15 @@ impl Session {
             out
         };
         let answer = match refusal {
-            Some(status) => {
+            Some(why) => {
                 let site = &env.site;
-                canned(
-                    &site.canned,
-                    site.date.line(),
-                    out,
-                    status,
-                    persist,
-                    head_only,
-                )
+                refuse(&site.canned, site.date.line(), out, why, persist, head_only)
+            }
+            // With Allow: the same for every target.
+            None if options => {
+                let site = &env.site;
+                site.canned.options(out, site.date.line(), persist);
+                (Status::NoContent, 0)
             }
             None => match metrics_page(env.site, req.target) {
                 Some(page) => serve_metrics(page, env, out, persist, head_only),

@@ -119,45 +119,207 @@ impl Status {
             Status::VersionNotSupported => "HTTP Version Not Supported",
         }
     }
+}
 
-    /// The body of an error response: one line saying what went wrong.
-    pub fn message(self) -> &'static str {
+/// Why a request is refused: each reason has its status and the one line
+/// its response's body says, so a client (or whoever reads its logs) learns
+/// what went wrong, not only that something did. Heads for every reason are
+/// rendered once at start-up; refusing allocates nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Refusal {
+    /// 400: the request line or a field line does not parse.
+    Malformed,
+    /// 400: HTTP/1.1 without `Host` (RFC 9112 §3.2).
+    NoHost,
+    /// 400: more than one `Host`.
+    TwoHosts,
+    /// 400: a `Host`, or an absolute-form target's authority, that is not
+    /// `uri-host [ ":" port ]`.
+    BadHost,
+    /// 400: a request target in no form the method allows.
+    BadTarget,
+    /// 400: `Content-Length` with `Transfer-Encoding` (RFC 9112 §6.1).
+    LengthWithChunked,
+    /// 400: `Content-Length` not one field holding one number.
+    BadLength,
+    /// 400: `Transfer-Encoding` not naming `chunked` once and last, or sent
+    /// by HTTP/1.0.
+    BadTransferEncoding,
+    /// 400: a chunk size that is not `1*HEXDIG`.
+    BadChunkSize,
+    /// 400: a chunk extension outside its grammar.
+    BadChunkExtension,
+    /// 400: a chunked framing line not ended by CRLF, or too long.
+    BadChunkLine,
+    /// 400: a trailer that is not a field line, or too many.
+    BadTrailer,
+    /// 400: `%2F` in the path.
+    EncodedSlash,
+    /// 400: `..` above the root.
+    AboveRoot,
+    /// 400: NUL, a backslash or another control byte in the path.
+    BadPathByte,
+    /// 400: a `%` not followed by two hex digits.
+    BadEscape,
+    /// 403: the path's symlinks lead outside the document root.
+    OutsideRoot,
+    /// 403: the file may not be read.
+    NoPermission,
+    /// 404.
+    NotFound,
+    /// 405: a known method other than GET, HEAD, OPTIONS.
+    MethodNotAllowed,
+    /// 412: `If-Match` or `If-Unmodified-Since` was false.
+    PreconditionFailed,
+    /// 413: a body over `--max-body`.
+    BodyTooLarge,
+    /// 414: a request line over `--max-request-line`.
+    UriTooLong,
+    /// 417: an `Expect` other than `100-continue`.
+    ExpectationFailed,
+    /// 431: a field line over `--max-field-line`.
+    FieldTooLong,
+    /// 431: a head over `--max-head`.
+    HeadTooLarge,
+    /// 431: more header fields than allowed.
+    TooManyFields,
+    /// 500: the file could not be read.
+    ReadFailed,
+    /// 501: a method nobody registered.
+    UnknownMethod,
+    /// 501: a transfer coding nobody registered.
+    UnknownCoding,
+    /// 505: an HTTP major version other than 1.
+    VersionNotSupported,
+}
+
+impl Refusal {
+    /// Every reason, for rendering their heads.
+    pub const ALL: [Refusal; 31] = [
+        Refusal::Malformed,
+        Refusal::NoHost,
+        Refusal::TwoHosts,
+        Refusal::BadHost,
+        Refusal::BadTarget,
+        Refusal::LengthWithChunked,
+        Refusal::BadLength,
+        Refusal::BadTransferEncoding,
+        Refusal::BadChunkSize,
+        Refusal::BadChunkExtension,
+        Refusal::BadChunkLine,
+        Refusal::BadTrailer,
+        Refusal::EncodedSlash,
+        Refusal::AboveRoot,
+        Refusal::BadPathByte,
+        Refusal::BadEscape,
+        Refusal::OutsideRoot,
+        Refusal::NoPermission,
+        Refusal::NotFound,
+        Refusal::MethodNotAllowed,
+        Refusal::PreconditionFailed,
+        Refusal::BodyTooLarge,
+        Refusal::UriTooLong,
+        Refusal::ExpectationFailed,
+        Refusal::FieldTooLong,
+        Refusal::HeadTooLarge,
+        Refusal::TooManyFields,
+        Refusal::ReadFailed,
+        Refusal::UnknownMethod,
+        Refusal::UnknownCoding,
+        Refusal::VersionNotSupported,
+    ];
+
+    /// The status it is answered with.
+    pub fn status(self) -> Status {
+        use Refusal::*;
         match self {
-            Status::Continue
-            | Status::Ok
-            | Status::NoContent
-            | Status::PartialContent
-            | Status::NotModified => "",
-            Status::MovedPermanently => "Moved permanently: add the trailing slash.\n",
-            Status::BadRequest => "Bad request: the request could not be parsed or framed.\n",
-            Status::Forbidden => "Forbidden: the path leads outside the document root.\n",
-            Status::NotFound => "Not found.\n",
-            Status::MethodNotAllowed => {
-                "Method not allowed: this server serves GET, HEAD and OPTIONS.\n"
+            Malformed | NoHost | TwoHosts | BadHost | BadTarget | LengthWithChunked | BadLength
+            | BadTransferEncoding | BadChunkSize | BadChunkExtension | BadChunkLine
+            | BadTrailer | EncodedSlash | AboveRoot | BadPathByte | BadEscape => Status::BadRequest,
+            OutsideRoot | NoPermission => Status::Forbidden,
+            NotFound => Status::NotFound,
+            MethodNotAllowed => Status::MethodNotAllowed,
+            PreconditionFailed => Status::PreconditionFailed,
+            BodyTooLarge => Status::ContentTooLarge,
+            UriTooLong => Status::UriTooLong,
+            ExpectationFailed => Status::ExpectationFailed,
+            FieldTooLong | HeadTooLarge | TooManyFields => Status::HeaderFieldsTooLarge,
+            ReadFailed => Status::InternalServerError,
+            UnknownMethod | UnknownCoding => Status::NotImplemented,
+            VersionNotSupported => Status::VersionNotSupported,
+        }
+    }
+
+    /// The body: one line saying what went wrong.
+    pub fn message(self) -> &'static str {
+        use Refusal::*;
+        match self {
+            Malformed => "Bad request: the request line or a header field does not parse.\n",
+            NoHost => "Bad request: an HTTP/1.1 request must carry a Host field.\n",
+            TwoHosts => "Bad request: more than one Host field.\n",
+            BadHost => "Bad request: the Host (or the target's authority) is not host[:port].\n",
+            BadTarget => "Bad request: the request target is in no form this method allows.\n",
+            LengthWithChunked => "Bad request: Content-Length together with Transfer-Encoding.\n",
+            BadLength => "Bad request: Content-Length must be one field holding one number.\n",
+            BadTransferEncoding => {
+                "Bad request: Transfer-Encoding must name chunked once, last, and only in HTTP/1.1.\n"
             }
-            Status::PreconditionFailed => {
+            BadChunkSize => "Bad request: a chunk size is not hexadecimal digits.\n",
+            BadChunkExtension => "Bad request: a chunk extension is malformed.\n",
+            BadChunkLine => {
+                "Bad request: a chunked framing line is not ended by CRLF, or too long.\n"
+            }
+            BadTrailer => "Bad request: a trailer is not a field line, or there are too many.\n",
+            EncodedSlash => "Bad request: the path contains an encoded slash.\n",
+            AboveRoot => "Bad request: the path leads above the document root.\n",
+            BadPathByte => "Bad request: the path contains NUL, a backslash or a control byte.\n",
+            BadEscape => "Bad request: the path contains a malformed percent-escape.\n",
+            OutsideRoot => "Forbidden: the path leads outside the document root.\n",
+            NoPermission => "Forbidden: the server may not read this file.\n",
+            NotFound => "Not found.\n",
+            MethodNotAllowed => "Method not allowed: this server serves GET, HEAD and OPTIONS.\n",
+            PreconditionFailed => {
                 "Precondition failed: the file does not match If-Match or If-Unmodified-Since.\n"
             }
-            Status::ContentTooLarge => "Content too large: the request body is over the limit.\n",
-            Status::UriTooLong => "URI too long: the request line is over the limit.\n",
-            Status::RangeNotSatisfiable => {
-                "Range not satisfiable: the range starts past the end of the file.\n"
-            }
-            Status::ExpectationFailed => "Expectation failed: only 100-continue is understood.\n",
-            Status::HeaderFieldsTooLarge => {
-                "Request header fields too large: the head is over the limit.\n"
-            }
-            Status::InternalServerError => "Internal server error: the file could not be read.\n",
-            Status::NotImplemented => "Not implemented: unknown method or transfer coding.\n",
-            Status::VersionNotSupported => {
-                "HTTP version not supported: this server speaks HTTP/1.x.\n"
-            }
+            BodyTooLarge => "Content too large: the request body is over the limit.\n",
+            UriTooLong => "URI too long: the request line is over the limit.\n",
+            ExpectationFailed => "Expectation failed: only 100-continue is understood.\n",
+            FieldTooLong => "Request header fields too large: a field line is over the limit.\n",
+            HeadTooLarge => "Request header fields too large: the head is over the limit.\n",
+            TooManyFields => "Request header fields too large: too many fields.\n",
+            ReadFailed => "Internal server error: the file could not be read.\n",
+            UnknownMethod => "Not implemented: unknown method.\n",
+            UnknownCoding => "Not implemented: unknown transfer coding.\n",
+            VersionNotSupported => "HTTP version not supported: this server speaks HTTP/1.x.\n",
         }
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.status(), self.message().trim_end())
     }
 }
 
 impl fmt::Display for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}", self.code(), self.reason())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_refusal_says_its_own_one_line() {
+        let mut seen = std::collections::HashSet::new();
+        for r in Refusal::ALL {
+            let m = r.message();
+            assert!(m.ends_with('\n') && m.matches('\n').count() == 1, "{r:?}");
+            assert!(seen.insert(m), "{r:?} says what another says");
+            assert!(r.status().code() >= 400);
+        }
+        assert_eq!(seen.len(), Refusal::ALL.len());
     }
 }
