@@ -74,11 +74,15 @@ fn rdate(args: Rdate) -> ExitCode {
         let addrs: Vec<SocketAddr> = match (host.as_str(), args.port).to_socket_addrs() {
             Ok(addrs) => addrs.collect(),
             Err(e) => {
-                eprintln!("{host}: cannot resolve: {e}");
+                eprintln!("rdate: cannot resolve {host}: {e}");
                 unresolved += 1;
                 continue;
             }
         };
+        if addrs.is_empty() {
+            eprintln!("rdate: {host} has no address");
+            unresolved += 1;
+        }
         for addr in addrs {
             for &proto in protos {
                 targets.push(Target {
@@ -88,6 +92,10 @@ fn rdate(args: Rdate) -> ExitCode {
                 });
             }
         }
+    }
+    if targets.is_empty() {
+        eprintln!("rdate: no server to ask");
+        return ExitCode::FAILURE;
     }
     let reports = match oneloop::rdate::query(&targets, Duration::from_millis(args.timeout)) {
         Ok(reports) => reports,

@@ -284,7 +284,7 @@ pub fn render_text(reports: &[Report]) -> String {
             Outcome::Time { unix, rtt, offset } => (
                 crate::date::format((*unix).max(0) as u64),
                 format!("{:.1} ms", rtt.as_secs_f64() * 1000.0),
-                format!("{offset:+.1} s"),
+                format!("{} s", tenths(*offset)),
             ),
             Outcome::Failed(why) => (why.clone(), String::new(), String::new()),
         };
@@ -300,14 +300,32 @@ pub fn render_text(reports: &[Report]) -> String {
     }
     let s = summarize(reports);
     match (s.median_offset, s.spread) {
+        // One answer: its offset is the whole story.
+        (Some(offset), _) if s.answered == 1 => out.push_str(&format!(
+            "1 of {} answered; offset {} s\n",
+            reports.len(),
+            tenths(offset)
+        )),
         (Some(median), Some(spread)) => out.push_str(&format!(
-            "{} of {} answered; median offset {median:+.1} s; the answers disagree by {spread:.1} s\n",
+            "{} of {} answered; median offset {} s; the answers disagree by {spread:.1} s\n",
             s.answered,
-            reports.len()
+            reports.len(),
+            tenths(median)
         )),
         _ => out.push_str(&format!("none of {} answered\n", reports.len())),
     }
     out
+}
+
+/// Seconds to a tenth, signed, but never "-0.0" (nor "+0.0"): a zero is
+/// a zero.
+fn tenths(seconds: f64) -> String {
+    let rounded = (seconds * 10.0).round() / 10.0;
+    if rounded == 0.0 {
+        "0.0".into()
+    } else {
+        format!("{rounded:+.1}")
+    }
 }
 
 /// The reports as JSON, for scripts.
@@ -402,6 +420,20 @@ mod tests {
                 "{offsets:?}"
             );
         }
+    }
+
+    #[test]
+    fn text_says_zero_plainly_and_no_spread_for_one_answer() {
+        let text = render_text(&[report(Some(-0.01)), report(None)]);
+        assert!(text.contains(" 0.0 s"), "{text}");
+        assert!(!text.contains("-0.0") && !text.contains("+0.0"), "{text}");
+        assert!(text.ends_with("1 of 2 answered; offset 0.0 s\n"), "{text}");
+        assert!(!text.contains("disagree"), "{text}");
+        let text = render_text(&[report(Some(-1.26)), report(Some(0.5))]);
+        assert!(
+            text.ends_with("2 of 2 answered; median offset -0.4 s; the answers disagree by 1.8 s\n"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -115,3 +115,14 @@ fn a_short_reply_is_reported_and_others_still_answer() {
     drop(silent);
     server.stop().unwrap();
 }
+
+#[test]
+fn a_name_that_does_not_resolve_is_named_and_fails() {
+    // `.invalid` never resolves (RFC 6761), and asks no outside server
+    // when the resolver is local only.
+    let (out, text) = rdate(&["--timeout", "300", "no-such-host.invalid"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("no-such-host.invalid"), "{err}");
+    assert!(!text.contains("none of 0"), "no empty table: {text}");
+}
