@@ -1,7 +1,7 @@
 //! Lesson 1: the smallest mio server, RFC 868 over TCP.
 //!
 //! ```text
-//! cargo run --example lesson1_time_tcp            # listens on 127.0.0.1:3737
+//! cargo run --example lesson1_time_tcp            # listens on 127.0.0.1:3701
 //! rdate -p -o 3737 127.0.0.1                      # or: nc 127.0.0.1 3737 | od -An -tu1
 //! ```
 //!
@@ -46,10 +46,23 @@ const LISTENER: Token = Token(0);
 /// Seconds from 1900-01-01 (RFC 868's epoch) to 1970-01-01 (Unix's).
 const UNIX_TO_1900: u64 = 2_208_988_800;
 
-fn main() -> io::Result<()> {
-    let addr = address(std::env::args().nth(1), "127.0.0.1:3737")?;
+fn main() -> std::process::ExitCode {
+    // Errors are printed for a person to read ("bind 127.0.0.1:3701:
+    // Address in use"), not as the Debug form `main` returning a Result
+    // would print.
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("lesson1_time_tcp: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> io::Result<()> {
+    let addr = address(std::env::args().nth(1), "127.0.0.1:3701")?;
     let mut poll = Poll::new()?;
-    let mut listener = TcpListener::bind(addr)?;
+    let mut listener = TcpListener::bind(addr).map_err(|e| bind_error(addr, e))?;
     poll.registry()
         .register(&mut listener, LISTENER, Interest::READABLE)?;
     println!("listening on {}", listener.local_addr()?);
@@ -105,6 +118,16 @@ fn accept_all(listener: &TcpListener) {
 fn time_bytes(now: SystemTime) -> [u8; 4] {
     let unix = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     ((unix + UNIX_TO_1900) as u32).to_be_bytes()
+}
+
+/// A bind error that says which address, and what to do about it.
+fn bind_error(addr: SocketAddr, e: io::Error) -> io::Error {
+    let hint = if e.kind() == io::ErrorKind::AddrInUse {
+        " (another server has this port: give another address as the first argument)"
+    } else {
+        ""
+    };
+    io::Error::new(e.kind(), format!("bind {addr}: {e}{hint}"))
 }
 
 /// The address from the command line, or the default.

@@ -1,7 +1,7 @@
 //! Lesson 2: two services, one loop. RFC 868 over TCP *and* UDP.
 //!
 //! ```text
-//! cargo run --example lesson2_time_udp            # 127.0.0.1:3737, TCP and UDP
+//! cargo run --example lesson2_time_udp            # 127.0.0.1:3702, TCP and UDP
 //! rdate -p -u -o 3737 127.0.0.1                   # ask over UDP
 //! ```
 //!
@@ -42,12 +42,26 @@ const UDP: Token = Token(1);
 
 const UNIX_TO_1900: u64 = 2_208_988_800;
 
-fn main() -> io::Result<()> {
-    let addr = address(std::env::args().nth(1), "127.0.0.1:3737")?;
+fn main() -> std::process::ExitCode {
+    // Errors are printed for a person to read ("bind 127.0.0.1:3702:
+    // Address in use"), not as the Debug form `main` returning a Result
+    // would print.
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("lesson2_time_udp: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> io::Result<()> {
+    let addr = address(std::env::args().nth(1), "127.0.0.1:3702")?;
     let mut poll = Poll::new()?;
-    let mut tcp = TcpListener::bind(addr)?;
+    let mut tcp = TcpListener::bind(addr).map_err(|e| bind_error(addr, e))?;
     // UDP takes the port TCP got (it matters when asked for port 0).
-    let mut udp = UdpSocket::bind(tcp.local_addr()?)?;
+    let bound = tcp.local_addr()?;
+    let mut udp = UdpSocket::bind(bound).map_err(|e| bind_error(bound, e))?;
     poll.registry()
         .register(&mut tcp, TCP, Interest::READABLE)?;
     poll.registry()
@@ -121,6 +135,16 @@ fn answer_all(socket: &UdpSocket) {
 fn time_bytes(now: SystemTime) -> [u8; 4] {
     let unix = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     ((unix + UNIX_TO_1900) as u32).to_be_bytes()
+}
+
+/// A bind error that says which address, and what to do about it.
+fn bind_error(addr: SocketAddr, e: io::Error) -> io::Error {
+    let hint = if e.kind() == io::ErrorKind::AddrInUse {
+        " (another server has this port: give another address as the first argument)"
+    } else {
+        ""
+    };
+    io::Error::new(e.kind(), format!("bind {addr}: {e}{hint}"))
 }
 
 fn address(arg: Option<String>, default: &str) -> io::Result<SocketAddr> {

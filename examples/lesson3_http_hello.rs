@@ -1,8 +1,8 @@
 //! Lesson 3: connections that stay. An HTTP/1.1 "hello" with keep-alive.
 //!
 //! ```text
-//! cargo run --example lesson3_http_hello          # listens on 127.0.0.1:8080
-//! curl -v http://127.0.0.1:8080/ http://127.0.0.1:8080/   # two requests, one connection
+//! cargo run --example lesson3_http_hello          # listens on 127.0.0.1:8083
+//! curl -v http://127.0.0.1:8083/ http://127.0.0.1:8083/   # two requests, one connection
 //! ```
 //!
 //! Lessons 1 and 2 never kept a connection: one write and done. HTTP/1.1
@@ -53,10 +53,23 @@ const MAX_HEAD: usize = 8192;
 /// Unsent output a client may leave waiting before we give up on it.
 const MAX_OUTPUT: usize = 1 << 20;
 
-fn main() -> io::Result<()> {
-    let addr = address(std::env::args().nth(1), "127.0.0.1:8080")?;
+fn main() -> std::process::ExitCode {
+    // Errors are printed for a person to read ("bind 127.0.0.1:8083:
+    // Address in use"), not as the Debug form `main` returning a Result
+    // would print.
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("lesson3_http_hello: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> io::Result<()> {
+    let addr = address(std::env::args().nth(1), "127.0.0.1:8083")?;
     let mut poll = Poll::new()?;
-    let mut listener = TcpListener::bind(addr)?;
+    let mut listener = TcpListener::bind(addr).map_err(|e| bind_error(addr, e))?;
     poll.registry()
         .register(&mut listener, LISTENER, Interest::READABLE)?;
     println!("listening on {}", listener.local_addr()?);
@@ -324,6 +337,16 @@ fn parse(input: &[u8]) -> Parsed {
         keep_alive,
         head_only: req.method == Some("HEAD"),
     }
+}
+
+/// A bind error that says which address, and what to do about it.
+fn bind_error(addr: SocketAddr, e: io::Error) -> io::Error {
+    let hint = if e.kind() == io::ErrorKind::AddrInUse {
+        " (another server has this port: give another address as the first argument)"
+    } else {
+        ""
+    };
+    io::Error::new(e.kind(), format!("bind {addr}: {e}{hint}"))
 }
 
 fn address(arg: Option<String>, default: &str) -> io::Result<SocketAddr> {

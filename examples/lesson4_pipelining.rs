@@ -1,9 +1,9 @@
 //! Lesson 4: pipelining and the write queue. Many answers, one write, no copies.
 //!
 //! ```text
-//! cargo run --example lesson4_pipelining          # listens on 127.0.0.1:8080
-//! wrk -t1 -c10 -d5s -s benches/pipeline.lua http://127.0.0.1:8080/   # or see the test
-//! curl http://127.0.0.1:8080/stats                # requests answered, writes made
+//! cargo run --example lesson4_pipelining          # listens on 127.0.0.1:8084
+//! wrk -t1 -c10 -d5s -s benches/compare/pipeline.lua http://127.0.0.1:8084/   # or see the test
+//! curl http://127.0.0.1:8084/stats                # requests answered, writes made
 //! ```
 //!
 //! An HTTP/1.1 client may send requests without waiting for answers
@@ -50,10 +50,23 @@ const MAX_HEAD: usize = 8192;
 /// Unsent output a client may leave waiting before we give up on it.
 const MAX_OUTPUT: usize = 1 << 20;
 
-fn main() -> io::Result<()> {
-    let addr = address(std::env::args().nth(1), "127.0.0.1:8080")?;
+fn main() -> std::process::ExitCode {
+    // Errors are printed for a person to read ("bind 127.0.0.1:8084:
+    // Address in use"), not as the Debug form `main` returning a Result
+    // would print.
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("lesson4_pipelining: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> io::Result<()> {
+    let addr = address(std::env::args().nth(1), "127.0.0.1:8084")?;
     let mut poll = Poll::new()?;
-    let mut listener = TcpListener::bind(addr)?;
+    let mut listener = TcpListener::bind(addr).map_err(|e| bind_error(addr, e))?;
     poll.registry()
         .register(&mut listener, LISTENER, Interest::READABLE)?;
     println!("listening on {}", listener.local_addr()?);
@@ -433,6 +446,17 @@ fn parse(input: &[u8]) -> Parsed {
     }
 }
 
+/// A bind error that says which address, and what to do about it.
+fn bind_error(addr: SocketAddr, e: io::Error) -> io::Error {
+    let hint = if e.kind() == io::ErrorKind::AddrInUse {
+        " (another server has this port: give another address as the first argument)"
+    } else {
+        ""
+    };
+    io::Error::new(e.kind(), format!("bind {addr}: {e}{hint}"))
+}
+
+/// The address from the command line, or the default.
 fn address(arg: Option<String>, default: &str) -> io::Result<SocketAddr> {
     arg.as_deref()
         .unwrap_or(default)

@@ -1,8 +1,8 @@
 //! Lesson 5: deadlines. A timer wheel drives the poll timeout.
 //!
 //! ```text
-//! cargo run --example lesson5_deadlines           # 127.0.0.1:8080, 5 s idle limit
-//! cargo run --example lesson5_deadlines 127.0.0.1:8080 300   # 300 ms
+//! cargo run --example lesson5_deadlines           # 127.0.0.1:8085, 5 s idle limit
+//! cargo run --example lesson5_deadlines 127.0.0.1:8085 300   # 300 ms
 //! nc 127.0.0.1 8080                               # say nothing; watch it close
 //! ```
 //!
@@ -58,8 +58,21 @@ const MAX_HEAD: usize = 8192;
 /// Unsent output a client may leave waiting before we give up on it.
 const MAX_OUTPUT: usize = 1 << 20;
 
-fn main() -> io::Result<()> {
-    let addr = address(std::env::args().nth(1), "127.0.0.1:8080")?;
+fn main() -> std::process::ExitCode {
+    // Errors are printed for a person to read ("bind 127.0.0.1:8085:
+    // Address in use"), not as the Debug form `main` returning a Result
+    // would print.
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("lesson5_deadlines: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> io::Result<()> {
+    let addr = address(std::env::args().nth(1), "127.0.0.1:8085")?;
     let limit = match std::env::args().nth(2) {
         Some(ms) => Duration::from_millis(ms.parse().map_err(|e| {
             io::Error::new(io::ErrorKind::InvalidInput, format!("milliseconds: {e}"))
@@ -67,7 +80,7 @@ fn main() -> io::Result<()> {
         None => Duration::from_secs(5),
     };
     let mut poll = Poll::new()?;
-    let mut listener = TcpListener::bind(addr)?;
+    let mut listener = TcpListener::bind(addr).map_err(|e| bind_error(addr, e))?;
     poll.registry()
         .register(&mut listener, LISTENER, Interest::READABLE)?;
     println!("listening on {}", listener.local_addr()?);
@@ -585,6 +598,16 @@ fn parse(input: &[u8]) -> Parsed {
         head_only: req.method == Some("HEAD"),
         stats: req.path == Some("/stats"),
     }
+}
+
+/// A bind error that says which address, and what to do about it.
+fn bind_error(addr: SocketAddr, e: io::Error) -> io::Error {
+    let hint = if e.kind() == io::ErrorKind::AddrInUse {
+        " (another server has this port: give another address as the first argument)"
+    } else {
+        ""
+    };
+    io::Error::new(e.kind(), format!("bind {addr}: {e}{hint}"))
 }
 
 fn address(arg: Option<String>, default: &str) -> io::Result<SocketAddr> {

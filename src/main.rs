@@ -121,14 +121,14 @@ fn rdate(args: Rdate) -> ExitCode {
 struct Serve {
     /// HTTP listen address, IPv4 or IPv6 (repeat for several)
     /// [default: 127.0.0.1:8080; none under systemd socket activation].
-    #[arg(long = "http", value_name = "ADDR")]
-    http: Vec<SocketAddr>,
+    #[arg(long = "http", value_name = "ADDR", value_parser = listen_addrs)]
+    http: Vec<Listen>,
 
     /// RFC 868 listen address, bound over TCP and UDP (repeat for several).
     /// The protocol's own port, 37, needs root or CAP_NET_BIND_SERVICE
     /// [default: 127.0.0.1:3737; none under systemd socket activation].
-    #[arg(long = "time", value_name = "ADDR")]
-    time: Vec<SocketAddr>,
+    #[arg(long = "time", value_name = "ADDR", value_parser = listen_addrs)]
+    time: Vec<Listen>,
 
     /// Set SO_REUSEPORT, so that several processes (one per core) share the
     /// ports and the kernel spreads connections among them.
@@ -221,6 +221,31 @@ struct Serve {
     metrics_path: Option<String>,
 }
 
+/// The addresses one `--http` or `--time` value names: an address, or a
+/// host name resolved at start-up (every address it has is bound).
+#[derive(Debug, Clone)]
+struct Listen(Vec<SocketAddr>);
+
+/// Parses `ADDR` as an IPv4 or IPv6 socket address, or resolves a
+/// `host:port` name; a bad value is answered with the forms that work.
+fn listen_addrs(value: &str) -> Result<Listen, String> {
+    use std::net::ToSocketAddrs;
+    const FORMS: &str = "use an address and a port: 127.0.0.1:8080, [::1]:8080 or localhost:8080";
+    if let Ok(addr) = value.parse::<SocketAddr>() {
+        return Ok(Listen(vec![addr]));
+    }
+    let mut addrs: Vec<SocketAddr> = match value.to_socket_addrs() {
+        Ok(addrs) => addrs.collect(),
+        Err(e) => return Err(format!("{e}; {FORMS}")),
+    };
+    addrs.sort_unstable();
+    addrs.dedup();
+    if addrs.is_empty() {
+        return Err(format!("{value} has no address; {FORMS}"));
+    }
+    Ok(Listen(addrs))
+}
+
 impl Serve {
     fn into_config(self, nofile: u64) -> Config {
         // With socket activation, systemd's sockets are the listeners and
@@ -229,13 +254,11 @@ impl Serve {
             .ok()
             .and_then(|p| p.parse::<u32>().ok())
             == Some(std::process::id());
-        let or_default = |addrs: Vec<SocketAddr>, default: Vec<SocketAddr>| match (
-            addrs.is_empty(),
-            activated,
-        ) {
-            (true, false) => default,
-            _ => addrs,
-        };
+        let or_default =
+            |given: Vec<Listen>, default: Vec<SocketAddr>| match (given.is_empty(), activated) {
+                (true, false) => default,
+                _ => given.into_iter().flat_map(|l| l.0).collect(),
+            };
         Config {
             http: or_default(self.http, Config::default().http),
             time: or_default(self.time, Config::default().time),
@@ -289,6 +312,35 @@ fn raise_nofile_limit() -> u64 {
     }
 }
 
+/// What the start-up line says is served: each service with its
+/// addresses (a service with none, under socket activation, is left out),
+/// and the files.
+fn serving(http: &[SocketAddr], time: &[SocketAddr], root: Option<&std::path::Path>) -> String {
+    let list = |addrs: &[SocketAddr]| {
+        addrs
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let mut services = Vec::new();
+    if !http.is_empty() {
+        services.push(format!("HTTP on {}", list(http)));
+    }
+    if !time.is_empty() {
+        services.push(format!("RFC 868 (TCP+UDP) on {}", list(time)));
+    }
+    let files = match root {
+        Some(root) => format!("files from {}", root.display()),
+        None => "the embedded site".to_string(),
+    };
+    match services.len() {
+        0 => "nothing: no socket was bound or passed".to_string(),
+        _ if http.is_empty() => services.join(" and "),
+        _ => format!("{}, {files}", services.join(" and ")),
+    }
+}
+
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let cli = Cli::parse();
@@ -313,22 +365,14 @@ fn main() -> ExitCode {
         log::error!("--user {name}: {e}");
         return ExitCode::FAILURE;
     }
-    let list = |addrs: &[SocketAddr]| {
-        addrs
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
     log::info!(
-        "oneloop {} serving HTTP on {} and RFC 868 (TCP+UDP) on {}, {}",
+        "oneloop {} serving {}",
         env!("CARGO_PKG_VERSION"),
-        list(server.http_addrs()),
-        list(server.time_addrs()),
-        match &config.root {
-            Some(root) => format!("files from {}", root.display()),
-            None => "the embedded site".to_string(),
-        }
+        serving(
+            server.http_addrs(),
+            server.time_addrs(),
+            config.root.as_deref()
+        )
     );
     if let Some(name) = user {
         log::info!("running as user {name}");
@@ -339,5 +383,47 @@ fn main() -> ExitCode {
             log::error!("{e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_start_up_line_names_what_is_served() {
+        let a: SocketAddr = "127.0.0.1:80".parse().unwrap();
+        let b: SocketAddr = "[::1]:37".parse().unwrap();
+        assert_eq!(
+            serving(&[a], &[b], None),
+            "HTTP on 127.0.0.1:80 and RFC 868 (TCP+UDP) on [::1]:37, the embedded site"
+        );
+        // Socket activation with an HTTP socket only.
+        assert_eq!(
+            serving(&[a], &[], None),
+            "HTTP on 127.0.0.1:80, the embedded site"
+        );
+        assert_eq!(serving(&[], &[b], None), "RFC 868 (TCP+UDP) on [::1]:37");
+        assert_eq!(
+            serving(&[], &[], None),
+            "nothing: no socket was bound or passed"
+        );
+    }
+
+    #[test]
+    fn listen_addresses_take_names_and_say_what_works() {
+        assert_eq!(listen_addrs("127.0.0.1:8080").unwrap().0.len(), 1);
+        let local = listen_addrs("localhost:8080").expect("localhost resolves");
+        assert!(
+            local
+                .0
+                .iter()
+                .all(|a| a.ip().is_loopback() && a.port() == 8080)
+        );
+        let err = listen_addrs("localhost").unwrap_err();
+        assert!(
+            err.contains("127.0.0.1:8080, [::1]:8080 or localhost:8080"),
+            "{err}"
+        );
     }
 }

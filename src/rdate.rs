@@ -431,7 +431,9 @@ mod tests {
         assert!(!text.contains("disagree"), "{text}");
         let text = render_text(&[report(Some(-1.26)), report(Some(0.5))]);
         assert!(
-            text.ends_with("2 of 2 answered; median offset -0.4 s; the answers disagree by 1.8 s\n"),
+            text.ends_with(
+                "2 of 2 answered; median offset -0.4 s; the answers disagree by 1.8 s\n"
+            ),
             "{text}"
         );
     }

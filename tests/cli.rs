@@ -96,6 +96,77 @@ fn help_documents_every_option_and_default() {
     );
 }
 
+/// Every long option `--help` shows, as `--name`.
+fn options_in_help() -> Vec<String> {
+    let out = Command::new(BIN).arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut options: Vec<String> = help
+        .lines()
+        .filter_map(|l| {
+            l.trim_start()
+                .split([' ', ',', '='])
+                .find(|w| w.starts_with("--"))
+        })
+        .map(str::to_string)
+        .filter(|o| o != "--help" && o != "--version")
+        .collect();
+    options.dedup();
+    options
+}
+
+#[test]
+fn the_readme_options_table_lists_what_help_shows() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let table: Vec<String> = readme
+        .lines()
+        .skip_while(|l| !l.starts_with("## Options"))
+        .take_while(|l| !l.starts_with("## ") || l.starts_with("## Options"))
+        .filter_map(|l| l.strip_prefix("| `--"))
+        .map(|l| format!("--{}", l.split([' ', '`']).next().unwrap()))
+        .collect();
+    let help = options_in_help();
+    assert!(help.len() >= 20, "{help:?}");
+    for option in &help {
+        assert!(
+            table.contains(option),
+            "the README's options table lacks {option}"
+        );
+    }
+    for option in &table {
+        assert!(
+            help.contains(option),
+            "the README lists {option}, which --help does not"
+        );
+    }
+}
+
+#[test]
+fn a_zero_connection_cap_is_refused_at_start() {
+    let mut child = Command::new(BIN)
+        .args([
+            "--max-conns",
+            "0",
+            "--http",
+            "127.0.0.1:0",
+            "--time",
+            "127.0.0.1:0",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = wait_exit(&mut child);
+    assert!(!status.success());
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(err.contains("max conns must be at least 1"), "{err}");
+}
+
 #[test]
 fn a_taken_port_is_a_clear_error() {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();

@@ -86,6 +86,40 @@ fn tcp_time(addr: SocketAddr) {
 }
 
 #[test]
+fn a_taken_port_is_a_sentence_not_a_debug_print() {
+    // Each lesson has ports of its own (beside the server's 8080 and
+    // 3737); one that is taken anyway says so readably.
+    for (name, default) in [
+        ("lesson1_time_tcp", "127.0.0.1:3701"),
+        ("lesson2_time_udp", "127.0.0.1:3702"),
+        ("lesson3_http_hello", "127.0.0.1:8083"),
+        ("lesson4_pipelining", "127.0.0.1:8084"),
+        ("lesson5_deadlines", "127.0.0.1:8085"),
+    ] {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = taken.local_addr().unwrap().to_string();
+        let out = Command::new(example_path(name))
+            .arg(&addr)
+            .output()
+            .expect("run the lesson");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{name}");
+        assert!(
+            err.contains(&format!("bind {addr}")) && err.contains("another address"),
+            "{name}: {err}"
+        );
+        assert!(
+            !err.contains("Os {") && !err.contains("kind:"),
+            "{name}: {err}"
+        );
+        let source =
+            std::fs::read_to_string(format!("{}/examples/{name}.rs", env!("CARGO_MANIFEST_DIR")))
+                .unwrap();
+        assert!(source.contains(default), "{name} default {default}");
+    }
+}
+
+#[test]
 fn lesson1_answers_the_time_over_tcp() {
     let ex = run("lesson1_time_tcp", &["127.0.0.1:0"]);
     // Several clients at once: accept runs until WouldBlock.
