@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Draws compare.py's --json output as an SVG bar chart: for each scenario,
 each server's figure relative to the best of nginx, lighttpd and h2o (1.0).
+Bars are proportional to the figure itself, so where lower is better
+(memory) the shortest bar is the best, as a reader expects of a bar.
 
     python3 benches/chart.py docs/bench/2026-11-25-static.json docs/bench/2026-11-25-static.svg
 
@@ -36,7 +38,7 @@ def main(src, dst):
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + width + 120}" height="{height}" '
            f'font-family="sans-serif" font-size="11">',
            f'<text x="10" y="18" font-size="13" font-weight="bold">oneloop vs peers, one pinned core '
-           f'(1.0 = best of nginx, lighttpd, h2o; limit = 1.0 for RFC 868)</text>']
+           f'(1.0 = best of nginx, lighttpd, h2o; limit = 1.0 for RFC 868); bars are the figures</text>']
     y = 36
     for s in scenarios:
         m = medians[s]
@@ -45,14 +47,17 @@ def main(src, dst):
         base = (min(peers) if lower_better else max(peers)) if peers else m.get("limit") or m.get("xinetd")
         out.append(f'<text x="10" y="{y + 11}" font-weight="bold">{TITLES[s]}</text>')
         y += row_h
-        scale = max((base / v if lower_better else v / base) for v in m.values())
+        top = max(m.values())
         for server in [x for x in ORDER if x in m]:
             v = m[server]
-            ratio = base / v if lower_better else v / base
-            w = max(1, width * ratio / scale)
+            w = max(1, width * v / top)
+            # Where lower is better, say how many times the best peer's
+            # figure this one is; else how many times it does the best peer.
+            label = f"{v / base:.2f}x the best peer ({v:,.0f} KiB)" if lower_better else f"{v / base:.2f}x ({v:,.0f})"
             out.append(f'<text x="{left - 6}" y="{y + 10}" text-anchor="end">{NAMES.get(server, server)}</text>')
-            out.append(f'<rect x="{left}" y="{y}" width="{w:.0f}" height="{bar_h}" fill="{COLORS[server]}"/>')
-            out.append(f'<text x="{left + w + 4:.0f}" y="{y + 10}">{ratio:.2f}x ({v:,.0f})</text>')
+            out.append(f'<rect x="{left}" y="{y}" width="{w:.0f}" height="{bar_h}" fill="{COLORS[server]}" '
+                       f'data-value="{v:.0f}"/>')
+            out.append(f'<text x="{left + w + 4:.0f}" y="{y + 10}">{label}</text>')
             y += row_h
         y += row_h // 2
     out.append("</svg>")
