@@ -15,12 +15,13 @@
 use std::io;
 use std::time::{Duration, Instant};
 
-use mio::net::TcpListener;
+use mio::net::{TcpListener, TcpStream};
 use mio::{Registry, Token};
 
 use crate::conns::Conns;
 use crate::http::conn::{Conn, Ctx, Next};
 use crate::metrics::Metrics;
+use crate::stream::Socket;
 use crate::sys::{interrupted, would_block};
 
 /// How long accepting pauses after running out of descriptors.
@@ -43,13 +44,14 @@ pub fn accept_http(
     conns: &mut Conns,
     max_conns: usize,
     ctx: &mut Ctx<'_>,
+    wrap: &mut dyn FnMut(TcpStream) -> Option<Socket>,
 ) -> io::Result<Accepted> {
     loop {
         if conns.len() >= max_conns {
             return Ok(Accepted::AtCap);
         }
         ctx.ops.metrics.io.other += 1;
-        let (sock, peer) = match listener.accept() {
+        let (tcp, peer) = match listener.accept() {
             Ok(accepted) => accepted,
             Err(e) if would_block(&e) => return Ok(Accepted::Drained),
             // The peer gave up between its handshake and our accept.
@@ -58,19 +60,28 @@ pub fn accept_http(
             Err(e) => return Err(e),
         };
         // TCP_NODELAY is inherited from the listener (Linux copies it).
+        // HTTPS puts TLS on it.
+        let Some(sock) = wrap(tcp) else {
+            continue;
+        };
+        let tls = !matches!(sock, Socket::Plain(_));
         let open = conns.len() as u64;
         let key = conns.next_key();
         ctx.ops.metrics.accepted += 1;
         // It is open while it is served, before it has a slab entry.
         ctx.ops.metrics.open = open + 1;
+        ctx.ops.metrics.https_open += u64::from(tls);
         ctx.ops.connected(key, peer.ip());
         log::trace!("connection {key}: accepted from {peer}; its request is read at once");
         let mut conn = Conn::new(sock);
-        let wait = match conn.on_event(key, true, false, ctx) {
+        let next = conn.on_event(key, true, false, ctx);
+        crate::server::count_handshake(conn.socket(), &mut ctx.ops.metrics);
+        let wait = match next {
             Next::Close => {
                 log::trace!("connection {key}: closed (close), never registered");
                 ctx.ops.metrics.io.other += 1;
                 ctx.ops.metrics.open = open;
+                ctx.ops.metrics.https_open -= u64::from(tls);
                 continue; // dropping `conn` closes it
             }
             Next::Wait(wait) => wait,
@@ -84,6 +95,7 @@ pub fn accept_http(
         if let Err(e) = registry.register(conn.socket(), Token(key), wait.interest) {
             log::warn!("epoll_ctl: {e}");
             ctx.ops.metrics.open = open;
+            ctx.ops.metrics.https_open -= u64::from(tls);
             continue;
         }
         log::trace!(

@@ -90,6 +90,15 @@ pub fn default_max_conns(nofile: u64) -> usize {
     (usable - usable / 16).max(1) as usize
 }
 
+/// A certificate chain and its private key, as PEM files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertPair {
+    /// The chain, leaf first.
+    pub cert: PathBuf,
+    /// The key: PKCS#8, SEC1 EC or PKCS#1 RSA.
+    pub key: PathBuf,
+}
+
 /// Everything [`crate::Server::bind`] needs.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -97,6 +106,11 @@ pub struct Config {
     pub http: Vec<SocketAddr>,
     /// RFC 868 listen addresses; each binds a TCP listener and a UDP socket.
     pub time: Vec<SocketAddr>,
+    /// HTTPS listen addresses (none by default).
+    pub https: Vec<SocketAddr>,
+    /// Certificates for HTTPS: the first is the default, the others are
+    /// chosen by the name the client asks for (SNI).
+    pub tls: Vec<CertPair>,
     /// Document root; `None` serves the site embedded in the binary.
     pub root: Option<PathBuf>,
     /// Request size limits.
@@ -148,6 +162,8 @@ impl Default for Config {
         Config {
             http: vec![parse_default(DEFAULT_HTTP)],
             time: vec![parse_default(DEFAULT_TIME)],
+            https: Vec::new(),
+            tls: Vec::new(),
             root: None,
             limits: Limits::default(),
             cache_file_max: 256 * 1024,
@@ -186,6 +202,15 @@ impl Config {
         }
         if self.max_conns == 0 {
             return invalid("max conns must be at least 1".into());
+        }
+        if !self.https.is_empty() && self.tls.is_empty() {
+            return invalid(
+                "--https needs a certificate: give --tls-cert FILE --tls-key FILE".into(),
+            );
+        }
+        let wants_tls = !self.https.is_empty() || !self.tls.is_empty();
+        if wants_tls && !cfg!(feature = "tls") {
+            return invalid("this build has no TLS (built without the `tls` feature)".into());
         }
         Ok(())
     }

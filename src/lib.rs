@@ -63,6 +63,8 @@ pub mod sockets;
 pub mod stream;
 pub mod sys;
 pub mod timers;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod trace;
 
 use std::io;
@@ -79,6 +81,8 @@ pub struct Running {
     pub http: Vec<SocketAddr>,
     /// Bound RFC 868 addresses (TCP and UDP on each).
     pub time: Vec<SocketAddr>,
+    /// Bound HTTPS addresses.
+    pub https: Vec<SocketAddr>,
     handle: Handle,
     thread: JoinHandle<io::Result<()>>,
 }
@@ -110,6 +114,7 @@ pub fn spawn(config: Config) -> io::Result<Running> {
                 let bound = (
                     server.http_addrs().to_vec(),
                     server.time_addrs().to_vec(),
+                    server.https_addrs().to_vec(),
                     server.handle(),
                 );
                 if tx.send(Ok(bound)).is_err() {
@@ -124,9 +129,10 @@ pub fn spawn(config: Config) -> io::Result<Running> {
             }
         })?;
     match rx.recv() {
-        Ok(Ok((http, time, handle))) => Ok(Running {
+        Ok(Ok((http, time, https, handle))) => Ok(Running {
             http,
             time,
+            https,
             handle,
             thread,
         }),

@@ -130,6 +130,22 @@ struct Serve {
     #[arg(long = "time", value_name = "ADDR", value_parser = listen_addrs)]
     time: Vec<Listen>,
 
+    /// HTTPS listen address, in the same forms (repeat for several); needs
+    /// --tls-cert and --tls-key [default: none].
+    #[arg(long = "https", value_name = "ADDR", value_parser = listen_addrs)]
+    https: Vec<Listen>,
+
+    /// PEM certificate chain (leaf first) for HTTPS. Repeat with --tls-key
+    /// for several names: the first pair is the default, the others are
+    /// chosen by the name the client asks for (SNI). SIGHUP reloads them.
+    #[arg(long = "tls-cert", value_name = "FILE")]
+    tls_cert: Vec<PathBuf>,
+
+    /// PEM private key (PKCS#8, SEC1 EC or PKCS#1 RSA) of the --tls-cert
+    /// given in the same position.
+    #[arg(long = "tls-key", value_name = "FILE")]
+    tls_key: Vec<PathBuf>,
+
     /// Set SO_REUSEPORT, so that several processes (one per core) share the
     /// ports and the kernel spreads connections among them.
     #[arg(long)]
@@ -247,7 +263,20 @@ fn listen_addrs(value: &str) -> Result<Listen, String> {
 }
 
 impl Serve {
-    fn into_config(self, nofile: u64) -> Config {
+    fn into_config(self, nofile: u64) -> Result<Config, String> {
+        if self.tls_cert.len() != self.tls_key.len() {
+            return Err(format!(
+                "{} --tls-cert and {} --tls-key: give them in pairs",
+                self.tls_cert.len(),
+                self.tls_key.len()
+            ));
+        }
+        let tls = (self.tls_cert.iter().zip(&self.tls_key))
+            .map(|(cert, key)| config::CertPair {
+                cert: cert.clone(),
+                key: key.clone(),
+            })
+            .collect();
         // With socket activation, systemd's sockets are the listeners and
         // nothing else is bound unless asked for on the command line.
         let activated = std::env::var("LISTEN_PID")
@@ -259,9 +288,11 @@ impl Serve {
                 (true, false) => default,
                 _ => given.into_iter().flat_map(|l| l.0).collect(),
             };
-        Config {
+        Ok(Config {
             http: or_default(self.http, Config::default().http),
             time: or_default(self.time, Config::default().time),
+            https: self.https.into_iter().flat_map(|l| l.0).collect(),
+            tls,
             reuse_port: self.reuse_port,
             systemd: true,
             root: self.root,
@@ -292,7 +323,7 @@ impl Serve {
             metrics_path: self.metrics_path,
             handle_signals: true,
             ..Config::default()
-        }
+        })
     }
 }
 
@@ -315,7 +346,11 @@ fn raise_nofile_limit() -> u64 {
 /// What the start-up line says is served: each service with its
 /// addresses (a service with none, under socket activation, is left out),
 /// and the files.
-fn serving(http: &[SocketAddr], time: &[SocketAddr], root: Option<&std::path::Path>) -> String {
+fn serving(
+    [http, https]: &[&[SocketAddr]; 2],
+    time: &[SocketAddr],
+    root: Option<&std::path::Path>,
+) -> String {
     let list = |addrs: &[SocketAddr]| {
         addrs
             .iter()
@@ -327,6 +362,9 @@ fn serving(http: &[SocketAddr], time: &[SocketAddr], root: Option<&std::path::Pa
     if !http.is_empty() {
         services.push(format!("HTTP on {}", list(http)));
     }
+    if !https.is_empty() {
+        services.push(format!("HTTPS on {}", list(https)));
+    }
     if !time.is_empty() {
         services.push(format!("RFC 868 (TCP+UDP) on {}", list(time)));
     }
@@ -336,7 +374,7 @@ fn serving(http: &[SocketAddr], time: &[SocketAddr], root: Option<&std::path::Pa
     };
     match services.len() {
         0 => "nothing: no socket was bound or passed".to_string(),
-        _ if http.is_empty() => services.join(" and "),
+        _ if http.is_empty() && https.is_empty() => services.join(" and "),
         _ => format!("{}, {files}", services.join(" and ")),
     }
 }
@@ -351,7 +389,13 @@ fn main() -> ExitCode {
     };
     let nofile = raise_nofile_limit();
     let user = serve.user.clone();
-    let config = serve.into_config(nofile);
+    let config = match serve.into_config(nofile) {
+        Ok(config) => config,
+        Err(e) => {
+            log::error!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let server = match oneloop::Server::bind(config.clone()) {
         Ok(server) => server,
         Err(e) => {
@@ -369,7 +413,7 @@ fn main() -> ExitCode {
         "oneloop {} serving {}",
         env!("CARGO_PKG_VERSION"),
         serving(
-            server.http_addrs(),
+            &[server.http_addrs(), server.https_addrs()],
             server.time_addrs(),
             config.root.as_deref()
         )
@@ -394,18 +438,26 @@ mod tests {
     fn the_start_up_line_names_what_is_served() {
         let a: SocketAddr = "127.0.0.1:80".parse().unwrap();
         let b: SocketAddr = "[::1]:37".parse().unwrap();
+        let none: &[SocketAddr] = &[];
         assert_eq!(
-            serving(&[a], &[b], None),
+            serving(&[&[a], none], &[b], None),
             "HTTP on 127.0.0.1:80 and RFC 868 (TCP+UDP) on [::1]:37, the embedded site"
         );
         // Socket activation with an HTTP socket only.
         assert_eq!(
-            serving(&[a], &[], None),
+            serving(&[&[a], none], &[], None),
             "HTTP on 127.0.0.1:80, the embedded site"
         );
-        assert_eq!(serving(&[], &[b], None), "RFC 868 (TCP+UDP) on [::1]:37");
         assert_eq!(
-            serving(&[], &[], None),
+            serving(&[none, &[a]], &[b], None),
+            "HTTPS on 127.0.0.1:80 and RFC 868 (TCP+UDP) on [::1]:37, the embedded site"
+        );
+        assert_eq!(
+            serving(&[none, none], &[b], None),
+            "RFC 868 (TCP+UDP) on [::1]:37"
+        );
+        assert_eq!(
+            serving(&[none, none], &[], None),
             "nothing: no socket was bound or passed"
         );
     }

@@ -55,6 +55,44 @@ impl LoopCounts {
     }
 }
 
+/// TLS handshakes, counted by the loop as each ends.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct TlsCounts {
+    /// Full handshakes done.
+    pub full: u64,
+    /// Handshakes that resumed a session.
+    pub resumed: u64,
+    /// Failed handshakes, by [`TLS_FAILURES`] reason.
+    pub failed: [u64; 6],
+}
+
+/// Why handshakes fail, as rustls says (and `closed`: the client left).
+pub const TLS_FAILURES: [&str; 6] = [
+    "malformed",
+    "incompatible",
+    "misbehaved",
+    "alert",
+    "closed",
+    "other",
+];
+
+impl TlsCounts {
+    /// Counts a handshake done.
+    pub fn handshake(&mut self, resumed: bool) {
+        *if resumed {
+            &mut self.resumed
+        } else {
+            &mut self.full
+        } += 1;
+    }
+
+    /// Counts a handshake that failed for `reason`.
+    pub fn failed(&mut self, reason: &str) {
+        let i = TLS_FAILURES.iter().position(|&r| r == reason).unwrap_or(5);
+        self.failed[i] += 1;
+    }
+}
+
 /// Why a connection's deadline passed; see [`crate::config::Timeouts`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Timeout {
@@ -73,8 +111,12 @@ pub enum Timeout {
 pub struct Metrics {
     /// HTTP connections accepted.
     pub accepted: u64,
-    /// HTTP connections open now (exact).
+    /// HTTP connections open now (exact), HTTPS included.
     pub open: u64,
+    /// HTTPS connections open now.
+    pub https_open: u64,
+    /// TLS handshakes.
+    pub tls: TlsCounts,
     /// HTTP connections by state (sampled once a second).
     pub states: ConnStates,
     /// HTTP responses by status class, 1xx to 5xx.
@@ -144,6 +186,33 @@ impl Metrics {
             "gauge",
             "HTTP connections open now.",
             &[("", self.open)],
+        );
+        metric(
+            "https_connections_open",
+            "gauge",
+            "HTTPS connections open now.",
+            &[("", self.https_open)],
+        );
+        metric(
+            "tls_handshakes_total",
+            "counter",
+            "TLS handshakes done, full or resumed.",
+            &[
+                ("{kind=\"full\"}", self.tls.full),
+                ("{kind=\"resumed\"}", self.tls.resumed),
+            ],
+        );
+        let failed: Vec<(String, u64)> = TLS_FAILURES
+            .iter()
+            .zip(self.tls.failed)
+            .map(|(reason, n)| (format!("{{reason=\"{reason}\"}}"), n))
+            .collect();
+        let failed: Vec<(&str, u64)> = failed.iter().map(|(l, n)| (l.as_str(), *n)).collect();
+        metric(
+            "tls_handshake_failures_total",
+            "counter",
+            "TLS handshakes that failed, by reason.",
+            &failed,
         );
         let s = self.states;
         metric(

@@ -53,7 +53,10 @@ use crate::metrics::{ConnStates, Metrics};
 use crate::ops::Ops;
 use crate::rfc868;
 use crate::sockets::{Listener, Listeners};
+use crate::stream::Socket;
 use crate::sys::{context, interrupted};
+#[cfg(feature = "tls")]
+use crate::tls::{Handshake, Tls};
 use crate::trace::{self, NameToken};
 
 /// Signals (SIGINT, SIGTERM, SIGHUP) arrive on this token.
@@ -153,6 +156,10 @@ pub struct Server {
     max_conns: usize,
     /// Whether accepting is paused (at the cap, or out of descriptors).
     accept: Pause,
+    /// What HTTPS connections share, when there are HTTPS listeners.
+    #[cfg(feature = "tls")]
+    tls: Option<Tls>,
+    https_addrs: Vec<SocketAddr>,
     datagrams: DatagramBatch,
     udp_policy: rfc868::UdpPolicy,
     signals: Option<signal_hook_mio::v1_0::Signals>,
@@ -174,13 +181,20 @@ impl Server {
         let Listeners {
             list: mut listeners,
             http_addrs,
+            https_addrs,
             time_addrs,
         } = Listeners::open(&config)?;
+        #[cfg(feature = "tls")]
+        let tls = if https_addrs.is_empty() {
+            None
+        } else {
+            Some(Tls::new(&config.tls)?)
+        };
         for (i, l) in listeners.iter_mut().enumerate() {
             let token = Token(LISTENER_BASE - i);
             let registry = poll.registry();
             match l {
-                Listener::Http(l) | Listener::Time(l) => {
+                Listener::Http(l) | Listener::Https(l) | Listener::Time(l) => {
                     registry.register(l, token, Interest::READABLE)
                 }
                 Listener::TimeUdp(u) => registry.register(u, token, Interest::READABLE),
@@ -245,6 +259,9 @@ impl Server {
             again: Vec::new(),
             max_conns: config.max_conns,
             accept: Pause::default(),
+            #[cfg(feature = "tls")]
+            tls,
+            https_addrs,
             datagrams: DatagramBatch::default(),
             udp_policy: rfc868::UdpPolicy::new(config.udp_low_ports, config.udp_rate),
             signals,
@@ -262,6 +279,11 @@ impl Server {
     /// The bound HTTP addresses, in configuration order.
     pub fn http_addrs(&self) -> &[SocketAddr] {
         &self.http_addrs
+    }
+
+    /// The bound HTTPS addresses.
+    pub fn https_addrs(&self) -> &[SocketAddr] {
+        &self.https_addrs
     }
 
     /// The bound RFC 868 addresses (TCP and UDP share each one).
@@ -409,14 +431,39 @@ impl Server {
         let result = match listener {
             // The queued connections wait in the kernel's backlog; the loop
             // comes back for them when it can take them.
-            Listener::Http(_) | Listener::Time(_) if self.accept.is_paused() => return,
+            Listener::Http(_) | Listener::Https(_) | Listener::Time(_)
+                if self.accept.is_paused() =>
+            {
+                return;
+            }
             Listener::Http(l) => accept_http(
                 l,
                 self.poll.registry(),
                 &mut self.conns,
                 self.max_conns,
                 &mut self.lent.ctx(now),
+                &mut |tcp| Some(Socket::Plain(tcp)),
             ),
+            #[cfg(feature = "tls")]
+            Listener::Https(l) => {
+                let tls = self.tls.as_ref();
+                accept_http(
+                    l,
+                    self.poll.registry(),
+                    &mut self.conns,
+                    self.max_conns,
+                    &mut self.lent.ctx(now),
+                    &mut |tcp| match tls?.accept(tcp) {
+                        Ok(stream) => Some(Socket::Tls(Box::new(stream))),
+                        Err(e) => {
+                            log::warn!("{e}");
+                            None
+                        }
+                    },
+                )
+            }
+            #[cfg(not(feature = "tls"))]
+            Listener::Https(_) => return,
             Listener::Time(l) => {
                 let stats = &mut self.lent.ops.metrics.time;
                 rfc868::serve_tcp(l, wall, stats).map(|()| Accepted::Drained)
@@ -451,6 +498,7 @@ impl Server {
         };
         let registered = conn.interest();
         let next = conn.on_event(key, readable, hup, &mut self.lent.ctx(now));
+        count_handshake(conn.socket(), &mut self.lent.ops.metrics);
         self.apply(key, registered, next);
     }
 
@@ -488,11 +536,13 @@ impl Server {
         // epoll set: an explicit deregister would be one more syscall per
         // connection for nothing (the descriptor is never duplicated). Its
         // wheel entry goes with it, so the wheel only ever holds live keys.
-        if self.conns.remove(key).is_some() {
+        if let Some(mut conn) = self.conns.remove(key) {
             let open = self.conns.len() as u64;
+            let tls = is_tls(conn.socket());
             let metrics = self.metrics();
             metrics.io.other += 1;
             metrics.open = open;
+            metrics.https_open -= u64::from(tls);
             log::trace!("connection {key}: closed (close)");
         }
     }
@@ -524,6 +574,13 @@ impl Server {
                 if let Some(log) = self.lent.ops.access_log.as_mut() {
                     log.reopen();
                 }
+                #[cfg(feature = "tls")]
+                if let Some(tls) = &self.tls {
+                    match tls.reload() {
+                        Ok(()) => log::info!("certificates reloaded"),
+                        Err(e) => log::error!("reload certificates: {e}; keeping the old ones"),
+                    }
+                }
             } else {
                 self.begin_shutdown(now);
             }
@@ -550,7 +607,9 @@ impl Server {
         for mut l in self.listeners.drain(..) {
             let registry = self.poll.registry();
             let _ = match &mut l {
-                Listener::Http(l) | Listener::Time(l) => registry.deregister(l),
+                Listener::Http(l) | Listener::Https(l) | Listener::Time(l) => {
+                    registry.deregister(l)
+                }
                 Listener::TimeUdp(u) => registry.deregister(u),
             };
         }
@@ -567,4 +626,28 @@ impl Server {
             self.apply(key, registered, next);
         }
     }
+}
+
+/// Whether a connection is HTTPS.
+fn is_tls(socket: &mut Socket) -> bool {
+    match socket {
+        Socket::Plain(_) => false,
+        #[cfg(feature = "tls")]
+        Socket::Tls(_) => true,
+    }
+}
+
+/// Counts a TLS handshake that has just ended, once.
+pub(crate) fn count_handshake(socket: &mut Socket, metrics: &mut Metrics) {
+    #[cfg(feature = "tls")]
+    if let Socket::Tls(tls) = socket {
+        match tls.take_handshake() {
+            Some(Handshake::Full) => metrics.tls.handshake(false),
+            Some(Handshake::Resumed) => metrics.tls.handshake(true),
+            Some(Handshake::Failed(reason)) => metrics.tls.failed(reason),
+            None => {}
+        }
+    }
+    #[cfg(not(feature = "tls"))]
+    let _ = (socket, metrics);
 }

@@ -12,7 +12,7 @@
 //! Socket activation (sd_listen_fds(3)): systemd binds the ports (37 and 80
 //! need no root in the server then), starts the service with the sockets as
 //! descriptors 3, 4, ... and says so in `LISTEN_PID`, `LISTEN_FDS` and
-//! `LISTEN_FDNAMES`. A socket named `http` serves HTTP; one named `time`
+//! `LISTEN_FDNAMES`. A socket named `http` serves HTTP, `https` HTTPS; one named `time`
 //! serves RFC 868, over TCP or UDP as its own type says.
 
 use std::io;
@@ -30,6 +30,8 @@ use crate::sys::{self, context};
 pub enum Listener {
     /// HTTP: accepted connections join the slab.
     Http(TcpListener),
+    /// HTTPS: the same, with TLS on each connection.
+    Https(TcpListener),
     /// RFC 868 over TCP: accepted connections are answered and closed at once.
     Time(TcpListener),
     /// RFC 868 over UDP.
@@ -41,6 +43,7 @@ impl Listener {
     pub fn syscall(&self) -> &'static str {
         match self {
             Listener::Http(_) => "accept (HTTP)",
+            Listener::Https(_) => "accept (HTTPS)",
             Listener::Time(_) => "accept (RFC 868 TCP)",
             Listener::TimeUdp(_) => "recvmmsg (RFC 868 UDP)",
         }
@@ -50,6 +53,7 @@ impl Listener {
     pub fn service(&self) -> &'static str {
         match self {
             Listener::Http(_) => "HTTP",
+            Listener::Https(_) => "HTTPS",
             Listener::Time(_) => "RFC 868 TCP",
             Listener::TimeUdp(_) => "RFC 868 UDP",
         }
@@ -63,6 +67,8 @@ pub struct Listeners {
     pub list: Vec<Listener>,
     /// Bound HTTP addresses, in configuration order.
     pub http_addrs: Vec<SocketAddr>,
+    /// Bound HTTPS addresses.
+    pub https_addrs: Vec<SocketAddr>,
     /// Bound RFC 868 addresses (TCP and UDP share each one).
     pub time_addrs: Vec<SocketAddr>,
 }
@@ -89,6 +95,18 @@ impl Listeners {
             tune_http_listener(&l)?;
             ls.http_addrs.push(l.local_addr()?);
             ls.list.push(Listener::Http(l));
+        }
+        let bound_https = config.https.iter().map(|&addr| {
+            tcp_listener(addr, config.reuse_port).map_err(|e| bind_error(e, "HTTPS", addr))
+        });
+        for l in bound_https
+            .collect::<io::Result<Vec<_>>>()?
+            .into_iter()
+            .chain(inherited.https)
+        {
+            tune_http_listener(&l)?;
+            ls.https_addrs.push(l.local_addr()?);
+            ls.list.push(Listener::Https(l));
         }
         for &addr in &config.time {
             let tcp = tcp_listener(addr, config.reuse_port)
@@ -187,6 +205,8 @@ fn prepare(socket: &Socket, addr: SocketAddr, reuse_port: bool) -> io::Result<()
 pub struct Inherited {
     /// Named `http`.
     pub http: Vec<TcpListener>,
+    /// Named `https`.
+    pub https: Vec<TcpListener>,
     /// Named `time`, stream sockets.
     pub time_tcp: Vec<TcpListener>,
     /// Named `time`, datagram sockets.
@@ -231,6 +251,7 @@ pub fn from_systemd() -> io::Result<Option<Inherited>> {
         socket.set_nonblocking(true)?;
         match (name, socket.r#type()?) {
             ("http", Type::STREAM) => inherited.http.push(TcpListener::from_std(socket.into())),
+            ("https", Type::STREAM) => inherited.https.push(TcpListener::from_std(socket.into())),
             ("time", Type::STREAM) => inherited
                 .time_tcp
                 .push(TcpListener::from_std(socket.into())),
@@ -239,7 +260,7 @@ pub fn from_systemd() -> io::Result<Option<Inherited>> {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidInput,
                     format!(
-                        "socket {fd} from systemd: name {name:?} with type {kind:?}: expected \"http\" (stream) or \"time\" (stream or datagram)"
+                        "socket {fd} from systemd: name {name:?} with type {kind:?}: expected \"http\" or \"https\" (stream) or \"time\" (stream or datagram)"
                     ),
                 ));
             }

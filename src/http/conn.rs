@@ -121,25 +121,30 @@ impl<S: Stream> Conn<S> {
     /// The interest its state needs: what it asked for after its last
     /// event, since nothing has changed it since.
     pub fn interest(&self) -> Interest {
+        let under = Under::of(&self.sock);
         self.work
             .as_ref()
-            .map_or(Interest::READABLE, |w| w.interest())
+            .map_or(Interest::READABLE, |w| w.interest(under))
     }
 
     /// What the connection waits for, which names the deadline that closes
     /// it when it passes.
     pub fn waiting(&self) -> Timeout {
-        self.work.as_ref().map_or(Timeout::Idle, |w| w.waiting())
+        let under = Under::of(&self.sock);
+        self.work
+            .as_ref()
+            .map_or(Timeout::Idle, |w| w.waiting(under))
     }
 
     /// Adds this connection to the count of its state (for the metrics).
     pub fn count_state(&self, states: &mut ConnStates) {
+        let under = Under::of(&self.sock);
         let count = match self.work.as_deref() {
             None => &mut states.idle,
-            Some(w) => match w.waiting() {
+            Some(w) => match w.waiting(under) {
                 Timeout::Linger => &mut states.lingering,
                 Timeout::Send => &mut states.writing,
-                _ if w.is_idle() => &mut states.idle,
+                _ if w.is_idle(under) => &mut states.idle,
                 _ => &mut states.reading,
             },
         };
@@ -150,7 +155,7 @@ impl<S: Stream> Conn<S> {
     /// the request in progress and its response says `Connection: close`.
     pub fn drain(&mut self, key: usize, ctx: &mut Ctx<'_>) -> Next {
         match self.work.take() {
-            Some(mut work) if !work.is_idle() => {
+            Some(mut work) if !work.is_idle(Under::of(&self.sock)) => {
                 work.session.drain();
                 let next = work.next_step(&mut self.sock, key, ctx);
                 self.park(work, next, key, ctx)
@@ -175,7 +180,7 @@ impl<S: Stream> Conn<S> {
     /// Keeps the work state while there is work; idle or finished, it goes
     /// back to the pool with the capacity it grew.
     fn park(&mut self, work: Box<Work>, next: Next, key: usize, ctx: &mut Ctx<'_>) -> Next {
-        if next == Next::Close || work.is_idle() {
+        if next == Next::Close || work.is_idle(Under::of(&self.sock)) {
             if next != Next::Close {
                 log::trace!("connection {key}: idle, kept open (persistence, RFC 9112 §9.3)");
             }
@@ -184,6 +189,25 @@ impl<S: Stream> Conn<S> {
             self.work = Some(work);
         }
         next
+    }
+}
+
+/// What the stream under the connection says about itself: a TLS layer
+/// may hold records of its own, or still be shaking hands.
+#[derive(Debug, Clone, Copy, Default)]
+struct Under {
+    /// Output waits in the stream, beyond the queue.
+    held: bool,
+    /// The stream is setting up (under the head deadline).
+    handshaking: bool,
+}
+
+impl Under {
+    fn of<S: Stream>(sock: &S) -> Under {
+        Under {
+            held: sock.holds_output(),
+            handshaking: sock.handshaking(),
+        }
     }
 }
 
@@ -280,21 +304,21 @@ impl Work {
     }
 
     /// What the connection waits for, which names its deadline.
-    fn waiting(&self) -> Timeout {
+    fn waiting(&self, under: Under) -> Timeout {
         match self.state {
             ConnState::Lingering { .. } => Timeout::Linger,
             // The client is not taking our output.
-            _ if !self.out.is_empty() => Timeout::Send,
-            // A request head is arriving.
-            _ if !self.partial.is_empty() => Timeout::Head,
+            _ if !self.out.is_empty() || under.held => Timeout::Send,
+            // A request head is arriving (a TLS handshake counts as one).
+            _ if !self.partial.is_empty() || under.handshaking => Timeout::Head,
             // A body is arriving, or nothing is: idle rules.
             _ => Timeout::Idle,
         }
     }
 
     /// When the connection must close, by what it is waiting for.
-    fn deadline(&self, t: &Timeouts) -> Instant {
-        match (self.state, self.waiting()) {
+    fn deadline(&self, t: &Timeouts, under: Under) -> Instant {
+        match (self.state, self.waiting(under)) {
             (ConnState::Lingering { until, .. }, _) => until,
             (_, Timeout::Send) => self.progress + t.send,
             // A head's deadline is fixed at its first byte, never extended.
@@ -304,31 +328,35 @@ impl Work {
     }
 
     /// The interest its state needs: WRITABLE only while output waits.
-    fn interest(&self) -> Interest {
-        if self.out.is_empty() {
+    fn interest(&self, under: Under) -> Interest {
+        if self.out.is_empty() && !under.held {
             Interest::READABLE
         } else {
             Interest::READABLE | Interest::WRITABLE
         }
     }
 
-    fn wait(&self, t: &Timeouts) -> Wait {
+    fn wait<S: Stream>(&self, t: &Timeouts, sock: &S) -> Wait {
+        let under = Under::of(sock);
         Wait {
-            interest: self.interest(),
-            deadline: self.deadline(t),
+            interest: self.interest(under),
+            deadline: self.deadline(t, under),
         }
     }
 
     /// Whether the connection sits between requests with nothing to send
     /// (the socket is then drained: reading stops only at WouldBlock).
-    fn is_idle(&self) -> bool {
-        matches!(
-            self.state,
-            ConnState::Open(Ready {
-                readable: false,
-                ..
-            })
-        ) && self.session.state() == SessionState::Head
+    fn is_idle(&self, under: Under) -> bool {
+        !under.held
+            && !under.handshaking
+            && matches!(
+                self.state,
+                ConnState::Open(Ready {
+                    readable: false,
+                    ..
+                })
+            )
+            && self.session.state() == SessionState::Head
             && self.partial.is_empty()
             && self.out.is_empty()
     }
@@ -373,7 +401,7 @@ impl Work {
             }
             match flushed {
                 Ok(Flush::Blocked) => break,
-                Ok(Flush::Yield) => return Next::Again(self.wait(&ctx.timeouts)),
+                Ok(Flush::Yield) => return Next::Again(self.wait(&ctx.timeouts, sock)),
                 Ok(Flush::Done) if self.wants_input() => continue,
                 Ok(Flush::Done) => break,
                 Err(e) => {
@@ -507,17 +535,17 @@ impl Work {
     /// Decides what follows once reading and writing have gone as far as
     /// they can: wait for more, start lingering, or close.
     fn next_step<S: Stream>(&mut self, sock: &mut S, key: usize, ctx: &mut Ctx<'_>) -> Next {
-        if !self.out.is_empty() {
-            return Next::Wait(self.wait(&ctx.timeouts));
+        if !self.out.is_empty() || sock.holds_output() {
+            return Next::Wait(self.wait(&ctx.timeouts, sock));
         }
         // Shutting down: a connection between requests is done once its
         // last response is out.
-        if self.session.draining() && self.is_idle() {
+        if self.session.draining() && self.is_idle(Under::of(sock)) {
             return Next::Close;
         }
         let (ready, unread) = match self.state {
             ConnState::Open(_) | ConnState::Lingering { .. } => {
-                return Next::Wait(self.wait(&ctx.timeouts));
+                return Next::Wait(self.wait(&ctx.timeouts, sock));
             }
             ConnState::PeerClosed => return Next::Close,
             ConnState::Ending { ready, unread } => (ready, unread),
@@ -555,7 +583,7 @@ impl Work {
             }
         }
         self.state = ConnState::Lingering { ready, until };
-        Next::Wait(self.wait(&ctx.timeouts))
+        Next::Wait(self.wait(&ctx.timeouts, sock))
     }
 }
 

@@ -1,0 +1,79 @@
+//! HTTPS: rustls between the socket and the connection, on the same loop.
+//!
+//! rustls is sans-IO: it takes the bytes that arrived and hands back the
+//! bytes to send, and never touches a socket. So TLS fits a readiness loop
+//! as one more [`crate::stream::Stream`]: [`TlsStream`] reads records from
+//! the socket and gives the connection plaintext, and encrypts what the
+//! connection writes into records it sends. The HTTP session above it does
+//! not know whether its bytes were encrypted.
+//!
+//! This module holds what all TLS connections share: the certificates
+//! (chosen by SNI, reloaded on SIGHUP) and the rustls configuration: TLS
+//! 1.2 and 1.3 only, ALPN `http/1.1`, resumption by tickets (keys rotated
+//! in memory) and a bounded session cache, no 0-RTT, and only the ring
+//! provider's suites (AES-GCM and ChaCha20-Poly1305 with ECDHE: no CBC, RC4,
+//! 3DES or RSA key exchange).
+
+mod certs;
+mod stream;
+
+use std::io;
+use std::sync::Arc;
+
+use mio::net::TcpStream;
+use rustls::server::{ServerConfig, ServerConnection, ServerSessionMemoryCache};
+
+use certs::Certs;
+pub use certs::Pair;
+pub use stream::{Handshake, TlsStream};
+
+/// TLS 1.2 sessions remembered for resumption (by session id); 1.3 and
+/// ticket-capable 1.2 clients resume from tickets and cost nothing here.
+const SESSION_CACHE: usize = 1024;
+
+/// What every HTTPS connection shares.
+#[derive(Debug)]
+pub struct Tls {
+    config: Arc<ServerConfig>,
+    certs: Arc<Certs>,
+}
+
+impl Tls {
+    /// Loads every pair (the first is the default) and builds the
+    /// configuration. Errors name the file and what is wrong with it.
+    pub fn new(pairs: &[Pair]) -> io::Result<Tls> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let certs = Arc::new(Certs::load(pairs, &provider)?);
+        let tls_err = |e: rustls::Error| io::Error::other(format!("TLS configuration: {e}"));
+        let mut config = ServerConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+            .map_err(tls_err)?
+            .with_no_client_auth()
+            .with_cert_resolver(certs.clone());
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        config.session_storage = ServerSessionMemoryCache::new(SESSION_CACHE);
+        config.ticketer = rustls::crypto::ring::Ticketer::new().map_err(tls_err)?;
+        // One ticket is enough for a client to resume once; each costs an
+        // encryption and a record in every full handshake.
+        config.send_tls13_tickets = 1;
+        config.max_early_data_size = 0;
+        Ok(Tls {
+            config: Arc::new(config),
+            certs,
+        })
+    }
+
+    /// A TLS stream for a freshly accepted socket.
+    pub fn accept(&self, tcp: TcpStream) -> io::Result<TlsStream> {
+        let conn = ServerConnection::new(self.config.clone())
+            .map_err(|e| io::Error::other(format!("TLS: {e}")))?;
+        Ok(TlsStream::new(tcp, conn))
+    }
+
+    /// Reads every pair again (SIGHUP): new handshakes get the new
+    /// certificates, open connections keep theirs. A pair that fails to
+    /// load keeps the old set in place, and the error names the file.
+    pub fn reload(&self) -> io::Result<()> {
+        self.certs.reload()
+    }
+}

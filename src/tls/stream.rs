@@ -1,0 +1,244 @@
+//! One TLS connection as a [`Stream`]: records in from the socket,
+//! plaintext out to the connection, and the reverse.
+//!
+//! What readiness means changes under TLS, and this is where it is kept
+//! honest for the edge-triggered connection above:
+//!
+//! - A readable socket may yield no plaintext (half a record, or handshake
+//!   messages only), so `read` goes on reading records until it has
+//!   plaintext or the socket says WouldBlock. It returns a short read only
+//!   when the socket is drained, as a plain socket does, because the
+//!   connection stops reading on a short read and no new edge would come.
+//! - rustls may hold records the socket has not taken (the handshake's
+//!   flight, or a response larger than the socket's room): the stream
+//!   says so ([`Stream::holds_output`]) and the connection keeps WRITABLE
+//!   interest until they are sent. A write is short only when the socket
+//!   is full, never because rustls's own buffer filled.
+//! - There is no `sendfile` under TLS (this kernel offers no kTLS): a file
+//!   is read (`pread`) into a 16 KiB stack buffer, one record at a time,
+//!   and encrypted. With kTLS, the keys would be handed to the kernel after
+//!   the handshake and `send_file` would go back to `sendfile(2)`.
+
+use std::fs::File;
+use std::io::{self, IoSlice, Read, Write};
+use std::net::Shutdown;
+use std::os::unix::fs::FileExt;
+
+use mio::net::TcpStream;
+use rustls::HandshakeKind;
+use rustls::server::ServerConnection;
+
+use crate::out::MAX_IOVECS;
+use crate::stream::Stream;
+use crate::sys::{interrupted, would_block};
+
+/// Bytes of a file encrypted at a time: one full TLS record.
+const FILE_STEP: usize = 16 * 1024;
+
+/// How a handshake ended, for the loop to count once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handshake {
+    /// Done with a full handshake.
+    Full,
+    /// Done by resuming an earlier session.
+    Resumed,
+    /// Failed; the reason, as a metrics label.
+    Failed(&'static str),
+}
+
+/// A TCP socket with rustls on it.
+pub struct TlsStream {
+    tcp: TcpStream,
+    tls: ServerConnection,
+    /// How the handshake ended, until the loop takes it.
+    outcome: Option<Handshake>,
+}
+
+impl std::fmt::Debug for TlsStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsStream")
+            .field("tcp", &self.tcp)
+            .field("handshaking", &self.tls.is_handshaking())
+            .finish()
+    }
+}
+
+impl TlsStream {
+    /// Wraps an accepted socket and a fresh rustls server connection.
+    pub fn new(tcp: TcpStream, tls: ServerConnection) -> TlsStream {
+        TlsStream {
+            tcp,
+            tls,
+            outcome: None,
+        }
+    }
+
+    /// The socket, for the poller.
+    pub fn tcp(&mut self) -> &mut TcpStream {
+        &mut self.tcp
+    }
+
+    /// How the handshake ended, once.
+    pub fn take_handshake(&mut self) -> Option<Handshake> {
+        self.outcome.take()
+    }
+
+    /// Feeds the records just read to rustls. An error ends the
+    /// connection; the alert rustls wrote for it is sent first, as far as
+    /// the socket takes it.
+    fn process(&mut self) -> io::Result<()> {
+        let was_handshaking = self.tls.is_handshaking();
+        if let Err(e) = self.tls.process_new_packets() {
+            if was_handshaking {
+                self.outcome = Some(Handshake::Failed(reason(&e)));
+            }
+            let _ = self.tls.write_tls(&mut self.tcp);
+            return Err(io::Error::new(io::ErrorKind::InvalidData, e));
+        }
+        if was_handshaking && !self.tls.is_handshaking() {
+            self.outcome = Some(match self.tls.handshake_kind() {
+                Some(HandshakeKind::Resumed) => Handshake::Resumed,
+                _ => Handshake::Full,
+            });
+            log::trace!("TLS handshake done: {:?}", self.outcome);
+        }
+        Ok(())
+    }
+
+    /// Encrypts from `bufs`, skipping its first `skip` bytes, as much as
+    /// rustls takes at once.
+    fn encrypt(&mut self, bufs: &[IoSlice<'_>], mut skip: usize) -> io::Result<usize> {
+        let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
+        let mut count = 0;
+        for b in bufs {
+            if skip >= b.len() {
+                skip -= b.len();
+                continue;
+            }
+            if count == MAX_IOVECS {
+                break;
+            }
+            slices[count] = IoSlice::new(&b[skip..]);
+            skip = 0;
+            count += 1;
+        }
+        self.tls.writer().write_vectored(&slices[..count])
+    }
+}
+
+/// A short name for a rustls error, as a metrics label.
+fn reason(e: &rustls::Error) -> &'static str {
+    match e {
+        rustls::Error::InvalidMessage(_) => "malformed",
+        rustls::Error::PeerIncompatible(_) => "incompatible",
+        rustls::Error::PeerMisbehaved(_) => "misbehaved",
+        rustls::Error::AlertReceived(_) => "alert",
+        _ => "other",
+    }
+}
+
+impl Stream for TlsStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut filled = 0;
+        loop {
+            // Plaintext already decrypted comes first.
+            match self.tls.reader().read(&mut buf[filled..]) {
+                Ok(0) => return Ok(filled), // close_notify: the end
+                Ok(n) => {
+                    filled += n;
+                    if filled == buf.len() {
+                        return Ok(filled);
+                    }
+                    continue;
+                }
+                Err(e) if would_block(&e) => {}
+                Err(e) => return Err(e),
+            }
+            match self.tls.read_tls(&mut self.tcp) {
+                Ok(0) => {
+                    if self.tls.is_handshaking() && self.outcome.is_none() {
+                        self.outcome = Some(Handshake::Failed("closed"));
+                    }
+                    return Ok(filled);
+                }
+                Ok(_) => {
+                    self.process()?;
+                    // The handshake's replies go out as soon as they exist.
+                    match self.send_held() {
+                        Err(e) if !would_block(&e) => return Err(e),
+                        _ => {}
+                    }
+                }
+                // Drained: a short read now tells the truth.
+                Err(e) if would_block(&e) && filled > 0 => return Ok(filled),
+                Err(e) if interrupted(&e) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        // Records held from before go first; if they cannot, nothing new
+        // is taken.
+        self.send_held()?;
+        let total: usize = bufs.iter().map(|b| b.len()).sum();
+        let mut done = 0;
+        while done < total {
+            let n = self.encrypt(bufs, done)?;
+            done += n;
+            match self.send_held() {
+                Ok(()) if n > 0 => {}
+                Ok(()) => break,
+                // The socket is full: what was encrypted waits in rustls,
+                // and the write is short, as a full socket's is.
+                Err(e) if would_block(&e) => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(done)
+    }
+
+    fn send_file(&mut self, file: &File, offset: u64, count: usize) -> io::Result<usize> {
+        let mut buf = [0u8; FILE_STEP];
+        let mut sent = 0;
+        while sent < count {
+            let want = (count - sent).min(FILE_STEP);
+            let n = file.read_at(&mut buf[..want], offset + sent as u64)?;
+            if n == 0 {
+                break; // the file shrank: the caller reports it
+            }
+            let taken = self.write_vectored(&[IoSlice::new(&buf[..n])])?;
+            sent += taken;
+            if taken < n {
+                break; // the socket is full
+            }
+        }
+        Ok(sent)
+    }
+
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        self.tls.send_close_notify();
+        let _ = self.send_held();
+        self.tcp.shutdown(Shutdown::Write)
+    }
+
+    fn holds_output(&self) -> bool {
+        self.tls.wants_write()
+    }
+
+    fn send_held(&mut self) -> io::Result<()> {
+        while self.tls.wants_write() {
+            match self.tls.write_tls(&mut self.tcp) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(_) => {}
+                Err(e) if interrupted(&e) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    fn handshaking(&self) -> bool {
+        self.tls.is_handshaking()
+    }
+}
