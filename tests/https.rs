@@ -1,0 +1,354 @@
+//! HTTPS over loopback: certificates made at test time with rcgen, and
+//! real clients (curl, Python's ssl module, `openssl s_client`) on the
+//! other side.
+#![cfg(feature = "tls")]
+
+mod common;
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use common::{TempDir, connect, exchange, get_req, start};
+use oneloop::Config;
+use oneloop::config::{CertPair, Timeouts};
+
+const CLIENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tls_client.py");
+
+/// Writes a self-signed certificate for `names` and its key; returns the pair.
+fn certificate(dir: &Path, stem: &str, names: &[&str]) -> CertPair {
+    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let mut params = rcgen::CertificateParams::new(names.clone()).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, names[0].clone());
+    let key = rcgen::KeyPair::generate().unwrap(); // ECDSA P-256
+    let cert = params.self_signed(&key).unwrap();
+    let pair = CertPair {
+        cert: dir.join(format!("{stem}.crt")),
+        key: dir.join(format!("{stem}.key")),
+    };
+    std::fs::write(&pair.cert, cert.pem()).unwrap();
+    std::fs::write(&pair.key, key.serialize_pem()).unwrap();
+    pair
+}
+
+/// A server with HTTPS on an ephemeral port for `pairs`.
+fn serve(pairs: Vec<CertPair>, root: Option<PathBuf>) -> oneloop::Running {
+    start(Config {
+        https: vec!["127.0.0.1:0".parse().unwrap()],
+        tls: pairs,
+        root,
+        timeouts: Timeouts {
+            head: Duration::from_millis(500),
+            ..Timeouts::default()
+        },
+        ..Config::ephemeral()
+    })
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.output().unwrap_or_else(|e| panic!("run {cmd:?}: {e}"))
+}
+
+fn python(args: &[&str]) -> String {
+    let out = run(Command::new("python3").arg(CLIENT).args(args));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn curl(port: u16, ca: &Path, path: &str, extra: &[&str]) -> Output {
+    run(Command::new("curl")
+        .args(["-sS", "--max-time", "10", "--cacert"])
+        .arg(ca)
+        .args(extra)
+        .arg(format!("https://localhost:{port}{path}")))
+}
+
+#[test]
+fn curl_gets_and_heads_with_alpn_http11() {
+    let dir = TempDir::new("https-curl");
+    let pair = certificate(dir.path(), "localhost", &["localhost"]);
+    let server = serve(vec![pair.clone()], None);
+    let port = server.https[0].port();
+    let out = curl(port, &pair.cert, "/hello.txt", &["-v"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "Hello\n");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("ALPN: server accepted http/1.1"), "{err}");
+    let head = curl(port, &pair.cert, "/hello.txt", &["-I"]);
+    let text = String::from_utf8_lossy(&head.stdout);
+    assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
+    assert!(text.contains("Content-Length: 6"), "{text}");
+    server.stop().unwrap();
+}
+
+#[test]
+fn large_files_arrive_intact_over_tls() {
+    let dir = TempDir::new("https-big");
+    let pair = certificate(dir.path(), "localhost", &["localhost"]);
+    let root = dir.path().join("root");
+    std::fs::create_dir(&root).unwrap();
+    let big = common::noise(3 << 20); // 3 MiB: read and encrypted in records
+    let small = common::noise(200 << 10); // 200 KiB: a cached, shared body
+    std::fs::write(root.join("big.bin"), &big).unwrap();
+    std::fs::write(root.join("small.bin"), &small).unwrap();
+    let server = serve(vec![pair.clone()], Some(root));
+    let port = server.https[0].port();
+    for (name, want) in [("/big.bin", &big), ("/small.bin", &small)] {
+        let out = curl(port, &pair.cert, name, &[]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.stdout == *want,
+            "{name}: {} bytes differ",
+            out.stdout.len()
+        );
+    }
+    // A range of the large file, from the middle of a record.
+    let out = curl(port, &pair.cert, "/big.bin", &["-r", "100000-299999"]);
+    assert!(out.stdout == big[100_000..300_000]);
+    server.stop().unwrap();
+}
+
+#[test]
+fn sixteen_pipelined_requests_are_answered_in_order() {
+    let dir = TempDir::new("https-pipe");
+    let pair = certificate(dir.path(), "localhost", &["localhost"]);
+    let server = serve(vec![pair.clone()], None);
+    let port = server.https[0].port().to_string();
+    let cert = pair.cert.to_string_lossy().into_owned();
+    let out = python(&["pipeline", &port, &cert, "localhost", "16"]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "alpn http/1.1", "{out}");
+    assert_eq!(lines.len(), 17, "{out}");
+    assert!(lines[1..].iter().all(|l| *l == "200 Hello"), "{out}");
+    server.stop().unwrap();
+}
+
+#[test]
+fn tls_12_and_13_are_spoken_and_11_is_refused() {
+    let dir = TempDir::new("https-versions");
+    let pair = certificate(dir.path(), "localhost", &["localhost"]);
+    let server = serve(vec![pair.clone()], None);
+    let port = server.https[0].port().to_string();
+    let cert = pair.cert.to_string_lossy().into_owned();
+    let ask = |v| python(&["version", &port, &cert, "localhost", v]);
+    assert_eq!(ask("1.3").trim(), "TLSv1.3");
+    assert_eq!(ask("1.2").trim(), "TLSv1.2");
+    assert!(ask("1.1").starts_with("refused"), "TLS 1.1 must be refused");
+    server.stop().unwrap();
+}
+
+#[test]
+fn sessions_resume_in_both_versions() {
+    let dir = TempDir::new("https-resume");
+    let pair = certificate(dir.path(), "localhost", &["localhost"]);
+    let server = serve(vec![pair.clone()], None);
+    let connect_to = format!("127.0.0.1:{}", server.https[0].port());
+    for version in ["-tls1_3", "-tls1_2"] {
+        let session = dir.path().join(format!("session{version}"));
+        let s_client = |sess: &str| {
+            let mut child = Command::new("openssl")
+                .args([
+                    "s_client",
+                    "-connect",
+                    &connect_to,
+                    "-servername",
+                    "localhost",
+                ])
+                .arg(version)
+                .arg("-CAfile")
+                .arg(&pair.cert)
+                .arg(sess)
+                .arg(&session)
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("openssl s_client");
+            let mut stdin = child.stdin.take().unwrap();
+            // TLS 1.3 tickets arrive after the handshake: ask for something
+            // and give the client a moment to read them before it quits.
+            stdin
+                .write_all(b"GET /hello.txt HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                .unwrap();
+            std::thread::sleep(Duration::from_millis(300));
+            drop(stdin);
+            let mut out = String::new();
+            child
+                .stdout
+                .take()
+                .unwrap()
+                .read_to_string(&mut out)
+                .unwrap();
+            child.wait().unwrap();
+            out
+        };
+        let first = s_client("-sess_out");
+        assert!(first.contains("New, TLSv1."), "{version}: {first}");
+        let second = s_client("-sess_in");
+        assert!(
+            second.contains("Reused, TLSv1."),
+            "{version} not resumed: {second}"
+        );
+    }
+    server.stop().unwrap();
+}
+
+#[test]
+fn sni_picks_the_named_certificate_and_the_first_is_the_default() {
+    let dir = TempDir::new("https-sni");
+    let a = certificate(dir.path(), "a", &["a.test"]);
+    let b = certificate(dir.path(), "b", &["b.test", "www.b.test"]);
+    let server = serve(vec![a.clone(), b.clone()], None);
+    let port = server.https[0].port().to_string();
+    let ask = |ca: &Path, name: &str| {
+        python(&["sni", &port, &ca.to_string_lossy(), name])
+            .trim()
+            .to_string()
+    };
+    assert_eq!(ask(&b.cert, "b.test"), "b.test");
+    assert_eq!(ask(&b.cert, "www.b.test"), "b.test");
+    assert_eq!(ask(&a.cert, "a.test"), "a.test");
+    // A name no certificate carries gets the default (the first pair).
+    let out = run(Command::new("openssl")
+        .args([
+            "s_client",
+            "-connect",
+            &format!("127.0.0.1:{port}"),
+            "-noservername",
+        ])
+        .stdin(std::process::Stdio::null()));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("CN=a.test") || text.contains("CN = a.test"),
+        "{text}"
+    );
+    server.stop().unwrap();
+}
+
+#[test]
+fn plain_http_to_the_tls_port_is_closed_and_nobody_else_notices() {
+    let dir = TempDir::new("https-plain");
+    let pair = certificate(dir.path(), "localhost", &["localhost"]);
+    let server = serve(vec![pair.clone()], None);
+    let mut s = connect(server.https[0]);
+    s.write_all(get_req("/hello.txt").as_bytes()).unwrap();
+    let mut got = Vec::new();
+    let _ = s.read_to_end(&mut got); // an alert, then the close
+    assert!(!got.starts_with(b"HTTP/"), "answered in plain text");
+    assert!(got.len() < 64, "{} bytes", got.len());
+    // Garbage too, and both plain HTTP and HTTPS still serve.
+    let mut g = connect(server.https[0]);
+    g.write_all(&common::noise(3000)).unwrap();
+    let _ = g.read_to_end(&mut got);
+    let mut plain = connect(server.http[0]);
+    assert_eq!(
+        exchange(&mut plain, get_req("/hello.txt").as_bytes(), 1)[0].status,
+        200
+    );
+    let out = curl(server.https[0].port(), &pair.cert, "/hello.txt", &[]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "Hello\n");
+    server.stop().unwrap();
+}
+
+#[test]
+fn half_a_client_hello_is_cut_at_the_head_deadline() {
+    let dir = TempDir::new("https-half");
+    let pair = certificate(dir.path(), "localhost", &["localhost"]);
+    let server = serve(vec![pair.clone()], None); // head deadline: 500 ms
+    let port = server.https[0].port();
+    let port_arg = port.to_string();
+    let half = std::thread::spawn(move || python(&["half", &port_arg]));
+    // Meanwhile a normal client is served, round after round.
+    let start = Instant::now();
+    let mut served = 0;
+    while start.elapsed() < Duration::from_millis(800) {
+        let out = curl(port, &pair.cert, "/hello.txt", &[]);
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "Hello\n");
+        served += 1;
+    }
+    let said = half.join().unwrap();
+    let secs: f64 = said
+        .trim()
+        .strip_prefix("closed after ")
+        .and_then(|s| s.strip_suffix(" s"))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("{said}"));
+    assert!((0.4..3.0).contains(&secs), "cut after {secs} s");
+    assert!(served >= 2, "{served}");
+    server.stop().unwrap();
+}
+
+#[test]
+fn start_up_errors_name_the_file_and_the_problem() {
+    let dir = TempDir::new("https-errors");
+    let good = certificate(dir.path(), "good", &["localhost"]);
+    let other = certificate(dir.path(), "other", &["localhost"]);
+    let empty = dir.path().join("empty.pem");
+    std::fs::write(&empty, "nothing here\n").unwrap();
+    let missing = dir.path().join("missing.pem");
+    let error = |pair: CertPair| -> String {
+        let config = Config {
+            https: vec!["127.0.0.1:0".parse().unwrap()],
+            tls: vec![pair],
+            ..Config::ephemeral()
+        };
+        match oneloop::Server::bind(config) {
+            Ok(_) => panic!("bound with a bad pair"),
+            Err(e) => e.to_string(),
+        }
+    };
+    let e = error(CertPair {
+        cert: missing.clone(),
+        key: good.key.clone(),
+    });
+    assert!(e.contains("missing.pem"), "{e}");
+    let e = error(CertPair {
+        cert: empty.clone(),
+        key: good.key.clone(),
+    });
+    assert!(
+        e.contains("empty.pem") && e.contains("no certificate"),
+        "{e}"
+    );
+    let e = error(CertPair {
+        cert: good.cert.clone(),
+        key: empty.clone(),
+    });
+    assert!(
+        e.contains("empty.pem") && e.contains("no private key"),
+        "{e}"
+    );
+    let e = error(CertPair {
+        cert: good.cert.clone(),
+        key: other.key.clone(),
+    });
+    assert!(
+        e.contains("other.key") && e.contains("does not go with"),
+        "{e}"
+    );
+    // --https without a pair.
+    let config = Config {
+        https: vec!["127.0.0.1:0".parse().unwrap()],
+        ..Config::ephemeral()
+    };
+    let e = oneloop::Server::bind(config)
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(e.contains("--tls-cert"), "{e}");
+}
