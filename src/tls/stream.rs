@@ -15,7 +15,7 @@
 //!   interest until they are sent. A write is short only when the socket
 //!   is full, never because rustls's own buffer filled.
 //! - There is no `sendfile` under TLS (this kernel offers no kTLS): a file
-//!   is read (`pread`) into a 16 KiB stack buffer, one record at a time,
+//!   is read (`pread`) into a 64 KiB stack buffer, four records at a time,
 //!   and encrypted. With kTLS, the keys would be handed to the kernel after
 //!   the handshake and `send_file` would go back to `sendfile(2)`.
 
@@ -32,8 +32,10 @@ use crate::out::MAX_IOVECS;
 use crate::stream::Stream;
 use crate::sys::{interrupted, would_block};
 
-/// Bytes of a file encrypted at a time: one full TLS record.
-const FILE_STEP: usize = 16 * 1024;
+/// Bytes of a file read and encrypted at a time: four full records, sent
+/// with one `writev` (one record per write measured 136 syscalls per
+/// 1 MiB response).
+const FILE_STEP: usize = 64 * 1024;
 
 /// How a handshake ended, for the loop to count once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,6 +128,21 @@ impl TlsStream {
     }
 }
 
+/// The socket as rustls reads it, noting whether the last read came back
+/// shorter than asked: the kernel then had nothing more.
+struct Probe<'a> {
+    tcp: &'a mut TcpStream,
+    short: bool,
+}
+
+impl Read for Probe<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = Read::read(self.tcp, buf)?;
+        self.short = n < buf.len();
+        Ok(n)
+    }
+}
+
 /// A short name for a rustls error, as a metrics label.
 fn reason(e: &rustls::Error) -> &'static str {
     match e {
@@ -154,7 +171,11 @@ impl Stream for TlsStream {
                 Err(e) if would_block(&e) => {}
                 Err(e) => return Err(e),
             }
-            match self.tls.read_tls(&mut self.tcp) {
+            let mut probe = Probe {
+                tcp: &mut self.tcp,
+                short: false,
+            };
+            match self.tls.read_tls(&mut probe) {
                 Ok(0) => {
                     if self.tls.is_handshaking() && self.outcome.is_none() {
                         self.outcome = Some(Handshake::Failed("closed"));
@@ -162,11 +183,27 @@ impl Stream for TlsStream {
                     return Ok(filled);
                 }
                 Ok(_) => {
+                    let drained = probe.short;
                     self.process()?;
                     // The handshake's replies go out as soon as they exist.
                     match self.send_held() {
                         Err(e) if !would_block(&e) => return Err(e),
                         _ => {}
+                    }
+                    // The socket gave less than rustls asked for: it is
+                    // drained, so once the plaintext is out, a short read
+                    // tells the truth without a read that says EAGAIN.
+                    if drained {
+                        match self.tls.reader().read(&mut buf[filled..]) {
+                            Ok(0) => return Ok(filled), // close_notify
+                            Ok(n) => filled += n,
+                            Err(e) if would_block(&e) => {}
+                            Err(e) => return Err(e),
+                        }
+                        return match filled {
+                            0 => Err(io::ErrorKind::WouldBlock.into()),
+                            n => Ok(n),
+                        };
                     }
                 }
                 // Drained: a short read now tells the truth.
