@@ -352,3 +352,102 @@ fn start_up_errors_name_the_file_and_the_problem() {
         .to_string();
     assert!(e.contains("--tls-cert"), "{e}");
 }
+
+#[test]
+fn sighup_reloads_certificates_for_new_handshakes_only() {
+    use std::io::BufRead;
+    use std::process::Stdio;
+    let dir = TempDir::new("https-reload");
+    let one = certificate(dir.path(), "one", &["one", "localhost"]);
+    let two = certificate(dir.path(), "two", &["two", "localhost"]);
+    let live = CertPair {
+        cert: dir.path().join("live.crt"),
+        key: dir.path().join("live.key"),
+    };
+    std::fs::copy(&one.cert, &live.cert).unwrap();
+    std::fs::copy(&one.key, &live.key).unwrap();
+    // Both certificates are trusted, so each handshake says which it got.
+    let trust = dir.path().join("trust.pem");
+    let both = [std::fs::read(&one.cert).unwrap(), std::fs::read(&two.cert).unwrap()].concat();
+    std::fs::write(&trust, both).unwrap();
+    let server = Command::new(env!("CARGO_BIN_EXE_oneloop"))
+        .args(["--http", "127.0.0.1:0", "--time", "127.0.0.1:0", "--https", "127.0.0.1:0"])
+        .arg("--tls-cert")
+        .arg(&live.cert)
+        .arg("--tls-key")
+        .arg(&live.key)
+        .env("RUST_LOG", "info")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut server = Reap(server);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr = server.0.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let first = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    let port = first
+        .split("HTTPS on 127.0.0.1:")
+        .nth(1)
+        .and_then(|rest| rest.split([' ', ',']).next())
+        .unwrap_or_else(|| panic!("{first}"))
+        .to_string();
+    let trust_arg = trust.to_string_lossy().into_owned();
+    let name = |host: &str| python(&["sni", &port, &trust_arg, host]).trim().to_string();
+    assert_eq!(name("localhost"), "one");
+    // A keep-alive connection opened before the reload.
+    let mut keep = Command::new("python3")
+        .args([CLIENT, "keep", &port, &trust_arg, "localhost"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut kept = std::io::BufReader::new(keep.stdout.take().unwrap());
+    let mut line = String::new();
+    kept.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "1 one 200");
+
+    let hup = |expect: &str| {
+        // SAFETY: a signal to our own child.
+        unsafe { libc::kill(server.0.id() as i32, libc::SIGHUP) };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let line = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+            if line.contains(expect) {
+                return line;
+            }
+            assert!(Instant::now() < deadline, "no {expect:?}");
+        }
+    };
+    std::fs::copy(&two.cert, &live.cert).unwrap();
+    std::fs::copy(&two.key, &live.key).unwrap();
+    hup("certificates reloaded");
+    assert_eq!(name("localhost"), "two", "a new handshake sees the new pair");
+    keep.stdin.take().unwrap().write_all(b"again\n").unwrap();
+    line.clear();
+    kept.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "2 200", "the open connection keeps working");
+    keep.wait().unwrap();
+
+    // A reload that fails keeps the old pair, and says which file.
+    std::fs::write(&live.key, "not a key\n").unwrap();
+    let said = hup("reload certificates");
+    assert!(said.contains("live.key"), "{said}");
+    assert_eq!(name("localhost"), "two");
+    // SAFETY: a signal to our own child.
+    unsafe { libc::kill(server.0.id() as i32, libc::SIGTERM) };
+    assert!(server.0.wait().unwrap().success());
+}
+
+/// A child process killed if the test fails before it ends.
+struct Reap(std::process::Child);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

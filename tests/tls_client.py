@@ -5,6 +5,7 @@
     tls_client.py version PORT CA NAME V      handshake with TLS V only (1.1, 1.2, 1.3); prints the version or "refused"
     tls_client.py sni PORT CA NAME            handshake asking for NAME; prints the certificate's subject CN
     tls_client.py half PORT                   half a ClientHello, then silence; prints when the server closed
+    tls_client.py keep PORT CA NAME           a GET, then another on the same connection after a line on stdin
 """
 import socket
 import ssl
@@ -78,6 +79,15 @@ def main():
         s = connect(port, context(ca), name)
         subject = dict(x[0] for x in s.getpeercert()["subject"])
         print(subject.get("commonName"))
+    elif cmd == "keep":
+        ca, name = sys.argv[3], sys.argv[4]
+        s = connect(port, context(ca), name)
+        subject = dict(x[0] for x in s.getpeercert()["subject"])
+        s.sendall(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+        print("1", subject.get("commonName"), read_responses(s, 1)[0][0], flush=True)
+        sys.stdin.readline()
+        s.sendall(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+        print("2", read_responses(s, 1)[0][0], flush=True)
     elif cmd == "half":
         raw = socket.create_connection(("127.0.0.1", port), timeout=10)
         # A TLS record header announcing 512 bytes of handshake, and 10 of them.
