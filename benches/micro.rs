@@ -75,6 +75,7 @@ fn respond(c: &mut Criterion) {
         site: &mut site,
         ops: &mut ops,
         client: 0,
+        secure: false,
     };
     let mut out = OutQueue::default();
     let mut sink = Sink {

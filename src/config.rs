@@ -111,6 +111,11 @@ pub struct Config {
     /// Certificates for HTTPS: the first is the default, the others are
     /// chosen by the name the client asks for (SNI).
     pub tls: Vec<CertPair>,
+    /// Answer plain HTTP GET and HEAD with a 308 to the same target on the
+    /// (first) HTTPS port.
+    pub redirect_https: bool,
+    /// Send `Strict-Transport-Security: max-age=N` on HTTPS responses.
+    pub hsts: Option<u64>,
     /// Document root; `None` serves the site embedded in the binary.
     pub root: Option<PathBuf>,
     /// Request size limits.
@@ -164,6 +169,8 @@ impl Default for Config {
             time: vec![parse_default(DEFAULT_TIME)],
             https: Vec::new(),
             tls: Vec::new(),
+            redirect_https: false,
+            hsts: None,
             root: None,
             limits: Limits::default(),
             cache_file_max: 256 * 1024,

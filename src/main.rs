@@ -146,6 +146,15 @@ struct Serve {
     #[arg(long = "tls-key", value_name = "FILE")]
     tls_key: Vec<PathBuf>,
 
+    /// Answer plain HTTP GET and HEAD with a 308 to the same target over
+    /// HTTPS (on the first --https port).
+    #[arg(long)]
+    redirect_https: bool,
+
+    /// Send `Strict-Transport-Security: max-age=SECS` on HTTPS responses.
+    #[arg(long, value_name = "SECS")]
+    hsts: Option<u64>,
+
     /// Set SO_REUSEPORT, so that several processes (one per core) share the
     /// ports and the kernel spreads connections among them.
     #[arg(long)]
@@ -293,6 +302,8 @@ impl Serve {
             time: or_default(self.time, Config::default().time),
             https: self.https.into_iter().flat_map(|l| l.0).collect(),
             tls,
+            redirect_https: self.redirect_https,
+            hsts: self.hsts,
             reuse_port: self.reuse_port,
             systemd: true,
             root: self.root,

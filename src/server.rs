@@ -229,6 +229,21 @@ impl Server {
         let now_secs = date.second().unwrap_or(0);
         let mut site = Site::new(files, date, config.limits);
         site.metrics_path = config.metrics_path.as_deref().map(|p| p.as_bytes().into());
+        if config.redirect_https {
+            let Some(https) = https_addrs.first() else {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "--redirect-https needs an --https address",
+                ));
+            };
+            site.redirect_https = Some(https.port());
+        }
+        site.hsts = (config.hsts).map(|secs| {
+            format!("Strict-Transport-Security: max-age={secs}\r\n")
+                .into_bytes()
+                .into()
+        });
+        site.refresh(wall);
         let now = Instant::now();
         let ops = Ops {
             metrics: Metrics {
@@ -314,7 +329,7 @@ impl Server {
             // The clocks are read once per wakeup: every reply in it shares them.
             let now = Instant::now();
             let wall = (self.clock)();
-            self.lent.site.date.update(wall);
+            self.lent.site.refresh(wall);
             self.metrics().io.wakeups += 1;
             // A new second: its chores come first, so the state sample
             // shows the connections as the second found them, before this

@@ -57,6 +57,11 @@ pub trait Stream {
     fn handshaking(&self) -> bool {
         false
     }
+
+    /// Whether what goes through it is encrypted (HTTPS).
+    fn secure(&self) -> bool {
+        false
+    }
 }
 
 impl Stream for TcpStream {
@@ -106,6 +111,9 @@ impl<T: Stream + ?Sized> Stream for Box<T> {
     }
     fn handshaking(&self) -> bool {
         (**self).handshaking()
+    }
+    fn secure(&self) -> bool {
+        (**self).secure()
     }
 }
 
@@ -166,6 +174,9 @@ impl Stream for Socket {
     }
     fn handshaking(&self) -> bool {
         each!(self, s => s.handshaking())
+    }
+    fn secure(&self) -> bool {
+        each!(self, s => s.secure())
     }
 }
 

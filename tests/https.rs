@@ -368,10 +368,21 @@ fn sighup_reloads_certificates_for_new_handshakes_only() {
     std::fs::copy(&one.key, &live.key).unwrap();
     // Both certificates are trusted, so each handshake says which it got.
     let trust = dir.path().join("trust.pem");
-    let both = [std::fs::read(&one.cert).unwrap(), std::fs::read(&two.cert).unwrap()].concat();
+    let both = [
+        std::fs::read(&one.cert).unwrap(),
+        std::fs::read(&two.cert).unwrap(),
+    ]
+    .concat();
     std::fs::write(&trust, both).unwrap();
     let server = Command::new(env!("CARGO_BIN_EXE_oneloop"))
-        .args(["--http", "127.0.0.1:0", "--time", "127.0.0.1:0", "--https", "127.0.0.1:0"])
+        .args([
+            "--http",
+            "127.0.0.1:0",
+            "--time",
+            "127.0.0.1:0",
+            "--https",
+            "127.0.0.1:0",
+        ])
         .arg("--tls-cert")
         .arg(&live.cert)
         .arg("--tls-key")
@@ -384,7 +395,10 @@ fn sighup_reloads_certificates_for_new_handshakes_only() {
     let (tx, rx) = std::sync::mpsc::channel();
     let stderr = server.0.stderr.take().unwrap();
     std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
             let _ = tx.send(line);
         }
     });
@@ -425,7 +439,11 @@ fn sighup_reloads_certificates_for_new_handshakes_only() {
     std::fs::copy(&two.cert, &live.cert).unwrap();
     std::fs::copy(&two.key, &live.key).unwrap();
     hup("certificates reloaded");
-    assert_eq!(name("localhost"), "two", "a new handshake sees the new pair");
+    assert_eq!(
+        name("localhost"),
+        "two",
+        "a new handshake sees the new pair"
+    );
     keep.stdin.take().unwrap().write_all(b"again\n").unwrap();
     line.clear();
     kept.read_line(&mut line).unwrap();
@@ -450,4 +468,55 @@ impl Drop for Reap {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+#[test]
+fn plain_http_redirects_to_https_and_https_says_hsts() {
+    let dir = TempDir::new("https-redirect");
+    let pair = certificate(dir.path(), "localhost", &["localhost"]);
+    let server = start(Config {
+        https: vec!["127.0.0.1:0".parse().unwrap()],
+        tls: vec![pair.clone()],
+        redirect_https: true,
+        hsts: Some(31_536_000),
+        ..Config::ephemeral()
+    });
+    let port = server.https[0].port();
+    let mut plain = connect(server.http[0]);
+    let r = &exchange(
+        &mut plain,
+        b"GET /hello.txt?x=1 HTTP/1.1\r\nHost: localhost:8080\r\n\r\n",
+        1,
+    )[0];
+    assert_eq!(r.status, 308);
+    let want = format!("https://localhost:{port}/hello.txt?x=1");
+    assert_eq!(r.header("location"), Some(want.as_str()));
+    assert_eq!(
+        r.header("strict-transport-security"),
+        None,
+        "never over plain HTTP"
+    );
+    // The same connection goes on, and other methods are not redirected.
+    let r = &exchange(
+        &mut plain,
+        b"DELETE / HTTP/1.1\r\nHost: [::1]:80\r\n\r\n",
+        1,
+    )[0];
+    assert_eq!(r.status, 405);
+    // Following it lands on the file, with HSTS.
+    let out = curl(port, &pair.cert, "/hello.txt", &["-i"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("Strict-Transport-Security: max-age=31536000\r\n"),
+        "{text}"
+    );
+    assert!(text.ends_with("\r\n\r\nHello\n"), "{text}");
+    let out = curl(port, &pair.cert, "/nope", &["-i"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("HTTP/1.1 404"), "{text}");
+    assert!(
+        text.contains("Strict-Transport-Security: max-age=31536000\r\n"),
+        "{text}"
+    );
+    server.stop().unwrap();
 }

@@ -25,6 +25,7 @@ fn run(input: &[u8], cut: usize) -> usize {
         site: &mut site,
         ops: &mut ops,
         client: 0,
+        secure: false,
     };
     let mut session = Session::default();
     let mut out = OutQueue::default();

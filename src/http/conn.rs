@@ -448,6 +448,7 @@ impl Work {
                 site: &mut *ctx.site,
                 ops: &mut *ctx.ops,
                 client: key,
+                secure: sock.secure(),
             };
             let used = self.session.on_input(input, &mut env, &mut self.out);
             let rest = &input[used..];
@@ -480,6 +481,7 @@ impl Work {
                 site: &mut *ctx.site,
                 ops: &mut *ctx.ops,
                 client: key,
+                secure: sock.secure(),
             };
             let used = self
                 .session

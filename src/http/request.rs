@@ -66,6 +66,8 @@ pub struct Fields<'b> {
     pub referer: Option<&'b [u8]>,
     /// `User-Agent`, for the access log.
     pub user_agent: Option<&'b [u8]>,
+    /// `Host`, checked to be `host[:port]`: for a redirect to HTTPS.
+    pub host: Option<&'b [u8]>,
 }
 
 /// The outcome of [`parse`].
@@ -288,6 +290,7 @@ fn interpret_headers<'b>(
             if !grammar::is_host_port(h.value) {
                 return Err(Refusal::BadHost);
             }
+            fields.host = Some(h.value);
         } else if name.eq_ignore_ascii_case(b"connection") {
             for token in list(h.value) {
                 close |= token.eq_ignore_ascii_case(b"close");

@@ -31,17 +31,20 @@ pub const SERVER: &str = concat!("oneloop/", env!("CARGO_PKG_VERSION"));
 /// with, which changes exactly when the second does.
 #[derive(Debug, Default)]
 pub struct FullHeads {
-    rendered: RefCell<[Option<Rendered>; 3]>,
+    /// One per [`Persist`] variant, plain and HTTPS (whose Date line may
+    /// carry `Strict-Transport-Security`).
+    rendered: RefCell<[Option<Rendered>; 6]>,
 }
 
 /// A rendered head and the Date line it was rendered with.
 type Rendered = (Rc<[u8]>, Rc<[u8]>);
 
 impl FullHeads {
-    /// The head for `persist` under the current `date` line.
-    pub fn get(&self, fields: &[u8], date: &Rc<[u8]>, persist: Persist) -> Rc<[u8]> {
+    /// The head for `persist` under the current `date` line (`secure`: the
+    /// HTTPS one).
+    pub fn get(&self, fields: &[u8], date: &Rc<[u8]>, persist: Persist, secure: bool) -> Rc<[u8]> {
         let mut rendered = self.rendered.borrow_mut();
-        let slot = &mut rendered[persist as usize];
+        let slot = &mut rendered[persist as usize + 3 * usize::from(secure)];
         if let Some((at, head)) = slot.as_ref()
             && Rc::ptr_eq(at, date)
         {
@@ -90,6 +93,9 @@ pub const UNSATISFIABLE: &str =
 
 /// The body of a 301 to a directory's slash.
 pub const MOVED: &str = "Moved permanently: add the trailing slash.\n";
+
+/// The body of a 308 to HTTPS.
+pub const TO_HTTPS: &str = "Permanent redirect: this site is served over HTTPS.\n";
 
 /// The methods the server answers, for `Allow`.
 pub const ALLOW: &str = "GET, HEAD, OPTIONS";
@@ -225,13 +231,12 @@ pub fn page(
 /// Queues a 301 to `location` (a rare response: rendered per request).
 pub fn redirect(
     out: &mut OutQueue,
+    (status, message): (Status, &'static str),
     location: &[u8],
     date: &Rc<[u8]>,
     persist: Persist,
     head_only: bool,
 ) {
-    let status = Status::MovedPermanently;
-    let message = MOVED;
     let mut fields = format!("HTTP/1.1 {status}\r\nServer: {SERVER}\r\nLocation: ").into_bytes();
     fields.extend_from_slice(location);
     fields.extend_from_slice(
@@ -296,14 +301,14 @@ mod tests {
     fn full_heads_follow_the_date_line() {
         let heads = FullHeads::default();
         let d1: Rc<[u8]> = Rc::from(&b"Date: one\r\n"[..]);
-        let a = heads.get(b"HTTP/1.1 200 OK\r\n", &d1, Persist::KeepAlive);
+        let a = heads.get(b"HTTP/1.1 200 OK\r\n", &d1, Persist::KeepAlive, false);
         assert_eq!(&a[..], b"HTTP/1.1 200 OK\r\nDate: one\r\n\r\n");
-        let b = heads.get(b"HTTP/1.1 200 OK\r\n", &d1, Persist::KeepAlive);
+        let b = heads.get(b"HTTP/1.1 200 OK\r\n", &d1, Persist::KeepAlive, false);
         assert!(Rc::ptr_eq(&a, &b), "rendered once per Date line");
-        let c = heads.get(b"HTTP/1.1 200 OK\r\n", &d1, Persist::Close);
+        let c = heads.get(b"HTTP/1.1 200 OK\r\n", &d1, Persist::Close, false);
         assert!(c.ends_with(b"Connection: close\r\n\r\n"));
         let d2: Rc<[u8]> = Rc::from(&b"Date: two\r\n"[..]);
-        let e = heads.get(b"HTTP/1.1 200 OK\r\n", &d2, Persist::KeepAlive);
+        let e = heads.get(b"HTTP/1.1 200 OK\r\n", &d2, Persist::KeepAlive, false);
         assert_eq!(&e[..], b"HTTP/1.1 200 OK\r\nDate: two\r\n\r\n");
     }
 
@@ -311,7 +316,15 @@ mod tests {
     fn redirect_names_the_location() {
         let date: Rc<[u8]> = Rc::from(&b""[..]);
         let mut out = OutQueue::default();
-        redirect(&mut out, b"/dir/?q", &date, Persist::KeepAliveHeader, false);
+        let moved = (Status::MovedPermanently, MOVED);
+        redirect(
+            &mut out,
+            moved,
+            b"/dir/?q",
+            &date,
+            Persist::KeepAliveHeader,
+            false,
+        );
         let text = bytes(&mut out);
         assert!(text.starts_with("HTTP/1.1 301 Moved Permanently\r\n"));
         assert!(text.contains("\r\nLocation: /dir/?q\r\n"));

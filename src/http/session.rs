@@ -46,6 +46,13 @@ pub struct Site {
     pub limits: Limits,
     /// Where the metrics page is served (`--metrics-path`), if anywhere.
     pub metrics_path: Option<Box<[u8]>>,
+    /// `--redirect-https`: plain HTTP GET and HEAD get a 308 to this port.
+    pub redirect_https: Option<u16>,
+    /// `--hsts`: the `Strict-Transport-Security` line HTTPS responses carry.
+    pub hsts: Option<Box<[u8]>>,
+    /// The Date line with the HSTS line after it, for HTTPS responses:
+    /// rendered with the Date line, once a second.
+    secure_date: Rc<[u8]>,
 }
 
 impl Site {
@@ -57,6 +64,30 @@ impl Site {
             date,
             limits,
             metrics_path: None,
+            redirect_https: None,
+            hsts: None,
+            secure_date: Rc::from(&b""[..]),
+        }
+    }
+
+    /// Brings the Date line (and its HTTPS twin) up to `now`.
+    pub fn refresh(&mut self, now: std::time::SystemTime) {
+        let second = self.date.second();
+        self.date.update(now);
+        if let Some(hsts) = &self.hsts
+            && (second != self.date.second() || self.secure_date.is_empty())
+        {
+            self.secure_date = [&self.date.line()[..], hsts].concat().into();
+        }
+    }
+
+    /// The Date line for a response, with the HSTS line on HTTPS when
+    /// configured; both are shared by every response of the second.
+    pub fn date_line(&self, secure: bool) -> &Rc<[u8]> {
+        if secure && self.hsts.is_some() {
+            &self.secure_date
+        } else {
+            self.date.line()
         }
     }
 
@@ -75,6 +106,8 @@ pub struct Env<'a> {
     pub ops: &'a mut Ops,
     /// The connection's slab key (the access log keys peers by it).
     pub client: usize,
+    /// Whether the connection is HTTPS.
+    pub secure: bool,
 }
 
 impl Env<'_> {
@@ -153,6 +186,26 @@ fn refuse(
     (why.status(), body as u64)
 }
 
+/// `https://HOST[:PORT]TARGET` for a request: its `Host` without the port
+/// it came to (`localhost` without one), the HTTPS port unless it is 443.
+fn https_location(req: &Request<'_>, port: u16) -> Vec<u8> {
+    let host = req.fields.host.unwrap_or(b"localhost");
+    let name_end = if host.first() == Some(&b'[') {
+        host.iter()
+            .position(|&b| b == b']')
+            .map_or(host.len(), |i| i + 1)
+    } else {
+        host.iter().position(|&b| b == b':').unwrap_or(host.len())
+    };
+    let mut location = b"https://".to_vec();
+    location.extend_from_slice(&host[..name_end]);
+    if port != 443 {
+        location.extend_from_slice(format!(":{port}").as_bytes());
+    }
+    location.extend_from_slice(if req.target == b"*" { b"/" } else { req.target });
+    location
+}
+
 /// The live page: polls the metrics once a second and draws them.
 const LIVE_PAGE: &[u8] = include_bytes!("../site/live.html");
 
@@ -195,7 +248,8 @@ fn serve_metrics(
         MetricsPage::Live => ("text/html; charset=utf-8", Chunk::Static(LIVE_PAGE)),
     };
     let len = body.len();
-    response::page(out, kind, body, env.site.date.line(), persist, head_only);
+    let date = env.site.date_line(env.secure);
+    response::page(out, kind, body, date, persist, head_only);
     (Status::Ok, if head_only { 0 } else { len })
 }
 
@@ -206,15 +260,22 @@ fn serve_file(
     site: &mut Site,
     out: &mut OutQueue,
     persist: Persist,
-    head_only: bool,
+    (head_only, secure): (bool, bool),
 ) -> (Status, u64) {
     let now = site.now();
-    let date = site.date.line();
+    // The fields one by one: the file lookup below borrows the files.
+    let secure = secure && site.hsts.is_some();
+    let date = if secure {
+        &site.secure_date
+    } else {
+        site.date.line()
+    };
     let resource = match site.files.lookup(req.target, now) {
         Lookup::File(resource) => resource,
         Lookup::Directory => {
             let location = redirect_location(req.target);
-            response::redirect(out, &location, date, persist, head_only);
+            let moved = (Status::MovedPermanently, response::MOVED);
+            response::redirect(out, moved, &location, date, persist, head_only);
             let body = if head_only { 0 } else { response::MOVED.len() };
             return (Status::MovedPermanently, body as u64);
         }
@@ -232,7 +293,12 @@ fn serve_file(
     };
     match outcome {
         Outcome::Full => {
-            out.push(Chunk::owned(entry.full.get(&entry.head, date, persist)));
+            out.push(Chunk::owned(entry.full.get(
+                &entry.head,
+                date,
+                persist,
+                secure,
+            )));
             if head_only {
                 return (Status::Ok, 0);
             }
@@ -323,7 +389,7 @@ impl Session {
                             if !self.held.is_empty() {
                                 self.held.clear();
                                 let site = &env.site;
-                                let date = site.date.line();
+                                let date = site.date_line(env.secure);
                                 let (status, body) =
                                     refuse(&site.canned, date, out, why, Persist::Close, false);
                                 env.record(b"-", status, body, &Fields::default());
@@ -340,7 +406,7 @@ impl Session {
                         log::debug!("connection {}: {why}", env.client);
                         let head_only = input[pos..].starts_with(b"HEAD ");
                         let site = &env.site;
-                        let date = site.date.line();
+                        let date = site.date_line(env.secure);
                         let (status, body) =
                             refuse(&site.canned, date, out, why, Persist::Close, head_only);
                         env.record(&input[pos..], status, body, &Fields::default());
@@ -405,17 +471,33 @@ impl Session {
         let answer = match refusal {
             Some(why) => {
                 let site = &env.site;
-                refuse(&site.canned, site.date.line(), out, why, persist, head_only)
+                let date = site.date_line(env.secure);
+                refuse(&site.canned, date, out, why, persist, head_only)
             }
             // With Allow: the same for every target.
             None if options => {
                 let site = &env.site;
-                site.canned.options(out, site.date.line(), persist);
+                site.canned
+                    .options(out, site.date_line(env.secure), persist);
                 (Status::NoContent, 0)
+            }
+            // `--redirect-https`: the same target on the HTTPS port.
+            None if env.site.redirect_https.is_some() && !env.secure => {
+                let port = env.site.redirect_https.unwrap_or(443);
+                let location = https_location(req, port);
+                let to_https = (Status::PermanentRedirect, response::TO_HTTPS);
+                let date = env.site.date_line(false);
+                response::redirect(out, to_https, &location, date, persist, head_only);
+                let body = if head_only {
+                    0
+                } else {
+                    response::TO_HTTPS.len()
+                };
+                (Status::PermanentRedirect, body as u64)
             }
             None => match metrics_page(env.site, req.target) {
                 Some(page) => serve_metrics(page, env, out, persist, head_only),
-                None => serve_file(req, env.site, out, persist, head_only),
+                None => serve_file(req, env.site, out, persist, (head_only, env.secure)),
             },
         };
         let next = match req.framing {
@@ -459,6 +541,7 @@ mod tests {
             site,
             ops,
             client: 0,
+            secure: false,
         }
     }
 

@@ -16,6 +16,8 @@ pub enum Status {
     PartialContent,
     /// 301: a directory asked for without its trailing slash.
     MovedPermanently,
+    /// 308: plain HTTP sent to HTTPS (`--redirect-https`).
+    PermanentRedirect,
     /// 304: the client's copy is current (RFC 9110 §15.4.5).
     NotModified,
     /// 400: malformed or unframeable request.
@@ -48,12 +50,13 @@ pub enum Status {
 
 impl Status {
     /// Every status, for building tables.
-    pub const ALL: [Status; 19] = [
+    pub const ALL: [Status; 20] = [
         Status::Continue,
         Status::Ok,
         Status::NoContent,
         Status::PartialContent,
         Status::MovedPermanently,
+        Status::PermanentRedirect,
         Status::NotModified,
         Status::BadRequest,
         Status::Forbidden,
@@ -78,6 +81,7 @@ impl Status {
             Status::NoContent => 204,
             Status::PartialContent => 206,
             Status::MovedPermanently => 301,
+            Status::PermanentRedirect => 308,
             Status::NotModified => 304,
             Status::BadRequest => 400,
             Status::Forbidden => 403,
@@ -103,6 +107,7 @@ impl Status {
             Status::NoContent => "No Content",
             Status::PartialContent => "Partial Content",
             Status::MovedPermanently => "Moved Permanently",
+            Status::PermanentRedirect => "Permanent Redirect",
             Status::NotModified => "Not Modified",
             Status::BadRequest => "Bad Request",
             Status::Forbidden => "Forbidden",

@@ -285,4 +285,8 @@ impl Stream for TlsStream {
     fn handshaking(&self) -> bool {
         self.tls.is_handshaking()
     }
+
+    fn secure(&self) -> bool {
+        true
+    }
 }
