@@ -85,6 +85,18 @@ pub fn write_clf(unix: u64, out: &mut impl std::io::Write) -> std::io::Result<()
     )
 }
 
+/// Writes Unix seconds as RFC 3339 in UTC, `2026-11-25T16:40:00Z`: the
+/// stamp of a log line.
+pub fn write_rfc3339(unix: u64, out: &mut impl std::io::Write) -> std::io::Result<()> {
+    let f = Fields::of(unix);
+    let month = MONTHS.iter().position(|&m| m == f.month).unwrap_or(0) + 1;
+    write!(
+        out,
+        "{:04}-{month:02}-{:02}T{:02}:{:02}:{:02}Z",
+        f.year, f.day, f.hour, f.minute, f.second
+    )
+}
+
 /// Days since 1970-01-01 to (year, month 1-12, day 1-31) in the proleptic
 /// Gregorian calendar. Howard Hinnant's `civil_from_days` algorithm.
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
@@ -252,6 +264,13 @@ impl DateLine {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn rfc3339_stamps() {
+        let mut out = Vec::new();
+        write_rfc3339(1_000_000_000, &mut out).unwrap();
+        assert_eq!(out, b"2001-09-09T01:46:40Z");
+    }
 
     #[test]
     fn format_table() {

@@ -391,7 +391,22 @@ fn serving(
 }
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+        .format(|out, record| {
+            use std::io::Write;
+            let now = std::time::SystemTime::now();
+            let secs = oneloop::date::unix_seconds(now).unwrap_or(0);
+            write!(out, "[")?;
+            oneloop::date::write_rfc3339(secs, out)?;
+            writeln!(
+                out,
+                " {:<5} {}] {}",
+                record.level(),
+                record.target(),
+                record.args()
+            )
+        })
+        .init();
     let cli = Cli::parse();
     let serve = match cli.command {
         Some(Command::Serve(serve)) => serve,

@@ -166,3 +166,85 @@ fn started_as_root_it_drops_to_the_given_user_after_binding() {
         spawn_on(free, &["--user", "no-such-user-here"]).expect_err("an unknown user is an error");
     assert!(err.to_string().contains("no such user"), "{err}");
 }
+
+/// Starts the binary the way systemd starts it with sockets `fds` named
+/// `names` (descriptors 3, 4, ...), and `args`.
+fn activated(fds: &[i32], names: &str, args: &[&str]) -> Child {
+    let fds = fds.to_vec();
+    let mut cmd = Command::new("sh");
+    let mut line = format!("LISTEN_PID=$$ exec {BIN}");
+    for a in args {
+        line.push_str(&format!(" '{a}'"));
+    }
+    cmd.args(["-c", &line])
+        .env("LISTEN_FDS", fds.len().to_string())
+        .env("LISTEN_FDNAMES", names)
+        .env("RUST_LOG", "info")
+        .stderr(Stdio::piped());
+    // SAFETY: only fcntl and dup2 between fork and exec: async-signal-safe.
+    unsafe {
+        cmd.pre_exec(move || {
+            let mut high = [0; 8];
+            for (h, &fd) in high.iter_mut().zip(&fds) {
+                *h = libc::fcntl(fd, libc::F_DUPFD, 10);
+                if *h < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            for (i, &h) in high.iter().take(fds.len()).enumerate() {
+                if libc::dup2(h, 3 + i as i32) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+    cmd.spawn().expect("start oneloop under sh")
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn an_https_socket_from_systemd_serves_tls_and_the_line_says_what_is_served() {
+    let dir = common::TempDir::new("deploy-https");
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let (cert_path, key_path) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
+    std::fs::write(&cert_path, cert.pem()).unwrap();
+    std::fs::write(&key_path, key.serialize_pem()).unwrap();
+    let http = TcpListener::bind("127.0.0.1:0").unwrap();
+    let https = TcpListener::bind("127.0.0.1:0").unwrap();
+    let (http_addr, https_addr) = (http.local_addr().unwrap(), https.local_addr().unwrap());
+    let mut child = activated(
+        &[http.as_raw_fd(), https.as_raw_fd()],
+        "http:https",
+        &[
+            "--tls-cert",
+            &cert_path.to_string_lossy(),
+            "--tls-key",
+            &key_path.to_string_lossy(),
+        ],
+    );
+    let line = startup_line(&mut child);
+    assert!(
+        line.ends_with(&format!(
+            "serving HTTP on {http_addr} and HTTPS on {https_addr}, the embedded site"
+        )),
+        "{line}"
+    );
+    drop((http, https));
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "10", "--cacert"])
+        .arg(&cert_path)
+        .args([
+            "--resolve",
+            &format!("localhost:{}:127.0.0.1", https_addr.port()),
+        ])
+        .arg(format!("https://localhost:{}/hello.txt", https_addr.port()))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "Hello\n", "{out:?}");
+    stop(child);
+}
