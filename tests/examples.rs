@@ -89,13 +89,17 @@ fn tcp_time(addr: SocketAddr) {
 fn a_taken_port_is_a_sentence_not_a_debug_print() {
     // Each lesson has ports of its own (beside the server's 8080 and
     // 3737); one that is taken anyway says so readably.
-    for (name, default) in [
+    let mut lessons = vec![
         ("lesson1_time_tcp", "127.0.0.1:3701"),
         ("lesson2_time_udp", "127.0.0.1:3702"),
         ("lesson3_http_hello", "127.0.0.1:8083"),
         ("lesson4_pipelining", "127.0.0.1:8084"),
         ("lesson5_deadlines", "127.0.0.1:8085"),
-    ] {
+    ];
+    if cfg!(feature = "tls") {
+        lessons.push(("lesson6_tls", "127.0.0.1:8446"));
+    }
+    for (name, default) in lessons {
         let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = taken.local_addr().unwrap().to_string();
         let out = Command::new(example_path(name))
@@ -251,4 +255,35 @@ fn lesson5_closes_idle_and_trickling_connections() {
     }
     let cut_after = trickler.join().unwrap();
     assert!(cut_after < Duration::from_secs(6), "{cut_after:?}");
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn lesson6_answers_over_tls_on_the_same_loop() {
+    let cert = std::env::temp_dir().join(format!("oneloop-lesson6-{}.pem", std::process::id()));
+    let cert_arg = cert.to_string_lossy().into_owned();
+    let ex = run("lesson6_tls", &["127.0.0.1:0", &cert_arg]);
+    let port = ex.addr.port();
+    let url = format!("https://localhost:{port}/");
+    // Two requests on one connection (curl reuses it), then a new one.
+    let curl = |urls: &[&str]| {
+        let out = Command::new("curl")
+            .args(["-sS", "--max-time", "10", "--cacert", &cert_arg])
+            .args(["--resolve", &format!("localhost:{port}:127.0.0.1")])
+            .args(urls)
+            .output()
+            .expect("curl");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(curl(&[&url, &url]), "Hello over TLS\nHello over TLS\n");
+    assert_eq!(curl(&[&url]), "Hello over TLS\n");
+    // A handshake that is garbage closes that connection only.
+    let mut junk = std::net::TcpStream::connect(ex.addr).unwrap();
+    junk.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    junk.write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
+    let mut rest = Vec::new();
+    let _ = junk.read_to_end(&mut rest);
+    assert!(!rest.starts_with(b"HTTP/"), "answered plain HTTP");
+    assert_eq!(curl(&[&url]), "Hello over TLS\n");
+    let _ = std::fs::remove_file(&cert);
 }

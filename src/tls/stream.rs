@@ -33,10 +33,12 @@ use crate::sys::{interrupted, would_block};
 
 /// The most plaintext one TLS record carries (RFC 8446 §5.1).
 const RECORD: usize = 16 * 1024;
+/// A small response's record, gathered in a buffer this size.
+const SMALL: usize = 2 * 1024;
 
-/// Bytes of a file read and encrypted at a time: four full records, sent
-/// with one `writev` (one record per write measured 136 syscalls per
-/// 1 MiB response).
+/// Bytes read (for files) and encrypted at a time: four full records,
+/// sent with one `writev` (one record per write measured 87 to 136
+/// syscalls per 1 MiB response; four, 39).
 const FILE_STEP: usize = 64 * 1024;
 
 /// How a handshake ended, for the loop to count once.
@@ -114,8 +116,37 @@ impl TlsStream {
     /// record of each slice it is given, and a response is a head and a
     /// body (sixteen pipelined ones, thirty-two slices): one record for all
     /// of them is one AEAD seal and one header for the client to open.
-    fn encrypt(&mut self, bufs: &[IoSlice<'_>], mut skip: usize) -> io::Result<usize> {
-        let mut record = [0u8; RECORD];
+    fn encrypt(&mut self, bufs: &[IoSlice<'_>], skip: usize) -> io::Result<usize> {
+        // A slice of a record or more (a file's body) goes to rustls as it
+        // is: it makes full records of it, and gathering would only copy.
+        let mut offset = skip;
+        for b in bufs {
+            if offset >= b.len() {
+                offset -= b.len();
+                continue;
+            }
+            if b.len() - offset >= RECORD {
+                return self.tls.writer().write(&b[offset..]);
+            }
+            break;
+        }
+        // Most writes are one response of a few hundred bytes: a small
+        // buffer spares zeroing a whole record's on the stack for each.
+        let total: usize = bufs.iter().map(|b| b.len()).sum::<usize>() - skip;
+        if total <= SMALL {
+            self.gather::<SMALL>(bufs, skip)
+        } else {
+            self.gather::<RECORD>(bufs, skip)
+        }
+    }
+
+    /// Copies up to `N` bytes of `bufs` (after `skip`) into one record.
+    fn gather<const N: usize>(
+        &mut self,
+        bufs: &[IoSlice<'_>],
+        mut skip: usize,
+    ) -> io::Result<usize> {
+        let mut record = [0u8; N];
         let mut len = 0;
         for b in bufs {
             if skip >= b.len() {
@@ -124,10 +155,10 @@ impl TlsStream {
             }
             let part = &b[skip..];
             skip = 0;
-            let take = part.len().min(RECORD - len);
+            let take = part.len().min(N - len);
             record[len..len + take].copy_from_slice(&part[..take]);
             len += take;
-            if len == RECORD {
+            if len == N {
                 break;
             }
         }
@@ -228,10 +259,18 @@ impl Stream for TlsStream {
         let total: usize = bufs.iter().map(|b| b.len()).sum();
         let mut done = 0;
         while done < total {
-            let n = self.encrypt(bufs, done)?;
-            done += n;
+            // Up to four records, then one write for all of them.
+            let mut batch = 0;
+            while done < total && batch < FILE_STEP {
+                let n = self.encrypt(bufs, done)?;
+                if n == 0 {
+                    break; // rustls's own buffer is full
+                }
+                done += n;
+                batch += n;
+            }
             match self.send_held() {
-                Ok(()) if n > 0 => {}
+                Ok(()) if batch > 0 => {}
                 Ok(()) => break,
                 // The socket is full: what was encrypted waits in rustls,
                 // and the write is short, as a full socket's is.
