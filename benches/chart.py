@@ -20,7 +20,10 @@ NAMES = {"project": "oneloop", "limit": "limit (C ceiling)"}
 TITLES = {"ka": "keep-alive req/s", "pipe": "16-deep pipelining req/s",
           "close": "Connection: close req/s", "big": "1 MiB file MiB/s",
           "tcptime": "RFC 868 TCP conn/s", "udptime": "RFC 868 UDP replies/s",
-          "mem10k": "10k idle conns: RSS (lower is better)"}
+          "mem10k": "10k idle conns: RSS (lower is better)",
+          "tls-ka": "HTTPS keep-alive req/s", "tls-close": "HTTPS, a full handshake per request: req/s",
+          "tls-big": "HTTPS 1 MiB file MiB/s", "tls-mem": "5k idle HTTPS conns: RSS (lower is better)"}
+LOWER_BETTER = ("mem10k", "tls-mem")
 
 
 def main(src, dst):
@@ -42,7 +45,7 @@ def main(src, dst):
     y = 36
     for s in scenarios:
         m = medians[s]
-        lower_better = s == "mem10k"
+        lower_better = s in LOWER_BETTER
         peers = [m[p] for p in PEERS if p in m]
         base = (min(peers) if lower_better else max(peers)) if peers else m.get("limit") or m.get("xinetd")
         out.append(f'<text x="10" y="{y + 11}" font-weight="bold">{TITLES[s]}</text>')
