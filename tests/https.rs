@@ -520,3 +520,123 @@ fn plain_http_redirects_to_https_and_https_says_hsts() {
     );
     server.stop().unwrap();
 }
+
+#[test]
+fn testssl_finds_no_old_protocol_and_nothing_vulnerable() {
+    let present = Command::new("testssl")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !present {
+        assert!(
+            std::env::var_os("ONELOOP_REQUIRE_TESTSSL").is_none(),
+            "testssl is required (apt-get install testssl.sh)"
+        );
+        eprintln!("skipped: no testssl (apt-get install testssl.sh)");
+        return;
+    }
+    let dir = TempDir::new("https-testssl");
+    let pair = certificate(dir.path(), "localhost", &["localhost"]);
+    let server = serve(vec![pair], None);
+    let out = run(Command::new("testssl")
+        .args(["--quiet", "--color", "0", "--warnings", "off", "-p", "-U"])
+        .arg(server.https[0].to_string()));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for (protocol, offered) in [
+        ("SSLv2", false),
+        ("SSLv3", false),
+        ("TLS 1 ", false),
+        ("TLS 1.1", false),
+        ("TLS 1.2", true),
+        ("TLS 1.3", true),
+    ] {
+        let line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with(protocol))
+            .unwrap_or_else(|| panic!("no {protocol} line in\n{text}"));
+        assert_eq!(line.contains("not offered"), !offered, "{line}");
+    }
+    assert!(
+        text.contains("Heartbleed"),
+        "vulnerability checks ran:\n{text}"
+    );
+    let vulnerable: Vec<&str> = text.lines().filter(|l| l.contains("VULNERABLE")).collect();
+    assert!(vulnerable.is_empty(), "{vulnerable:#?}");
+    server.stop().unwrap();
+}
+
+#[test]
+fn vanishing_handshakes_leave_nothing_behind() {
+    use std::io::BufRead;
+    use std::process::Stdio;
+    let dir = TempDir::new("https-vanish");
+    let pair = certificate(dir.path(), "localhost", &["localhost"]);
+    let child = Command::new(env!("CARGO_BIN_EXE_oneloop"))
+        .args([
+            "--http",
+            "127.0.0.1:0",
+            "--time",
+            "127.0.0.1:0",
+            "--https",
+            "127.0.0.1:0",
+        ])
+        .args(["--metrics-path", "/metrics", "--tls-cert"])
+        .arg(&pair.cert)
+        .arg("--tls-key")
+        .arg(&pair.key)
+        .env("RUST_LOG", "info")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = Reap(child);
+    let mut lines = std::io::BufReader::new(child.0.stderr.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    std::thread::spawn(move || for _ in lines {});
+    let addr = |marker: &str| -> std::net::SocketAddr {
+        let rest = &first[first.find(marker).unwrap_or_else(|| panic!("{first}")) + marker.len()..];
+        rest.split([' ', ',']).next().unwrap().parse().unwrap()
+    };
+    let (http, https) = (addr("HTTP on "), addr("HTTPS on "));
+    let rss = || -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", child.0.id())).unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    };
+    // Bursts of clients that start a handshake and vanish, all at once:
+    // half a ClientHello, or nothing after the connect.
+    let burst = || {
+        let socks: Vec<_> = (0..500)
+            .map(|i| {
+                let mut s = std::net::TcpStream::connect(https).unwrap();
+                if i % 2 == 0 {
+                    let _ = s.write_all(&[22, 3, 1, 2, 0, 1, 0, 1, 0xfc, 3, 3]);
+                }
+                s
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(200));
+        drop(socks);
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    burst();
+    let after_one = rss();
+    for _ in 0..3 {
+        burst();
+    }
+    let after_four = rss();
+    assert!(
+        after_four <= after_one + 256,
+        "RSS grew from {after_one} to {after_four} KiB over three more bursts"
+    );
+    let mut plain = connect(http);
+    let metrics = &exchange(&mut plain, get_req("/metrics").as_bytes(), 1)[0];
+    assert!(
+        metrics
+            .text()
+            .contains("\noneloop_https_connections_open 0\n"),
+        "{}",
+        metrics.text()
+    );
+    let out = curl(https.port(), &pair.cert, "/hello.txt", &[]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "Hello\n");
+}
