@@ -19,6 +19,11 @@ loopback, the clients of the mix:
   deadline and leaves before it is due;
 - keepalive: the same number of clients, each keeping one connection.
 
+With --https it also serves HTTPS (a certificate made with openssl at
+start), and the mix gains HTTPS clients of each kind: keep-alive, churning
+(a full handshake per connection, half of them resuming), and clients that
+vanish mid-handshake.
+
 Every 10 seconds it prints the server's RSS and descriptor count; at the
 end, their first, lowest and highest values.
 """
@@ -26,6 +31,7 @@ import argparse
 import os
 import random
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -33,6 +39,8 @@ import threading
 import time
 
 HTTP, TIME = 18580, 18537
+HTTPS = None
+TLS = None  # the client context, when --https
 GET = b"GET /hello.txt HTTP/1.1\r\nHost: soak\r\n\r\n"
 
 
@@ -99,6 +107,52 @@ def staying(stop, stats):
                 stats["http"] += 1
     except OSError as e:
         note_error(stats, e)
+
+
+def tls_connect():
+    raw = socket.create_connection(("127.0.0.1", HTTPS))
+    return TLS.wrap_socket(raw, server_hostname="localhost")
+
+
+def tls_keep(stop, stats):
+    while not stop.is_set():
+        try:
+            with tls_connect() as s:
+                for _ in range(random.randint(1, 200)):
+                    s.sendall(GET)
+                    read_response(s)
+                    stats["https"] += 1
+        except OSError as e:
+            note_error(stats, e)
+
+
+def tls_churn(stop, stats):
+    session = None
+    while not stop.is_set():
+        try:
+            raw = socket.create_connection(("127.0.0.1", HTTPS))
+            # Every other connection offers the last session back.
+            offer = session if random.random() < 0.5 else None
+            with TLS.wrap_socket(raw, server_hostname="localhost", session=offer) as s:
+                s.sendall(GET)
+                read_response(s)
+                stats["https"] += 1
+                stats["resumed"] += int(s.session_reused)
+                session = s.session
+        except OSError as e:
+            note_error(stats, e)
+
+
+def tls_vanish(stop, stats):
+    while not stop.is_set():
+        try:
+            s = socket.create_connection(("127.0.0.1", HTTPS))
+            s.sendall(bytes([22, 3, 1, 2, 0, 1, 0, 1, 0xfc, 3, 3])[: random.randint(0, 11)])
+            s.close()
+            stats["vanished"] += 1
+        except OSError as e:
+            note_error(stats, e)
+        time.sleep(0.01)
 
 
 def close_each(stop, stats):
@@ -202,12 +256,13 @@ def sample(pid):
 
 
 def main():
-    global HTTP, TIME
+    global HTTP, TIME, HTTPS, TLS
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=600)
     ap.add_argument("--bin", default="target/release/oneloop")
     ap.add_argument("--mix", choices=("all", "churn", "keepalive"), default="all")
     ap.add_argument("--port", type=int, default=HTTP, help="HTTP port; RFC 868 on the next one")
+    ap.add_argument("--https", action="store_true", help="serve HTTPS too (on the port after RFC 868's)")
     args = ap.parse_args()
     HTTP, TIME = args.port, args.port + 1
     root = tempfile.mkdtemp(prefix="oneloop-soak-")
@@ -217,30 +272,43 @@ def main():
         f.write("<p>soak</p>\n")
     with open(os.path.join(root, "big.bin"), "wb") as f:
         f.write(os.urandom(4 << 20))
-    server = subprocess.Popen([args.bin, "--http", f"127.0.0.1:{HTTP}", "--time", f"127.0.0.1:{TIME}",
-                               "--root", root, "--head-timeout", "2"], stderr=subprocess.DEVNULL)
+    command = [args.bin, "--http", f"127.0.0.1:{HTTP}", "--time", f"127.0.0.1:{TIME}",
+               "--root", root, "--head-timeout", "2"]
+    if args.https:
+        HTTPS = TIME + 1
+        cert, key = os.path.join(root, "..cert.pem"), os.path.join(root, "..key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                        "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=localhost",
+                        "-addext", "subjectAltName=DNS:localhost"], check=True, capture_output=True)
+        TLS = ssl.create_default_context(cafile=cert)
+        command += ["--https", f"127.0.0.1:{HTTPS}", "--tls-cert", cert, "--tls-key", key]
+    server = subprocess.Popen(command, stderr=subprocess.DEVNULL)
     time.sleep(0.5)
     stop = threading.Event()
-    stats = {k: 0 for k in ("http", "time", "vanished", "slow_cut", "downloads", "errors", "udp_lost")}
+    stats = {k: 0 for k in ("http", "https", "resumed", "time", "vanished", "slow_cut", "downloads",
+                            "errors", "udp_lost")}
     kinds = {
         "all": [keep_alive] * 4 + [close_each] * 2 + [pipelined] * 2
         + [vanishing, slow, slow, downloads, time_tcp, time_udp],
         "churn": [churn] * 8,
         "keepalive": [staying] * 8,
     }[args.mix]
+    if args.https:
+        kinds += [tls_keep, tls_keep, tls_churn, tls_churn, tls_vanish]
     threads = [threading.Thread(target=k, args=(stop, stats), daemon=True) for k in kinds]
     for t in threads:
         t.start()
     samples = []
     start = time.time()
-    print("| t (s) | RSS KiB | fds | HTTP responses | RFC 868 replies |")
-    print("|---|---|---|---|---|")
+    print("| t (s) | RSS KiB | fds | HTTP responses | HTTPS responses | RFC 868 replies |")
+    print("|---|---|---|---|---|---|")
     try:
         while time.time() - start < args.seconds:
             time.sleep(10)
             rss, fds = sample(server.pid)
             samples.append((rss, fds))
-            print(f"| {time.time() - start:.0f} | {rss} | {fds} | {stats['http']} | {stats['time']} |", flush=True)
+            print(f"| {time.time() - start:.0f} | {rss} | {fds} | {stats['http']} | {stats['https']} "
+                  f"| {stats['time']} |", flush=True)
     finally:
         stop.set()
         time.sleep(1)

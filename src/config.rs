@@ -160,6 +160,9 @@ pub struct Config {
     pub access_log: Option<String>,
     /// Serve the metrics page (Prometheus text) at this path.
     pub metrics_path: Option<String>,
+    /// Serve a health page at this path: 200 `ok` while serving, 503 once
+    /// a drain has begun.
+    pub health_path: Option<String>,
 }
 
 impl Default for Config {
@@ -188,6 +191,7 @@ impl Default for Config {
             cache_control: None,
             access_log: None,
             metrics_path: None,
+            health_path: None,
         }
     }
 }
@@ -202,10 +206,15 @@ impl Config {
         {
             return invalid("cache control value must not contain control characters".into());
         }
-        if let Some(path) = &self.metrics_path
-            && !path.starts_with('/')
-        {
-            return invalid(format!("metrics path {path:?} must start with /"));
+        for (option, path) in [
+            ("metrics", &self.metrics_path),
+            ("health", &self.health_path),
+        ] {
+            if let Some(path) = path
+                && !path.starts_with('/')
+            {
+                return invalid(format!("{option} path {path:?} must start with /"));
+            }
         }
         if self.max_conns == 0 {
             return invalid("max conns must be at least 1".into());

@@ -244,6 +244,11 @@ struct Serve {
     /// Serve Prometheus metrics at this path (e.g. /metrics). Off by default.
     #[arg(long, value_name = "PATH")]
     metrics_path: Option<String>,
+
+    /// Serve a health page at this path (e.g. /healthz): 200 "ok" while
+    /// serving, 503 once a drain has begun. Off by default.
+    #[arg(long, value_name = "PATH")]
+    health_path: Option<String>,
 }
 
 /// The addresses one `--http` or `--time` value names: an address, or a
@@ -332,6 +337,7 @@ impl Serve {
             cache_control: self.cache_control,
             access_log: self.access_log,
             metrics_path: self.metrics_path,
+            health_path: self.health_path,
             handle_signals: true,
             ..Config::default()
         })

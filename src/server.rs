@@ -229,6 +229,7 @@ impl Server {
         let now_secs = date.second().unwrap_or(0);
         let mut site = Site::new(files, date, config.limits);
         site.metrics_path = config.metrics_path.as_deref().map(|p| p.as_bytes().into());
+        site.health_path = config.health_path.as_deref().map(|p| p.as_bytes().into());
         if config.redirect_https {
             let Some(https) = https_addrs.first() else {
                 return Err(io::Error::new(
@@ -631,6 +632,7 @@ impl Server {
         self.state = ServerState::Draining {
             until: now + self.shutdown_timeout,
         };
+        self.lent.site.draining = true;
         let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
         for key in keys {
             let Some(conn) = self.conns.get_mut(key) else {

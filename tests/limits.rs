@@ -425,3 +425,33 @@ fn udp_replies_can_be_capped_per_source() {
     assert!(other.recv_from(&mut b).is_ok());
     server.stop().unwrap();
 }
+
+#[test]
+fn the_health_page_is_ok_while_serving_and_503_once_draining() {
+    let server = start(Config {
+        health_path: Some("/healthz".into()),
+        ..Config::ephemeral()
+    });
+    let addr = server.http[0];
+    let mut s = connect(addr);
+    let r = &exchange(&mut s, get_req("/healthz").as_bytes(), 1)[0];
+    assert_eq!((r.status, r.text()), (200, "ok\n".to_string()));
+    assert_eq!(
+        get(addr, "GET /healthz?probe=1 HTTP/1.1\r\nHost: a\r\n\r\n").status,
+        200
+    );
+    // A probe in progress when the drain begins is told 503 and closed.
+    let mut probe = connect(addr);
+    probe
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: a\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    server.handle().shutdown();
+    std::thread::sleep(Duration::from_millis(100));
+    probe.write_all(b"\r\n").unwrap();
+    let r = &read_responses(&mut probe, &[false])[0];
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert!(r.text().contains("shutting down"), "{}", r.text());
+    assert_eq!(r.header("connection"), Some("close"));
+    server.stop().unwrap();
+}

@@ -46,6 +46,10 @@ pub struct Site {
     pub limits: Limits,
     /// Where the metrics page is served (`--metrics-path`), if anywhere.
     pub metrics_path: Option<Box<[u8]>>,
+    /// Where the health page is served (`--health-path`), if anywhere.
+    pub health_path: Option<Box<[u8]>>,
+    /// The server is draining (shutting down): the health page says 503.
+    pub draining: bool,
     /// `--redirect-https`: plain HTTP GET and HEAD get a 308 to this port.
     pub redirect_https: Option<u16>,
     /// `--hsts`: the `Strict-Transport-Security` line HTTPS responses carry.
@@ -64,6 +68,8 @@ impl Site {
             date,
             limits,
             metrics_path: None,
+            health_path: None,
+            draining: false,
             redirect_https: None,
             hsts: None,
             secure_date: Rc::from(&b""[..]),
@@ -184,6 +190,12 @@ fn refuse(
     canned.refuse(out, why, date, persist, head_only);
     let body = if head_only { 0 } else { why.message().len() };
     (why.status(), body as u64)
+}
+
+/// Whether `target` (its path, without a query) is the health page.
+fn is_health(site: &Site, target: &[u8]) -> bool {
+    let path = target.split(|&b| b == b'?').next().unwrap_or(target);
+    site.health_path.as_deref() == Some(path)
 }
 
 /// `https://HOST[:PORT]TARGET` for a request: its `Host` without the port
@@ -480,6 +492,26 @@ impl Session {
                 site.canned
                     .options(out, site.date_line(env.secure), persist);
                 (Status::NoContent, 0)
+            }
+            // `--health-path`: ready while serving, 503 once draining, so a
+            // load balancer's readiness probe stops sending traffic.
+            None if is_health(env.site, req.target) => {
+                let site = &env.site;
+                let date = site.date_line(env.secure);
+                if site.draining || self.draining {
+                    refuse(
+                        &site.canned,
+                        date,
+                        out,
+                        Refusal::Draining,
+                        persist,
+                        head_only,
+                    )
+                } else {
+                    let kind = "text/plain; charset=utf-8";
+                    response::page(out, kind, Chunk::Static(b"ok\n"), date, persist, head_only);
+                    (Status::Ok, if head_only { 0 } else { 3 })
+                }
             }
             // `--redirect-https`: the same target on the HTTPS port.
             None if env.site.redirect_https.is_some() && !env.secure => {

@@ -44,13 +44,15 @@ pub enum Status {
     InternalServerError,
     /// 501: an unknown method or transfer coding.
     NotImplemented,
+    /// 503: shutting down (the health page during a drain).
+    ServiceUnavailable,
     /// 505: an HTTP major version other than 1.
     VersionNotSupported,
 }
 
 impl Status {
     /// Every status, for building tables.
-    pub const ALL: [Status; 20] = [
+    pub const ALL: [Status; 21] = [
         Status::Continue,
         Status::Ok,
         Status::NoContent,
@@ -70,6 +72,7 @@ impl Status {
         Status::HeaderFieldsTooLarge,
         Status::InternalServerError,
         Status::NotImplemented,
+        Status::ServiceUnavailable,
         Status::VersionNotSupported,
     ];
 
@@ -95,6 +98,7 @@ impl Status {
             Status::HeaderFieldsTooLarge => 431,
             Status::InternalServerError => 500,
             Status::NotImplemented => 501,
+            Status::ServiceUnavailable => 503,
             Status::VersionNotSupported => 505,
         }
     }
@@ -121,6 +125,7 @@ impl Status {
             Status::HeaderFieldsTooLarge => "Request Header Fields Too Large",
             Status::InternalServerError => "Internal Server Error",
             Status::NotImplemented => "Not Implemented",
+            Status::ServiceUnavailable => "Service Unavailable",
             Status::VersionNotSupported => "HTTP Version Not Supported",
         }
     }
@@ -194,13 +199,15 @@ pub enum Refusal {
     UnknownMethod,
     /// 501: a transfer coding nobody registered.
     UnknownCoding,
+    /// 503: the health page once a drain has begun.
+    Draining,
     /// 505: an HTTP major version other than 1.
     VersionNotSupported,
 }
 
 impl Refusal {
     /// Every reason, for rendering their heads.
-    pub const ALL: [Refusal; 31] = [
+    pub const ALL: [Refusal; 32] = [
         Refusal::Malformed,
         Refusal::NoHost,
         Refusal::TwoHosts,
@@ -231,6 +238,7 @@ impl Refusal {
         Refusal::ReadFailed,
         Refusal::UnknownMethod,
         Refusal::UnknownCoding,
+        Refusal::Draining,
         Refusal::VersionNotSupported,
     ];
 
@@ -251,6 +259,7 @@ impl Refusal {
             FieldTooLong | HeadTooLarge | TooManyFields => Status::HeaderFieldsTooLarge,
             ReadFailed => Status::InternalServerError,
             UnknownMethod | UnknownCoding => Status::NotImplemented,
+            Draining => Status::ServiceUnavailable,
             VersionNotSupported => Status::VersionNotSupported,
         }
     }
@@ -295,6 +304,7 @@ impl Refusal {
             ReadFailed => "Internal server error: the file could not be read.\n",
             UnknownMethod => "Not implemented: unknown method.\n",
             UnknownCoding => "Not implemented: unknown transfer coding.\n",
+            Draining => "Service unavailable: the server is shutting down.\n",
             VersionNotSupported => "HTTP version not supported: this server speaks HTTP/1.x.\n",
         }
     }
