@@ -76,3 +76,92 @@ fn the_memory_chart_draws_bars_proportional_to_rss() {
         );
     }
 }
+
+/// `kubernetes-validate` (PyPI), when installed: a schema check that needs
+/// no cluster.
+fn kubernetes_validate(files: &[std::path::PathBuf]) -> Option<std::process::Output> {
+    let out = Command::new("kubernetes-validate")
+        .args(["--strict", "-k", "1.31.0"])
+        .args(files)
+        .output();
+    match out {
+        Ok(out) => Some(out),
+        Err(_) => {
+            assert!(
+                std::env::var_os("ONELOOP_REQUIRE_KUBE_VALIDATE").is_none(),
+                "kubernetes-validate is required (pip install kubernetes-validate)"
+            );
+            eprintln!("skipped: no kubernetes-validate (pip install kubernetes-validate)");
+            None
+        }
+    }
+}
+
+#[test]
+fn the_kubernetes_manifests_validate_and_say_what_the_server_needs() {
+    let dir = Path::new(ROOT).join("contrib/kubernetes");
+    let files: Vec<_> = ["deployment", "service", "pdb", "hpa", "site", "tls"]
+        .iter()
+        .map(|f| dir.join(format!("{f}.yaml")))
+        .collect();
+    let deployment = std::fs::read_to_string(&files[0]).unwrap();
+    // What the manifests promise, read from them.
+    for needle in [
+        "--health-path=/healthz",
+        "path: /healthz",
+        "readOnlyRootFilesystem: true",
+        "runAsNonRoot: true",
+        "drop: [ALL]",
+        "preStop:",
+    ] {
+        assert!(
+            deployment.contains(needle),
+            "deployment.yaml lacks {needle}"
+        );
+    }
+    let number = |key: &str| -> u64 {
+        let at = deployment.find(key).unwrap_or_else(|| panic!("{key}")) + key.len();
+        let digits: String = deployment[at..]
+            .chars()
+            .skip_while(|c| !c.is_ascii_digit())
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.parse().unwrap()
+    };
+    let grace = number("terminationGracePeriodSeconds:");
+    let drain = number("--shutdown-timeout=");
+    let pause = number("seconds:");
+    assert!(
+        grace > drain + pause,
+        "grace {grace} s for a {drain} s drain after {pause} s"
+    );
+    let service = std::fs::read_to_string(&files[1]).unwrap();
+    assert!(service.contains("protocol: UDP") && service.contains("protocol: TCP"));
+    let Some(out) = kubernetes_validate(&files) else {
+        return;
+    };
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let said =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        said.matches(" passed for resource ").count(),
+        files.len(),
+        "{said}"
+    );
+    // The checker can fail: a misspelt field does not pass.
+    let bad = std::env::temp_dir().join(format!("oneloop-bad-{}.yaml", std::process::id()));
+    std::fs::write(
+        &bad,
+        deployment.replace("readOnlyRootFilesystem", "readOnlyRootFilesytem"),
+    )
+    .unwrap();
+    let out = kubernetes_validate(std::slice::from_ref(&bad)).unwrap();
+    let _ = std::fs::remove_file(&bad);
+    let said =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("did not validate"), "{said}");
+}
