@@ -1,0 +1,219 @@
+//! The command line: every option of `oneloop` and `oneloop rdate`, as
+//! clap reads them. Kept apart so that the build script can read the same
+//! definition to write the man page (`build.rs`, with clap_mangen).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, Limits, Timeouts};
+
+/// A single-threaded server for the RFC 868 Time Protocol (TCP and UDP) and
+/// HTTP/1.0 and 1.1 static files, on one mio readiness loop.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub serve: Serve,
+}
+
+// Parsed once at start-up; its size does not matter.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve HTTP and RFC 868 (the default when no command is given).
+    Serve(Serve),
+    /// Ask RFC 868 servers the time, all at once; print each answer, its
+    /// round trip and offset from the local clock. Never sets the clock.
+    Rdate(Rdate),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Rdate {
+    /// Ask over UDP instead of TCP.
+    #[arg(long, conflicts_with = "both")]
+    pub udp: bool,
+
+    /// Ask over both TCP and UDP.
+    #[arg(long)]
+    pub both: bool,
+
+    /// Port of the time service.
+    #[arg(long, default_value_t = 37)]
+    pub port: u16,
+
+    /// Milliseconds to wait for all the answers.
+    #[arg(long, value_name = "MS", default_value_t = 2000)]
+    pub timeout: u64,
+
+    /// Print JSON for scripts instead of a table.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Servers to ask: names (every address they resolve to is asked) or
+    /// IPv4/IPv6 addresses.
+    #[arg(required = true, value_name = "HOST")]
+    pub hosts: Vec<String>,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Serve {
+    /// HTTP listen address, IPv4 or IPv6 (repeat for several)
+    /// [default: 127.0.0.1:8080; none under systemd socket activation].
+    #[arg(long = "http", value_name = "ADDR", value_parser = listen_addrs)]
+    pub http: Vec<Listen>,
+
+    /// RFC 868 listen address, bound over TCP and UDP (repeat for several).
+    /// The protocol's own port, 37, needs root or CAP_NET_BIND_SERVICE
+    /// [default: 127.0.0.1:3737; none under systemd socket activation].
+    #[arg(long = "time", value_name = "ADDR", value_parser = listen_addrs)]
+    pub time: Vec<Listen>,
+
+    /// HTTPS listen address, in the same forms (repeat for several); needs
+    /// --tls-cert and --tls-key [default: none].
+    #[arg(long = "https", value_name = "ADDR", value_parser = listen_addrs)]
+    pub https: Vec<Listen>,
+
+    /// PEM certificate chain (leaf first) for HTTPS. Repeat with --tls-key
+    /// for several names: the first pair is the default, the others are
+    /// chosen by the name the client asks for (SNI). SIGHUP reloads them.
+    #[arg(long = "tls-cert", value_name = "FILE")]
+    pub tls_cert: Vec<PathBuf>,
+
+    /// PEM private key (PKCS#8, SEC1 EC or PKCS#1 RSA) of the --tls-cert
+    /// given in the same position.
+    #[arg(long = "tls-key", value_name = "FILE")]
+    pub tls_key: Vec<PathBuf>,
+
+    /// Answer plain HTTP GET and HEAD with a 308 to the same target over
+    /// HTTPS (on the first --https port).
+    #[arg(long)]
+    pub redirect_https: bool,
+
+    /// Send `Strict-Transport-Security: max-age=SECS` on HTTPS responses.
+    #[arg(long, value_name = "SECS")]
+    pub hsts: Option<u64>,
+
+    /// Set SO_REUSEPORT, so that several processes (one per core) share the
+    /// ports and the kernel spreads connections among them.
+    #[arg(long)]
+    pub reuse_port: bool,
+
+    /// After binding, switch to this user (and its group): start as root to
+    /// bind ports below 1024 without socket activation, then serve as nobody.
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+
+    /// Serve files from this directory. Without it, a small site embedded in
+    /// the binary is served (/ and /hello.txt).
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+
+    /// Longest request line in bytes; longer gets 414.
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_request_line)]
+    pub max_request_line: usize,
+
+    /// Longest header field line (name, colon and value) in bytes; longer
+    /// gets 431.
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_field_line)]
+    pub max_field_line: usize,
+
+    /// Longest request head in bytes; longer gets 431.
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_head_bytes)]
+    pub max_head: usize,
+
+    /// Largest request body read and discarded; larger gets 413 and a close.
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_body_bytes)]
+    pub max_body: u64,
+
+    /// Files up to this size are cached in memory; larger ones go out with sendfile.
+    #[arg(long, value_name = "BYTES", default_value_t = Config::default().cache_file_max)]
+    pub cache_file_max: u64,
+
+    /// Total bytes of file bodies kept in memory.
+    #[arg(long, value_name = "BYTES", default_value_t = Config::default().cache_total_max)]
+    pub cache_total_max: u64,
+
+    /// Seconds from a request head's first byte to its end (not extended by
+    /// more bytes: a client trickling a byte at a time is cut off).
+    #[arg(long, value_name = "SECS", default_value_t = Timeouts::default().head.as_secs())]
+    pub head_timeout: u64,
+
+    /// Seconds a keep-alive connection may wait between requests.
+    #[arg(long, value_name = "SECS", default_value_t = Timeouts::default().idle.as_secs())]
+    pub idle_timeout: u64,
+
+    /// Seconds a response may wait for a client that does not read it.
+    #[arg(long, value_name = "SECS", default_value_t = Timeouts::default().send.as_secs())]
+    pub send_timeout: u64,
+
+    /// Most HTTP connections at once [default: derived from the open file
+    /// limit, which start-up raises to its hard limit].
+    #[arg(long, value_name = "N")]
+    pub max_conns: Option<usize>,
+
+    /// Serve files and directories whose names start with a dot
+    /// (.well-known is always served).
+    #[arg(long)]
+    pub dotfiles: bool,
+
+    /// Answer RFC 868 datagrams from source ports below 1024 (dropped by
+    /// default, as inetd does, so two services cannot answer each other
+    /// forever).
+    #[arg(long)]
+    pub udp_low_ports: bool,
+
+    /// Most RFC 868 UDP replies per source address per second (0: no limit).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub udp_rate: u32,
+
+    /// Seconds a graceful shutdown waits for responses in flight.
+    #[arg(long, value_name = "SECS", default_value_t = Config::default().shutdown_timeout.as_secs())]
+    pub shutdown_timeout: u64,
+
+    /// Add `Cache-Control: VALUE` to file responses (e.g. "public, max-age=3600").
+    #[arg(long, value_name = "VALUE")]
+    pub cache_control: Option<String>,
+
+    /// Log every response to PATH in the Combined Log Format ("-": standard
+    /// output). Buffered, written at least once a second; SIGHUP reopens it.
+    #[arg(long, value_name = "PATH")]
+    pub access_log: Option<String>,
+
+    /// Serve Prometheus metrics at this path (e.g. /metrics). Off by default.
+    #[arg(long, value_name = "PATH")]
+    pub metrics_path: Option<String>,
+
+    /// Serve a health page at this path (e.g. /healthz): 200 "ok" while
+    /// serving, 503 once a drain has begun. Off by default.
+    #[arg(long, value_name = "PATH")]
+    pub health_path: Option<String>,
+}
+
+/// The addresses one `--http` or `--time` value names: an address, or a
+/// host name resolved at start-up (every address it has is bound).
+#[derive(Debug, Clone)]
+pub struct Listen(pub Vec<SocketAddr>);
+
+/// Parses `ADDR` as an IPv4 or IPv6 socket address, or resolves a
+/// `host:port` name; a bad value is answered with the forms that work.
+pub fn listen_addrs(value: &str) -> Result<Listen, String> {
+    use std::net::ToSocketAddrs;
+    const FORMS: &str = "use an address and a port: 127.0.0.1:8080, [::1]:8080 or localhost:8080";
+    if let Ok(addr) = value.parse::<SocketAddr>() {
+        return Ok(Listen(vec![addr]));
+    }
+    let mut addrs: Vec<SocketAddr> = match value.to_socket_addrs() {
+        Ok(addrs) => addrs.collect(),
+        Err(e) => return Err(format!("{e}; {FORMS}")),
+    };
+    addrs.sort_unstable();
+    addrs.dedup();
+    if addrs.is_empty() {
+        return Err(format!("{value} has no address; {FORMS}"));
+    }
+    Ok(Listen(addrs))
+}
