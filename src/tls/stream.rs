@@ -95,6 +95,7 @@ impl TlsStream {
     fn process(&mut self) -> io::Result<()> {
         let was_handshaking = self.tls.is_handshaking();
         if let Err(e) = self.tls.process_new_packets() {
+            log::trace!("TLS: {e}: sending an alert and closing");
             if was_handshaking {
                 self.outcome = Some(Handshake::Failed(reason(&e)));
             }
@@ -106,7 +107,19 @@ impl TlsStream {
                 Some(HandshakeKind::Resumed) => Handshake::Resumed,
                 _ => Handshake::Full,
             });
-            log::trace!("TLS handshake done: {:?}", self.outcome);
+            log::trace!(
+                "TLS: handshake done ({:?}, {}, ALPN {})",
+                self.tls.protocol_version(),
+                match self.outcome {
+                    Some(Handshake::Resumed) => "session resumed",
+                    _ => "full handshake",
+                },
+                self.tls
+                    .alpn_protocol()
+                    .map_or("none".into(), String::from_utf8_lossy)
+            );
+        } else if was_handshaking && self.tls.wants_write() {
+            log::trace!("TLS: ClientHello read; the server's flight is ready to send");
         }
         Ok(())
     }
