@@ -154,6 +154,10 @@ impl TlsStream {
     }
 
     /// Copies up to `N` bytes of `bufs` (after `skip`) into one record.
+    // Never inlined: its record buffer would otherwise sit in the frame of
+    // whatever called it, and a plain connection's writes (which share the
+    // dispatch in `Socket`) would probe that much stack on every call.
+    #[inline(never)]
     fn gather<const N: usize>(
         &mut self,
         bufs: &[IoSlice<'_>],
@@ -294,6 +298,8 @@ impl Stream for TlsStream {
         Ok(done)
     }
 
+    // Never inlined, for its 64 KiB buffer: see `gather`.
+    #[inline(never)]
     fn send_file(&mut self, file: &File, offset: u64, count: usize) -> io::Result<usize> {
         let mut buf = [0u8; FILE_STEP];
         let mut sent = 0;
