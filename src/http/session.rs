@@ -194,8 +194,11 @@ fn refuse(
 
 /// Whether `target` (its path, without a query) is the health page.
 fn is_health(site: &Site, target: &[u8]) -> bool {
+    let Some(health) = site.health_path.as_deref() else {
+        return false; // the common case costs one test
+    };
     let path = target.split(|&b| b == b'?').next().unwrap_or(target);
-    site.health_path.as_deref() == Some(path)
+    health == path
 }
 
 /// `https://HOST[:PORT]TARGET` for a request: its `Host` without the port
