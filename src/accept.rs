@@ -21,7 +21,7 @@ use mio::{Registry, Token};
 use crate::conns::Conns;
 use crate::http::conn::{Conn, Ctx, Next};
 use crate::metrics::Metrics;
-use crate::stream::Socket;
+use crate::socket::Socket;
 use crate::sys::{interrupted, would_block};
 
 /// How long accepting pauses after running out of descriptors.
@@ -64,7 +64,7 @@ pub fn accept_http(
         let Some(sock) = wrap(tcp) else {
             continue;
         };
-        let tls = !matches!(sock, Socket::Plain(_));
+        let tls = sock.is_tls();
         let open = conns.len() as u64;
         let key = conns.next_key();
         ctx.ops.metrics.accepted += 1;
@@ -75,7 +75,7 @@ pub fn accept_http(
         log::trace!("connection {key}: accepted from {peer}; its request is read at once");
         let mut conn = Conn::new(sock);
         let next = conn.on_event(key, true, false, ctx);
-        crate::server::count_handshake(conn.socket(), &mut ctx.ops.metrics);
+        conn.socket().count_handshake(&mut ctx.ops.metrics);
         let wait = match next {
             Next::Close => {
                 log::trace!("connection {key}: closed (close), never registered");

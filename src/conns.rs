@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use slab::Slab;
 
 use crate::http::conn::Conn;
-use crate::stream::Socket;
+use crate::socket::Socket;
 use crate::timers::Timers;
 
 /// Most connections [`Conns::new`] reserves room for (a million: 28 MB of

@@ -59,6 +59,7 @@ pub mod out;
 pub mod rdate;
 pub mod rfc868;
 pub mod server;
+pub mod socket;
 pub mod sockets;
 pub mod stream;
 pub mod sys;

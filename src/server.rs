@@ -52,11 +52,11 @@ use crate::http::session::Site;
 use crate::metrics::{ConnStates, Metrics};
 use crate::ops::Ops;
 use crate::rfc868;
+use crate::socket::Socket;
 use crate::sockets::{Listener, Listeners};
-use crate::stream::Socket;
 use crate::sys::{context, interrupted};
 #[cfg(feature = "tls")]
-use crate::tls::{Handshake, Tls};
+use crate::tls::Tls;
 use crate::trace::{self, NameToken};
 
 /// Signals (SIGINT, SIGTERM, SIGHUP) arrive on this token.
@@ -514,7 +514,7 @@ impl Server {
         };
         let registered = conn.interest();
         let next = conn.on_event(key, readable, hup, &mut self.lent.ctx(now));
-        count_handshake(conn.socket(), &mut self.lent.ops.metrics);
+        conn.socket().count_handshake(&mut self.lent.ops.metrics);
         self.apply(key, registered, next);
     }
 
@@ -554,7 +554,7 @@ impl Server {
         // wheel entry goes with it, so the wheel only ever holds live keys.
         if let Some(mut conn) = self.conns.remove(key) {
             let open = self.conns.len() as u64;
-            let tls = is_tls(conn.socket());
+            let tls = conn.socket().is_tls();
             let metrics = self.metrics();
             metrics.io.other += 1;
             metrics.open = open;
@@ -643,28 +643,4 @@ impl Server {
             self.apply(key, registered, next);
         }
     }
-}
-
-/// Whether a connection is HTTPS.
-fn is_tls(socket: &mut Socket) -> bool {
-    match socket {
-        Socket::Plain(_) => false,
-        #[cfg(feature = "tls")]
-        Socket::Tls(_) => true,
-    }
-}
-
-/// Counts a TLS handshake that has just ended, once.
-pub(crate) fn count_handshake(socket: &mut Socket, metrics: &mut Metrics) {
-    #[cfg(feature = "tls")]
-    if let Socket::Tls(tls) = socket {
-        match tls.take_handshake() {
-            Some(Handshake::Full) => metrics.tls.handshake(false),
-            Some(Handshake::Resumed) => metrics.tls.handshake(true),
-            Some(Handshake::Failed(reason)) => metrics.tls.failed(reason),
-            None => {}
-        }
-    }
-    #[cfg(not(feature = "tls"))]
-    let _ = (socket, metrics);
 }

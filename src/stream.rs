@@ -14,13 +14,9 @@ use std::io::{self, IoSlice, Read, Write};
 use std::net::Shutdown;
 use std::os::fd::AsRawFd;
 
-use mio::event::Source;
 use mio::net::TcpStream;
-use mio::{Interest, Registry, Token};
 
 use crate::sys;
-#[cfg(feature = "tls")]
-use crate::tls::TlsStream;
 
 /// What a connection needs of its socket. Every method is non-blocking:
 /// "nothing now" is `io::ErrorKind::WouldBlock`.
@@ -114,91 +110,5 @@ impl<T: Stream + ?Sized> Stream for Box<T> {
     }
     fn secure(&self) -> bool {
         (**self).secure()
-    }
-}
-
-/// The stream under a server connection: plain TCP, or TLS over TCP.
-#[derive(Debug)]
-pub enum Socket {
-    /// HTTP: the socket itself.
-    Plain(TcpStream),
-    /// HTTPS: rustls between the socket and the connection (boxed: its
-    /// state is a few hundred bytes, and a plain connection should not pay
-    /// for it).
-    #[cfg(feature = "tls")]
-    Tls(Box<TlsStream>),
-}
-
-impl Socket {
-    fn tcp(&mut self) -> &mut TcpStream {
-        match self {
-            Socket::Plain(tcp) => tcp,
-            #[cfg(feature = "tls")]
-            Socket::Tls(tls) => tls.tcp(),
-        }
-    }
-}
-
-/// Dispatches to the stream inside; each arm is one call, inlined.
-macro_rules! each {
-    ($self:ident, $s:ident => $e:expr) => {
-        match $self {
-            Socket::Plain($s) => $e,
-            #[cfg(feature = "tls")]
-            Socket::Tls($s) => $e,
-        }
-    };
-}
-
-impl Stream for Socket {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        each!(self, s => Stream::read(s, buf))
-    }
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        each!(self, s => Stream::write_vectored(s, bufs))
-    }
-    fn write_vectored_more(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        each!(self, s => s.write_vectored_more(bufs))
-    }
-    fn send_file(&mut self, file: &File, offset: u64, count: usize) -> io::Result<usize> {
-        each!(self, s => s.send_file(file, offset, count))
-    }
-    fn shutdown_write(&mut self) -> io::Result<()> {
-        each!(self, s => s.shutdown_write())
-    }
-    fn holds_output(&self) -> bool {
-        each!(self, s => s.holds_output())
-    }
-    fn send_held(&mut self) -> io::Result<()> {
-        each!(self, s => s.send_held())
-    }
-    fn handshaking(&self) -> bool {
-        each!(self, s => s.handshaking())
-    }
-    fn secure(&self) -> bool {
-        each!(self, s => s.secure())
-    }
-}
-
-/// The poller watches the TCP socket under either kind.
-impl Source for Socket {
-    fn register(
-        &mut self,
-        registry: &Registry,
-        token: Token,
-        interests: Interest,
-    ) -> io::Result<()> {
-        self.tcp().register(registry, token, interests)
-    }
-    fn reregister(
-        &mut self,
-        registry: &Registry,
-        token: Token,
-        interests: Interest,
-    ) -> io::Result<()> {
-        self.tcp().reregister(registry, token, interests)
-    }
-    fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
-        self.tcp().deregister(registry)
     }
 }

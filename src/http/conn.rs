@@ -34,7 +34,7 @@ use std::time::Instant;
 use mio::Interest;
 
 use crate::config::Timeouts;
-pub use crate::http::pool::WorkPool;
+use crate::http::pool::{Pool, Pooled};
 use crate::http::session::{Env, Session, SessionState, Site};
 use crate::metrics::{ConnStates, Timeout};
 use crate::ops::Ops;
@@ -211,6 +211,9 @@ impl Under {
     }
 }
 
+/// Spare [`Work`] states, lent to connections while they have work.
+pub type WorkPool = Pool<Work>;
+
 /// What an edge told us and no read has disproved yet.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Ready {
@@ -268,9 +271,25 @@ pub struct Work {
     progress: Instant,
 }
 
+impl Pooled for Work {
+    fn fresh(now: Instant) -> Work {
+        Work::new(now)
+    }
+
+    fn restart(&mut self, now: Instant) {
+        // A pooled state's clocks are those of its last connection.
+        self.progress = now;
+        self.head_started = now;
+    }
+
+    fn reset(&mut self) {
+        Work::reset(self);
+    }
+}
+
 impl Work {
     /// A fresh state for a connection that has work as of `now`.
-    pub(super) fn new(now: Instant) -> Work {
+    fn new(now: Instant) -> Work {
         Work {
             session: Session::default(),
             partial: Vec::new(),
@@ -281,16 +300,9 @@ impl Work {
         }
     }
 
-    /// A pooled state's clocks are those of its last connection: start
-    /// them at `now` for the next one.
-    pub(super) fn restart(&mut self, now: Instant) {
-        self.progress = now;
-        self.head_started = now;
-    }
-
     /// Makes an idle state as good as new for the next connection, keeping
     /// the output queue's capacity (that is the point of the pool).
-    pub(super) fn reset(&mut self) {
+    fn reset(&mut self) {
         self.session = Session::default();
         self.out.clear();
         self.out.shrink_to(OUT_KEEP);
@@ -785,7 +797,7 @@ mod tests {
         assert!(sock.written.ends_with(b"\r\n\r\nHello\n"));
         assert_eq!(sock.reads, 1, "a short read proves the socket drained");
         assert!(conn.work.is_none(), "idle: the work state went back");
-        assert_eq!(w.pool.spare.len(), 1);
+        assert_eq!(w.pool.spare(), 1);
         assert_eq!(conn.waiting(), Timeout::Idle);
         assert_eq!(w.ops.metrics.io.reads, 1);
         assert_eq!(w.ops.metrics.io.writes, 1);
