@@ -167,6 +167,7 @@ fn started_as_root_it_drops_to_the_given_user_after_binding() {
     assert!(err.to_string().contains("no such user"), "{err}");
 }
 
+#[cfg(feature = "tls")]
 /// Starts the binary the way systemd starts it with sockets `fds` named
 /// `names` (descriptors 3, 4, ...), and `args`.
 fn activated(fds: &[i32], names: &str, args: &[&str]) -> Child {
