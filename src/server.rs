@@ -45,9 +45,7 @@ use crate::access_log::AccessLog;
 use crate::batch::DatagramBatch;
 use crate::config::{Clock, Config, Timeouts};
 use crate::conns::Conns;
-use crate::date::DateLine;
 use crate::http::conn::{Ctx, Next, WorkPool};
-use crate::http::files::Files;
 use crate::http::session::Site;
 use crate::metrics::{ConnStates, Metrics};
 use crate::ops::Ops;
@@ -216,35 +214,8 @@ impl Server {
             Arc::new(Waker::new(poll.registry(), WAKER).map_err(|e| context(e, "eventfd"))?);
 
         let wall = (config.clock)();
-        let mut files = Files::new(
-            config.root.as_deref(),
-            config.cache_file_max,
-            config.cache_total_max,
-            wall,
-        )?;
-        files.serve_dotfiles(config.dotfiles);
-        files.set_cache_control(config.cache_control.as_deref());
-        let mut date = DateLine::default();
-        date.update(wall);
-        let now_secs = date.second().unwrap_or(0);
-        let mut site = Site::new(files, date, config.limits);
-        site.metrics_path = config.metrics_path.as_deref().map(|p| p.as_bytes().into());
-        site.health_path = config.health_path.as_deref().map(|p| p.as_bytes().into());
-        if config.redirect_https {
-            let Some(https) = https_addrs.first() else {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    "--redirect-https needs an --https address",
-                ));
-            };
-            site.redirect_https = Some(https.port());
-        }
-        site.hsts = (config.hsts).map(|secs| {
-            format!("Strict-Transport-Security: max-age={secs}\r\n")
-                .into_bytes()
-                .into()
-        });
-        site.refresh(wall);
+        let site = Site::configure(&config, wall, https_addrs.first().map(SocketAddr::port))?;
+        let now_secs = site.date.second().unwrap_or(0);
         let now = Instant::now();
         let ops = Ops {
             metrics: Metrics {

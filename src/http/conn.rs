@@ -34,13 +34,13 @@ use std::time::Instant;
 use mio::Interest;
 
 use crate::config::Timeouts;
+use crate::http::edge::{Got, Ready, read};
 use crate::http::pool::{Pool, Pooled};
 use crate::http::session::{Env, Session, SessionState, Site};
 use crate::metrics::{ConnStates, Timeout};
 use crate::ops::Ops;
 use crate::out::{Flush, OutQueue};
 use crate::stream::Stream;
-use crate::sys::{interrupted, would_block};
 
 /// Stop reading a connection while this many response bytes wait for it,
 /// so a client that pipelines without reading cannot grow our memory.
@@ -213,17 +213,6 @@ impl Under {
 
 /// Spare [`Work`] states, lent to connections while they have work.
 pub type WorkPool = Pool<Work>;
-
-/// What an edge told us and no read has disproved yet.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Ready {
-    /// The socket may hold unread bytes (see the module docs).
-    pub readable: bool,
-    /// The poller reported the peer's FIN (EPOLLRDHUP). Then a short read
-    /// no longer proves the socket drained: the EOF behind the data must
-    /// still be read, and no new edge will announce it.
-    pub hup: bool,
-}
 
 /// The connection at the socket level (the exchange's own state is the
 /// session's [`SessionState`]).
@@ -598,50 +587,6 @@ impl Work {
         }
         self.state = ConnState::Lingering { ready, until };
         Next::Wait(self.wait(&ctx.timeouts, sock))
-    }
-}
-
-/// What one `read` found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Got {
-    /// This many bytes (more than zero).
-    Data(usize),
-    /// The client closed its side.
-    Eof,
-    /// Nothing now (EAGAIN): the socket is drained.
-    WouldBlock,
-}
-
-/// One `read`, keeping `ready.readable` honest: cleared when the read would
-/// block or comes back shorter than the buffer (the kernel gave all it had,
-/// so another read would only say EAGAIN), unless the peer's FIN is known
-/// to be queued behind the data (`ready.hup`). Each call is counted.
-fn read<S: Stream>(
-    sock: &mut S,
-    buf: &mut [u8],
-    ready: &mut Ready,
-    calls: &mut u64,
-) -> io::Result<Got> {
-    loop {
-        *calls += 1;
-        match sock.read(buf) {
-            Ok(0) => {
-                ready.readable = false;
-                return Ok(Got::Eof);
-            }
-            Ok(n) => {
-                if n < buf.len() && !ready.hup {
-                    ready.readable = false;
-                }
-                return Ok(Got::Data(n));
-            }
-            Err(e) if interrupted(&e) => continue,
-            Err(e) if would_block(&e) => {
-                ready.readable = false;
-                return Ok(Got::WouldBlock);
-            }
-            Err(e) => return Err(e),
-        }
     }
 }
 

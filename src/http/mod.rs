@@ -8,6 +8,7 @@
 pub mod body;
 pub mod conditional;
 pub mod conn;
+pub mod edge;
 pub mod files;
 pub mod grammar;
 pub mod mime;

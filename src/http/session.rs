@@ -76,6 +76,42 @@ impl Site {
         }
     }
 
+    /// The site a configuration describes, at wall time `now`;
+    /// `https_port` is the first HTTPS listener's, for `--redirect-https`.
+    pub fn configure(
+        config: &crate::config::Config,
+        now: std::time::SystemTime,
+        https_port: Option<u16>,
+    ) -> std::io::Result<Site> {
+        let mut files = Files::new(
+            config.root.as_deref(),
+            config.cache_file_max,
+            config.cache_total_max,
+            now,
+        )?;
+        files.serve_dotfiles(config.dotfiles);
+        files.set_cache_control(config.cache_control.as_deref());
+        let mut site = Site::new(files, DateLine::default(), config.limits);
+        site.metrics_path = config.metrics_path.as_deref().map(|p| p.as_bytes().into());
+        site.health_path = config.health_path.as_deref().map(|p| p.as_bytes().into());
+        if config.redirect_https {
+            let Some(port) = https_port else {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "--redirect-https needs an --https address",
+                ));
+            };
+            site.redirect_https = Some(port);
+        }
+        site.hsts = (config.hsts).map(|secs| {
+            format!("Strict-Transport-Security: max-age={secs}\r\n")
+                .into_bytes()
+                .into()
+        });
+        site.refresh(now);
+        Ok(site)
+    }
+
     /// Brings the Date line (and its HTTPS twin) up to `now`.
     pub fn refresh(&mut self, now: std::time::SystemTime) {
         let second = self.date.second();
