@@ -48,6 +48,15 @@ fn serve(pairs: Vec<CertPair>, root: Option<PathBuf>) -> oneloop::Running {
     })
 }
 
+/// A server with HTTPS for `localhost` on the default pair, the pair, and
+/// the directory holding it (kept alive as long as the test needs it).
+fn localhost(name: &str) -> (TempDir, CertPair, oneloop::Running) {
+    let dir = TempDir::new(name);
+    let pair = certificate(dir.path(), "localhost", &["localhost"]);
+    let server = serve(vec![pair.clone()], None);
+    (dir, pair, server)
+}
+
 fn run(cmd: &mut Command) -> Output {
     cmd.output().unwrap_or_else(|e| panic!("run {cmd:?}: {e}"))
 }
@@ -72,9 +81,7 @@ fn curl(port: u16, ca: &Path, path: &str, extra: &[&str]) -> Output {
 
 #[test]
 fn curl_gets_and_heads_with_alpn_http11() {
-    let dir = TempDir::new("https-curl");
-    let pair = certificate(dir.path(), "localhost", &["localhost"]);
-    let server = serve(vec![pair.clone()], None);
+    let (_dir, pair, server) = localhost("https-curl");
     let port = server.https[0].port();
     let out = curl(port, &pair.cert, "/hello.txt", &["-v"]);
     assert!(
@@ -125,9 +132,7 @@ fn large_files_arrive_intact_over_tls() {
 
 #[test]
 fn sixteen_pipelined_requests_are_answered_in_order() {
-    let dir = TempDir::new("https-pipe");
-    let pair = certificate(dir.path(), "localhost", &["localhost"]);
-    let server = serve(vec![pair.clone()], None);
+    let (_dir, pair, server) = localhost("https-pipe");
     let port = server.https[0].port().to_string();
     let cert = pair.cert.to_string_lossy().into_owned();
     let out = python(&["pipeline", &port, &cert, "localhost", "16"]);
@@ -140,9 +145,7 @@ fn sixteen_pipelined_requests_are_answered_in_order() {
 
 #[test]
 fn tls_12_and_13_are_spoken_and_11_is_refused() {
-    let dir = TempDir::new("https-versions");
-    let pair = certificate(dir.path(), "localhost", &["localhost"]);
-    let server = serve(vec![pair.clone()], None);
+    let (_dir, pair, server) = localhost("https-versions");
     let port = server.https[0].port().to_string();
     let cert = pair.cert.to_string_lossy().into_owned();
     let ask = |v| python(&["version", &port, &cert, "localhost", v]);
@@ -154,9 +157,7 @@ fn tls_12_and_13_are_spoken_and_11_is_refused() {
 
 #[test]
 fn sessions_resume_in_both_versions() {
-    let dir = TempDir::new("https-resume");
-    let pair = certificate(dir.path(), "localhost", &["localhost"]);
-    let server = serve(vec![pair.clone()], None);
+    let (dir, pair, server) = localhost("https-resume");
     let connect_to = format!("127.0.0.1:{}", server.https[0].port());
     for version in ["-tls1_3", "-tls1_2"] {
         let session = dir.path().join(format!("session{version}"));
@@ -242,9 +243,7 @@ fn sni_picks_the_named_certificate_and_the_first_is_the_default() {
 
 #[test]
 fn plain_http_to_the_tls_port_is_closed_and_nobody_else_notices() {
-    let dir = TempDir::new("https-plain");
-    let pair = certificate(dir.path(), "localhost", &["localhost"]);
-    let server = serve(vec![pair.clone()], None);
+    let (_dir, pair, server) = localhost("https-plain");
     let mut s = connect(server.https[0]);
     s.write_all(get_req("/hello.txt").as_bytes()).unwrap();
     let mut got = Vec::new();
@@ -267,9 +266,7 @@ fn plain_http_to_the_tls_port_is_closed_and_nobody_else_notices() {
 
 #[test]
 fn half_a_client_hello_is_cut_at_the_head_deadline() {
-    let dir = TempDir::new("https-half");
-    let pair = certificate(dir.path(), "localhost", &["localhost"]);
-    let server = serve(vec![pair.clone()], None); // head deadline: 500 ms
+    let (_dir, pair, server) = localhost("https-half"); // head deadline: 500 ms
     let port = server.https[0].port();
     let port_arg = port.to_string();
     let half = std::thread::spawn(move || python(&["half", &port_arg]));
