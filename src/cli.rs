@@ -130,11 +130,11 @@ pub struct Serve {
     pub max_body: u64,
 
     /// Files up to this size are cached in memory; larger ones go out with sendfile.
-    #[arg(long, value_name = "BYTES", default_value_t = Config::default().cache_file_max)]
+    #[arg(long, value_name = "BYTES", default_value_t = Config::CACHE_FILE_MAX)]
     pub cache_file_max: u64,
 
     /// Total bytes of file bodies kept in memory.
-    #[arg(long, value_name = "BYTES", default_value_t = Config::default().cache_total_max)]
+    #[arg(long, value_name = "BYTES", default_value_t = Config::CACHE_TOTAL_MAX)]
     pub cache_total_max: u64,
 
     /// Seconds from a request head's first byte to its end (not extended by
@@ -171,8 +171,14 @@ pub struct Serve {
     pub udp_rate: u32,
 
     /// Seconds a graceful shutdown waits for responses in flight.
-    #[arg(long, value_name = "SECS", default_value_t = Config::default().shutdown_timeout.as_secs())]
+    #[arg(long, value_name = "SECS", default_value_t = Config::SHUTDOWN_TIMEOUT.as_secs())]
     pub shutdown_timeout: u64,
+
+    /// Under load (two or more events in a wakeup), pause this many
+    /// microseconds before polling again, so that the next events need
+    /// not wake the loop one by one (0: always block until an event).
+    #[arg(long, value_name = "USECS", default_value_t = Config::COALESCE.as_micros() as u64)]
+    pub coalesce_us: u64,
 
     /// Add `Cache-Control: VALUE` to file responses (e.g. "public, max-age=3600").
     #[arg(long, value_name = "VALUE")]

@@ -143,6 +143,10 @@ pub struct Config {
     pub udp_rate: u32,
     /// How long a graceful shutdown waits for responses in flight.
     pub shutdown_timeout: Duration,
+    /// Under load, the loop's pause before polling again, so that events
+    /// arriving meanwhile need not wake it ([`crate::coalesce`]); zero:
+    /// always block in `epoll_wait`.
+    pub coalesce: Duration,
     /// Set SO_REUSEPORT on every socket bound, so that several processes
     /// (one per core) can share the ports.
     pub reuse_port: bool,
@@ -165,6 +169,19 @@ pub struct Config {
     pub health_path: Option<String>,
 }
 
+/// Defaults the command line shows, as constants: `Config::default()`
+/// builds vectors and parses addresses, too much to repeat for each option.
+impl Config {
+    /// Default [`Config::cache_file_max`].
+    pub const CACHE_FILE_MAX: u64 = 256 * 1024;
+    /// Default [`Config::cache_total_max`].
+    pub const CACHE_TOTAL_MAX: u64 = 64 * 1024 * 1024;
+    /// Default [`Config::shutdown_timeout`].
+    pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+    /// Default [`Config::coalesce`].
+    pub const COALESCE: Duration = Duration::from_micros(40);
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -176,14 +193,15 @@ impl Default for Config {
             hsts: None,
             root: None,
             limits: Limits::default(),
-            cache_file_max: 256 * 1024,
-            cache_total_max: 64 * 1024 * 1024,
+            cache_file_max: Config::CACHE_FILE_MAX,
+            cache_total_max: Config::CACHE_TOTAL_MAX,
             timeouts: Timeouts::default(),
             max_conns: 1024,
             dotfiles: false,
             udp_low_ports: false,
             udp_rate: 0,
-            shutdown_timeout: Duration::from_secs(10),
+            shutdown_timeout: Config::SHUTDOWN_TIMEOUT,
+            coalesce: Config::COALESCE,
             reuse_port: false,
             systemd: false,
             handle_signals: false,

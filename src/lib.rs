@@ -49,6 +49,7 @@
 pub mod accept;
 pub mod access_log;
 pub mod batch;
+pub mod coalesce;
 pub mod config;
 pub mod conns;
 pub mod date;

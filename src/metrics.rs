@@ -40,6 +40,9 @@ pub struct LoopCounts {
     pub wakeups: u64,
     /// Events those wakeups carried.
     pub events: u64,
+    /// Pauses (`nanosleep`) a busy loop took before polling without
+    /// blocking ([`crate::coalesce`]); each poll is also a wakeup.
+    pub coalesced: u64,
     /// `read` calls on HTTP connections, those that found nothing included.
     pub reads: u64,
     /// `writev`, `sendmsg` and `sendfile` calls on HTTP connections.
@@ -51,7 +54,7 @@ pub struct LoopCounts {
 impl LoopCounts {
     /// Every syscall counted.
     pub fn syscalls(&self) -> u64 {
-        self.wakeups + self.reads + self.writes + self.other
+        self.wakeups + self.coalesced + self.reads + self.writes + self.other
     }
 }
 
@@ -271,11 +274,18 @@ impl Metrics {
             &[("", io.events)],
         );
         metric(
+            "loop_coalesced_total",
+            "counter",
+            "Polls a busy loop made after a short pause rather than blocking.",
+            &[("", io.coalesced)],
+        );
+        metric(
             "http_syscalls_total",
             "counter",
             "System calls the loop made for HTTP, by call (epoll_wait counts every wakeup).",
             &[
                 ("{call=\"epoll_wait\"}", io.wakeups),
+                ("{call=\"nanosleep\"}", io.coalesced),
                 ("{call=\"read\"}", io.reads),
                 ("{call=\"write\"}", io.writes),
                 ("{call=\"other\"}", io.other),

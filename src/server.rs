@@ -4,7 +4,10 @@
 //! ```text
 //! Server::run
 //!   loop {
-//!     poll(events, until the next deadline)        one epoll_wait
+//!     poll(events, until the next deadline)        one epoll_wait; after a
+//!                                                  busy wakeup, a 40 µs pause
+//!                                                  then a poll that only looks
+//!                                                  (coalesce.rs)
 //!     read the clocks once; refresh the Date line
 //!     a new second: sample connection states, write the access log
 //!     for each event:
@@ -43,6 +46,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use crate::accept::{Accepted, Pause, accept_http};
 use crate::access_log::AccessLog;
 use crate::batch::DatagramBatch;
+use crate::coalesce::{Coalesce, Wait};
 use crate::config::{Clock, Config, Timeouts};
 use crate::conns::Conns;
 use crate::http::conn::{Ctx, Next, WorkPool};
@@ -52,7 +56,7 @@ use crate::ops::Ops;
 use crate::rfc868;
 use crate::socket::Socket;
 use crate::sockets::{Listener, Listeners};
-use crate::sys::{context, interrupted};
+use crate::sys::{self, context, interrupted};
 #[cfg(feature = "tls")]
 use crate::tls::Tls;
 use crate::trace::{self, NameToken};
@@ -165,6 +169,8 @@ pub struct Server {
     state: ServerState,
     clock: Clock,
     shutdown_timeout: Duration,
+    /// The pause before a busy loop's next poll ([`Coalesce`]).
+    coalesce: Duration,
     /// The Unix second of the last once-a-second chores.
     chores_second: u64,
 }
@@ -259,6 +265,7 @@ impl Server {
             state: ServerState::Serving,
             clock: config.clock,
             shutdown_timeout: config.shutdown_timeout,
+            coalesce: config.coalesce,
             chores_second: now_secs,
         })
     }
@@ -291,13 +298,28 @@ impl Server {
     /// poller itself fails.
     pub fn run(mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
+        if !self.coalesce.is_zero() {
+            // A pause of 40 µs should not become 90.
+            if let Err(e) = sys::set_timer_slack(1_000) {
+                log::warn!("prctl(PR_SET_TIMERSLACK): {e}");
+            }
+        }
+        let mut coalesce = Coalesce::new(self.coalesce);
         loop {
-            let timeout = self.next_timeout(Instant::now());
+            let timeout = match coalesce.next_wait(self.next_timeout(Instant::now())) {
+                Wait::Block(timeout) => timeout,
+                Wait::PauseThenLook(pause) => {
+                    std::thread::sleep(pause);
+                    self.metrics().io.coalesced += 1;
+                    Some(Duration::ZERO)
+                }
+            };
             match self.poll.poll(&mut events, timeout) {
                 Ok(()) => {}
                 Err(e) if interrupted(&e) => continue,
                 Err(e) => return Err(context(e, "epoll_wait")),
             }
+            coalesce.woke(events.iter().count());
             // The clocks are read once per wakeup: every reply in it shares them.
             let now = Instant::now();
             let wall = (self.clock)();

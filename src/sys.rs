@@ -28,6 +28,21 @@ macro_rules! syscall {
 }
 pub(crate) use syscall;
 
+/// Sets how late the kernel may end this thread's sleeps and timeouts
+/// (50 µs by default), so that a pause of a few tens of microseconds is
+/// what it says.
+pub fn set_timer_slack(nanos: u64) -> io::Result<()> {
+    // SAFETY: PR_SET_TIMERSLACK takes a value, no pointer.
+    syscall!(prctl(
+        libc::PR_SET_TIMERSLACK,
+        nanos as libc::c_ulong,
+        0,
+        0,
+        0
+    ))
+    .map(drop)
+}
+
 /// The socket has nothing for us now (EAGAIN): wait for the next edge.
 pub fn would_block(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::WouldBlock

@@ -634,6 +634,81 @@ fn the_loop_counts_its_syscalls_and_the_batching_shows() {
     server.stop().unwrap();
 }
 
+/// Rounds of one request on each of `clients` at once, until the loop has
+/// paused before a poll (or `rounds` have passed); returns the pauses.
+fn bursts(addr: SocketAddr, clients: &mut [TcpStream], rounds: usize) -> u64 {
+    let mut scraper = connect(addr);
+    let metrics = req("GET", "/metrics", &[]);
+    let scrape = |s: &mut TcpStream| samples_of(&exchange(s, metrics.as_bytes(), 1)[0]);
+    let before = scrape(&mut scraper)["oneloop_loop_coalesced_total"];
+    let one = req("GET", "/a.txt", &[]);
+    for _ in 0..rounds {
+        for c in clients.iter_mut() {
+            c.write_all(one.as_bytes()).unwrap();
+        }
+        for c in clients.iter_mut() {
+            let answers = read_responses(c, &[false]);
+            assert_eq!(answers[0].status, 200);
+        }
+        let paused = scrape(&mut scraper)["oneloop_loop_coalesced_total"] - before;
+        if paused > 0 {
+            return paused;
+        }
+    }
+    0
+}
+
+#[test]
+fn a_busy_loop_pauses_to_collect_events_and_a_quiet_one_never_does() {
+    let root = site("coalesce");
+    let server = start(Config {
+        metrics_path: Some("/metrics".into()),
+        ..config(&root)
+    });
+    let addr = server.http[0];
+    // One client at a time: every wakeup has one event, and the loop
+    // blocks each time, so a lone request is answered as soon as it lands.
+    let mut alone = connect(addr);
+    let mut scraper = connect(addr);
+    let metrics = req("GET", "/metrics", &[]);
+    let before = samples_of(&exchange(&mut scraper, metrics.as_bytes(), 1)[0]);
+    for _ in 0..20 {
+        let answers = exchange(&mut alone, req("GET", "/a.txt", &[]).as_bytes(), 1);
+        assert_eq!(answers[0].status, 200);
+    }
+    let after = samples_of(&exchange(&mut scraper, metrics.as_bytes(), 1)[0]);
+    let name = "oneloop_loop_coalesced_total";
+    assert_eq!(
+        after[name], before[name],
+        "one event per wakeup never pauses"
+    );
+    // Sixteen clients sending at once: wakeups bring several events, and
+    // the loop pauses before the next poll (each pause is a nanosleep).
+    let mut clients: Vec<TcpStream> = (0..16).map(|_| connect(addr)).collect();
+    let paused = bursts(addr, &mut clients, 200);
+    assert!(
+        paused > 0,
+        "200 rounds of 16 requests at once, and no pause"
+    );
+    let total = samples_of(&exchange(&mut scraper, metrics.as_bytes(), 1)[0]);
+    assert_eq!(
+        total["oneloop_http_syscalls_total{call=\"nanosleep\"}"],
+        total[name]
+    );
+    server.stop().unwrap();
+
+    // Turned off, the same bursts never pause.
+    let server = start(Config {
+        metrics_path: Some("/metrics".into()),
+        coalesce: Duration::ZERO,
+        ..config(&root)
+    });
+    let addr = server.http[0];
+    let mut clients: Vec<TcpStream> = (0..16).map(|_| connect(addr)).collect();
+    assert_eq!(bursts(addr, &mut clients, 20), 0);
+    server.stop().unwrap();
+}
+
 #[test]
 fn metrics_count_what_the_loop_did() {
     let root = site("metrics");
