@@ -35,8 +35,10 @@
 //!
 //! Grown into: `src/tls/` (`TlsStream` is this connection's reading and
 //! writing made into a `Stream`, so the HTTP session does not know TLS is
-//! there), `holds_output` and `handshaking` in `src/stream.rs`, and the
-//! HTTPS listener in `src/accept.rs`.
+//! there; it drives rustls's unbuffered API, the same steps with the
+//! buffers in the caller's hands, so an idle connection keeps none),
+//! `holds_output` and `handshaking` in `src/stream.rs`, and the HTTPS
+//! listener in `src/accept.rs`.
 
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;

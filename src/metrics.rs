@@ -13,7 +13,7 @@
 //! scan would not.
 
 use std::fmt::Write;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::rfc868::TimeStats;
 
@@ -158,10 +158,12 @@ impl Metrics {
     /// The exposition text.
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(3072);
+        let uptime = self.started_at.map_or(Duration::ZERO, |t| t.elapsed());
         let _ = writeln!(
             out,
-            "# HELP oneloop_uptime_seconds Seconds since the server started (monotonic).\n# TYPE oneloop_uptime_seconds gauge\noneloop_uptime_seconds {:.3}",
-            self.started_at.map_or(0.0, |t| t.elapsed().as_secs_f64())
+            "# HELP oneloop_uptime_seconds Seconds since the server started (monotonic).\n# TYPE oneloop_uptime_seconds gauge\noneloop_uptime_seconds {}.{:03}",
+            uptime.as_secs(),
+            uptime.subsec_millis()
         );
         let mut metric = |name: &str, kind: &str, help: &str, samples: &[(&str, u64)]| {
             let _ = writeln!(

@@ -283,7 +283,7 @@ pub fn render_text(reports: &[Report]) -> String {
         let (time, rtt, offset) = match &r.outcome {
             Outcome::Time { unix, rtt, offset } => (
                 crate::date::format((*unix).max(0) as u64),
-                format!("{:.1} ms", rtt.as_secs_f64() * 1000.0),
+                format!("{} ms", fixed(rtt.as_secs_f64() * 1000.0, 1)),
                 format!("{} s", tenths(*offset)),
             ),
             Outcome::Failed(why) => (why.clone(), String::new(), String::new()),
@@ -307,10 +307,11 @@ pub fn render_text(reports: &[Report]) -> String {
             tenths(offset)
         )),
         (Some(median), Some(spread)) => out.push_str(&format!(
-            "{} of {} answered; median offset {} s; the answers disagree by {spread:.1} s\n",
+            "{} of {} answered; median offset {} s; the answers disagree by {} s\n",
             s.answered,
             reports.len(),
-            tenths(median)
+            tenths(median),
+            fixed(spread, 1)
         )),
         _ => out.push_str(&format!("none of {} answered\n", reports.len())),
     }
@@ -320,12 +321,23 @@ pub fn render_text(reports: &[Report]) -> String {
 /// Seconds to a tenth, signed, but never "-0.0" (nor "+0.0"): a zero is
 /// a zero.
 fn tenths(seconds: f64) -> String {
-    let rounded = (seconds * 10.0).round() / 10.0;
-    if rounded == 0.0 {
-        "0.0".into()
-    } else {
-        format!("{rounded:+.1}")
+    match fixed(seconds, 1) {
+        zero if zero == "0.0" => zero,
+        minus if minus.starts_with('-') => minus,
+        plus => format!("+{plus}"),
     }
+}
+
+/// `x` rounded to `places` decimals (at most 3), in integer arithmetic:
+/// nothing else in the binary prints a float, and the standard library's
+/// float printing weighs 20 KB. A zero is "0.0", never "-0.0".
+fn fixed(x: f64, places: u32) -> String {
+    let scale = 10u64.pow(places.min(3));
+    let n = (x * scale as f64).round() as i64;
+    let sign = if n < 0 { "-" } else { "" };
+    let n = n.unsigned_abs();
+    let width = places.min(3) as usize;
+    format!("{sign}{}.{:0width$}", n / scale, n % scale)
 }
 
 /// The reports as JSON, for scripts.
@@ -342,15 +354,18 @@ pub fn render_json(reports: &[Report]) -> String {
             );
             match &r.outcome {
                 Outcome::Time { unix, rtt, offset } => format!(
-                    "{head},\"ok\":true,\"unix\":{unix},\"rtt_ms\":{:.3},\"offset_s\":{offset:.3}}}",
-                    rtt.as_secs_f64() * 1000.0
+                    "{head},\"ok\":true,\"unix\":{unix},\"rtt_ms\":{},\"offset_s\":{}}}",
+                    fixed(rtt.as_secs_f64() * 1000.0, 3),
+                    fixed(*offset, 3)
                 ),
-                Outcome::Failed(why) => format!("{head},\"ok\":false,\"error\":{}}}", json_string(why)),
+                Outcome::Failed(why) => {
+                    format!("{head},\"ok\":false,\"error\":{}}}", json_string(why))
+                }
             }
         })
         .collect();
     let s = summarize(reports);
-    let num = |x: Option<f64>| x.map_or("null".to_string(), |v| format!("{v:.3}"));
+    let num = |x: Option<f64>| x.map_or("null".to_string(), |v| fixed(v, 3));
     format!(
         "{{\"results\":[{}],\"answered\":{},\"median_offset_s\":{},\"spread_s\":{}}}\n",
         items.join(","),
@@ -378,6 +393,20 @@ fn json_string(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fixed_point_numbers_round_to_their_places_and_a_zero_has_no_sign() {
+        assert_eq!(fixed(1.25, 1), "1.3");
+        assert_eq!(fixed(-1.24, 1), "-1.2");
+        assert_eq!(fixed(0.0004, 3), "0.000");
+        assert_eq!(fixed(-0.0004, 3), "0.000");
+        assert_eq!(fixed(12.3456, 3), "12.346");
+        assert_eq!(fixed(-0.05, 3), "-0.050");
+        assert_eq!(tenths(0.04), "0.0");
+        assert_eq!(tenths(-0.04), "0.0");
+        assert_eq!(tenths(2.0), "+2.0");
+        assert_eq!(tenths(-3.46), "-3.5");
+    }
 
     fn report(offset: Option<f64>) -> Report {
         Report {

@@ -40,7 +40,7 @@ fn the_memory_chart_draws_bars_proportional_to_rss() {
     let out = std::env::temp_dir().join(format!("oneloop-chart-{}.svg", std::process::id()));
     let status = Command::new("python3")
         .arg(Path::new(ROOT).join("benches/chart.py"))
-        .arg(Path::new(ROOT).join("docs/bench/2026-11-25-static.json"))
+        .arg(Path::new(ROOT).join("docs/bench/2026-11-26-static.json"))
         .arg(&out)
         .status();
     let Ok(status) = status else {

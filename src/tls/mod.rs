@@ -21,7 +21,7 @@ use std::io;
 use std::sync::Arc;
 
 use mio::net::TcpStream;
-use rustls::server::{ServerConfig, ServerConnection, ServerSessionMemoryCache};
+use rustls::server::{ServerConfig, ServerSessionMemoryCache, UnbufferedServerConnection};
 
 use certs::Certs;
 pub use certs::Pair;
@@ -65,7 +65,7 @@ impl Tls {
 
     /// A TLS stream for a freshly accepted socket.
     pub fn accept(&self, tcp: TcpStream) -> io::Result<TlsStream> {
-        let conn = ServerConnection::new(self.config.clone())
+        let conn = UnbufferedServerConnection::new(self.config.clone())
             .map_err(|e| io::Error::other(format!("TLS: {e}")))?;
         Ok(TlsStream::new(tcp, conn))
     }

@@ -1,24 +1,36 @@
 //! One TLS connection as a [`Stream`]: records in from the socket,
 //! plaintext out to the connection, and the reverse.
 //!
+//! This is rustls's unbuffered API: rustls keeps the connection's state
+//! (the handshake, the keys) and nothing else, and the caller owns every
+//! byte of ciphertext. So a connection keeps no buffer while it is idle:
+//! what it reads and what it encrypts pass through one scratch buffer
+//! that every connection of the thread shares (the loop is one thread), and
+//! only what must outlive a call stays with the connection: part of a
+//! record the client has not finished sending, records the socket has not
+//! taken, plaintext the connection's buffer had no room for. Each is
+//! freed once empty.
+//!
 //! What readiness means changes under TLS, and this is where it is kept
 //! honest for the edge-triggered connection above:
 //!
 //! - A readable socket may yield no plaintext (half a record, or handshake
 //!   messages only), so `read` goes on reading records until it has
-//!   plaintext or the socket says WouldBlock. It returns a short read only
-//!   when the socket is drained, as a plain socket does, because the
-//!   connection stops reading on a short read and no new edge would come.
-//! - rustls may hold records the socket has not taken (the handshake's
-//!   flight, or a response larger than the socket's room): the stream
-//!   says so ([`Stream::holds_output`]) and the connection keeps WRITABLE
-//!   interest until they are sent. A write is short only when the socket
-//!   is full, never because rustls's own buffer filled.
+//!   plaintext or the socket is drained. It returns a short read only
+//!   then, as a plain socket does, because the connection stops reading on
+//!   a short read and no new edge would come. It knows the socket is
+//!   drained when a read comes back shorter than asked, without the read
+//!   that says EAGAIN.
+//! - The stream may hold records the socket has not taken (the handshake's
+//!   flight, or a response larger than the socket's room): it says so
+//!   ([`Stream::holds_output`]) and the connection keeps WRITABLE interest
+//!   until they are sent. A write is short only when the socket is full.
 //! - There is no `sendfile` under TLS (this kernel offers no kTLS): a file
 //!   is read (`pread`) into a 64 KiB stack buffer, four records at a time,
 //!   and encrypted. With kTLS, the keys would be handed to the kernel after
 //!   the handshake and `send_file` would go back to `sendfile(2)`.
 
+use std::cell::RefCell;
 use std::fs::File;
 use std::io::{self, IoSlice, Read, Write};
 use std::net::Shutdown;
@@ -26,13 +38,19 @@ use std::os::unix::fs::FileExt;
 
 use mio::net::TcpStream;
 use rustls::HandshakeKind;
-use rustls::server::ServerConnection;
+use rustls::server::UnbufferedServerConnection;
+use rustls::unbuffered::{
+    ConnectionState, EncodeError, EncryptError, InsufficientSizeError, UnbufferedStatus,
+};
 
 use crate::stream::Stream;
 use crate::sys::{interrupted, would_block};
 
 /// The most plaintext one TLS record carries (RFC 8446 §5.1).
 const RECORD: usize = 16 * 1024;
+/// What a record adds to its plaintext, at most: the header, an explicit
+/// nonce (TLS 1.2), the tag, the content type and padding (TLS 1.3).
+const OVERHEAD: usize = 256;
 /// A small response's record, gathered in a buffer this size.
 const SMALL: usize = 2 * 1024;
 
@@ -40,6 +58,16 @@ const SMALL: usize = 2 * 1024;
 /// sent with one `writev` (one record per write measured 87 to 136
 /// syscalls per 1 MiB response; four, 39).
 const FILE_STEP: usize = 64 * 1024;
+
+/// The shared scratch buffer: four records and their overhead, which is
+/// also more than any one record a client may send.
+const SCRATCH: usize = FILE_STEP + 4 * OVERHEAD;
+
+thread_local! {
+    /// The ciphertext of whichever connection is reading or writing. Its
+    /// pages are touched only when HTTPS is served.
+    static SCRATCH_BUF: RefCell<Vec<u8>> = RefCell::new(vec![0; SCRATCH]);
+}
 
 /// How a handshake ended, for the loop to count once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,7 +83,15 @@ pub enum Handshake {
 /// A TCP socket with rustls on it.
 pub struct TlsStream {
     tcp: TcpStream,
-    tls: ServerConnection,
+    tls: UnbufferedServerConnection,
+    /// The start of a record the client has not finished sending.
+    incoming: Vec<u8>,
+    /// Records the socket has not taken yet.
+    outgoing: Vec<u8>,
+    /// Plaintext the connection's buffer had no room for.
+    plaintext: Vec<u8>,
+    /// The client closed (close_notify, or the socket's EOF).
+    eof: bool,
     /// How the handshake ended, until the loop takes it.
     outcome: Option<Handshake>,
 }
@@ -69,12 +105,26 @@ impl std::fmt::Debug for TlsStream {
     }
 }
 
+/// Where a run of rustls over the bytes read stopped.
+enum Stop {
+    /// It needs more bytes from the client.
+    NeedData,
+    /// The connection's buffer is full of plaintext.
+    Full,
+    /// The client closed the TLS session.
+    Closed,
+}
+
 impl TlsStream {
     /// Wraps an accepted socket and a fresh rustls server connection.
-    pub fn new(tcp: TcpStream, tls: ServerConnection) -> TlsStream {
+    pub fn new(tcp: TcpStream, tls: UnbufferedServerConnection) -> TlsStream {
         TlsStream {
             tcp,
             tls,
+            incoming: Vec::new(),
+            outgoing: Vec::new(),
+            plaintext: Vec::new(),
+            eof: false,
             outcome: None,
         }
     }
@@ -89,113 +139,386 @@ impl TlsStream {
         self.outcome.take()
     }
 
-    /// Feeds the records just read to rustls. An error ends the
-    /// connection; the alert rustls wrote for it is sent first, as far as
-    /// the socket takes it.
-    fn process(&mut self) -> io::Result<()> {
-        let was_handshaking = self.tls.is_handshaking();
-        if let Err(e) = self.tls.process_new_packets() {
-            log::trace!("TLS: {e}: sending an alert and closing");
-            if was_handshaking {
-                self.outcome = Some(Handshake::Failed(reason(&e)));
+    /// Runs rustls over `incoming` (ciphertext, in the scratch buffer):
+    /// plaintext goes to `buf[*filled..]`, handshake records to the socket.
+    /// Returns how many bytes of `incoming` it used, and why it stopped.
+    fn run(
+        &mut self,
+        incoming: &mut [u8],
+        buf: &mut [u8],
+        filled: &mut usize,
+    ) -> io::Result<(usize, Stop)> {
+        let mut used = 0;
+        loop {
+            let was_handshaking = self.tls.is_handshaking();
+            let UnbufferedStatus { mut discard, state } =
+                self.tls.process_tls_records(&mut incoming[used..]);
+            let state = match state {
+                Ok(state) => state,
+                Err(e) => return Err(self.fail(e, was_handshaking)),
+            };
+            let stop = match state {
+                ConnectionState::ReadTraffic(mut traffic) => {
+                    while let Some(record) = traffic.next_record() {
+                        let record =
+                            record.map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+                        discard += record.discard;
+                        let room = buf.len() - *filled;
+                        let take = record.payload.len().min(room);
+                        buf[*filled..*filled + take].copy_from_slice(&record.payload[..take]);
+                        *filled += take;
+                        self.plaintext.extend_from_slice(&record.payload[take..]);
+                    }
+                    None
+                }
+                ConnectionState::EncodeTlsData(mut data) => {
+                    encode(&mut self.outgoing, |out| data.encode(out))?;
+                    None
+                }
+                ConnectionState::TransmitTlsData(data) => {
+                    if was_handshaking {
+                        log::trace!(
+                            "TLS: {} bytes of handshake records to send",
+                            self.outgoing.len()
+                        );
+                    }
+                    // The handshake's replies go out as soon as they exist;
+                    // what the socket does not take waits for WRITABLE.
+                    match send(&mut self.tcp, &mut self.outgoing) {
+                        Err(e) if !would_block(&e) => return Err(e),
+                        _ => data.done(),
+                    }
+                    None
+                }
+                ConnectionState::BlockedHandshake | ConnectionState::WriteTraffic(_) => {
+                    Some(Stop::NeedData)
+                }
+                ConnectionState::PeerClosed | ConnectionState::Closed => Some(Stop::Closed),
+                // No early data is accepted (no 0-RTT), and nothing else is
+                // expected of a server.
+                _ => return Err(io::Error::other("TLS: unexpected state")),
+            };
+            used += discard;
+            if was_handshaking && !self.tls.is_handshaking() {
+                self.handshake_done();
             }
-            let _ = self.tls.write_tls(&mut self.tcp);
-            return Err(io::Error::new(io::ErrorKind::InvalidData, e));
+            if *filled == buf.len() && !matches!(stop, Some(Stop::Closed)) {
+                return Ok((used, Stop::Full));
+            }
+            if let Some(stop) = stop {
+                return Ok((used, stop));
+            }
         }
-        if was_handshaking && !self.tls.is_handshaking() {
-            self.outcome = Some(match self.tls.handshake_kind() {
-                Some(HandshakeKind::Resumed) => Handshake::Resumed,
-                _ => Handshake::Full,
-            });
-            log::trace!(
-                "TLS: handshake done ({:?}, {}, ALPN {})",
-                self.tls.protocol_version(),
-                match self.outcome {
-                    Some(Handshake::Resumed) => "session resumed",
-                    _ => "full handshake",
-                },
-                self.tls
-                    .alpn_protocol()
-                    .map_or("none".into(), String::from_utf8_lossy)
-            );
-        } else if was_handshaking && self.tls.wants_write() {
-            log::trace!("TLS: ClientHello read; the server's flight is ready to send");
-        }
-        Ok(())
     }
 
-    /// Encrypts from `bufs`, skipping their first `skip` bytes, one record's
-    /// worth: the slices are gathered into one record first. rustls makes a
-    /// record of each slice it is given, and a response is a head and a
-    /// body (sixteen pipelined ones, thirty-two slices): one record for all
-    /// of them is one AEAD seal and one header for the client to open.
-    fn encrypt(&mut self, bufs: &[IoSlice<'_>], skip: usize) -> io::Result<usize> {
-        // A slice of a record or more (a file's body) goes to rustls as it
-        // is: it makes full records of it, and gathering would only copy.
-        let mut offset = skip;
-        for b in bufs {
-            if offset >= b.len() {
-                offset -= b.len();
-                continue;
-            }
-            if b.len() - offset >= RECORD {
-                return self.tls.writer().write(&b[offset..]);
-            }
-            break;
+    /// Notes how the handshake ended.
+    fn handshake_done(&mut self) {
+        self.outcome = Some(match self.tls.handshake_kind() {
+            Some(HandshakeKind::Resumed) => Handshake::Resumed,
+            _ => Handshake::Full,
+        });
+        log::trace!(
+            "TLS: handshake done ({:?}, {}, ALPN {})",
+            self.tls.protocol_version(),
+            match self.outcome {
+                Some(Handshake::Resumed) => "session resumed",
+                _ => "full handshake",
+            },
+            self.tls
+                .alpn_protocol()
+                .map_or("none".into(), String::from_utf8_lossy)
+        );
+    }
+
+    /// A rustls error ends the connection: counted, and the alert rustls
+    /// made for it sent first, as far as the socket takes it.
+    fn fail(&mut self, e: rustls::Error, was_handshaking: bool) -> io::Error {
+        log::trace!("TLS: {e}: sending an alert and closing");
+        if was_handshaking {
+            self.outcome = Some(Handshake::Failed(reason(&e)));
         }
-        // Most writes are one response of a few hundred bytes: a small
-        // buffer spares zeroing a whole record's on the stack for each.
-        let total: usize = bufs.iter().map(|b| b.len()).sum::<usize>() - skip;
-        if total <= SMALL {
-            self.gather::<SMALL>(bufs, skip)
-        } else {
-            self.gather::<RECORD>(bufs, skip)
+        // The alert waits in rustls as a record to encode; a few turns of
+        // the state machine bring it out.
+        for _ in 0..4 {
+            let UnbufferedStatus { state, .. } = self.tls.process_tls_records(&mut []);
+            match state {
+                Ok(ConnectionState::EncodeTlsData(mut data)) => {
+                    if encode(&mut self.outgoing, |out| data.encode(out)).is_err() {
+                        break;
+                    }
+                }
+                Ok(ConnectionState::TransmitTlsData(data)) => {
+                    let _ = send(&mut self.tcp, &mut self.outgoing);
+                    data.done();
+                }
+                _ => break,
+            }
+        }
+        io::Error::new(io::ErrorKind::InvalidData, e)
+    }
+
+    /// Reads and decrypts into `buf`, with `scratch` for the ciphertext.
+    fn read_with(&mut self, buf: &mut [u8], scratch: &mut [u8]) -> io::Result<usize> {
+        // Plaintext left over from last time comes first.
+        let mut filled = self.plaintext.len().min(buf.len());
+        buf[..filled].copy_from_slice(&self.plaintext[..filled]);
+        self.plaintext.drain(..filled);
+        if self.plaintext.is_empty() {
+            self.plaintext = Vec::new();
+        }
+        if filled == buf.len() {
+            return Ok(filled);
+        }
+        // Then the part of a record kept from last time, and what the
+        // socket has.
+        let mut have = self.incoming.len();
+        scratch[..have].copy_from_slice(&self.incoming);
+        self.incoming = Vec::new();
+        let mut drained = false;
+        let result = loop {
+            let (used, stop) = match self.run(&mut scratch[..have], buf, &mut filled) {
+                Ok(r) => r,
+                Err(e) => break Err(e),
+            };
+            scratch.copy_within(used..have, 0);
+            have -= used;
+            match stop {
+                Stop::Full => break Ok(()),
+                Stop::Closed => {
+                    self.eof = true;
+                    break Ok(());
+                }
+                Stop::NeedData if drained || self.eof => break Ok(()),
+                Stop::NeedData => {}
+            }
+            // A record is at most 16 KiB and its overhead: the scratch
+            // always has room for the rest of one.
+            match Read::read(&mut self.tcp, &mut scratch[have..]) {
+                Ok(0) => {
+                    if self.tls.is_handshaking() && self.outcome.is_none() {
+                        self.outcome = Some(Handshake::Failed("closed"));
+                    }
+                    self.eof = true;
+                }
+                Ok(n) => {
+                    // The socket gave less than asked: it is drained, so
+                    // once this is decrypted, a short read tells the truth.
+                    drained = n < scratch.len() - have;
+                    have += n;
+                }
+                Err(e) if would_block(&e) => drained = true,
+                Err(e) if interrupted(&e) => {}
+                Err(e) => break Err(e),
+            }
+        };
+        if have > 0 {
+            self.incoming = scratch[..have].to_vec();
+        }
+        result?;
+        match filled {
+            0 if self.eof => Ok(0),
+            0 => Err(io::ErrorKind::WouldBlock.into()),
+            n => Ok(n),
         }
     }
 
-    /// Copies up to `N` bytes of `bufs` (after `skip`) into one record.
-    // Never inlined: its record buffer would otherwise sit in the frame of
-    // whatever called it, and a plain connection's writes (which share the
-    // dispatch in `Socket`) would probe that much stack on every call.
-    #[inline(never)]
-    fn gather<const N: usize>(
+    /// Encrypts `bufs` after their first `skip` bytes into `scratch`, a
+    /// record at a time, up to four records; returns the plaintext taken
+    /// and the ciphertext made.
+    fn seal(
         &mut self,
         bufs: &[IoSlice<'_>],
-        mut skip: usize,
-    ) -> io::Result<usize> {
-        let mut record = [0u8; N];
-        let mut len = 0;
-        for b in bufs {
-            if skip >= b.len() {
-                skip -= b.len();
+        skip: usize,
+        scratch: &mut [u8],
+    ) -> io::Result<(usize, usize)> {
+        let total: usize = bufs.iter().map(|b| b.len()).sum();
+        let (mut taken, mut made) = (0, 0);
+        loop {
+            let UnbufferedStatus { discard, state } =
+                self.tls.process_tls_records(&mut self.incoming);
+            debug_assert_eq!(discard, 0, "records are read only by read");
+            match state {
+                Ok(ConnectionState::WriteTraffic(mut traffic)) => {
+                    while skip + taken < total && taken < FILE_STEP {
+                        let n = gathered(bufs, skip + taken, |plain| {
+                            traffic.encrypt(plain, &mut scratch[made..])
+                        });
+                        match n {
+                            Ok((plain, sealed)) => {
+                                taken += plain;
+                                made += sealed;
+                            }
+                            Err(EncryptError::InsufficientSize(_)) => break,
+                            // The keys may seal no more records (2^64 of them).
+                            Err(_) => return Err(io::Error::other("TLS: the keys are used up")),
+                        }
+                    }
+                    return Ok((taken, made));
+                }
+                // Records rustls made on its own (a ticket, a key update):
+                // they go first.
+                Ok(ConnectionState::EncodeTlsData(mut data)) => {
+                    encode(&mut self.outgoing, |out| data.encode(out))?;
+                }
+                Ok(ConnectionState::TransmitTlsData(data)) => data.done(),
+                Ok(_) => return Err(io::Error::other("TLS: no application data yet")),
+                Err(e) => return Err(self.fail(e, false)),
+            }
+        }
+    }
+
+    /// Writes with `scratch` for the records.
+    fn write_with(&mut self, bufs: &[IoSlice<'_>], scratch: &mut [u8]) -> io::Result<usize> {
+        let total: usize = bufs.iter().map(|b| b.len()).sum();
+        let mut done = 0;
+        while done < total {
+            let (taken, made) = self.seal(bufs, done, scratch)?;
+            if taken == 0 {
+                break;
+            }
+            done += taken;
+            // Records made on their own are older: they go first.
+            if !self.outgoing.is_empty() {
+                self.outgoing.extend_from_slice(&scratch[..made]);
+                match self.send_held() {
+                    Err(e) if would_block(&e) => break,
+                    r => r?,
+                }
                 continue;
             }
-            let part = &b[skip..];
-            skip = 0;
-            let take = part.len().min(N - len);
-            record[len..len + take].copy_from_slice(&part[..take]);
-            len += take;
-            if len == N {
+            let mut sent = 0;
+            while sent < made {
+                match self.tcp.write(&scratch[sent..made]) {
+                    Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                    Ok(n) => sent += n,
+                    Err(e) if interrupted(&e) => {}
+                    Err(e) if would_block(&e) => break,
+                    Err(e) => return Err(e),
+                }
+            }
+            if sent < made {
+                // The socket is full: the records wait here, and the write
+                // is short, as a full socket's is.
+                self.outgoing.extend_from_slice(&scratch[sent..made]);
                 break;
             }
         }
-        self.tls.writer().write(&record[..len])
+        Ok(done)
     }
 }
 
-/// The socket as rustls reads it, noting whether the last read came back
-/// shorter than asked: the kernel then had nothing more.
-struct Probe<'a> {
-    tcp: &'a mut TcpStream,
-    short: bool,
+/// Appends one record rustls has ready to `outgoing`, growing it to the
+/// size rustls asks for.
+fn encode(
+    outgoing: &mut Vec<u8>,
+    mut encode: impl FnMut(&mut [u8]) -> Result<usize, EncodeError>,
+) -> io::Result<()> {
+    let start = outgoing.len();
+    let mut size = 1024;
+    loop {
+        outgoing.resize(start + size, 0);
+        match encode(&mut outgoing[start..]) {
+            Ok(n) => {
+                outgoing.truncate(start + n);
+                return Ok(());
+            }
+            Err(EncodeError::InsufficientSize(InsufficientSizeError { required_size })) => {
+                size = required_size;
+            }
+            Err(_) => {
+                outgoing.truncate(start);
+                return Err(io::Error::other(
+                    "TLS: a handshake record was encoded twice",
+                ));
+            }
+        }
+    }
 }
 
-impl Read for Probe<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = Read::read(self.tcp, buf)?;
-        self.short = n < buf.len();
-        Ok(n)
+/// Sends what `outgoing` holds, as far as the socket takes it; frees it
+/// once empty.
+fn send(tcp: &mut TcpStream, outgoing: &mut Vec<u8>) -> io::Result<()> {
+    let mut sent = 0;
+    let result = loop {
+        if sent == outgoing.len() {
+            break Ok(());
+        }
+        match tcp.write(&outgoing[sent..]) {
+            Ok(0) => break Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => sent += n,
+            Err(e) if interrupted(&e) => {}
+            Err(e) => break Err(e),
+        }
+    };
+    if sent == outgoing.len() {
+        *outgoing = Vec::new();
+    } else {
+        outgoing.drain(..sent);
     }
+    result
+}
+
+/// Calls `seal` with the plaintext of `bufs` after `skip`, one record's
+/// worth, gathered into one slice: a response is a head and a body
+/// (sixteen pipelined ones, thirty-two slices), and one record for all of
+/// them is one AEAD seal and one header for the client to open. A slice of
+/// a record or more (a file's body) is passed as it is. Returns the
+/// plaintext taken and what `seal` returned.
+fn gathered<E>(
+    bufs: &[IoSlice<'_>],
+    skip: usize,
+    seal: impl FnOnce(&[u8]) -> Result<usize, E>,
+) -> Result<(usize, usize), E> {
+    let mut offset = skip;
+    for b in bufs {
+        if offset >= b.len() {
+            offset -= b.len();
+            continue;
+        }
+        if b.len() - offset >= RECORD {
+            let plain = &b[offset..offset + RECORD];
+            return seal(plain).map(|n| (RECORD, n));
+        }
+        break;
+    }
+    // Most writes are one response of a few hundred bytes: a small buffer
+    // spares zeroing a whole record's on the stack for each.
+    let total: usize = bufs.iter().map(|b| b.len()).sum::<usize>() - skip;
+    if total <= SMALL {
+        gather::<SMALL, E>(bufs, skip, seal)
+    } else {
+        gather::<RECORD, E>(bufs, skip, seal)
+    }
+}
+
+/// Copies up to `N` bytes of `bufs` (after `skip`) into one record's
+/// plaintext and seals it.
+// Never inlined: its record buffer would otherwise sit in the frame of
+// whatever called it, and a plain connection's writes (which share the
+// dispatch in `Socket`) would probe that much stack on every call.
+#[inline(never)]
+fn gather<const N: usize, E>(
+    bufs: &[IoSlice<'_>],
+    mut skip: usize,
+    seal: impl FnOnce(&[u8]) -> Result<usize, E>,
+) -> Result<(usize, usize), E> {
+    let mut record = [0u8; N];
+    let mut len = 0;
+    for b in bufs {
+        if skip >= b.len() {
+            skip -= b.len();
+            continue;
+        }
+        let part = &b[skip..];
+        skip = 0;
+        let take = part.len().min(N - len);
+        record[len..len + take].copy_from_slice(&part[..take]);
+        len += take;
+        if len == N {
+            break;
+        }
+    }
+    seal(&record[..len]).map(|n| (len, n))
 }
 
 /// A short name for a rustls error, as a metrics label.
@@ -211,91 +534,14 @@ fn reason(e: &rustls::Error) -> &'static str {
 
 impl Stream for TlsStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let mut filled = 0;
-        loop {
-            // Plaintext already decrypted comes first.
-            match self.tls.reader().read(&mut buf[filled..]) {
-                Ok(0) => return Ok(filled), // close_notify: the end
-                Ok(n) => {
-                    filled += n;
-                    if filled == buf.len() {
-                        return Ok(filled);
-                    }
-                    continue;
-                }
-                Err(e) if would_block(&e) => {}
-                Err(e) => return Err(e),
-            }
-            let mut probe = Probe {
-                tcp: &mut self.tcp,
-                short: false,
-            };
-            match self.tls.read_tls(&mut probe) {
-                Ok(0) => {
-                    if self.tls.is_handshaking() && self.outcome.is_none() {
-                        self.outcome = Some(Handshake::Failed("closed"));
-                    }
-                    return Ok(filled);
-                }
-                Ok(_) => {
-                    let drained = probe.short;
-                    self.process()?;
-                    // The handshake's replies go out as soon as they exist.
-                    match self.send_held() {
-                        Err(e) if !would_block(&e) => return Err(e),
-                        _ => {}
-                    }
-                    // The socket gave less than rustls asked for: it is
-                    // drained, so once the plaintext is out, a short read
-                    // tells the truth without a read that says EAGAIN.
-                    if drained {
-                        match self.tls.reader().read(&mut buf[filled..]) {
-                            Ok(0) => return Ok(filled), // close_notify
-                            Ok(n) => filled += n,
-                            Err(e) if would_block(&e) => {}
-                            Err(e) => return Err(e),
-                        }
-                        return match filled {
-                            0 => Err(io::ErrorKind::WouldBlock.into()),
-                            n => Ok(n),
-                        };
-                    }
-                }
-                // Drained: a short read now tells the truth.
-                Err(e) if would_block(&e) && filled > 0 => return Ok(filled),
-                Err(e) if interrupted(&e) => {}
-                Err(e) => return Err(e),
-            }
-        }
+        SCRATCH_BUF.with_borrow_mut(|scratch| self.read_with(buf, scratch))
     }
 
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         // Records held from before go first; if they cannot, nothing new
         // is taken.
         self.send_held()?;
-        let total: usize = bufs.iter().map(|b| b.len()).sum();
-        let mut done = 0;
-        while done < total {
-            // Up to four records, then one write for all of them.
-            let mut batch = 0;
-            while done < total && batch < FILE_STEP {
-                let n = self.encrypt(bufs, done)?;
-                if n == 0 {
-                    break; // rustls's own buffer is full
-                }
-                done += n;
-                batch += n;
-            }
-            match self.send_held() {
-                Ok(()) if batch > 0 => {}
-                Ok(()) => break,
-                // The socket is full: what was encrypted waits in rustls,
-                // and the write is short, as a full socket's is.
-                Err(e) if would_block(&e) => break,
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(done)
+        SCRATCH_BUF.with_borrow_mut(|scratch| self.write_with(bufs, scratch))
     }
 
     // Never inlined, for its 64 KiB buffer: see `gather`.
@@ -319,25 +565,25 @@ impl Stream for TlsStream {
     }
 
     fn shutdown_write(&mut self) -> io::Result<()> {
-        self.tls.send_close_notify();
+        let UnbufferedStatus { state, .. } = self.tls.process_tls_records(&mut self.incoming);
+        if let Ok(ConnectionState::WriteTraffic(mut traffic)) = state {
+            let _ = encode(&mut self.outgoing, |out| {
+                traffic.queue_close_notify(out).map_err(|e| match e {
+                    EncryptError::InsufficientSize(s) => EncodeError::InsufficientSize(s),
+                    _ => EncodeError::AlreadyEncoded,
+                })
+            });
+        }
         let _ = self.send_held();
         self.tcp.shutdown(Shutdown::Write)
     }
 
     fn holds_output(&self) -> bool {
-        self.tls.wants_write()
+        !self.outgoing.is_empty()
     }
 
     fn send_held(&mut self) -> io::Result<()> {
-        while self.tls.wants_write() {
-            match self.tls.write_tls(&mut self.tcp) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(_) => {}
-                Err(e) if interrupted(&e) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
+        send(&mut self.tcp, &mut self.outgoing)
     }
 
     fn handshaking(&self) -> bool {
