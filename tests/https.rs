@@ -144,6 +144,26 @@ fn sixteen_pipelined_requests_are_answered_in_order() {
 }
 
 #[test]
+fn more_pipelined_requests_than_one_read_holds_are_all_answered() {
+    // 3,000 requests are 130 KB: more plaintext than the loop's 64 KiB
+    // read buffer takes at once, so whole records wait in the stream while
+    // the first responses are sealed and sent.
+    let (_dir, pair, server) = localhost("https-pipe-long");
+    let port = server.https[0].port().to_string();
+    let cert = pair.cert.to_string_lossy().into_owned();
+    let out = python(&["pipeline", &port, &cert, "localhost", "3000"]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines.len(),
+        3001,
+        "{}",
+        &out[out.len().saturating_sub(300)..]
+    );
+    assert!(lines[1..].iter().all(|l| *l == "200 Hello"));
+    server.stop().unwrap();
+}
+
+#[test]
 fn tls_12_and_13_are_spoken_and_11_is_refused() {
     let (_dir, pair, server) = localhost("https-versions");
     let port = server.https[0].port().to_string();

@@ -334,9 +334,8 @@ impl TlsStream {
         let total: usize = bufs.iter().map(|b| b.len()).sum();
         let (mut taken, mut made) = (0, 0);
         loop {
-            let UnbufferedStatus { discard, state } =
+            let UnbufferedStatus { mut discard, state } =
                 self.tls.process_tls_records(&mut self.incoming);
-            debug_assert_eq!(discard, 0, "records are read only by read");
             match state {
                 Ok(ConnectionState::WriteTraffic(mut traffic)) => {
                     while skip + taken < total && taken < FILE_STEP {
@@ -353,7 +352,19 @@ impl TlsStream {
                             Err(_) => return Err(io::Error::other("TLS: the keys are used up")),
                         }
                     }
+                    self.incoming.drain(..discard);
                     return Ok((taken, made));
+                }
+                // Whole records kept when the connection's buffer was
+                // full (a long pipeline, a large body): their plaintext
+                // waits for the next read.
+                Ok(ConnectionState::ReadTraffic(mut traffic)) => {
+                    while let Some(record) = traffic.next_record() {
+                        let record =
+                            record.map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+                        discard += record.discard;
+                        self.plaintext.extend_from_slice(record.payload);
+                    }
                 }
                 // Records rustls made on its own (a ticket, a key update):
                 // they go first.
@@ -364,6 +375,7 @@ impl TlsStream {
                 Ok(_) => return Err(io::Error::other("TLS: no application data yet")),
                 Err(e) => return Err(self.fail(e, false)),
             }
+            self.incoming.drain(..discard);
         }
     }
 
@@ -565,7 +577,9 @@ impl Stream for TlsStream {
     }
 
     fn shutdown_write(&mut self) -> io::Result<()> {
-        let UnbufferedStatus { state, .. } = self.tls.process_tls_records(&mut self.incoming);
+        // The connection is ending: records still unread (a lingering
+        // close discards its input anyway) need not come out first.
+        let UnbufferedStatus { discard, state } = self.tls.process_tls_records(&mut self.incoming);
         if let Ok(ConnectionState::WriteTraffic(mut traffic)) = state {
             let _ = encode(&mut self.outgoing, |out| {
                 traffic.queue_close_notify(out).map_err(|e| match e {
@@ -574,6 +588,7 @@ impl Stream for TlsStream {
                 })
             });
         }
+        self.incoming.drain(..discard);
         let _ = self.send_held();
         self.tcp.shutdown(Shutdown::Write)
     }
