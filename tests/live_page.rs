@@ -134,13 +134,13 @@ fn the_live_page_draws_moving_numbers_in_chromium() {
         "{syscalls} hundredths of a syscall per response"
     );
     assert!(body_data(&dom, "events-per-wakeup").unwrap() > 0);
-    // Seven charts, ten lines, each drawn through at least two samples.
+    // Seven charts, twelve lines, each drawn through at least two samples.
     let drawn = dom
         .split("<polyline points=\"")
         .skip(1)
         .filter(|rest| rest[..rest.find('"').unwrap_or(0)].contains(' '))
         .count();
-    assert_eq!(drawn, 10, "{dom}");
+    assert_eq!(drawn, 12, "{dom}");
     assert!(dom.contains("responses,"), "status line written");
     server.stop().unwrap();
 }
