@@ -176,7 +176,8 @@ pub struct Serve {
 
     /// Under load (two or more events in a wakeup), pause this many
     /// microseconds before polling again, so that the next events need
-    /// not wake the loop one by one (0: always block until an event).
+    /// not wake the loop one by one (0: always block until an event; at
+    /// most 1000).
     #[arg(long, value_name = "USECS", default_value_t = Config::COALESCE.as_micros() as u64)]
     pub coalesce_us: u64,
 

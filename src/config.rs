@@ -180,6 +180,8 @@ impl Config {
     pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
     /// Default [`Config::coalesce`].
     pub const COALESCE: Duration = Duration::from_micros(40);
+    /// Longest [`Config::coalesce`] allowed.
+    pub const MAX_COALESCE: Duration = Duration::from_millis(1);
 }
 
 impl Default for Config {
@@ -236,6 +238,14 @@ impl Config {
         }
         if self.max_conns == 0 {
             return invalid("max conns must be at least 1".into());
+        }
+        // A pause is latency added under load: past a millisecond it would
+        // cost more than any wake-up it saves.
+        if self.coalesce > Config::MAX_COALESCE {
+            return invalid(format!(
+                "coalesce us must be at most {}",
+                Config::MAX_COALESCE.as_micros()
+            ));
         }
         if !self.https.is_empty() && self.tls.is_empty() {
             return invalid(

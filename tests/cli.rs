@@ -142,29 +142,34 @@ fn the_readme_options_table_lists_what_help_shows() {
 }
 
 #[test]
-fn a_zero_connection_cap_is_refused_at_start() {
-    let mut child = Command::new(BIN)
-        .args([
-            "--max-conns",
-            "0",
-            "--http",
-            "127.0.0.1:0",
-            "--time",
-            "127.0.0.1:0",
-        ])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let status = wait_exit(&mut child);
-    assert!(!status.success());
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    assert!(err.contains("max conns must be at least 1"), "{err}");
+fn options_out_of_range_are_refused_at_start() {
+    for (option, value, says) in [
+        ("--max-conns", "0", "max conns must be at least 1"),
+        ("--coalesce-us", "1001", "coalesce us must be at most 1000"),
+    ] {
+        let mut child = Command::new(BIN)
+            .args([
+                option,
+                value,
+                "--http",
+                "127.0.0.1:0",
+                "--time",
+                "127.0.0.1:0",
+            ])
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let status = wait_exit(&mut child);
+        assert!(!status.success(), "{option} {value} was accepted");
+        let mut err = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        assert!(err.contains(says), "{option} {value}: {err}");
+    }
 }
 
 #[test]
