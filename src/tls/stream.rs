@@ -163,11 +163,7 @@ impl TlsStream {
                         let record =
                             record.map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
                         discard += record.discard;
-                        let room = buf.len() - *filled;
-                        let take = record.payload.len().min(room);
-                        buf[*filled..*filled + take].copy_from_slice(&record.payload[..take]);
-                        *filled += take;
-                        self.plaintext.extend_from_slice(&record.payload[take..]);
+                        deliver(record.payload, buf, filled, &mut self.plaintext);
                     }
                     None
                 }
@@ -363,7 +359,7 @@ impl TlsStream {
                         let record =
                             record.map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
                         discard += record.discard;
-                        self.plaintext.extend_from_slice(record.payload);
+                        deliver(record.payload, &mut [], &mut 0, &mut self.plaintext);
                     }
                 }
                 // Records rustls made on its own (a ticket, a key update):
@@ -398,15 +394,10 @@ impl TlsStream {
                 }
                 continue;
             }
-            let mut sent = 0;
-            while sent < made {
-                match self.tcp.write(&scratch[sent..made]) {
-                    Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                    Ok(n) => sent += n,
-                    Err(e) if interrupted(&e) => {}
-                    Err(e) if would_block(&e) => break,
-                    Err(e) => return Err(e),
-                }
+            let (sent, result) = write_all(&mut self.tcp, &scratch[..made]);
+            match result {
+                Err(e) if !would_block(&e) => return Err(e),
+                _ => {}
             }
             if sent < made {
                 // The socket is full: the records wait here, and the write
@@ -450,24 +441,38 @@ fn encode(
 /// Sends what `outgoing` holds, as far as the socket takes it; frees it
 /// once empty.
 fn send(tcp: &mut TcpStream, outgoing: &mut Vec<u8>) -> io::Result<()> {
-    let mut sent = 0;
-    let result = loop {
-        if sent == outgoing.len() {
-            break Ok(());
-        }
-        match tcp.write(&outgoing[sent..]) {
-            Ok(0) => break Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => sent += n,
-            Err(e) if interrupted(&e) => {}
-            Err(e) => break Err(e),
-        }
-    };
+    let (sent, result) = write_all(tcp, outgoing);
     if sent == outgoing.len() {
         *outgoing = Vec::new();
     } else {
         outgoing.drain(..sent);
     }
     result
+}
+
+/// Writes `bytes` until they are all sent or the socket refuses more;
+/// returns how many went, and the error that stopped it (WouldBlock when
+/// the socket is full).
+fn write_all(tcp: &mut TcpStream, bytes: &[u8]) -> (usize, io::Result<()>) {
+    let mut sent = 0;
+    while sent < bytes.len() {
+        match tcp.write(&bytes[sent..]) {
+            Ok(0) => return (sent, Err(io::ErrorKind::WriteZero.into())),
+            Ok(n) => sent += n,
+            Err(e) if interrupted(&e) => {}
+            Err(e) => return (sent, Err(e)),
+        }
+    }
+    (sent, Ok(()))
+}
+
+/// Copies a record's plaintext into `buf[*filled..]` as far as it has
+/// room, and the rest to `rest`, for the next read.
+fn deliver(payload: &[u8], buf: &mut [u8], filled: &mut usize, rest: &mut Vec<u8>) {
+    let take = payload.len().min(buf.len() - *filled);
+    buf[*filled..*filled + take].copy_from_slice(&payload[..take]);
+    *filled += take;
+    rest.extend_from_slice(&payload[take..]);
 }
 
 /// Calls `seal` with the plaintext of `bufs` after `skip`, one record's
