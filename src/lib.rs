@@ -53,6 +53,8 @@ pub mod coalesce;
 pub mod config;
 pub mod conns;
 pub mod date;
+#[cfg(test)]
+mod fixture;
 pub mod http;
 pub mod metrics;
 pub mod ops;

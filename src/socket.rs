@@ -31,7 +31,7 @@ impl Socket {
         match self {
             Socket::Plain(tcp) => tcp,
             #[cfg(feature = "tls")]
-            Socket::Tls(tls) => tls.tcp(),
+            Socket::Tls(tls) => tls.inner(),
         }
     }
 }

@@ -6,8 +6,8 @@
 //! once (MSG_MORE), send part of a file (`sendfile`), and shut the write
 //! side. [`Stream`] names exactly those, so anything that provides them can
 //! stand under a connection: a TCP socket here, a scripted fake in the
-//! connection's fixture tests, and a TLS layer (which reads and writes
-//! records and has no `sendfile`) later.
+//! fixture tests, and a TLS layer (which reads and writes records and has
+//! no `sendfile`), itself over any of these.
 
 use std::fs::File;
 use std::io::{self, IoSlice, Read, Write};
@@ -32,7 +32,9 @@ pub trait Stream {
     }
     /// Up to `count` bytes of `file` from `offset`; 0 only if the file ended.
     fn send_file(&mut self, file: &File, offset: u64, count: usize) -> io::Result<usize>;
-    /// Shuts the write side (our FIN), keeping the read side open.
+    /// Shuts the write side (our FIN), keeping the read side open. A
+    /// layer that holds output (TLS: its records, then close_notify) sends
+    /// the FIN once that is sent, and holds output until then.
     fn shutdown_write(&mut self) -> io::Result<()>;
 
     /// Whether the stream holds output of its own that the socket has not

@@ -41,6 +41,7 @@ use crate::metrics::{ConnStates, Timeout};
 use crate::ops::Ops;
 use crate::out::{Flush, OutQueue};
 use crate::stream::Stream;
+use crate::sys::would_block;
 
 /// Stop reading a connection while this many response bytes wait for it,
 /// so a client that pipelines without reading cannot grow our memory.
@@ -578,6 +579,15 @@ impl Work {
         let ConnState::Lingering { mut ready, until } = self.state else {
             return Next::Close;
         };
+        // A TLS layer's close_notify (and our FIN behind it) may still wait
+        // for room: it goes on this event, WRITABLE or not.
+        if sock.holds_output() {
+            ctx.ops.metrics.io.writes += 1;
+            match sock.send_held() {
+                Err(e) if !would_block(&e) => return Next::Close,
+                _ => {}
+            }
+        }
         loop {
             match read(sock, ctx.buf, &mut ready, &mut ctx.ops.metrics.io.reads) {
                 Ok(Got::Eof) | Err(_) => return Next::Close,

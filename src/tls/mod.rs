@@ -20,9 +20,9 @@ mod stream;
 use std::io;
 use std::sync::Arc;
 
-use mio::net::TcpStream;
 use rustls::server::{ServerConfig, ServerSessionMemoryCache, UnbufferedServerConnection};
 
+use crate::stream::Stream;
 use certs::Certs;
 pub use certs::Pair;
 pub use stream::{Handshake, TlsStream};
@@ -64,10 +64,12 @@ impl Tls {
     }
 
     /// A TLS stream for a freshly accepted socket.
-    pub fn accept(&self, tcp: TcpStream) -> io::Result<TlsStream> {
+    /// (Any [`Stream`] can be beneath: the fixture tests put a scripted
+    /// socket there.)
+    pub fn accept<S: Stream>(&self, io: S) -> io::Result<TlsStream<S>> {
         let conn = UnbufferedServerConnection::new(self.config.clone())
             .map_err(|e| io::Error::other(format!("TLS: {e}")))?;
-        Ok(TlsStream::new(tcp, conn))
+        Ok(TlsStream::new(io, conn))
     }
 
     /// Reads every pair again (SIGHUP): new handshakes get the new

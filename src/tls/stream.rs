@@ -32,8 +32,7 @@
 
 use std::cell::RefCell;
 use std::fs::File;
-use std::io::{self, IoSlice, Read, Write};
-use std::net::Shutdown;
+use std::io::{self, IoSlice};
 use std::os::unix::fs::FileExt;
 
 use mio::net::TcpStream;
@@ -80,9 +79,11 @@ pub enum Handshake {
     Failed(&'static str),
 }
 
-/// A TCP socket with rustls on it.
-pub struct TlsStream {
-    tcp: TcpStream,
+/// A byte stream with rustls on it: a TCP socket when serving, a scripted
+/// socket in the fixture tests (`stream/tests.rs`), which is why it is
+/// generic over what lies beneath, as a connection is.
+pub struct TlsStream<S = TcpStream> {
+    io: S,
     tls: UnbufferedServerConnection,
     /// The start of a record the client has not finished sending.
     incoming: Vec<u8>,
@@ -94,12 +95,15 @@ pub struct TlsStream {
     eof: bool,
     /// How the handshake ended, until the loop takes it.
     outcome: Option<Handshake>,
+    /// Our side is closing: the FIN waits until `outgoing` (which ends
+    /// with close_notify) is sent, or it would overtake those records.
+    fin_pending: bool,
 }
 
-impl std::fmt::Debug for TlsStream {
+impl<S: std::fmt::Debug> std::fmt::Debug for TlsStream<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TlsStream")
-            .field("tcp", &self.tcp)
+            .field("io", &self.io)
             .field("handshaking", &self.tls.is_handshaking())
             .finish()
     }
@@ -115,23 +119,24 @@ enum Stop {
     Closed,
 }
 
-impl TlsStream {
+impl<S: Stream> TlsStream<S> {
     /// Wraps an accepted socket and a fresh rustls server connection.
-    pub fn new(tcp: TcpStream, tls: UnbufferedServerConnection) -> TlsStream {
+    pub fn new(io: S, tls: UnbufferedServerConnection) -> TlsStream<S> {
         TlsStream {
-            tcp,
+            io,
             tls,
             incoming: Vec::new(),
             outgoing: Vec::new(),
             plaintext: Vec::new(),
             eof: false,
             outcome: None,
+            fin_pending: false,
         }
     }
 
-    /// The socket, for the poller.
-    pub fn tcp(&mut self) -> &mut TcpStream {
-        &mut self.tcp
+    /// The stream beneath (the socket, for the poller).
+    pub fn inner(&mut self) -> &mut S {
+        &mut self.io
     }
 
     /// How the handshake ended, once.
@@ -180,7 +185,7 @@ impl TlsStream {
                     }
                     // The handshake's replies go out as soon as they exist;
                     // what the socket does not take waits for WRITABLE.
-                    match send(&mut self.tcp, &mut self.outgoing) {
+                    match send(&mut self.io, &mut self.outgoing) {
                         Err(e) if !would_block(&e) => return Err(e),
                         _ => data.done(),
                     }
@@ -244,7 +249,7 @@ impl TlsStream {
                     }
                 }
                 Ok(ConnectionState::TransmitTlsData(data)) => {
-                    let _ = send(&mut self.tcp, &mut self.outgoing);
+                    let _ = send(&mut self.io, &mut self.outgoing);
                     data.done();
                 }
                 _ => break,
@@ -289,7 +294,7 @@ impl TlsStream {
             }
             // A record is at most 16 KiB and its overhead: the scratch
             // always has room for the rest of one.
-            match Read::read(&mut self.tcp, &mut scratch[have..]) {
+            match self.io.read(&mut scratch[have..]) {
                 Ok(0) => {
                     if self.tls.is_handshaking() && self.outcome.is_none() {
                         self.outcome = Some(Handshake::Failed("closed"));
@@ -394,7 +399,7 @@ impl TlsStream {
                 }
                 continue;
             }
-            let (sent, result) = write_all(&mut self.tcp, &scratch[..made]);
+            let (sent, result) = write_all(&mut self.io, &scratch[..made]);
             match result {
                 Err(e) if !would_block(&e) => return Err(e),
                 _ => {}
@@ -440,8 +445,8 @@ fn encode(
 
 /// Sends what `outgoing` holds, as far as the socket takes it; frees it
 /// once empty.
-fn send(tcp: &mut TcpStream, outgoing: &mut Vec<u8>) -> io::Result<()> {
-    let (sent, result) = write_all(tcp, outgoing);
+fn send(io: &mut impl Stream, outgoing: &mut Vec<u8>) -> io::Result<()> {
+    let (sent, result) = write_all(io, outgoing);
     if sent == outgoing.len() {
         *outgoing = Vec::new();
     } else {
@@ -453,10 +458,10 @@ fn send(tcp: &mut TcpStream, outgoing: &mut Vec<u8>) -> io::Result<()> {
 /// Writes `bytes` until they are all sent or the socket refuses more;
 /// returns how many went, and the error that stopped it (WouldBlock when
 /// the socket is full).
-fn write_all(tcp: &mut TcpStream, bytes: &[u8]) -> (usize, io::Result<()>) {
+fn write_all(io: &mut impl Stream, bytes: &[u8]) -> (usize, io::Result<()>) {
     let mut sent = 0;
     while sent < bytes.len() {
-        match tcp.write(&bytes[sent..]) {
+        match io.write_vectored(&[IoSlice::new(&bytes[sent..])]) {
             Ok(0) => return (sent, Err(io::ErrorKind::WriteZero.into())),
             Ok(n) => sent += n,
             Err(e) if interrupted(&e) => {}
@@ -549,7 +554,7 @@ fn reason(e: &rustls::Error) -> &'static str {
     }
 }
 
-impl Stream for TlsStream {
+impl<S: Stream> Stream for TlsStream<S> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         SCRATCH_BUF.with_borrow_mut(|scratch| self.read_with(buf, scratch))
     }
@@ -572,10 +577,19 @@ impl Stream for TlsStream {
             if n == 0 {
                 break; // the file shrank: the caller reports it
             }
-            let taken = self.write_vectored(&[IoSlice::new(&buf[..n])])?;
+            let taken = match self.write_vectored(&[IoSlice::new(&buf[..n])]) {
+                Ok(taken) => taken,
+                // The steps before were taken (sent, or sealed and held):
+                // their count must reach the caller, or it would send
+                // the same range again.
+                Err(e) if sent > 0 && would_block(&e) => break,
+                Err(e) => return Err(e),
+            };
             sent += taken;
-            if taken < n {
-                break; // the socket is full
+            if taken < n || self.holds_output() {
+                // The socket is full: sealing more now would only grow
+                // what the stream holds.
+                break;
             }
         }
         Ok(sent)
@@ -594,8 +608,11 @@ impl Stream for TlsStream {
             });
         }
         self.incoming.drain(..discard);
-        let _ = self.send_held();
-        self.tcp.shutdown(Shutdown::Write)
+        self.fin_pending = true;
+        match self.send_held() {
+            Err(e) if would_block(&e) => Ok(()),
+            r => r,
+        }
     }
 
     fn holds_output(&self) -> bool {
@@ -603,7 +620,12 @@ impl Stream for TlsStream {
     }
 
     fn send_held(&mut self) -> io::Result<()> {
-        send(&mut self.tcp, &mut self.outgoing)
+        send(&mut self.io, &mut self.outgoing)?;
+        if self.fin_pending {
+            self.fin_pending = false;
+            return self.io.shutdown_write();
+        }
+        Ok(())
     }
 
     fn handshaking(&self) -> bool {
@@ -614,3 +636,6 @@ impl Stream for TlsStream {
         true
     }
 }
+
+#[cfg(test)]
+mod tests;
