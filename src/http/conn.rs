@@ -601,6 +601,9 @@ impl Work {
 }
 
 #[cfg(test)]
+mod schedules;
+
+#[cfg(test)]
 mod tests {
     //! Fixtures, one per state and edge: a scripted stream stands in for
     //! the socket, the clock is pinned, and each test checks what the

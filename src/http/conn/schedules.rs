@@ -1,0 +1,259 @@
+//! Seeded schedules: a connection serves cached, uncached and ranged
+//! files while its socket's room for each write (0 to 64 KiB, or EAGAIN)
+//! is drawn from a seed, plain and under TLS. What the client receives
+//! must be exactly each file's bytes, once, in order, however the writes
+//! were cut. A failure names its seed, which replays it.
+
+use std::io::Write;
+use std::time::{Duration, Instant, UNIX_EPOCH};
+
+use super::{Conn, Ctx, Next, WorkPool};
+use crate::config::{Limits, Timeouts};
+use crate::date::DateLine;
+use crate::fixture::{Pipe, Rng, Rooms, Scratch};
+use crate::http::files::Files;
+use crate::http::session::Site;
+use crate::ops::Ops;
+use crate::out::SENDFILE_MAX;
+use crate::stream::Stream;
+
+/// Files above this are sent from disk (`sendfile`, or `pread` and seal
+/// under TLS); below, from memory.
+const CACHE_FILE_MAX: u64 = 64 * 1024;
+
+/// The site's files: one cached, one sent from disk across several turns.
+struct Tree {
+    dir: Scratch,
+    small: Vec<u8>,
+    big: Vec<u8>,
+}
+
+impl Tree {
+    fn new(name: &str) -> Tree {
+        let dir = Scratch::new(name);
+        let mut rng = Rng::new(0x5eed);
+        let small = rng.bytes(20_000);
+        let big = rng.bytes(SENDFILE_MAX + 150_001);
+        std::fs::write(dir.path().join("small.bin"), &small).expect("write");
+        std::fs::write(dir.path().join("big.bin"), &big).expect("write");
+        Tree { dir, small, big }
+    }
+
+    fn site(&self) -> Site {
+        let wall = UNIX_EPOCH + Duration::from_secs(1_000_000_000);
+        let mut date = DateLine::default();
+        date.update(wall);
+        let files =
+            Files::new(Some(self.dir.path()), CACHE_FILE_MAX, 1 << 20, wall).expect("files");
+        Site::new(files, date, Limits::default())
+    }
+
+    /// A request drawn from `rng`, and the body its answer must carry.
+    fn request(&self, rng: &mut Rng) -> (String, Vec<u8>) {
+        let len = self.big.len();
+        let (path, range, body) = match rng.below(5) {
+            0 => ("small.bin", String::new(), self.small.clone()),
+            1 | 2 => ("big.bin", String::new(), self.big.clone()),
+            3 => {
+                // A range in the middle, across step and turn boundaries.
+                let a = rng.below(len as u64 / 2) as usize;
+                let b = a + rng.below((len - a) as u64) as usize;
+                (
+                    "big.bin",
+                    format!("Range: bytes={a}-{b}\r\n"),
+                    self.big[a..=b].to_vec(),
+                )
+            }
+            _ => {
+                // The tail.
+                let n = 1 + rng.below(300_000) as usize;
+                (
+                    "big.bin",
+                    format!("Range: bytes=-{n}\r\n"),
+                    self.big[len - n..].to_vec(),
+                )
+            }
+        };
+        let head = format!("GET /{path} HTTP/1.1\r\nHost: a\r\n{range}\r\n");
+        (head, body)
+    }
+}
+
+/// The client's end: how requests reach the pipe and answers leave it.
+trait Client {
+    fn send(&mut self, pipe: &mut Pipe, bytes: &[u8]);
+    /// Everything received so far, as plaintext.
+    fn received(&mut self, pipe: &mut Pipe) -> Vec<u8>;
+    /// Whether the server said it closed, as far as this layer can
+    /// (TLS: close_notify arrived).
+    fn saw_close(&self) -> bool;
+}
+
+/// A plain client: bytes as they are.
+struct Plain;
+
+impl Client for Plain {
+    fn send(&mut self, pipe: &mut Pipe, bytes: &[u8]) {
+        pipe.inbound.extend(bytes);
+    }
+    fn received(&mut self, pipe: &mut Pipe) -> Vec<u8> {
+        pipe.outbound.clone()
+    }
+    fn saw_close(&self) -> bool {
+        true
+    }
+}
+
+#[cfg(feature = "tls")]
+impl Client for crate::fixture::TlsClient {
+    fn send(&mut self, pipe: &mut Pipe, bytes: &[u8]) {
+        crate::fixture::TlsClient::send(self, bytes);
+        self.turn(pipe);
+    }
+    fn received(&mut self, pipe: &mut Pipe) -> Vec<u8> {
+        self.turn(pipe);
+        self.plain.clone()
+    }
+    fn saw_close(&self) -> bool {
+        self.closed
+    }
+}
+
+/// Splits `got` into responses; checks each against its expected body
+/// (status 200 or 206, `Content-Length`, bytes). Returns how many are
+/// complete.
+fn check(got: &[u8], want: &[Vec<u8>], seed: u64) -> usize {
+    let mut at = 0;
+    for (i, body) in want.iter().enumerate() {
+        let Some(end) = got[at..].windows(4).position(|w| w == b"\r\n\r\n") else {
+            return i;
+        };
+        let head = std::str::from_utf8(&got[at..at + end]).expect("an ASCII head");
+        assert!(
+            head.starts_with("HTTP/1.1 200 ") || head.starts_with("HTTP/1.1 206 "),
+            "seed {seed:#x}, response {i}: {head}"
+        );
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("Content-Length: "))
+            .expect("a length")
+            .parse()
+            .expect("a number");
+        assert_eq!(length, body.len(), "seed {seed:#x}, response {i}");
+        let start = at + end + 4;
+        if got.len() < start + length {
+            return i;
+        }
+        assert!(
+            got[start..start + length] == body[..],
+            "seed {seed:#x}, response {i}: the body's bytes differ"
+        );
+        at = start + length;
+    }
+    assert_eq!(
+        at,
+        got.len(),
+        "seed {seed:#x}: bytes after the last response"
+    );
+    want.len()
+}
+
+/// One schedule: a connection over a pipe whose rooms come from `seed`,
+/// asked one to three requests at a time, twice. Half the time the last
+/// says `Connection: close` with bytes behind it, so the connection ends
+/// with a lingering close: the last response, (TLS) close_notify, then
+/// our FIN, in that order, whatever the socket's room.
+fn run<S: Stream>(
+    tree: &Tree,
+    seed: u64,
+    conn: &mut Conn<S>,
+    pipe: impl Fn(&mut Conn<S>) -> &mut Pipe,
+    client: &mut impl Client,
+) {
+    let mut site = tree.site();
+    let mut ops = Ops::default();
+    let mut pool = WorkPool::default();
+    let mut buf = vec![0u8; 16 * 1024];
+    let now = Instant::now();
+    let mut rng = Rng::new(seed);
+    pipe(conn).rooms = Rooms::Random {
+        rng: Rng::new(seed ^ 0xa5a5),
+        max: 64 * 1024,
+        block_one_in: 2 + rng.below(4),
+    };
+    let mut want = Vec::new();
+    let closing = rng.below(2) == 0;
+    for round in 0..2 {
+        let mut batch = Vec::new();
+        for _ in 0..1 + rng.below(3) {
+            let (head, body) = tree.request(&mut rng);
+            batch.write_all(head.as_bytes()).expect("memory");
+            want.push(body);
+        }
+        let last = round == 1 && closing;
+        if last {
+            // `Connection: close` on the last request, and the start of
+            // another that will never be read.
+            let end = batch.len() - 2;
+            batch.splice(end..end, b"Connection: close\r\n".iter().copied());
+            batch.extend_from_slice(b"GET /unread HTTP/1.1\r\n");
+        }
+        client.send(pipe(conn), &batch);
+        let mut readable = true;
+        let mut turns = 0;
+        loop {
+            turns += 1;
+            assert!(turns < 100_000, "seed {seed:#x}: no progress");
+            let mut ctx = Ctx {
+                buf: &mut buf,
+                site: &mut site,
+                ops: &mut ops,
+                pool: &mut pool,
+                now,
+                timeouts: Timeouts::default(),
+            };
+            let next = conn.on_event(0, readable, false, &mut ctx);
+            assert_ne!(next, Next::Close, "seed {seed:#x}: closed early");
+            let before = pipe(conn).inbound.len();
+            let got = client.received(pipe(conn));
+            // New bytes from the client (a TLS handshake's) are an edge.
+            readable = pipe(conn).inbound.len() > before;
+            if check(&got, &want, seed) == want.len()
+                && (!last || (pipe(conn).shut && client.saw_close()))
+            {
+                break;
+            }
+        }
+    }
+    assert_eq!(ops.metrics.responses.iter().sum::<u64>(), want.len() as u64);
+}
+
+/// Schedules per kind of stream: each is a fresh connection.
+const SCHEDULES: u64 = 2000;
+
+#[test]
+fn plain_files_arrive_exactly_under_thousands_of_socket_schedules() {
+    let tree = Tree::new("plain-schedules");
+    for seed in 0..SCHEDULES {
+        let mut conn = Conn::new(Pipe::new(Rooms::Unlimited));
+        run(&tree, seed, &mut conn, |c| c.socket(), &mut Plain);
+    }
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn https_files_arrive_exactly_under_thousands_of_socket_schedules() {
+    use crate::fixture::{TlsClient, tls_pair};
+    use crate::tls::TlsStream;
+    use rustls::version::{TLS12, TLS13};
+
+    let tree = Tree::new("tls-schedules");
+    let pairs = [tls_pair(&TLS13), tls_pair(&TLS12)];
+    for seed in 0..SCHEDULES {
+        let (tls, config) = &pairs[(seed % 2) as usize];
+        let mut conn: Conn<TlsStream<Pipe>> =
+            Conn::new(tls.accept(Pipe::new(Rooms::Unlimited)).expect("accept"));
+        let mut client = TlsClient::new(config);
+        run(&tree, seed, &mut conn, |c| c.socket().inner(), &mut client);
+    }
+}
