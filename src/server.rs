@@ -374,17 +374,18 @@ impl Server {
                 self.again = again;
             }
 
-            if let ServerState::Draining { until } = self.state {
-                if self.conns.is_empty() {
-                    log::info!("shutdown complete");
-                    self.flush_log();
-                    return Ok(());
+            if let ServerState::Draining { until } = self.state
+                && (self.conns.is_empty() || now >= until)
+            {
+                let left = self.conns.len();
+                if left > 0 {
+                    let s = if left == 1 { "" } else { "s" };
+                    log::warn!("shutdown timeout: closing {left} connection{s} still busy");
                 }
-                if now >= until {
-                    log::warn!("shutdown timeout: closing {} connections", self.conns.len());
-                    self.flush_log();
-                    return Ok(());
-                }
+                // Every shutdown ends with this line, on time or not.
+                log::info!("shutdown complete");
+                self.flush_log();
+                return Ok(());
             }
         }
     }

@@ -391,6 +391,44 @@ fn a_second_signal_ends_the_drain_at_once() {
     let _ = std::fs::remove_dir_all(&root);
 }
 
+#[test]
+fn a_drain_cut_short_by_the_timeout_still_says_shutdown_complete() {
+    let root = std::env::temp_dir().join(format!("oneloop-cli3-{}", std::process::id()));
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(root.join("big.bin"), vec![1u8; 32 << 20]).unwrap();
+    let mut child = Command::new(BIN)
+        .args(["--http", "127.0.0.1:0", "--time", "127.0.0.1:0"])
+        .args(["--root", root.to_str().unwrap(), "--shutdown-timeout", "1"])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start oneloop");
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let first = lines.next().expect("a start-up line").unwrap();
+    let at = first.find("serving HTTP on ").expect("HTTP address") + "serving HTTP on ".len();
+    let http: SocketAddr = first[at..].split(' ').next().unwrap().parse().unwrap();
+    // A client that never reads keeps a response in flight past the timeout.
+    let mut stuck = connect(http);
+    stuck.write_all(get_req("/big.bin").as_bytes()).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    signal(&child, libc::SIGTERM);
+    assert!(wait_exit(&mut child).success());
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let text = rest.join("\n");
+    assert!(
+        text.contains("shutdown timeout: closing 1 connection still busy"),
+        "{text}"
+    );
+    assert!(
+        rest.last()
+            .is_some_and(|l| l.ends_with("shutdown complete")),
+        "{text}"
+    );
+    drop(stuck);
+    let _ = std::fs::remove_dir_all(&root);
+}
+
 /// Runs the binary with `RUST_LOG=rust_log`, makes a keep-alive exchange
 /// with a body, an RFC 868 TCP query, then stops it; returns its stderr.
 fn narrate(rust_log: &str) -> String {

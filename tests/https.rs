@@ -96,6 +96,12 @@ fn curl_gets_and_heads_with_alpn_http11() {
     let text = String::from_utf8_lossy(&head.stdout);
     assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
     assert!(text.contains("Content-Length: 6"), "{text}");
+    // A client that offers only http/1.0 by ALPN is served HTTP/1.0.
+    let old = curl(port, &pair.cert, "/hello.txt", &["-v", "--http1.0"]);
+    let err = String::from_utf8_lossy(&old.stderr);
+    assert!(old.status.success(), "{err}");
+    assert!(err.contains("ALPN: server accepted http/1.0"), "{err}");
+    assert_eq!(String::from_utf8_lossy(&old.stdout), "Hello\n");
     server.stop().unwrap();
 }
 

@@ -9,7 +9,7 @@
 //!
 //! This module holds what all TLS connections share: the certificates
 //! (chosen by SNI, reloaded on SIGHUP) and the rustls configuration: TLS
-//! 1.2 and 1.3 only, ALPN `http/1.1`, resumption by tickets (keys rotated
+//! 1.2 and 1.3 only, ALPN `http/1.1` (or `http/1.0`), resumption by tickets (keys rotated
 //! in memory) and a bounded session cache, no 0-RTT, and only the ring
 //! provider's suites (AES-GCM and ChaCha20-Poly1305 with ECDHE: no CBC, RC4,
 //! 3DES or RSA key exchange).
@@ -50,7 +50,9 @@ impl Tls {
             .map_err(tls_err)?
             .with_no_client_auth()
             .with_cert_resolver(certs.clone());
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        // A client that offers only `http/1.0` (`curl --http1.0`) is served
+        // HTTP/1.0, as nginx does, rather than refused.
+        config.alpn_protocols = vec![b"http/1.1".to_vec(), b"http/1.0".to_vec()];
         config.session_storage = ServerSessionMemoryCache::new(SESSION_CACHE);
         config.ticketer = rustls::crypto::ring::Ticketer::new().map_err(tls_err)?;
         // One ticket is enough for a client to resume once; each costs an
