@@ -6,7 +6,18 @@
 //!
 //! the format of Apache's and nginx's default logs, which every log tool
 //! already parses (`%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i"`).
-//! `%b` is the body bytes of the response (`-` for none).
+//! `%b` is the body bytes actually sent (`-` for none), as nginx's
+//! `$body_bytes_sent` and Apache's `%b`: a download the client gave up
+//! on is logged with what it got, not with the file's size.
+//!
+//! So a line is final only once its response has gone. A session records
+//! a response when it queues it, with where the response ends in what the
+//! connection sends ([`Line::end`]); after each event the connection says
+//! how far it has sent ([`AccessLog::settle`]). Most responses leave in
+//! the event that queued them, and their lines stay where they were
+//! written; a line whose response is still going out waits aside, with
+//! its connection, and is written when the response is done or the
+//! connection closes, with the bytes it really sent.
 //!
 //! Lines are appended to a buffer that is written out when it passes
 //! [`FLUSH_AT`], once a second, and at shutdown: a busy second costs a few
@@ -19,6 +30,7 @@
 //! that exists only when the log is on: connections cost nothing more when
 //! it is off.
 
+use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::net::IpAddr;
@@ -47,8 +59,13 @@ pub struct Line<'a> {
     pub head: &'a [u8],
     /// The status code sent.
     pub status: u16,
-    /// Body bytes sent.
+    /// Body bytes of the response, all sent unless the connection closes
+    /// first.
     pub body_bytes: u64,
+    /// Where the response ends in the connection's output (see
+    /// [`crate::out::OutQueue::pushed`]): it is all sent once the
+    /// connection has sent that many bytes.
+    pub end: u64,
     /// `Referer`.
     pub referer: Option<&'a [u8]>,
     /// `User-Agent`.
@@ -67,6 +84,33 @@ pub struct AccessLog {
     stamp_second: Option<u64>,
     /// A write failed and has been reported; cleared by the next success.
     failing: bool,
+    /// Lines written in `buf` during the current connection event, until
+    /// [`AccessLog::settle`] knows whether their responses went.
+    staged: Vec<Staged>,
+    /// By slab key: lines whose responses were still going out when their
+    /// event ended, in order.
+    waiting: Vec<VecDeque<Waiting>>,
+}
+
+/// A line in `buf` whose response may still be going out.
+#[derive(Debug, Clone, Copy)]
+struct Staged {
+    /// Where the line starts in `buf`.
+    start: usize,
+    /// Where its `%b` field starts and ends.
+    count: (usize, usize),
+    body: u64,
+    end: u64,
+}
+
+/// A line set aside until its response has gone: its text without the
+/// `%b` field, which goes at `split`.
+#[derive(Debug)]
+struct Waiting {
+    text: Vec<u8>,
+    split: usize,
+    body: u64,
+    end: u64,
 }
 
 impl AccessLog {
@@ -87,6 +131,8 @@ impl AccessLog {
             stamp: Vec::with_capacity(32),
             stamp_second: None,
             failing: false,
+            staged: Vec::new(),
+            waiting: Vec::new(),
         })
     }
 
@@ -114,8 +160,9 @@ impl AccessLog {
     }
 
     /// Appends the line for one response on connection `key` at Unix second
-    /// `now`, and writes the buffer out if it is full.
+    /// `now`; [`AccessLog::settle`] makes it final at the end of the event.
     pub fn record(&mut self, key: usize, now: u64, line: &Line<'_>) {
+        let start = self.buf.len();
         if self.stamp_second != Some(now) {
             self.stamp_second = Some(now);
             self.stamp.clear();
@@ -134,10 +181,9 @@ impl AccessLog {
         b.extend_from_slice(b" \"");
         escape(first_line(line.head), b);
         let _ = write!(b, "\" {} ", line.status);
-        let _ = match line.body_bytes {
-            0 => write!(b, "-"),
-            n => write!(b, "{n}"),
-        };
+        let count_at = b.len();
+        write_count(line.body_bytes, b);
+        let count = (count_at, b.len());
         for field in [line.referer, line.user_agent] {
             b.extend_from_slice(b" \"");
             match field {
@@ -147,6 +193,67 @@ impl AccessLog {
             b.push(b'"');
         }
         b.push(b'\n');
+        self.staged.push(Staged {
+            start,
+            count,
+            body: line.body_bytes,
+            end: line.end,
+        });
+    }
+
+    /// After an event of connection `key`, which has now sent `sent` bytes
+    /// (counted as [`Line::end`] is): lines of responses all sent are
+    /// final; the others wait, unless the connection is `closing`, when
+    /// they are written with the body bytes that did go. Writes the buffer
+    /// out if it is full.
+    pub fn settle(&mut self, key: usize, sent: u64, closing: bool) {
+        let mut staged = std::mem::take(&mut self.staged);
+        let earlier = self.waiting.get(key).is_some_and(|w| !w.is_empty());
+        // This event's lines stay in place up to the first whose response
+        // has not all gone (or all of them go aside, if lines of this
+        // connection already wait: the order of its lines is kept).
+        let keep = match earlier {
+            true => 0,
+            false => staged.iter().take_while(|l| l.end <= sent).count(),
+        };
+        if keep < staged.len() {
+            if self.waiting.len() <= key {
+                self.waiting.resize_with(key + 1, VecDeque::new);
+            }
+            let ends = staged[keep + 1..].iter().map(|l| l.start);
+            let ends = ends.chain(std::iter::once(self.buf.len()));
+            for (line, line_end) in staged[keep..].iter().zip(ends) {
+                let mut text = self.buf[line.start..line.count.0].to_vec();
+                let split = text.len();
+                text.extend_from_slice(&self.buf[line.count.1..line_end]);
+                self.waiting[key].push_back(Waiting {
+                    text,
+                    split,
+                    body: line.body,
+                    end: line.end,
+                });
+            }
+            self.buf.truncate(staged[keep].start);
+        }
+        staged.clear();
+        self.staged = staged;
+        if let Some(waiting) = self.waiting.get_mut(key) {
+            while let Some(line) = waiting.front() {
+                let unsent = line.end.saturating_sub(sent);
+                if unsent > 0 && !closing {
+                    break;
+                }
+                // What did not go was the end of the response: its body.
+                let body = line.body.saturating_sub(unsent);
+                self.buf.extend_from_slice(&line.text[..line.split]);
+                write_count(body, &mut self.buf);
+                self.buf.extend_from_slice(&line.text[line.split..]);
+                waiting.pop_front();
+            }
+            if waiting.is_empty() && waiting.capacity() > 0 {
+                *waiting = VecDeque::new();
+            }
+        }
         if self.buf.len() >= FLUSH_AT {
             self.flush();
         }
@@ -159,6 +266,8 @@ impl AccessLog {
 
     /// Writes every buffered line.
     pub fn flush(&mut self) {
+        // Called between events, never with a line in doubt.
+        debug_assert!(self.staged.is_empty(), "flush before settle");
         if self.buf.is_empty() {
             return;
         }
@@ -190,6 +299,15 @@ fn append(path: &PathBuf) -> io::Result<File> {
         .append(true)
         .open(path)
         .map_err(|e| io::Error::new(e.kind(), format!("open access log {}: {e}", path.display())))
+}
+
+/// `%b`: the body bytes, `-` for none.
+fn write_count(n: u64, out: &mut Vec<u8>) {
+    // Writing into a Vec cannot fail.
+    let _ = match n {
+        0 => write!(out, "-"),
+        n => write!(out, "{n}"),
+    };
 }
 
 /// The request line: up to the first line end, at most 8 KiB.
@@ -240,6 +358,7 @@ mod tests {
                 head,
                 status: 200,
                 body_bytes: 1234,
+                end: 1500,
                 referer: Some(b"http://example.com/"),
                 user_agent: Some(b"curl/8.5 \xff"),
             },
@@ -251,10 +370,12 @@ mod tests {
                 head: b"\x01\x02garbage",
                 status: 400,
                 body_bytes: 0,
+                end: 100,
                 referer: None,
                 user_agent: None,
             },
         );
+        log.settle(3, 1500, false);
         assert!(log.pending());
         assert_eq!(std::fs::read(&path).unwrap(), b"", "buffered, not written");
         log.flush();
@@ -276,14 +397,90 @@ mod tests {
                 head: b"HEAD / HTTP/1.0\r\n\r\n",
                 status: 200,
                 body_bytes: 0,
+                end: 200,
                 referer: None,
                 user_agent: None,
             },
         );
+        log.settle(3, 200, false);
         drop(log);
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.starts_with("192.0.2.7 - - ["), "{text}");
         assert!(text.contains("\"HEAD / HTTP/1.0\" 200 -"), "{text}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A response of `body` bytes ending at `end`, on a GET of `path`.
+    fn line(path: &str, body: u64, end: u64) -> (Vec<u8>, u64, u64) {
+        (
+            format!("GET {path} HTTP/1.1\r\n\r\n").into_bytes(),
+            body,
+            end,
+        )
+    }
+
+    fn record(log: &mut AccessLog, key: usize, (head, body, end): &(Vec<u8>, u64, u64)) {
+        let line = Line {
+            head,
+            status: 200,
+            body_bytes: *body,
+            end: *end,
+            referer: None,
+            user_agent: None,
+        };
+        log.record(key, 784_111_777, &line);
+    }
+
+    /// The `"GET /x HTTP/1.1" 200 N` part of each line.
+    fn counts(log: &AccessLog) -> Vec<String> {
+        String::from_utf8_lossy(&log.buf)
+            .lines()
+            .map(|l| {
+                let at = l.find("\"GET ").expect("a request line");
+                let rest = &l[at + 5..];
+                let path = rest.split(' ').next().unwrap_or("");
+                let status = rest.split("\" ").nth(1).unwrap_or("");
+                let count = status.split(' ').nth(1).unwrap_or("");
+                format!("{path} {count}")
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_line_is_final_once_its_response_has_gone_or_its_connection_closed() {
+        let dir = std::env::temp_dir().join(format!("oneloop-log2-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut log = log_to(&dir.join("access.log"));
+        // Connection 1: two pipelined responses (heads of 100 bytes); the
+        // first goes at once, the second (a 1 MB body) does not.
+        record(&mut log, 1, &line("/a", 50, 150));
+        record(&mut log, 1, &line("/big", 1_000_000, 1_000_250));
+        log.settle(1, 150 + 4096, false);
+        assert_eq!(counts(&log), ["/a 50"], "the second waits");
+        // Connection 2 meanwhile: all sent in its event.
+        record(&mut log, 2, &line("/b", 10, 110));
+        log.settle(2, 110, false);
+        assert_eq!(counts(&log), ["/a 50", "/b 10"]);
+        // Connection 1 again: a third response queued behind the big one
+        // waits too, in order, even if the count says it is sent.
+        record(&mut log, 1, &line("/c", 5, 1_000_355));
+        log.settle(1, 500_000, false);
+        assert_eq!(counts(&log), ["/a 50", "/b 10"]);
+        // The client gives up at 700,000 bytes: the big one is logged with
+        // what its body got, the third with nothing.
+        log.settle(1, 700_000, true);
+        assert_eq!(
+            counts(&log),
+            ["/a 50", "/b 10", "/big 699750", "/c -"],
+            "bytes actually sent"
+        );
+        // Connection 3: a response that goes in a later event, whole.
+        record(&mut log, 3, &line("/d", 1000, 1100));
+        log.settle(3, 600, false);
+        log.settle(3, 1100, false);
+        assert_eq!(counts(&log).last().unwrap(), "/d 1000");
+        assert!(log.waiting.iter().all(VecDeque::is_empty));
+        log.flush();
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

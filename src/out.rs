@@ -139,6 +139,10 @@ pub struct OutQueue {
     chunks: VecDeque<Chunk>,
     /// Bytes queued; kept so backpressure checks are O(1).
     queued: u64,
+    /// Bytes handed to the stream since the queue was new or cleared: a
+    /// response queued when `pushed()` was N has gone once this reaches
+    /// N (the access log logs it then, with what was really sent).
+    sent: u64,
 }
 
 impl OutQueue {
@@ -161,6 +165,18 @@ impl OutQueue {
     pub fn clear(&mut self) {
         self.chunks.clear();
         self.queued = 0;
+        self.sent = 0;
+    }
+
+    /// Bytes handed to the stream since the queue was new or cleared.
+    pub fn sent(&self) -> u64 {
+        self.sent
+    }
+
+    /// Bytes ever queued since the queue was new or cleared: the position,
+    /// in what the connection sends, where the last queued byte ends.
+    pub fn pushed(&self) -> u64 {
+        self.sent + self.queued
     }
 
     /// Gives back storage beyond `chunks` chunks (kept for reuse otherwise).
@@ -315,6 +331,7 @@ impl OutQueue {
     /// Drops `n` written bytes from the front of the queue.
     fn advance(&mut self, mut n: usize) {
         self.queued -= n as u64;
+        self.sent += n as u64;
         while n > 0 {
             let Some(front) = self.chunks.front_mut() else {
                 return;

@@ -381,6 +381,10 @@ impl Server {
                 if left > 0 {
                     let s = if left == 1 { "" } else { "s" };
                     log::warn!("shutdown timeout: closing {left} connection{s} still busy");
+                    let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
+                    for key in keys {
+                        self.close(key);
+                    }
                 }
                 // Every shutdown ends with this line, on time or not.
                 log::info!("shutdown complete");
@@ -547,6 +551,10 @@ impl Server {
         // connection for nothing (the descriptor is never duplicated). Its
         // wheel entry goes with it, so the wheel only ever holds live keys.
         if let Some(mut conn) = self.conns.remove(key) {
+            // Lines of responses cut short are written with what was sent.
+            if let Some(log) = self.lent.ops.access_log.as_mut() {
+                log.settle(key, conn.sent(), true);
+            }
             let open = self.conns.len() as u64;
             let tls = conn.socket().is_tls();
             let metrics = self.metrics();

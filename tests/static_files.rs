@@ -564,6 +564,51 @@ fn the_access_log_is_combined_log_format_and_buffered() {
     server.stop().unwrap();
 }
 
+#[test]
+fn the_access_log_counts_the_body_bytes_sent_of_a_download_cut_short() {
+    let root = site("access-log-cut");
+    let huge = 64 << 20;
+    fs::write(root.path().join("huge.bin"), vec![7u8; huge]).unwrap();
+    let log_dir = TempDir::new("access-log-cut-out");
+    let log_path = log_dir.path().join("access.log");
+    let server = start(Config {
+        access_log: Some(log_path.to_str().unwrap().into()),
+        ..config(&root)
+    });
+    let addr = server.http[0];
+    // A whole download, then one the client gives up on after 1 MiB.
+    let mut s = connect(addr);
+    s.write_all(req("GET", "/big.bin", &[]).as_bytes()).unwrap();
+    read_responses(&mut s, &[false]);
+    let mut s = connect(addr);
+    s.write_all(req("GET", "/huge.bin", &[]).as_bytes())
+        .unwrap();
+    let mut got = vec![0u8; 1 << 20];
+    std::io::Read::read_exact(&mut s, &mut got).unwrap();
+    drop(s);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let text = loop {
+        let text = fs::read_to_string(&log_path).unwrap_or_default();
+        if text.lines().count() >= 2 {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "log not written: {text:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let lines: Vec<_> = text.lines().map(clf).collect();
+    assert_eq!(lines[0].0, "GET /big.bin HTTP/1.1");
+    assert_eq!(lines[0].2, "600000", "a whole download: its size");
+    assert_eq!(lines[1].0, "GET /huge.bin HTTP/1.1");
+    let sent: usize = lines[1].2.parse().expect("a count");
+    // What the client read, at least; and not the file's size, which the
+    // socket buffers between us could never hold.
+    assert!(
+        sent >= 1 << 20 && sent < huge / 2,
+        "logged {sent} of {huge}, client read 1 MiB"
+    );
+    server.stop().unwrap();
+}
+
 /// Parses the exposition text into "name{labels}" -> value.
 fn scrape(addr: SocketAddr) -> HashMap<String, u64> {
     let r = ask(addr, "GET", "/metrics", &[]);

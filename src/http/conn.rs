@@ -114,6 +114,13 @@ impl<S: Stream> Conn<S> {
         Conn { work: None, sock }
     }
 
+    /// Bytes sent of what its responses queued (see
+    /// [`crate::out::OutQueue::sent`]), for the access log when the loop
+    /// closes it.
+    pub fn sent(&self) -> u64 {
+        self.work.as_ref().map_or(0, |w| w.out.sent())
+    }
+
     /// The stream, to register it.
     pub fn socket(&mut self) -> &mut S {
         &mut self.sock
@@ -181,6 +188,9 @@ impl<S: Stream> Conn<S> {
     /// Keeps the work state while there is work; idle or finished, it goes
     /// back to the pool with the capacity it grew.
     fn park(&mut self, work: Box<Work>, next: Next, key: usize, ctx: &mut Ctx<'_>) -> Next {
+        if let Some(log) = ctx.ops.access_log.as_mut() {
+            log.settle(key, work.out.sent(), next == Next::Close);
+        }
         if next == Next::Close || work.is_idle(Under::of(&self.sock)) {
             if next != Next::Close {
                 log::trace!("connection {key}: idle, kept open (persistence, RFC 9112 §9.3)");

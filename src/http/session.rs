@@ -154,12 +154,20 @@ pub struct Env<'a> {
 
 impl Env<'_> {
     /// Counts a response and logs it. `head` is the request head (or what
-    /// arrived of it, for a malformed one).
-    fn record(&mut self, head: &[u8], status: Status, body_bytes: u64, fields: &Fields<'_>) {
+    /// arrived of it, for a malformed one); `end`, where the response ends
+    /// in the connection's output.
+    fn record(
+        &mut self,
+        head: &[u8],
+        (status, body_bytes): (Status, u64),
+        end: u64,
+        fields: &Fields<'_>,
+    ) {
         let line = Line {
             head,
             status: status.code(),
             body_bytes,
+            end,
             referer: fields.referer,
             user_agent: fields.user_agent,
         };
@@ -441,9 +449,9 @@ impl Session {
                                 self.held.clear();
                                 let site = &env.site;
                                 let date = site.date_line(env.secure);
-                                let (status, body) =
+                                let answer =
                                     refuse(&site.canned, date, out, why, Persist::Close, false);
-                                env.record(b"-", status, body, &Fields::default());
+                                env.record(b"-", answer, out.pushed(), &Fields::default());
                             }
                             self.set_state(SessionState::Closed, env.client);
                         }
@@ -458,14 +466,17 @@ impl Session {
                         let head_only = input[pos..].starts_with(b"HEAD ");
                         let site = &env.site;
                         let date = site.date_line(env.secure);
-                        let (status, body) =
+                        let answer =
                             refuse(&site.canned, date, out, why, Persist::Close, head_only);
-                        env.record(&input[pos..], status, body, &Fields::default());
+                        env.record(&input[pos..], answer, out.pushed(), &Fields::default());
                         self.set_state(SessionState::Closed, env.client);
                     }
                     Parsed::Complete(req, len) => {
-                        let (status, body) = self.respond(&req, env, out);
-                        env.record(&input[pos..pos + len], status, body, &req.fields);
+                        let answer = self.respond(&req, env, out);
+                        // (An answer held for a chunked body goes out after
+                        // all that is queued now.)
+                        let end = out.pushed() + self.held.queued_bytes();
+                        env.record(&input[pos..pos + len], answer, end, &req.fields);
                         pos += len;
                     }
                 },
