@@ -174,10 +174,11 @@ pub struct Serve {
     #[arg(long, value_name = "SECS", default_value_t = Config::SHUTDOWN_TIMEOUT.as_secs())]
     pub shutdown_timeout: u64,
 
-    /// Under load (two or more events in a wakeup), pause this many
+    /// After a wakeup with eight or more events, pause this many
     /// microseconds before polling again, so that the next events need
-    /// not wake the loop one by one (0: always block until an event; at
-    /// most 1000).
+    /// not wake the loop one by one (0, the default: always block until an
+    /// event; at most 1000). Adds latency; pays only when many clients
+    /// keep requests queued.
     #[arg(long, value_name = "USECS", default_value_t = Config::COALESCE.as_micros() as u64)]
     pub coalesce_us: u64,
 

@@ -143,9 +143,9 @@ pub struct Config {
     pub udp_rate: u32,
     /// How long a graceful shutdown waits for responses in flight.
     pub shutdown_timeout: Duration,
-    /// Under load, the loop's pause before polling again, so that events
-    /// arriving meanwhile need not wake it ([`crate::coalesce`]); zero:
-    /// always block in `epoll_wait`.
+    /// After a busy wakeup, the loop's pause before polling again, so that
+    /// events arriving meanwhile need not wake it ([`crate::coalesce`]);
+    /// zero (the default): always block in `epoll_wait`.
     pub coalesce: Duration,
     /// Set SO_REUSEPORT on every socket bound, so that several processes
     /// (one per core) can share the ports.
@@ -178,8 +178,8 @@ impl Config {
     pub const CACHE_TOTAL_MAX: u64 = 64 * 1024 * 1024;
     /// Default [`Config::shutdown_timeout`].
     pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
-    /// Default [`Config::coalesce`].
-    pub const COALESCE: Duration = Duration::from_micros(40);
+    /// Default [`Config::coalesce`]: off (see [`crate::coalesce`] for why).
+    pub const COALESCE: Duration = Duration::ZERO;
     /// Longest [`Config::coalesce`] allowed.
     pub const MAX_COALESCE: Duration = Duration::from_millis(1);
 }
@@ -237,13 +237,13 @@ impl Config {
             }
         }
         if self.max_conns == 0 {
-            return invalid("max conns must be at least 1".into());
+            return invalid("--max-conns must be at least 1".into());
         }
         // A pause is latency added under load: past a millisecond it would
         // cost more than any wake-up it saves.
         if self.coalesce > Config::MAX_COALESCE {
             return invalid(format!(
-                "coalesce us must be at most {}",
+                "--coalesce-us must be at most {}",
                 Config::MAX_COALESCE.as_micros()
             ));
         }

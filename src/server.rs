@@ -306,12 +306,12 @@ impl Server {
         }
         let mut coalesce = Coalesce::new(self.coalesce);
         loop {
-            let timeout = match coalesce.next_wait(self.next_timeout(Instant::now())) {
-                Wait::Block(timeout) => timeout,
+            let (timeout, looked) = match coalesce.next_wait(self.next_timeout(Instant::now())) {
+                Wait::Block(timeout) => (timeout, false),
                 Wait::PauseThenLook(pause) => {
                     std::thread::sleep(pause);
                     self.metrics().io.coalesced += 1;
-                    Some(Duration::ZERO)
+                    (Some(Duration::ZERO), true)
                 }
             };
             match self.poll.poll(&mut events, timeout) {
@@ -319,7 +319,7 @@ impl Server {
                 Err(e) if interrupted(&e) => continue,
                 Err(e) => return Err(context(e, "epoll_wait")),
             }
-            coalesce.woke(events.iter().count());
+            coalesce.woke(events.iter().count(), looked);
             // The clocks are read once per wakeup: every reply in it shares them.
             let now = Instant::now();
             let wall = (self.clock)();

@@ -144,8 +144,12 @@ fn the_readme_options_table_lists_what_help_shows() {
 #[test]
 fn options_out_of_range_are_refused_at_start() {
     for (option, value, says) in [
-        ("--max-conns", "0", "max conns must be at least 1"),
-        ("--coalesce-us", "1001", "coalesce us must be at most 1000"),
+        ("--max-conns", "0", "--max-conns must be at least 1"),
+        (
+            "--coalesce-us",
+            "1001",
+            "--coalesce-us must be at most 1000",
+        ),
     ] {
         let mut child = Command::new(BIN)
             .args([
