@@ -13,7 +13,10 @@ loopback, the clients of the mix:
 
 - all: keep-alive clients, Connection: close clients, pipelined bursts,
   clients that vanish mid-request, slow clients cut off by the head
-  deadline, large downloads read slowly, and RFC 868 over TCP and UDP;
+  deadline, large downloads read slowly, slow readers (a 4 KiB receive
+  buffer, 4 KiB reads with a pause between) of a cached file, a file from
+  disk and ranges of it, every body checked by hash, and RFC 868 over TCP
+  and UDP;
 - churn: clients that open a keep-alive connection, make one to three
   requests and close it, over and over: every connection arms an idle
   deadline and leaves before it is due;
@@ -21,13 +24,15 @@ loopback, the clients of the mix:
 
 With --https it also serves HTTPS (a certificate made with openssl at
 start), and the mix gains HTTPS clients of each kind: keep-alive, churning
-(a full handshake per connection, half of them resuming), and clients that
-vanish mid-handshake.
+(a full handshake per connection, half of them resuming), clients that
+vanish mid-handshake, and slow readers whose bodies are checked by hash.
+A body that differs from the file counts as an error ("mismatch").
 
 Every 10 seconds it prints the server's RSS and descriptor count; at the
 end, their first, lowest and highest values.
 """
 import argparse
+import hashlib
 import os
 import random
 import socket
@@ -42,6 +47,7 @@ HTTP, TIME = 18580, 18537
 HTTPS = None
 TLS = None  # the client context, when --https
 GET = b"GET /hello.txt HTTP/1.1\r\nHost: soak\r\n\r\n"
+FILES = {}  # name -> bytes, for the checked downloads
 
 
 def read_response(s, buf=b""):
@@ -226,6 +232,82 @@ def downloads(stop, stats):
             note_error(stats, e)
 
 
+def slow_socket(port):
+    """A connection whose receive buffer is 4 KiB from the first segment
+    (a phone on a poor link)."""
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.settimeout(10)
+    s.connect(("127.0.0.1", port))
+    return s
+
+
+def checked_download(s, stats, kind):
+    """One request on `s` for a file, whole or a range, read 4 KiB at a
+    time with a pause after each read; the body is compared by hash with
+    the file's bytes."""
+    name = random.choice(("mid.bin", "big.bin", "big.bin"))
+    data = FILES[name]
+    ranged = name == "big.bin" and random.random() < 0.5
+    if ranged:
+        if random.random() < 0.5:
+            a = random.randrange(len(data) // 2)
+            b = random.randrange(a, len(data))
+            rng, want = f"bytes={a}-{b}", data[a:b + 1]
+        else:
+            n = random.randint(1, 500_000)
+            rng, want = f"bytes=-{n}", data[-n:]
+        extra = f"Range: {rng}\r\n"
+    else:
+        extra, want = "", data
+    s.sendall(f"GET /{name} HTTP/1.1\r\nHost: soak\r\n{extra}\r\n".encode())
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        d = s.recv(4096)
+        if not d:
+            raise ConnectionError("closed in head")
+        buf += d
+    head, _, body = buf.partition(b"\r\n\r\n")
+    length = next(int(l.split(b":")[1]) for l in head.split(b"\r\n")
+                  if l.lower().startswith(b"content-length:"))
+    digest = hashlib.sha256(body)
+    got = len(body)
+    while got < length:
+        d = s.recv(min(4096, length - got))
+        if not d:
+            raise ConnectionError(f"closed after {got} of {length} body bytes")
+        digest.update(d)
+        got += len(d)
+        time.sleep(0.0005)
+    if got != len(want) or digest.digest() != hashlib.sha256(want).digest():
+        stats["mismatch"] += 1
+        stats["errors"] += 1
+        print(f"MISMATCH {kind} {name} {extra.strip()}: {got} bytes, wanted {len(want)}", flush=True)
+    else:
+        stats["checked"] += 1
+
+
+def slow_reader(stop, stats):
+    while not stop.is_set():
+        try:
+            with slow_socket(HTTP) as s:
+                # Two downloads on one connection: it must stay good.
+                for _ in range(2):
+                    checked_download(s, stats, "http")
+        except OSError as e:
+            note_error(stats, e)
+
+
+def tls_slow_reader(stop, stats):
+    while not stop.is_set():
+        try:
+            with TLS.wrap_socket(slow_socket(HTTPS), server_hostname="localhost") as s:
+                for _ in range(2):
+                    checked_download(s, stats, "https")
+        except OSError as e:
+            note_error(stats, e)
+
+
 def time_tcp(stop, stats):
     while not stop.is_set():
         try:
@@ -270,8 +352,13 @@ def main():
         f.write("Hello\n")
     with open(os.path.join(root, "index.html"), "w") as f:
         f.write("<p>soak</p>\n")
-    with open(os.path.join(root, "big.bin"), "wb") as f:
-        f.write(os.urandom(4 << 20))
+    # A file the cache keeps (under --cache-file-max's 256 KiB) and one it
+    # sends from disk.
+    FILES["mid.bin"] = os.urandom(200_000)
+    FILES["big.bin"] = os.urandom((4 << 20) + 17)
+    for name, data in FILES.items():
+        with open(os.path.join(root, name), "wb") as f:
+            f.write(data)
     command = [args.bin, "--http", f"127.0.0.1:{HTTP}", "--time", f"127.0.0.1:{TIME}",
                "--root", root, "--head-timeout", "2"]
     if args.https:
@@ -286,29 +373,30 @@ def main():
     time.sleep(0.5)
     stop = threading.Event()
     stats = {k: 0 for k in ("http", "https", "resumed", "time", "vanished", "slow_cut", "downloads",
-                            "errors", "udp_lost")}
+                            "checked", "mismatch", "errors", "udp_lost")}
     kinds = {
         "all": [keep_alive] * 4 + [close_each] * 2 + [pipelined] * 2
-        + [vanishing, slow, slow, downloads, time_tcp, time_udp],
+        + [vanishing, slow, slow, downloads, slow_reader, slow_reader, time_tcp, time_udp],
         "churn": [churn] * 8,
         "keepalive": [staying] * 8,
     }[args.mix]
     if args.https:
-        kinds += [tls_keep, tls_keep, tls_churn, tls_churn, tls_vanish]
+        kinds += [tls_keep, tls_keep, tls_churn, tls_churn, tls_vanish, tls_slow_reader,
+                  tls_slow_reader]
     threads = [threading.Thread(target=k, args=(stop, stats), daemon=True) for k in kinds]
     for t in threads:
         t.start()
     samples = []
     start = time.time()
-    print("| t (s) | RSS KiB | fds | HTTP responses | HTTPS responses | RFC 868 replies |")
-    print("|---|---|---|---|---|---|")
+    print("| t (s) | RSS KiB | fds | HTTP responses | HTTPS responses | bodies checked | RFC 868 replies |")
+    print("|---|---|---|---|---|---|---|")
     try:
         while time.time() - start < args.seconds:
             time.sleep(10)
             rss, fds = sample(server.pid)
             samples.append((rss, fds))
             print(f"| {time.time() - start:.0f} | {rss} | {fds} | {stats['http']} | {stats['https']} "
-                  f"| {stats['time']} |", flush=True)
+                  f"| {stats['checked']} | {stats['time']} |", flush=True)
     finally:
         stop.set()
         time.sleep(1)

@@ -182,6 +182,13 @@ pub struct Serve {
     #[arg(long, value_name = "USECS", default_value_t = Config::COALESCE.as_micros() as u64)]
     pub coalesce_us: u64,
 
+    /// After a wakeup with a few events, poll without blocking for up to
+    /// this many microseconds before sleeping, so a client that asks again
+    /// at once does not have to wake the loop (0: never; at most 1000). It
+    /// adapts: a spin that keeps finding nothing shrinks to nothing.
+    #[arg(long, value_name = "USECS", default_value_t = Config::SPIN.as_micros() as u64)]
+    pub spin_us: u64,
+
     /// Add `Cache-Control: VALUE` to file responses (e.g. "public, max-age=3600").
     #[arg(long, value_name = "VALUE")]
     pub cache_control: Option<String>,

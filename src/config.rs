@@ -147,6 +147,11 @@ pub struct Config {
     /// events arriving meanwhile need not wake it ([`crate::coalesce`]);
     /// zero (the default): always block in `epoll_wait`.
     pub coalesce: Duration,
+    /// After a wakeup with a few events, the longest the loop polls without
+    /// blocking before it sleeps, so that a client answering at once does
+    /// not have to wake it ([`crate::coalesce`]; it adapts, down to
+    /// nothing); zero: never.
+    pub spin: Duration,
     /// Set SO_REUSEPORT on every socket bound, so that several processes
     /// (one per core) can share the ports.
     pub reuse_port: bool,
@@ -182,6 +187,10 @@ impl Config {
     pub const COALESCE: Duration = Duration::ZERO;
     /// Longest [`Config::coalesce`] allowed.
     pub const MAX_COALESCE: Duration = Duration::from_millis(1);
+    /// Default [`Config::spin`].
+    pub const SPIN: Duration = Duration::from_micros(50);
+    /// Longest [`Config::spin`] allowed.
+    pub const MAX_SPIN: Duration = Duration::from_millis(1);
 }
 
 impl Default for Config {
@@ -204,6 +213,7 @@ impl Default for Config {
             udp_rate: 0,
             shutdown_timeout: Config::SHUTDOWN_TIMEOUT,
             coalesce: Config::COALESCE,
+            spin: Config::SPIN,
             reuse_port: false,
             systemd: false,
             handle_signals: false,
@@ -245,6 +255,14 @@ impl Config {
             return invalid(format!(
                 "--coalesce-us must be at most {}",
                 Config::MAX_COALESCE.as_micros()
+            ));
+        }
+        // A spin is CPU spent to save a wake-up of tens of microseconds:
+        // past a millisecond it costs more than it could save.
+        if self.spin > Config::MAX_SPIN {
+            return invalid(format!(
+                "--spin-us must be at most {}",
+                Config::MAX_SPIN.as_micros()
             ));
         }
         if !self.https.is_empty() && self.tls.is_empty() {

@@ -119,6 +119,7 @@ impl Serve {
             cache_total_max: self.cache_total_max,
             shutdown_timeout: Duration::from_secs(self.shutdown_timeout),
             coalesce: Duration::from_micros(self.coalesce_us),
+            spin: Duration::from_micros(self.spin_us),
             timeouts: Timeouts {
                 head: Duration::from_secs(self.head_timeout),
                 idle: Duration::from_secs(self.idle_timeout),

@@ -43,6 +43,9 @@ pub struct LoopCounts {
     /// Pauses (`nanosleep`) a busy loop took before polling without
     /// blocking ([`crate::coalesce`]); each poll is also a wakeup.
     pub coalesced: u64,
+    /// Polls that found nothing while the loop looked before blocking
+    /// ([`crate::coalesce`]): each is an `epoll_wait` that returned at once.
+    pub spins: u64,
     /// `read` calls on HTTP connections, those that found nothing included.
     pub reads: u64,
     /// `writev`, `sendmsg` and `sendfile` calls on HTTP connections.
@@ -54,7 +57,7 @@ pub struct LoopCounts {
 impl LoopCounts {
     /// Every syscall counted.
     pub fn syscalls(&self) -> u64 {
-        self.wakeups + self.coalesced + self.reads + self.writes + self.other
+        self.wakeups + self.spins + self.coalesced + self.reads + self.writes + self.other
     }
 }
 
@@ -282,11 +285,17 @@ impl Metrics {
             &[("", io.coalesced)],
         );
         metric(
+            "loop_spin_polls_total",
+            "counter",
+            "Polls that found nothing while the loop looked before blocking.",
+            &[("", io.spins)],
+        );
+        metric(
             "http_syscalls_total",
             "counter",
-            "System calls the loop made for HTTP, by call (epoll_wait counts every wakeup).",
+            "System calls the loop made for HTTP, by call (epoll_wait: every wakeup and every empty look).",
             &[
-                ("{call=\"epoll_wait\"}", io.wakeups),
+                ("{call=\"epoll_wait\"}", io.wakeups + io.spins),
                 ("{call=\"nanosleep\"}", io.coalesced),
                 ("{call=\"read\"}", io.reads),
                 ("{call=\"write\"}", io.writes),

@@ -5,9 +5,9 @@
 //! Server::run
 //!   loop {
 //!     poll(events, until the next deadline)        one epoll_wait; after a
-//!                                                  busy wakeup, a 40 µs pause
-//!                                                  then a poll that only looks
-//!                                                  (coalesce.rs)
+//!                                                  wakeup with a few events,
+//!                                                  look without blocking for
+//!                                                  a while first (coalesce.rs)
 //!     read the clocks once; refresh the Date line
 //!     a new second: sample connection states, write the access log
 //!     for each event:
@@ -46,7 +46,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use crate::accept::{Accepted, Pause, accept_http};
 use crate::access_log::AccessLog;
 use crate::batch::DatagramBatch;
-use crate::coalesce::{Coalesce, Wait};
+use crate::coalesce::{Coalesce, Polled, Wait};
 use crate::config::{Clock, Config, Timeouts};
 use crate::conns::Conns;
 use crate::http::conn::{Ctx, Next, WorkPool};
@@ -169,8 +169,10 @@ pub struct Server {
     state: ServerState,
     clock: Clock,
     shutdown_timeout: Duration,
-    /// The pause before a busy loop's next poll ([`Coalesce`]).
+    /// The pause before a busy loop's next poll ([`Coalesce`]; zero: none).
     coalesce: Duration,
+    /// The longest look before a lightly loaded loop blocks ([`Coalesce`]).
+    spin: Duration,
     /// The Unix second of the last once-a-second chores.
     chores_second: u64,
 }
@@ -266,6 +268,7 @@ impl Server {
             clock: config.clock,
             shutdown_timeout: config.shutdown_timeout,
             coalesce: config.coalesce,
+            spin: config.spin,
             chores_second: now_secs,
         })
     }
@@ -304,22 +307,14 @@ impl Server {
                 log::warn!("prctl(PR_SET_TIMERSLACK): {e}");
             }
         }
-        let mut coalesce = Coalesce::new(self.coalesce);
+        let mut waiting = Coalesce::new(self.coalesce, self.spin);
         loop {
-            let (timeout, looked) = match coalesce.next_wait(self.next_timeout(Instant::now())) {
-                Wait::Block(timeout) => (timeout, false),
-                Wait::PauseThenLook(pause) => {
-                    std::thread::sleep(pause);
-                    self.metrics().io.coalesced += 1;
-                    (Some(Duration::ZERO), true)
-                }
-            };
-            match self.poll.poll(&mut events, timeout) {
-                Ok(()) => {}
-                Err(e) if interrupted(&e) => continue,
+            let polled = match self.wait_for_events(&mut events, &mut waiting) {
+                Ok(Some(polled)) => polled,
+                Ok(None) => continue,
                 Err(e) => return Err(context(e, "epoll_wait")),
-            }
-            coalesce.woke(events.iter().count(), looked);
+            };
+            waiting.woke(events.iter().count(), polled);
             // The clocks are read once per wakeup: every reply in it shares them.
             let now = Instant::now();
             let wall = (self.clock)();
@@ -408,6 +403,60 @@ impl Server {
     fn flush_log(&mut self) {
         if let Some(log) = self.lent.ops.access_log.as_mut() {
             log.flush();
+        }
+    }
+
+    /// Waits for events as the policy says (see [`crate::coalesce`]):
+    /// blocks, looks without blocking for a while first, or pauses and then
+    /// looks. Returns what the poll did, or `None` if a signal interrupted
+    /// it (poll again).
+    fn wait_for_events(
+        &mut self,
+        events: &mut Events,
+        waiting: &mut Coalesce,
+    ) -> io::Result<Option<Polled>> {
+        let before = Instant::now();
+        let (timeout, spin) = match waiting.next_wait(self.next_timeout(before)) {
+            Wait::Block(timeout) => (timeout, None),
+            Wait::LookThenBlock { spin, timeout } => (timeout, Some(spin)),
+            Wait::PauseThenLook(pause) => {
+                std::thread::sleep(pause);
+                self.metrics().io.coalesced += 1;
+                return match self.poll.poll(events, Some(Duration::ZERO)) {
+                    Ok(()) => Ok(Some(Polled::Looked)),
+                    Err(e) if interrupted(&e) => Ok(None),
+                    Err(e) => Err(e),
+                };
+            }
+        };
+        let mut spun = false;
+        if let Some(spin) = spin {
+            // Look until something comes or the spin is over; each empty
+            // look is one epoll_wait that returns at once.
+            loop {
+                match self.poll.poll(events, Some(Duration::ZERO)) {
+                    Ok(()) if !events.is_empty() => return Ok(Some(Polled::Caught)),
+                    Ok(()) => {}
+                    Err(e) if interrupted(&e) => return Ok(None),
+                    Err(e) => return Err(e),
+                }
+                self.metrics().io.spins += 1;
+                if before.elapsed() >= spin {
+                    break;
+                }
+                std::hint::spin_loop();
+            }
+            spun = true;
+        }
+        let asleep = Instant::now();
+        let timeout = timeout.map(|t| t.saturating_sub(asleep - before));
+        match self.poll.poll(events, timeout) {
+            Ok(()) => Ok(Some(Polled::Blocked {
+                slept: asleep.elapsed(),
+                spun,
+            })),
+            Err(e) if interrupted(&e) => Ok(None),
+            Err(e) => Err(e),
         }
     }
 

@@ -675,7 +675,57 @@ fn the_loop_counts_its_syscalls_and_the_batching_shows() {
     );
     assert!(delta("oneloop_loop_wakeups_total") >= 2);
     assert!(delta("oneloop_loop_events_total") >= 2);
-    assert_eq!(call("epoll_wait"), delta("oneloop_loop_wakeups_total"));
+    assert_eq!(
+        call("epoll_wait"),
+        delta("oneloop_loop_wakeups_total") + delta("oneloop_loop_spin_polls_total"),
+        "every epoll_wait is a wakeup or an empty look"
+    );
+    server.stop().unwrap();
+}
+
+#[test]
+fn the_loop_looks_before_sleeping_only_while_it_pays() {
+    let root = site("spin");
+    let server = start(Config {
+        metrics_path: Some("/metrics".into()),
+        ..config(&root)
+    });
+    let addr = server.http[0];
+    let mut client = connect(addr);
+    let spins = |s: &mut TcpStream| {
+        let metrics = req("GET", "/metrics", &[]);
+        samples_of(&exchange(s, metrics.as_bytes(), 1)[0])["oneloop_loop_spin_polls_total"]
+    };
+    // After a wakeup with work, the loop looks for more before it sleeps.
+    let first = spins(&mut client);
+    std::thread::sleep(Duration::from_millis(20));
+    let second = spins(&mut client);
+    assert!(second > first, "a look after the first answer");
+    // Requests 20 ms apart: each look finds nothing, and the spin halves
+    // until it is gone.
+    for _ in 0..10 {
+        exchange(&mut client, req("GET", "/a.txt", &[]).as_bytes(), 1);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let quiet = spins(&mut client);
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(spins(&mut client), quiet, "no look left to waste");
+    // An idle loop never looks: nothing in a quarter of a second.
+    std::thread::sleep(Duration::from_millis(250));
+    assert_eq!(spins(&mut client), quiet);
+    server.stop().unwrap();
+
+    // Turned off, it never looks.
+    let server = start(Config {
+        metrics_path: Some("/metrics".into()),
+        spin: Duration::ZERO,
+        ..config(&root)
+    });
+    let mut client = connect(server.http[0]);
+    for _ in 0..20 {
+        exchange(&mut client, req("GET", "/a.txt", &[]).as_bytes(), 1);
+    }
+    assert_eq!(spins(&mut client), 0);
     server.stop().unwrap();
 }
 
