@@ -287,25 +287,24 @@ def checked_download(s, stats, kind):
         stats["checked"] += 1
 
 
-def slow_reader(stop, stats):
+def slow_reads(stop, stats, kind, connect):
     while not stop.is_set():
         try:
-            with slow_socket(HTTP) as s:
+            with connect() as s:
                 # Two downloads on one connection: it must stay good.
                 for _ in range(2):
-                    checked_download(s, stats, "http")
+                    checked_download(s, stats, kind)
         except OSError as e:
             note_error(stats, e)
+
+
+def slow_reader(stop, stats):
+    slow_reads(stop, stats, "http", lambda: slow_socket(HTTP))
 
 
 def tls_slow_reader(stop, stats):
-    while not stop.is_set():
-        try:
-            with TLS.wrap_socket(slow_socket(HTTPS), server_hostname="localhost") as s:
-                for _ in range(2):
-                    checked_download(s, stats, "https")
-        except OSError as e:
-            note_error(stats, e)
+    slow_reads(stop, stats, "https",
+               lambda: TLS.wrap_socket(slow_socket(HTTPS), server_hostname="localhost"))
 
 
 def time_tcp(stop, stats):
