@@ -12,9 +12,60 @@ pub fn decimal(s: &[u8]) -> Option<u64> {
     })
 }
 
+/// A set of bytes as a 256-entry table, built at compile time: one load
+/// per byte where `extra.contains(&b)` would loop over the punctuation.
+/// Every request's `Host` and path go through these.
+pub struct ByteClass([bool; 256]);
+
+impl ByteClass {
+    /// ASCII letters and digits, plus the bytes of `extra`.
+    const fn alphanumeric_and(extra: &[u8]) -> ByteClass {
+        let mut table = [false; 256];
+        let mut b = 0;
+        while b < 256 {
+            table[b] = (b as u8).is_ascii_alphanumeric();
+            b += 1;
+        }
+        let mut i = 0;
+        while i < extra.len() {
+            table[extra[i] as usize] = true;
+            i += 1;
+        }
+        ByteClass(table)
+    }
+
+    /// Every byte from space up, bar DEL and the bytes of `excluded`.
+    pub const fn printable_except(excluded: &[u8]) -> ByteClass {
+        let mut table = [false; 256];
+        let mut b = 0x20;
+        while b < 256 {
+            table[b] = b != 0x7f;
+            b += 1;
+        }
+        let mut i = 0;
+        while i < excluded.len() {
+            table[excluded[i] as usize] = false;
+            i += 1;
+        }
+        ByteClass(table)
+    }
+
+    /// Whether `b` is in the set.
+    #[inline]
+    pub fn has(&self, b: u8) -> bool {
+        self.0[usize::from(b)]
+    }
+}
+
+/// `tchar` (RFC 9110 §5.6.2).
+static TCHAR: ByteClass = ByteClass::alphanumeric_and(b"!#$%&'*+-.^_`|~");
+/// `unreserved / sub-delims` (RFC 3986 §2.2, §2.3): a reg-name's bytes
+/// besides percent-escapes.
+static REG_NAME: ByteClass = ByteClass::alphanumeric_and(b"-._~!$&'()*+,;=");
+
 /// `tchar` (RFC 9110 §5.6.2): the characters of a token.
 pub fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+    TCHAR.has(b)
 }
 
 /// `token = 1*tchar`.
@@ -173,7 +224,7 @@ fn is_reg_name(s: &[u8]) -> bool {
             {
                 i += 3
             }
-            b if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=".contains(&b) => i += 1,
+            b if REG_NAME.has(b) => i += 1,
             _ => return false,
         }
     }
@@ -189,9 +240,7 @@ fn is_ip_literal(s: &[u8]) -> bool {
         };
         return digits > 0
             && !tail.is_empty()
-            && tail
-                .iter()
-                .all(|&b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:".contains(&b));
+            && tail.iter().all(|&b| b == b':' || REG_NAME.has(b));
     }
     std::str::from_utf8(s).is_ok_and(|s| s.parse::<std::net::Ipv6Addr>().is_ok())
 }
