@@ -348,6 +348,7 @@ impl Server {
                         self.on_listener(LISTENER_BASE - t, now, wall)
                     }
                     Token(key) => {
+                        waiting.saw(key);
                         let readable = event.is_readable() || event.is_error();
                         self.on_conn(key, readable, event.is_read_closed(), now);
                     }

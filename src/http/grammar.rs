@@ -187,48 +187,42 @@ fn hex_value(b: u8) -> u64 {
 /// reg-name (unreserved, sub-delims and percent-escapes, which covers
 /// IPv4 addresses and may be empty); the port is at most 65535.
 pub fn is_host_port(value: &[u8]) -> bool {
-    let (host, port) = if value.first() == Some(&b'[') {
+    if value.first() == Some(&b'[') {
         let Some(close) = value.iter().position(|&b| b == b']') else {
             return false;
         };
-        if !is_ip_literal(&value[1..close]) {
-            return false;
-        }
-        match &value[close + 1..] {
-            [] => return true,
-            [b':', port @ ..] => (&[][..], port),
-            _ => return false,
-        }
-    } else {
-        match value.iter().position(|&b| b == b':') {
-            Some(colon) => (&value[..colon], &value[colon + 1..]),
-            None => (value, &[][..]),
-        }
-    };
-    is_reg_name(host) && is_port(port)
-}
-
-/// `port = *DIGIT`, at most 65535 here.
-fn is_port(port: &[u8]) -> bool {
-    port.is_empty() || (port.len() <= 5 && decimal(port).is_some_and(|p| p <= 65_535))
-}
-
-/// `reg-name = *( unreserved / pct-encoded / sub-delims )`.
-fn is_reg_name(s: &[u8]) -> bool {
+        return is_ip_literal(&value[1..close])
+            && match &value[close + 1..] {
+                [] => true,
+                [b':', port @ ..] => is_port(port),
+                _ => false,
+            };
+    }
+    // A reg-name (`*( unreserved / pct-encoded / sub-delims )`) up to the
+    // colon, in the same pass that finds the colon: every request has a
+    // Host.
     let mut i = 0;
-    while i < s.len() {
-        match s[i] {
-            b'%' if s.len() > i + 2
-                && s[i + 1].is_ascii_hexdigit()
-                && s[i + 2].is_ascii_hexdigit() =>
+    while i < value.len() {
+        match value[i] {
+            b if REG_NAME.has(b) => i += 1,
+            b'%' if value.len() > i + 2
+                && value[i + 1].is_ascii_hexdigit()
+                && value[i + 2].is_ascii_hexdigit() =>
             {
                 i += 3
             }
-            b if REG_NAME.has(b) => i += 1,
+            b':' => return is_port(&value[i + 1..]),
             _ => return false,
         }
     }
     true
+}
+
+/// `port = *DIGIT`, at most 65535 here.
+fn is_port(port: &[u8]) -> bool {
+    port.len() <= 5
+        && port.iter().all(u8::is_ascii_digit)
+        && port.iter().fold(0u32, |n, &d| n * 10 + u32::from(d - b'0')) <= 65_535
 }
 
 /// The inside of `[...]`: an IPv6 address or `IPvFuture`.
