@@ -8,7 +8,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{closes, connect, exchange, get_req};
+use common::{Reap, closes, connect, exchange, get_req};
 
 const BIN: &str = env!("CARGO_BIN_EXE_oneloop");
 
@@ -436,14 +436,6 @@ fn a_drain_cut_short_by_the_timeout_still_says_shutdown_complete() {
 /// Runs the binary with `RUST_LOG=rust_log`, makes a keep-alive exchange
 /// with a body, an RFC 868 TCP query, then stops it; returns its stderr.
 fn narrate(rust_log: &str) -> String {
-    /// Kills the child if the test fails before it exits.
-    struct Reap(Child);
-    impl Drop for Reap {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
     let child = Command::new(BIN)
         .args(["--http", "127.0.0.1:0", "--time", "127.0.0.1:0"])
         .env("RUST_LOG", rust_log)

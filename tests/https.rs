@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use common::{TempDir, connect, exchange, get_req, start};
+use common::{Reap, TempDir, connect, exchange, get_req, start};
 use oneloop::Config;
 use oneloop::config::{CertPair, Timeouts};
 
@@ -477,16 +477,6 @@ fn sighup_reloads_certificates_for_new_handshakes_only() {
     // SAFETY: a signal to our own child.
     unsafe { libc::kill(server.0.id() as i32, libc::SIGTERM) };
     assert!(server.0.wait().unwrap().success());
-}
-
-/// A child process killed if the test fails before it ends.
-struct Reap(std::process::Child);
-
-impl Drop for Reap {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[test]

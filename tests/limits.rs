@@ -10,7 +10,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
-use common::{closes, connect, exchange, get, get_req, read_responses, start};
+use common::{Reap, closes, connect, exchange, get, get_req, read_responses, start};
 use oneloop::Config;
 use oneloop::config::Timeouts;
 
@@ -340,8 +340,8 @@ fn descriptor_exhaustion_pauses_accepting_without_spinning() {
             Ok(())
         });
     }
-    let mut child = cmd.spawn().expect("start oneloop");
-    let stderr = child.stderr.take().unwrap();
+    let mut child = Reap(cmd.spawn().expect("start oneloop"));
+    let stderr = child.0.stderr.take().unwrap();
     let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stderr));
     let line = lines.next().expect("start-up line").unwrap();
     std::thread::spawn(move || for _ in lines {});
@@ -357,7 +357,7 @@ fn descriptor_exhaustion_pauses_accepting_without_spinning() {
         clients.push(s);
     }
     std::thread::sleep(Duration::from_millis(300));
-    let pid = child.id();
+    let pid = child.0.id();
     let cpu = || {
         let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
         let f: Vec<u64> = stat
@@ -390,7 +390,7 @@ fn descriptor_exhaustion_pauses_accepting_without_spinning() {
     assert_eq!(served, 80);
     // SAFETY: kill(2) on our own child.
     unsafe { libc::kill(pid as i32, libc::SIGTERM) };
-    assert!(child.wait().unwrap().success());
+    assert!(child.0.wait().unwrap().success());
 }
 
 #[test]

@@ -229,3 +229,14 @@ pub fn noise(len: usize) -> Vec<u8> {
         })
         .collect()
 }
+
+/// A child process killed and reaped if the test fails before it ends: a
+/// server left running would hold the test runner's output open.
+pub struct Reap(pub std::process::Child);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
