@@ -684,7 +684,7 @@ impl Server {
         self.state = ServerState::Draining {
             until: now + self.shutdown_timeout,
         };
-        self.lent.site.draining = true;
+        self.lent.site.routes.draining = true;
         let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
         for key in keys {
             let Some(conn) = self.conns.get_mut(key) else {

@@ -5,6 +5,7 @@
 //! [`response`] queues responses as shared chunks, [`session`] is the
 //! per-connection exchange (pure), and [`conn`] puts a session on a socket.
 
+pub mod answer;
 pub mod body;
 pub mod conditional;
 pub mod conn;

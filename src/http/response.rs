@@ -18,8 +18,99 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use crate::http::answer::Answer;
 use crate::http::status::{Refusal, Status};
 use crate::out::{Chunk, OutQueue};
+
+/// How an answer is framed on this connection, besides the answer itself.
+#[derive(Debug, Clone, Copy)]
+pub struct Frame<'a> {
+    /// This second's `Date` line (with `Strict-Transport-Security` after it
+    /// over HTTPS, when configured).
+    pub date: &'a Rc<[u8]>,
+    /// `date` is the HTTPS one (a cached head is kept for each).
+    pub hsts: bool,
+    /// What the head says about the connection.
+    pub persist: Persist,
+    /// HEAD: no body.
+    pub head_only: bool,
+}
+
+/// Queues `answer` as an HTTP/1.x head and body; returns its status and
+/// the body bytes queued. A cached file's 200 is two chunks (its head for
+/// this second, then the body), an error four, and nothing is copied.
+pub fn queue(
+    answer: Answer<'_>,
+    canned: &Canned,
+    frame: &Frame<'_>,
+    out: &mut OutQueue,
+) -> (Status, u64) {
+    let status = answer.status();
+    let body = if frame.head_only {
+        0
+    } else {
+        answer.body_len()
+    };
+    let Frame {
+        date,
+        hsts,
+        persist,
+        head_only,
+    } = *frame;
+    match answer {
+        Answer::File { entry, range: None } => {
+            out.push(Chunk::owned(entry.full.get(
+                &entry.head,
+                date,
+                persist,
+                hsts,
+            )));
+            if !head_only {
+                out.push(entry.chunk(0, entry.len));
+            }
+        }
+        Answer::File {
+            entry,
+            range: Some((start, end)),
+        } => {
+            let fields = format!(
+                "HTTP/1.1 {status}\r\nServer: {SERVER}\r\nContent-Range: bytes {start}-{}/{}\r\nContent-Length: {}\r\n",
+                end - 1,
+                entry.len,
+                end - start
+            );
+            let mut fields = fields.into_bytes();
+            fields.extend_from_slice(&entry.fields);
+            head(out, &Rc::from(fields), date, persist);
+            if !head_only {
+                out.push(entry.chunk(start, end));
+            }
+        }
+        Answer::NotModified(entry) => head(out, &entry.not_modified, date, persist),
+        Answer::Unsatisfiable { len } => {
+            // RFC 9110 §15.5.17: the length in `Content-Range: bytes */len`.
+            let fields = format!(
+                "HTTP/1.1 {status}\r\nServer: {SERVER}\r\nContent-Range: bytes */{len}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n",
+                UNSATISFIABLE.len()
+            );
+            head(out, &Rc::from(fields.into_bytes()), date, persist);
+            if !head_only {
+                out.push(Chunk::Static(UNSATISFIABLE.as_bytes()));
+            }
+        }
+        Answer::Refused(why) => canned.refuse(out, why, date, persist, head_only),
+        Answer::Options => canned.options(out, date, persist),
+        Answer::Page { content_type, body } => {
+            page(out, content_type, body, date, persist, head_only)
+        }
+        Answer::Redirect {
+            status,
+            message,
+            location,
+        } => redirect(out, (status, message), &location, date, persist, head_only),
+    }
+    (status, body)
+}
 
 /// The server's name in the `Server` header.
 pub const SERVER: &str = concat!("oneloop/", env!("CARGO_PKG_VERSION"));
@@ -166,51 +257,15 @@ impl Canned {
 }
 
 /// Queues a head: rendered fields, Date line, connection line.
-pub fn head(out: &mut OutQueue, fields: &Rc<[u8]>, date: &Rc<[u8]>, persist: Persist) {
+fn head(out: &mut OutQueue, fields: &Rc<[u8]>, date: &Rc<[u8]>, persist: Persist) {
     out.push(Chunk::shared(fields));
     out.push(Chunk::shared(date));
     out.push(Chunk::Static(persist.line()));
 }
 
-/// Queues a 206 with bytes `start..end` of a file of `len` bytes: the
-/// file's own `fields` after a `Content-Range`, and `body`, a window on the
-/// same shared buffer or open file a 200 sends.
-pub fn partial(
-    out: &mut OutQueue,
-    (fields, len): (&[u8], u64),
-    (start, end): (u64, u64),
-    body: Chunk,
-    date: &Rc<[u8]>,
-    persist: Persist,
-) {
-    let mut head_fields = format!(
-        "HTTP/1.1 {}\r\nServer: {SERVER}\r\nContent-Range: bytes {start}-{}/{len}\r\nContent-Length: {}\r\n",
-        Status::PartialContent,
-        end - 1,
-        end - start
-    )
-    .into_bytes();
-    head_fields.extend_from_slice(fields);
-    head(out, &Rc::from(head_fields), date, persist);
-    out.push(body);
-}
-
-/// Queues a 416 for a file of `len` bytes (RFC 9110 §15.5.17: it says the
-/// length in `Content-Range: bytes */len`).
-pub fn unsatisfiable(out: &mut OutQueue, len: u64, date: &Rc<[u8]>, persist: Persist) {
-    let status = Status::RangeNotSatisfiable;
-    let message = UNSATISFIABLE;
-    let fields = format!(
-        "HTTP/1.1 {status}\r\nServer: {SERVER}\r\nContent-Range: bytes */{len}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n",
-        message.len()
-    );
-    head(out, &Rc::from(fields.into_bytes()), date, persist);
-    out.push(Chunk::Static(message.as_bytes()));
-}
-
 /// Queues a 200 with a page of the server's own (the metrics and the live
 /// page), which no cache should keep.
-pub fn page(
+fn page(
     out: &mut OutQueue,
     content_type: &str,
     body: Chunk,
@@ -228,8 +283,9 @@ pub fn page(
     }
 }
 
-/// Queues a 301 to `location` (a rare response: rendered per request).
-pub fn redirect(
+/// Queues a 301 or 308 to `location` (a rare response: rendered per
+/// request).
+fn redirect(
     out: &mut OutQueue,
     (status, message): (Status, &'static str),
     location: &[u8],

@@ -20,16 +20,14 @@ use std::rc::Rc;
 use crate::access_log::Line;
 use crate::config::Limits;
 use crate::date::DateLine;
+use crate::http::answer::{self, Answer, Ask, Routes};
 use crate::http::body::BodySkip;
-use crate::http::conditional::{self, Outcome};
 use crate::http::files::Files;
-use crate::http::path::redirect_location;
 use crate::http::request::{self, Fields, Framing, Parsed, Request};
-use crate::http::resolve::Lookup;
-use crate::http::response::{self, Canned, Persist};
-use crate::http::status::{Refusal, Status};
+use crate::http::response::{self, Canned, Frame, Persist};
+use crate::http::status::Status;
 use crate::ops::Ops;
-use crate::out::{Chunk, OutQueue};
+use crate::out::OutQueue;
 
 /// What every session reads: the site being served. The files, the
 /// pre-rendered responses, the current `Date` line and the limits.
@@ -44,14 +42,8 @@ pub struct Site {
     pub date: DateLine,
     /// Request size limits.
     pub limits: Limits,
-    /// Where the metrics page is served (`--metrics-path`), if anywhere.
-    pub metrics_path: Option<Box<[u8]>>,
-    /// Where the health page is served (`--health-path`), if anywhere.
-    pub health_path: Option<Box<[u8]>>,
-    /// The server is draining (shutting down): the health page says 503.
-    pub draining: bool,
-    /// `--redirect-https`: plain HTTP GET and HEAD get a 308 to this port.
-    pub redirect_https: Option<u16>,
+    /// The pages that are not files, and the redirect to HTTPS.
+    pub routes: Routes,
     /// `--hsts`: the `Strict-Transport-Security` line HTTPS responses carry.
     pub hsts: Option<Box<[u8]>>,
     /// The Date line with the HSTS line after it, for HTTPS responses:
@@ -67,10 +59,7 @@ impl Site {
             canned: Canned::default(),
             date,
             limits,
-            metrics_path: None,
-            health_path: None,
-            draining: false,
-            redirect_https: None,
+            routes: Routes::default(),
             hsts: None,
             secure_date: Rc::from(&b""[..]),
         }
@@ -92,8 +81,8 @@ impl Site {
         files.serve_dotfiles(config.dotfiles);
         files.set_cache_control(config.cache_control.as_deref());
         let mut site = Site::new(files, DateLine::default(), config.limits);
-        site.metrics_path = config.metrics_path.as_deref().map(|p| p.as_bytes().into());
-        site.health_path = config.health_path.as_deref().map(|p| p.as_bytes().into());
+        site.routes.metrics_path = config.metrics_path.as_deref().map(|p| p.as_bytes().into());
+        site.routes.health_path = config.health_path.as_deref().map(|p| p.as_bytes().into());
         if config.redirect_https {
             let Some(port) = https_port else {
                 return Err(std::io::Error::new(
@@ -101,7 +90,7 @@ impl Site {
                     "--redirect-https needs an --https address",
                 ));
             };
-            site.redirect_https = Some(port);
+            site.routes.redirect_https = Some(port);
         }
         site.hsts = (config.hsts).map(|secs| {
             format!("Strict-Transport-Security: max-age={secs}\r\n")
@@ -136,6 +125,33 @@ impl Site {
     /// The current Unix second (0 if the clock cannot tell).
     fn now(&self) -> u64 {
         self.date.second().unwrap_or(0)
+    }
+
+    /// How an HTTP/1.x answer is framed here: this second's Date line
+    /// (with the HSTS line over HTTPS, when configured).
+    fn frame(&self, secure: bool, persist: Persist, head_only: bool) -> Frame<'_> {
+        Frame {
+            date: self.date_line(secure),
+            hsts: secure && self.hsts.is_some(),
+            persist,
+            head_only,
+        }
+    }
+
+    /// Queues the HTTP/1.x framing of `answer`; returns its status and the
+    /// body bytes queued.
+    fn queue(
+        &self,
+        answer: Answer<'_>,
+        (secure, persist, head_only): (bool, Persist, bool),
+        out: &mut OutQueue,
+    ) -> (Status, u64) {
+        response::queue(
+            answer,
+            &self.canned,
+            &self.frame(secure, persist, head_only),
+            out,
+        )
     }
 }
 
@@ -219,179 +235,6 @@ impl Default for Session {
     }
 }
 
-/// Methods RFC 9110 defines (§9.3) plus PATCH: answered 405, not 501.
-const KNOWN_METHODS: &[&str] = &["POST", "PUT", "DELETE", "CONNECT", "TRACE", "PATCH"];
-
-/// Queues the canned refusal `why`; returns its status and body size.
-fn refuse(
-    canned: &Canned,
-    date: &Rc<[u8]>,
-    out: &mut OutQueue,
-    why: Refusal,
-    persist: Persist,
-    head_only: bool,
-) -> (Status, u64) {
-    canned.refuse(out, why, date, persist, head_only);
-    let body = if head_only { 0 } else { why.message().len() };
-    (why.status(), body as u64)
-}
-
-/// Whether `target` (its path, without a query) is the health page.
-fn is_health(site: &Site, target: &[u8]) -> bool {
-    let Some(health) = site.health_path.as_deref() else {
-        return false; // the common case costs one test
-    };
-    let path = target.split(|&b| b == b'?').next().unwrap_or(target);
-    health == path
-}
-
-/// `https://HOST[:PORT]TARGET` for a request: its `Host` without the port
-/// it came to (`localhost` without one), the HTTPS port unless it is 443.
-fn https_location(req: &Request<'_>, port: u16) -> Vec<u8> {
-    let host = req.fields.host.unwrap_or(b"localhost");
-    let name_end = if host.first() == Some(&b'[') {
-        host.iter()
-            .position(|&b| b == b']')
-            .map_or(host.len(), |i| i + 1)
-    } else {
-        host.iter().position(|&b| b == b':').unwrap_or(host.len())
-    };
-    let mut location = b"https://".to_vec();
-    location.extend_from_slice(&host[..name_end]);
-    if port != 443 {
-        location.extend_from_slice(format!(":{port}").as_bytes());
-    }
-    location.extend_from_slice(if req.target == b"*" { b"/" } else { req.target });
-    location
-}
-
-/// The live page: polls the metrics once a second and draws them.
-const LIVE_PAGE: &[u8] = include_bytes!("../site/live.html");
-
-/// The pages under `--metrics-path`.
-enum MetricsPage {
-    /// `PATH`: the Prometheus text.
-    Text,
-    /// `PATH/live`: the page that draws it.
-    Live,
-}
-
-/// Which metrics page the target names, if any.
-fn metrics_page(site: &Site, target: &[u8]) -> Option<MetricsPage> {
-    let base = site.metrics_path.as_deref()?;
-    let end = target
-        .iter()
-        .position(|&b| b == b'?')
-        .unwrap_or(target.len());
-    match target[..end].strip_prefix(base)? {
-        b"" => Some(MetricsPage::Text),
-        b"/live" => Some(MetricsPage::Live),
-        _ => None,
-    }
-}
-
-/// Answers a GET or HEAD of a metrics page.
-fn serve_metrics(
-    page: MetricsPage,
-    env: &Env<'_>,
-    out: &mut OutQueue,
-    persist: Persist,
-    head_only: bool,
-) -> (Status, u64) {
-    let (kind, body) = match page {
-        MetricsPage::Text => {
-            let text = env.ops.metrics.render().into_bytes();
-            let kind = "text/plain; version=0.0.4; charset=utf-8";
-            (kind, Chunk::owned(Rc::from(text)))
-        }
-        MetricsPage::Live => ("text/html; charset=utf-8", Chunk::Static(LIVE_PAGE)),
-    };
-    let len = body.len();
-    let date = env.site.date_line(env.secure);
-    response::page(out, kind, body, date, persist, head_only);
-    (Status::Ok, if head_only { 0 } else { len })
-}
-
-/// Answers a GET or HEAD of a file: the representation the client accepts,
-/// whole, partial, or "not modified", as its conditions decide.
-fn serve_file(
-    req: &Request<'_>,
-    site: &mut Site,
-    out: &mut OutQueue,
-    persist: Persist,
-    (head_only, secure): (bool, bool),
-) -> (Status, u64) {
-    let now = site.now();
-    // The fields one by one: the file lookup below borrows the files.
-    let secure = secure && site.hsts.is_some();
-    let date = if secure {
-        &site.secure_date
-    } else {
-        site.date.line()
-    };
-    let resource = match site.files.lookup(req.target, now) {
-        Lookup::File(resource) => resource,
-        Lookup::Directory => {
-            let location = redirect_location(req.target);
-            let moved = (Status::MovedPermanently, response::MOVED);
-            response::redirect(out, moved, &location, date, persist, head_only);
-            let body = if head_only { 0 } else { response::MOVED.len() };
-            return (Status::MovedPermanently, body as u64);
-        }
-        Lookup::Refused(status) => {
-            return refuse(&site.canned, date, out, status, persist, head_only);
-        }
-    };
-    let entry = resource.select(req.fields.accept_encoding);
-    let conditions = &req.fields.conditions;
-    // The common case first: an unconditional request costs no evaluation.
-    let outcome = if conditions.is_empty() {
-        Outcome::Full
-    } else {
-        conditional::evaluate(conditions, &entry.validators(), !head_only, entry.len)
-    };
-    match outcome {
-        Outcome::Full => {
-            out.push(Chunk::owned(entry.full.get(
-                &entry.head,
-                date,
-                persist,
-                secure,
-            )));
-            if head_only {
-                return (Status::Ok, 0);
-            }
-            out.push(entry.chunk(0, entry.len));
-            (Status::Ok, entry.len)
-        }
-        Outcome::NotModified => {
-            response::head(out, &entry.not_modified, date, persist);
-            (Status::NotModified, 0)
-        }
-        Outcome::Partial { start, end } => {
-            let body = entry.chunk(start, end);
-            response::partial(
-                out,
-                (&entry.fields, entry.len),
-                (start, end),
-                body,
-                date,
-                persist,
-            );
-            (Status::PartialContent, end - start)
-        }
-        Outcome::Unsatisfiable => {
-            response::unsatisfiable(out, entry.len, date, persist);
-            let status = Status::RangeNotSatisfiable;
-            (status, response::UNSATISFIABLE.len() as u64)
-        }
-        Outcome::PreconditionFailed => {
-            let why = Refusal::PreconditionFailed;
-            refuse(&site.canned, date, out, why, persist, head_only)
-        }
-    }
-}
-
 impl Session {
     /// Where the exchange stands.
     pub fn state(&self) -> SessionState {
@@ -447,10 +290,8 @@ impl Session {
                             log::debug!("request body: {why}");
                             if !self.held.is_empty() {
                                 self.held.clear();
-                                let site = &env.site;
-                                let date = site.date_line(env.secure);
-                                let answer =
-                                    refuse(&site.canned, date, out, why, Persist::Close, false);
+                                let how = (env.secure, Persist::Close, false);
+                                let answer = env.site.queue(Answer::Refused(why), how, out);
                                 env.record(b"-", answer, out.pushed(), &Fields::default());
                             }
                             self.set_state(SessionState::Closed, env.client);
@@ -464,10 +305,8 @@ impl Session {
                         // unframeable request, answer and close.
                         log::debug!("connection {}: {why}", env.client);
                         let head_only = input[pos..].starts_with(b"HEAD ");
-                        let site = &env.site;
-                        let date = site.date_line(env.secure);
-                        let answer =
-                            refuse(&site.canned, date, out, why, Persist::Close, head_only);
+                        let how = (env.secure, Persist::Close, head_only);
+                        let answer = env.site.queue(Answer::Refused(why), how, out);
                         env.record(&input[pos..], answer, out.pushed(), &Fields::default());
                         self.set_state(SessionState::Closed, env.client);
                     }
@@ -494,19 +333,13 @@ impl Session {
         out: &mut OutQueue,
     ) -> (Status, u64) {
         let has_body = req.framing != Framing::None;
-        let head_only = req.method == "HEAD";
-        let serves = req.method == "GET" || head_only;
-        let options = req.method == "OPTIONS";
-        let refusal = if let Framing::Length(n) = req.framing
-            && n > env.site.limits.max_body_bytes
-        {
-            Some(Refusal::BodyTooLarge)
-        } else if serves || options {
-            None
-        } else if KNOWN_METHODS.contains(&req.method) {
-            Some(Refusal::MethodNotAllowed)
-        } else {
-            Some(Refusal::UnknownMethod)
+        let ask = Ask {
+            method: req.method,
+            target: req.target,
+            fields: &req.fields,
+            body_too_large: matches!(req.framing, Framing::Length(n) if n > env.site.limits.max_body_bytes),
+            secure: env.secure,
+            draining: self.draining,
         };
         // A client that sent `Expect: 100-continue` waits before sending its
         // body. We never need the body, so instead of a 100 we send the final
@@ -518,7 +351,7 @@ impl Session {
             || req.method == "CONNECT"
             || self.draining
             || (has_body && req.expect_continue)
-            || refusal == Some(Refusal::BodyTooLarge);
+            || ask.body_too_large;
         let persist = match (close, req.minor) {
             (true, _) => Persist::Close,
             (false, 0) => Persist::KeepAliveHeader,
@@ -530,58 +363,20 @@ impl Session {
         } else {
             out
         };
-        let answer = match refusal {
-            Some(why) => {
-                let site = &env.site;
-                let date = site.date_line(env.secure);
-                refuse(&site.canned, date, out, why, persist, head_only)
-            }
-            // With Allow: the same for every target.
-            None if options => {
-                let site = &env.site;
-                site.canned
-                    .options(out, site.date_line(env.secure), persist);
-                (Status::NoContent, 0)
-            }
-            // `--health-path`: ready while serving, 503 once draining, so a
-            // load balancer's readiness probe stops sending traffic.
-            None if is_health(env.site, req.target) => {
-                let site = &env.site;
-                let date = site.date_line(env.secure);
-                if site.draining || self.draining {
-                    refuse(
-                        &site.canned,
-                        date,
-                        out,
-                        Refusal::Draining,
-                        persist,
-                        head_only,
-                    )
-                } else {
-                    let kind = "text/plain; charset=utf-8";
-                    response::page(out, kind, Chunk::Static(b"ok\n"), date, persist, head_only);
-                    (Status::Ok, if head_only { 0 } else { 3 })
-                }
-            }
-            // `--redirect-https`: the same target on the HTTPS port.
-            None if env.site.redirect_https.is_some() && !env.secure => {
-                let port = env.site.redirect_https.unwrap_or(443);
-                let location = https_location(req, port);
-                let to_https = (Status::PermanentRedirect, response::TO_HTTPS);
-                let date = env.site.date_line(false);
-                response::redirect(out, to_https, &location, date, persist, head_only);
-                let body = if head_only {
-                    0
-                } else {
-                    response::TO_HTTPS.len()
-                };
-                (Status::PermanentRedirect, body as u64)
-            }
-            None => match metrics_page(env.site, req.target) {
-                Some(page) => serve_metrics(page, env, out, persist, head_only),
-                None => serve_file(req, env.site, out, persist, (head_only, env.secure)),
+        let site = &mut *env.site;
+        let now = site.now();
+        let answer = answer::decide(&ask, &mut site.files, &site.routes, &env.ops.metrics, now);
+        let frame = Frame {
+            date: if env.secure && site.hsts.is_some() {
+                &site.secure_date
+            } else {
+                site.date.line()
             },
+            hsts: env.secure && site.hsts.is_some(),
+            persist,
+            head_only: ask.head_only(),
         };
+        let answer = response::queue(answer, &site.canned, &frame, out);
         let next = match req.framing {
             _ if close => SessionState::Closed,
             Framing::None => SessionState::Head,
