@@ -56,6 +56,7 @@ pub mod date;
 #[cfg(test)]
 mod fixture;
 pub mod http;
+pub mod http2;
 pub mod metrics;
 pub mod ops;
 pub mod out;
