@@ -185,7 +185,8 @@ pub struct Serve {
     /// After a wakeup with a few events, poll without blocking for up to
     /// this many microseconds before sleeping, so a client that asks again
     /// at once does not have to wake the loop (0: never; at most 1000). It
-    /// adapts: a spin that keeps finding nothing shrinks to nothing.
+    /// adapts: a spin that keeps finding nothing shrinks to nothing, and
+    /// it rests while requests queue or many clients are active.
     #[arg(long, value_name = "USECS", default_value_t = Config::SPIN.as_micros() as u64)]
     pub spin_us: u64,
 
