@@ -2,5 +2,6 @@
 //! Huffman code. Frames, streams and the connection come next, on the same
 //! loop as HTTP/1.x.
 
+pub mod frame;
 pub mod hpack;
 pub mod huffman;
