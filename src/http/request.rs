@@ -70,6 +70,25 @@ pub struct Fields<'b> {
     pub host: Option<&'b [u8]>,
 }
 
+impl<'b> Fields<'b> {
+    /// Keeps `value` if `name` is a field the answer or its log line reads
+    /// (any case); returns whether it was one. HTTP/1.x and HTTP/2 heads
+    /// both go through here.
+    pub fn take(&mut self, name: &[u8], value: &'b [u8]) -> bool {
+        if self.conditions.take(name, value) {
+            return true;
+        }
+        let slot = match name.len() {
+            7 if name.eq_ignore_ascii_case(b"referer") => &mut self.referer,
+            10 if name.eq_ignore_ascii_case(b"user-agent") => &mut self.user_agent,
+            15 if name.eq_ignore_ascii_case(b"accept-encoding") => &mut self.accept_encoding,
+            _ => return false,
+        };
+        *slot = Some(value);
+        true
+    }
+}
+
 /// The outcome of [`parse`].
 #[derive(Debug, PartialEq, Eq)]
 // The request is returned by value, once per request, on the stack: boxing
@@ -322,14 +341,8 @@ fn interpret_headers<'b>(
             } else {
                 return Err(Refusal::ExpectationFailed);
             }
-        } else if !fields.conditions.take(name, h.value) {
-            let slot = match name.len() {
-                7 if name.eq_ignore_ascii_case(b"referer") => &mut fields.referer,
-                10 if name.eq_ignore_ascii_case(b"user-agent") => &mut fields.user_agent,
-                15 if name.eq_ignore_ascii_case(b"accept-encoding") => &mut fields.accept_encoding,
-                _ => continue,
-            };
-            *slot = Some(h.value);
+        } else {
+            fields.take(name, h.value);
         }
     }
     match hosts {
