@@ -106,6 +106,28 @@ impl Chunk {
             Chunk::File { pos, .. } => *pos += n as u64,
         }
     }
+
+    /// The first `n` bytes (at most all of them) as a chunk of their own,
+    /// this one keeping the rest: how an HTTP/2 body is cut into DATA
+    /// frames without copying a byte.
+    pub fn split_to(&mut self, n: u64) -> Chunk {
+        let n = n.min(self.len());
+        let front = match self {
+            Chunk::Static(s) => Chunk::Static(&s[..n as usize]),
+            Chunk::Shared { buf, start, .. } => Chunk::Shared {
+                buf: Rc::clone(buf),
+                start: *start,
+                end: *start + n as usize,
+            },
+            Chunk::File { file, pos, .. } => Chunk::File {
+                file: Rc::clone(file),
+                pos: *pos,
+                end: *pos + n,
+            },
+        };
+        self.advance(n as usize);
+        front
+    }
 }
 
 /// What a flush achieved.
@@ -374,6 +396,17 @@ pub(crate) fn text_of(out: &mut OutQueue) -> String {
     out.flush(&mut memory, &mut 0)
         .expect("memory takes everything");
     String::from_utf8(memory.0).expect("text")
+}
+
+/// Everything queued, as bytes, by flushing into memory (tests only).
+#[cfg(test)]
+pub(crate) fn bytes_of(out: &mut OutQueue) -> Vec<u8> {
+    let mut memory = Memory::default();
+    while !out.is_empty() {
+        out.flush(&mut memory, &mut 0)
+            .expect("memory takes everything");
+    }
+    memory.0
 }
 
 /// A stream that takes everything into memory (tests only; file chunks

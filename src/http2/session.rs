@@ -1,0 +1,519 @@
+//! The HTTP/2 exchange on one connection, without the socket: bytes in,
+//! frames queued. The twin of [`crate::http::session`] for HTTP/1.x.
+//!
+//! ```text
+//!   Preface ──24 bytes──► Frames ──GOAWAY sent (our error, or a drain)──► Closing
+//! ```
+//!
+//! In `Frames`, each frame is checked ([`super::frame`]), then applied:
+//! SETTINGS are applied and acknowledged, PING answered, WINDOW_UPDATE
+//! opens windows, RST_STREAM forgets a stream. A request is a HEADERS
+//! frame and any CONTINUATIONs, decoded ([`super::hpack`]) and checked
+//! ([`super::request`]); the answer is decided as for HTTP/1.x
+//! ([`crate::http::answer`]) and queued as a HEADERS frame and DATA frames
+//! cut from the same body chunk, never copied. DATA leaves only while both
+//! the connection's and the stream's windows allow; what is left waits in
+//! the stream for a WINDOW_UPDATE (flow control is backpressure: nothing
+//! spins). Streams take turns, one frame each, so one large download does
+//! not hold back the small ones.
+//!
+//! What this side announces: at most 100 concurrent streams, header lists
+//! of at most 16 KiB, the default window and frame size. The limits that
+//! hold a client to them: a header block (HEADERS and its CONTINUATIONs)
+//! of at most 64 KiB, a stream past the limit refused (REFUSED_STREAM),
+//! and output the client does not read bounded by the connection's queue.
+
+use std::rc::Rc;
+
+use crate::http::answer::{self, Ask};
+use crate::http::session::{Env, Site};
+use crate::http::status::Status;
+use crate::http2::frame::{
+    self, DEFAULT_MAX_FRAME, ErrorCode, Frame, H2Error, MAX_WINDOW, Parsed, flag, kind, setting,
+};
+use crate::http2::hpack::Decoder;
+use crate::http2::request::Head;
+use crate::http2::response;
+use crate::out::{Chunk, OutQueue};
+
+/// Streams a client may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS).
+pub const MAX_STREAMS: usize = 100;
+
+/// The largest header list this side takes (SETTINGS_MAX_HEADER_LIST_SIZE).
+pub const MAX_HEADER_LIST: usize = 16 << 10;
+
+/// The largest header block, HEADERS and CONTINUATIONs together: past it,
+/// a CONTINUATION flood (2024) ends the connection.
+pub const MAX_BLOCK: usize = 64 << 10;
+
+/// The default initial window (§6.9.2), both ways.
+const DEFAULT_WINDOW: i64 = 65_535;
+
+/// Where the connection stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Waiting for the client's preface.
+    Preface,
+    /// Exchanging frames.
+    Frames,
+    /// GOAWAY is queued; nothing more is read. The connection closes once
+    /// the streams it still serves are done (or at once, after an error).
+    Closing { error: bool },
+}
+
+/// One stream this side still answers.
+#[derive(Debug)]
+struct Stream {
+    id: u32,
+    /// What the client may still send us (RFC 9113 §5.1): until END_STREAM.
+    receiving: bool,
+    /// The body left to send, and whether END_STREAM is still owed.
+    body: Option<Chunk>,
+    /// Our send window on this stream.
+    window: i64,
+}
+
+/// One connection's HTTP/2 state.
+#[derive(Debug)]
+pub struct H2Session {
+    phase: Phase,
+    decoder: Decoder,
+    head: Head,
+    /// A header block in progress: its stream, END_STREAM, and the bytes.
+    block: Option<(u32, bool)>,
+    block_bytes: Vec<u8>,
+    streams: Vec<Stream>,
+    /// The highest stream the client opened (for GOAWAY, §6.8).
+    last_stream: u32,
+    /// Our connection send window, and the peer's settings.
+    window: i64,
+    peer_initial_window: i64,
+    peer_max_frame: usize,
+    /// Bytes of DATA received since the last WINDOW_UPDATE we sent.
+    received: u64,
+    /// Control frames and heads to queue, gathered per call.
+    wire: Vec<u8>,
+    /// The first header block has said the table is empty.
+    table_said: bool,
+    /// Frames received, for the metrics and the trace.
+    pub frames_in: u64,
+}
+
+impl H2Session {
+    /// A session for a connection that has just been accepted: the server's
+    /// SETTINGS go first (§3.4), before the client's preface is read.
+    pub fn new(out: &mut OutQueue) -> H2Session {
+        let mut s = H2Session {
+            phase: Phase::Preface,
+            decoder: Decoder::new(4096),
+            head: Head::default(),
+            block: None,
+            block_bytes: Vec::new(),
+            streams: Vec::new(),
+            last_stream: 0,
+            window: DEFAULT_WINDOW,
+            peer_initial_window: DEFAULT_WINDOW,
+            peer_max_frame: DEFAULT_MAX_FRAME,
+            received: 0,
+            wire: Vec::new(),
+            table_said: false,
+            frames_in: 0,
+        };
+        frame::write_settings(
+            &mut s.wire,
+            &[
+                (setting::MAX_CONCURRENT_STREAMS, MAX_STREAMS as u32),
+                (setting::MAX_HEADER_LIST_SIZE, MAX_HEADER_LIST as u32),
+                (setting::ENABLE_PUSH, 0),
+            ],
+        );
+        s.emit(out);
+        s
+    }
+
+    /// Where the connection stands.
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// Whether more input is wanted.
+    pub fn reading(&self) -> bool {
+        !matches!(self.phase, Phase::Closing { .. })
+    }
+
+    /// Whether the connection is done: closing, and no stream left to
+    /// finish.
+    pub fn finished(&self) -> bool {
+        match self.phase {
+            Phase::Closing { error: true } => true,
+            Phase::Closing { error: false } => self.streams.iter().all(|s| s.body.is_none()),
+            _ => false,
+        }
+    }
+
+    /// A shutdown: GOAWAY with the last stream taken; those streams are
+    /// finished, no new one is.
+    pub fn drain(&mut self, out: &mut OutQueue) {
+        if self.reading() {
+            self.go_away(ErrorCode::NoError, false, out);
+        }
+    }
+
+    /// Consumes frames from `input`, queuing what they call for; returns
+    /// how many bytes were used (the rest is an incomplete frame).
+    pub fn on_input(&mut self, input: &[u8], env: &mut Env<'_>, out: &mut OutQueue) -> usize {
+        let mut pos = 0;
+        if self.phase == Phase::Preface {
+            let have = input.len().min(frame::PREFACE.len());
+            if input[..have] != frame::PREFACE[..have] {
+                // Not HTTP/2 at all: nothing to say in frames but GOAWAY.
+                self.go_away(ErrorCode::Protocol, true, out);
+                return input.len();
+            }
+            if have < frame::PREFACE.len() {
+                return 0;
+            }
+            pos = have;
+            self.phase = Phase::Frames;
+        }
+        while self.reading() && pos < input.len() {
+            match frame::parse(&input[pos..], DEFAULT_MAX_FRAME) {
+                Ok(Parsed::Partial) => break,
+                Ok(Parsed::Frame(f, n)) => {
+                    pos += n;
+                    self.frames_in += 1;
+                    if let Err(e) = self.apply(f, env, out) {
+                        self.fail(e, out);
+                    }
+                }
+                Err(e) => {
+                    self.fail(e, out);
+                    pos = input.len();
+                }
+            }
+        }
+        self.send_data(out);
+        self.emit(out);
+        if !self.reading() {
+            return input.len();
+        }
+        pos
+    }
+
+    /// Queues more DATA after the connection's output drained (windows
+    /// may have opened meanwhile).
+    pub fn on_writable(&mut self, out: &mut OutQueue) {
+        self.send_data(out);
+        self.emit(out);
+    }
+
+    fn fail(&mut self, e: H2Error, out: &mut OutQueue) {
+        match e {
+            H2Error::Connection(code, why) => {
+                log::debug!("HTTP/2 connection error {code:?}: {why}");
+                self.go_away(code, true, out);
+            }
+            H2Error::Stream(id, code, why) => {
+                log::debug!("HTTP/2 stream {id} error {code:?}: {why}");
+                self.streams.retain(|s| s.id != id);
+                frame::write_rst_stream(&mut self.wire, id, code);
+            }
+        }
+    }
+
+    fn go_away(&mut self, code: ErrorCode, error: bool, out: &mut OutQueue) {
+        frame::write_goaway(&mut self.wire, self.last_stream, code);
+        if error {
+            self.streams.clear();
+        }
+        self.phase = Phase::Closing { error };
+        self.emit(out);
+    }
+
+    /// Moves what `wire` gathered into the queue, as one chunk.
+    fn emit(&mut self, out: &mut OutQueue) {
+        if !self.wire.is_empty() {
+            out.push(Chunk::owned(Rc::from(&self.wire[..])));
+            self.wire.clear();
+        }
+    }
+
+    fn apply(
+        &mut self,
+        f: Frame<'_>,
+        env: &mut Env<'_>,
+        out: &mut OutQueue,
+    ) -> Result<(), H2Error> {
+        let conn = |code, why| H2Error::Connection(code, why);
+        // §6.10: once a block has begun, only its CONTINUATIONs may follow.
+        if let Some((id, _)) = self.block
+            && !matches!(f, Frame::Continuation { stream, .. } if stream == id)
+        {
+            return Err(conn(ErrorCode::Protocol, "frame inside a header block"));
+        }
+        match f {
+            Frame::Settings { ack: true, .. } => {}
+            Frame::Settings { ack: false, params } => {
+                for (id, value) in frame::settings(params) {
+                    match id {
+                        setting::INITIAL_WINDOW_SIZE => {
+                            // §6.9.2: every stream's window moves by the change.
+                            let delta = i64::from(value) - self.peer_initial_window;
+                            self.peer_initial_window = i64::from(value);
+                            for s in &mut self.streams {
+                                s.window += delta;
+                                if s.window > i64::from(MAX_WINDOW) {
+                                    return Err(conn(ErrorCode::FlowControl, "window past 2^31-1"));
+                                }
+                            }
+                        }
+                        setting::MAX_FRAME_SIZE => self.peer_max_frame = value as usize,
+                        _ => {}
+                    }
+                }
+                frame::write_settings_ack(&mut self.wire);
+            }
+            Frame::Ping { ack: true, .. } => {}
+            Frame::Ping { ack: false, data } => frame::write_ping_ack(&mut self.wire, data),
+            Frame::GoAway { .. } => {
+                // The client is leaving: finish what was asked, take no more.
+                self.go_away(ErrorCode::NoError, false, out);
+            }
+            Frame::WindowUpdate {
+                stream: 0,
+                increment,
+            } => {
+                self.window += i64::from(increment);
+                if self.window > i64::from(MAX_WINDOW) {
+                    return Err(conn(
+                        ErrorCode::FlowControl,
+                        "connection window past 2^31-1",
+                    ));
+                }
+            }
+            Frame::WindowUpdate { stream, increment } => {
+                if stream > self.last_stream {
+                    return Err(conn(ErrorCode::Protocol, "WINDOW_UPDATE on an idle stream"));
+                }
+                if let Some(s) = self.streams.iter_mut().find(|s| s.id == stream) {
+                    s.window += i64::from(increment);
+                    if s.window > i64::from(MAX_WINDOW) {
+                        let why = "stream window past 2^31-1";
+                        return Err(H2Error::Stream(stream, ErrorCode::FlowControl, why));
+                    }
+                }
+            }
+            Frame::RstStream { stream, .. } => {
+                if stream > self.last_stream {
+                    return Err(conn(ErrorCode::Protocol, "RST_STREAM on an idle stream"));
+                }
+                self.streams.retain(|s| s.id != stream);
+            }
+            Frame::Priority { .. } | Frame::Unknown { .. } => {}
+            Frame::Data {
+                stream,
+                flow_len,
+                end_stream,
+                ..
+            } => {
+                // Bodies are not read, but their bytes count against the
+                // windows, which are given back at once.
+                self.received += flow_len as u64;
+                if self.received >= (DEFAULT_WINDOW as u64) / 2 {
+                    frame::write_window_update(&mut self.wire, 0, self.received as u32);
+                    self.received = 0;
+                }
+                let open = self
+                    .streams
+                    .iter_mut()
+                    .find(|s| s.id == stream && s.receiving);
+                match open {
+                    Some(s) => {
+                        s.receiving &= !end_stream;
+                        if flow_len > 0 && !end_stream {
+                            frame::write_window_update(&mut self.wire, stream, flow_len as u32);
+                        }
+                    }
+                    None if stream > self.last_stream => {
+                        return Err(conn(ErrorCode::Protocol, "DATA on an idle stream"));
+                    }
+                    None => {
+                        let why = "DATA on a closed stream";
+                        return Err(H2Error::Stream(stream, ErrorCode::StreamClosed, why));
+                    }
+                }
+            }
+            Frame::Headers {
+                stream,
+                block,
+                end_stream,
+                end_headers,
+                ..
+            } => {
+                if stream % 2 == 0 {
+                    return Err(conn(ErrorCode::Protocol, "even stream id from a client"));
+                }
+                if stream <= self.last_stream {
+                    // Trailers on a stream still sending its body are taken
+                    // and ignored; anything else reuses a stream.
+                    let trailers = self.streams.iter().any(|s| s.id == stream && s.receiving);
+                    if !trailers || !end_stream {
+                        return Err(conn(ErrorCode::StreamClosed, "HEADERS on a used stream"));
+                    }
+                }
+                self.block = Some((stream, end_stream));
+                self.block_bytes.clear();
+                self.block_bytes.extend_from_slice(block);
+                if end_headers {
+                    self.end_block(env, out)?;
+                }
+            }
+            Frame::Continuation {
+                stream,
+                block,
+                end_headers,
+            } => {
+                if self.block.map(|(id, _)| id) != Some(stream) {
+                    return Err(conn(ErrorCode::Protocol, "CONTINUATION without HEADERS"));
+                }
+                if self.block_bytes.len() + block.len() > MAX_BLOCK {
+                    return Err(conn(ErrorCode::EnhanceYourCalm, "header block too large"));
+                }
+                self.block_bytes.extend_from_slice(block);
+                if end_headers {
+                    self.end_block(env, out)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A whole header block: decode it, and answer a new stream.
+    fn end_block(&mut self, env: &mut Env<'_>, out: &mut OutQueue) -> Result<(), H2Error> {
+        let Some((id, end_stream)) = self.block.take() else {
+            return Ok(());
+        };
+        self.head.clear();
+        let head = &mut self.head;
+        let decoded = self
+            .decoder
+            .decode(&self.block_bytes, MAX_HEADER_LIST, |n, v| head.field(n, v));
+        if let Err(e) = decoded {
+            log::debug!("HTTP/2 header block: {e}");
+            return Err(H2Error::Connection(
+                ErrorCode::Compression,
+                "header block does not decode",
+            ));
+        }
+        if id <= self.last_stream {
+            // Trailers: decoded to keep the table in step, then dropped.
+            if let Some(s) = self.streams.iter_mut().find(|s| s.id == id) {
+                s.receiving = false;
+            }
+            return Ok(());
+        }
+        self.last_stream = id;
+        if self.streams.len() >= MAX_STREAMS {
+            return Err(H2Error::Stream(
+                id,
+                ErrorCode::RefusedStream,
+                "too many streams",
+            ));
+        }
+        if let Err(why) = self.head.finish() {
+            return Err(H2Error::Stream(id, ErrorCode::Protocol, why));
+        }
+        self.answer(id, end_stream, env, out);
+        Ok(())
+    }
+
+    /// Decides and queues the answer to the request in `self.head`.
+    fn answer(&mut self, id: u32, end_stream: bool, env: &mut Env<'_>, out: &mut OutQueue) {
+        let fields = self.head.fields();
+        let ask = Ask {
+            method: self.head.method(),
+            target: self.head.target(),
+            fields: &fields,
+            body_too_large: self
+                .head
+                .content_length
+                .is_some_and(|n| n > env.site.limits.max_body_bytes),
+            secure: env.secure,
+            draining: !self.reading(),
+        };
+        let head_only = ask.head_only();
+        let site: &mut Site = env.site;
+        let now = site.date.second().unwrap_or(0);
+        let answer = answer::decide(&ask, &mut site.files, &site.routes, &env.ops.metrics, now);
+        let date = site.date.line();
+        // "Date: <HTTP-date>\r\n": the value alone.
+        let date = date
+            .strip_prefix(b"Date: ")
+            .and_then(|d| d.strip_suffix(b"\r\n"))
+            .unwrap_or(b"");
+        let mut block = std::mem::take(&mut self.block_bytes);
+        block.clear();
+        if !self.table_said {
+            // The first block says our dynamic table is empty and stays
+            // so: every field is a literal without indexing, and no
+            // SETTINGS_HEADER_TABLE_SIZE can put the table out of bounds.
+            block.push(0x20);
+            self.table_said = true;
+        }
+        response::head_block(&answer, date, &mut block);
+        let len = answer.body_len();
+        let status = answer.status();
+        let no_body = head_only || len == 0 || status == Status::NotModified;
+        let flags = flag::END_HEADERS | if no_body { flag::END_STREAM } else { 0 };
+        // One HEADERS frame: an answer's head is far under the 16 KiB
+        // every peer takes.
+        frame::write_header(&mut self.wire, block.len(), kind::HEADERS, flags, id);
+        self.wire.extend_from_slice(&block);
+        self.block_bytes = block;
+        env.ops.metrics.response(status.code());
+        let body = (!no_body).then(|| answer.into_body());
+        self.streams.push(Stream {
+            id,
+            receiving: !end_stream,
+            body,
+            window: self.peer_initial_window,
+        });
+        self.emit(out);
+        self.streams.retain(|s| s.body.is_some() || s.receiving);
+    }
+
+    /// Queues DATA frames while windows allow, one frame per stream in turn.
+    fn send_data(&mut self, out: &mut OutQueue) {
+        let mut progress = true;
+        while progress && self.window > 0 {
+            progress = false;
+            for s in &mut self.streams {
+                let Some(body) = s.body.as_mut() else {
+                    continue;
+                };
+                let room = self.window.min(s.window).min(self.peer_max_frame as i64);
+                if room <= 0 {
+                    continue;
+                }
+                let piece = body.split_to(room as u64);
+                let n = piece.len();
+                let last = body.is_empty();
+                let flags = if last { flag::END_STREAM } else { 0 };
+                frame::write_header(&mut self.wire, n as usize, kind::DATA, flags, s.id);
+                out.push(Chunk::owned(Rc::from(&self.wire[..])));
+                self.wire.clear();
+                out.push(piece);
+                self.window -= n as i64;
+                s.window -= n as i64;
+                if last {
+                    s.body = None;
+                }
+                progress = true;
+            }
+            self.streams.retain(|s| s.body.is_some() || s.receiving);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,493 @@
+//! The HTTP/2 session driven by a client written from the RFC: frames in,
+//! frames out, no socket.
+
+use super::*;
+use crate::config::Limits;
+use crate::date::DateLine;
+use crate::http::files::Files;
+use crate::http2::hpack::{Encoder, Indexing};
+use crate::ops::Ops;
+use std::time::{Duration, UNIX_EPOCH};
+
+fn site() -> Site {
+    let now = UNIX_EPOCH + Duration::from_secs(1_000_000_000);
+    let mut date = DateLine::default();
+    date.update(now);
+    let files = Files::new(None, 1 << 20, 1 << 20, now).unwrap();
+    Site::new(files, date, Limits::default())
+}
+
+/// What the server sent, frame by frame (owned).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Got {
+    Settings(bool),
+    Ping([u8; 8]),
+    GoAway(u32, ErrorCode),
+    Rst(u32, ErrorCode),
+    Window(u32, u32),
+    Headers(u32, Vec<(String, String)>, bool),
+    Data(u32, Vec<u8>, bool),
+}
+
+struct Client {
+    site: Site,
+    ops: Ops,
+    session: H2Session,
+    out: OutQueue,
+    encoder: Encoder,
+    decoder: Decoder,
+    got: Vec<Got>,
+    /// Server bytes not yet a whole frame.
+    rest: Vec<u8>,
+}
+
+impl Client {
+    fn new() -> Client {
+        let mut out = OutQueue::default();
+        let session = H2Session::new(&mut out);
+        let mut c = Client {
+            site: site(),
+            ops: Ops::default(),
+            session,
+            out,
+            encoder: Encoder::new(4096),
+            decoder: Decoder::new(4096),
+            got: Vec::new(),
+            rest: Vec::new(),
+        };
+        c.collect();
+        c
+    }
+
+    fn send(&mut self, bytes: &[u8]) -> usize {
+        let mut env = Env {
+            site: &mut self.site,
+            ops: &mut self.ops,
+            client: 0,
+            secure: true,
+        };
+        let used = self.session.on_input(bytes, &mut env, &mut self.out);
+        self.collect();
+        used
+    }
+
+    /// Parses what the server queued.
+    fn collect(&mut self) {
+        self.rest.extend(crate::out::bytes_of(&mut self.out));
+        let mut at = 0;
+        while let Ok(Parsed::Frame(f, n)) = frame::parse(&self.rest[at..], 1 << 20) {
+            at += n;
+            let g = match f {
+                Frame::Settings { ack, .. } => Got::Settings(ack),
+                Frame::Ping { data, .. } => Got::Ping(data),
+                Frame::GoAway { last_stream, code } => Got::GoAway(last_stream, code),
+                Frame::RstStream { stream, code } => Got::Rst(stream, code),
+                Frame::WindowUpdate { stream, increment } => Got::Window(stream, increment),
+                Frame::Headers {
+                    stream,
+                    block,
+                    end_stream,
+                    ..
+                } => {
+                    let mut fields = Vec::new();
+                    self.decoder
+                        .decode(block, 1 << 16, |n, v| {
+                            let s = |b: &[u8]| String::from_utf8(b.to_vec()).unwrap();
+                            fields.push((s(n), s(v)));
+                        })
+                        .expect("the server's block decodes");
+                    Got::Headers(stream, fields, end_stream)
+                }
+                Frame::Data {
+                    stream,
+                    data,
+                    end_stream,
+                    ..
+                } => Got::Data(stream, data.to_vec(), end_stream),
+                other => panic!("unexpected from a server: {other:?}"),
+            };
+            self.got.push(g);
+        }
+        self.rest.drain(..at);
+    }
+
+    fn take(&mut self) -> Vec<Got> {
+        std::mem::take(&mut self.got)
+    }
+
+    /// The preface and an empty SETTINGS (or these).
+    fn start(&mut self, settings: &[(u16, u32)]) {
+        let mut b = frame::PREFACE.to_vec();
+        frame::write_settings(&mut b, settings);
+        self.send(&b);
+        assert_eq!(
+            self.take(),
+            [Got::Settings(true)],
+            "our SETTINGS acknowledged"
+        );
+    }
+
+    fn block(&mut self, fields: &[(&str, &str)]) -> Vec<u8> {
+        let mut block = Vec::new();
+        self.encoder.begin(&mut block);
+        for &(n, v) in fields {
+            self.encoder.field(
+                &mut block,
+                n.as_bytes(),
+                v.as_bytes(),
+                Indexing::Incremental,
+            );
+        }
+        block
+    }
+
+    fn headers(&mut self, id: u32, fields: &[(&str, &str)], end_stream: bool) -> Vec<u8> {
+        let block = self.block(fields);
+        let flags = flag::END_HEADERS | if end_stream { flag::END_STREAM } else { 0 };
+        let mut b = Vec::new();
+        frame::write_header(&mut b, block.len(), kind::HEADERS, flags, id);
+        b.extend_from_slice(&block);
+        b
+    }
+}
+
+fn get(path: &str) -> Vec<(&str, &str)> {
+    vec![
+        (":method", "GET"),
+        (":scheme", "https"),
+        (":authority", "example.org"),
+        (":path", path),
+    ]
+}
+
+fn status(fields: &[(String, String)]) -> &str {
+    assert_eq!(fields[0].0, ":status", "status first");
+    &fields[0].1
+}
+
+#[test]
+fn a_get_is_answered_with_headers_and_data() {
+    let mut c = Client::new();
+    assert_eq!(c.take(), [Got::Settings(false)], "the server speaks first");
+    c.start(&[]);
+    let req = c.headers(1, &get("/hello.txt"), true);
+    c.send(&req);
+    let got = c.take();
+    let [Got::Headers(1, fields, false), Got::Data(1, body, true)] = &got[..] else {
+        panic!("{got:?}");
+    };
+    assert_eq!(status(fields), "200");
+    assert!(fields.contains(&("content-length".into(), "6".into())));
+    assert_eq!(body, b"Hello\n");
+    // HEAD: the head alone, ending the stream; a 404 on the next stream.
+    let mut head = get("/hello.txt");
+    head[0].1 = "HEAD";
+    let req = c.headers(3, &head, true);
+    c.send(&req);
+    let got = c.take();
+    assert!(
+        matches!(&got[..], [Got::Headers(3, f, true)] if status(f) == "200"),
+        "{got:?}"
+    );
+    let req = c.headers(5, &get("/nope"), true);
+    c.send(&req);
+    let got = c.take();
+    assert!(
+        matches!(&got[..], [Got::Headers(5, f, false), Got::Data(5, _, true)] if status(f) == "404"),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn any_cut_of_the_input_gives_the_same_frames() {
+    let mut c = Client::new();
+    c.take();
+    let mut input = frame::PREFACE.to_vec();
+    frame::write_settings(&mut input, &[(setting::INITIAL_WINDOW_SIZE, 1 << 20)]);
+    input.extend(c.headers(1, &get("/hello.txt"), true));
+    input.extend(c.headers(3, &get("/"), true));
+    frame::write_header(&mut input, 8, kind::PING, 0, 0);
+    input.extend_from_slice(b"pingpong");
+    c.send(&input);
+    let whole = c.take();
+    assert!(whole.contains(&Got::Ping(*b"pingpong")), "{whole:?}");
+    for cut in 1..input.len() {
+        let mut c = Client::new();
+        c.take();
+        // The client's encoder must produce the same blocks again.
+        c.headers(1, &get("/hello.txt"), true);
+        c.headers(3, &get("/"), true);
+        let used = c.send(&input[..cut]);
+        let mut kept = input[used..cut].to_vec();
+        kept.extend_from_slice(&input[cut..]);
+        let used2 = c.send(&kept);
+        assert_eq!(used2, kept.len(), "cut {cut}");
+        assert_eq!(by_stream(c.take()), by_stream(whole.clone()), "cut {cut}");
+    }
+}
+
+/// Frames grouped by stream (control frames under 0), each group in the
+/// order sent: what may not depend on how the input was cut. (How the
+/// streams' frames interleave may.)
+fn by_stream(got: Vec<Got>) -> std::collections::BTreeMap<u32, Vec<Got>> {
+    let mut groups = std::collections::BTreeMap::<u32, Vec<Got>>::new();
+    for g in got {
+        let id = match &g {
+            Got::Headers(id, ..) | Got::Data(id, ..) | Got::Rst(id, _) => *id,
+            _ => 0,
+        };
+        groups.entry(id).or_default().push(g);
+    }
+    groups
+}
+
+#[test]
+fn data_waits_for_the_window_and_flows_when_it_opens() {
+    let mut c = Client::new();
+    c.take();
+    c.start(&[(setting::INITIAL_WINDOW_SIZE, 4)]);
+    let req = c.headers(1, &get("/hello.txt"), true);
+    c.send(&req);
+    let got = c.take();
+    assert!(
+        matches!(&got[..], [Got::Headers(1, _, false), Got::Data(1, d, false)] if d == b"Hell"),
+        "{got:?}"
+    );
+    let mut w = Vec::new();
+    frame::write_window_update(&mut w, 1, 100);
+    c.send(&w);
+    assert_eq!(c.take(), [Got::Data(1, b"o\n".to_vec(), true)]);
+    // A frame no larger than the peer's MAX_FRAME_SIZE, and a window
+    // shrunk below zero by SETTINGS holds DATA back.
+    let mut s = Vec::new();
+    frame::write_settings(&mut s, &[(setting::INITIAL_WINDOW_SIZE, 0)]);
+    c.send(&s);
+    assert_eq!(c.take(), [Got::Settings(true)]);
+    let req = c.headers(3, &get("/hello.txt"), true);
+    c.send(&req);
+    let got = c.take();
+    assert!(matches!(&got[..], [Got::Headers(3, _, false)]), "{got:?}");
+    let mut w = Vec::new();
+    frame::write_window_update(&mut w, 3, 6);
+    c.send(&w);
+    assert_eq!(c.take(), [Got::Data(3, b"Hello\n".to_vec(), true)]);
+}
+
+#[test]
+fn the_connection_window_is_shared_and_refilled() {
+    let mut c = Client::new();
+    c.take();
+    c.start(&[]);
+    // Use up the connection's 65,535 bytes with window updates only on
+    // streams: ten streams of the embedded index page.
+    let index_len = {
+        let req = c.headers(1, &get("/"), true);
+        c.send(&req);
+        let got = c.take();
+        let Got::Data(1, d, _) = &got[1] else {
+            panic!("{got:?}")
+        };
+        d.len()
+    };
+    assert!(index_len > 0);
+    let mut sent = index_len as i64;
+    let mut id = 3;
+    while sent < DEFAULT_WINDOW {
+        let req = c.headers(id, &get("/"), true);
+        c.send(&req);
+        for g in c.take() {
+            if let Got::Data(_, d, _) = g {
+                sent += d.len() as i64;
+            }
+        }
+        id += 2;
+    }
+    assert_eq!(sent, DEFAULT_WINDOW, "exactly the connection's window");
+    let mut w = Vec::new();
+    frame::write_window_update(&mut w, 0, 1 << 20);
+    c.send(&w);
+    let more: usize = c
+        .take()
+        .iter()
+        .map(|g| match g {
+            Got::Data(_, d, _) => d.len(),
+            _ => 0,
+        })
+        .sum();
+    assert!(more > 0, "the rest flows once the connection window opens");
+}
+
+#[test]
+fn ping_and_goaway() {
+    let mut c = Client::new();
+    c.take();
+    c.start(&[]);
+    let mut p = Vec::new();
+    frame::write_header(&mut p, 8, kind::PING, 0, 0);
+    p.extend_from_slice(b"12345678");
+    c.send(&p);
+    assert_eq!(c.take(), [Got::Ping(*b"12345678")]);
+    let req = c.headers(1, &get("/hello.txt"), true);
+    c.send(&req);
+    c.take();
+    let mut out = OutQueue::default();
+    c.session.drain(&mut out);
+    c.out = out;
+    c.collect();
+    assert_eq!(c.take(), [Got::GoAway(1, ErrorCode::NoError)]);
+    assert!(c.session.finished());
+}
+
+#[test]
+fn a_bad_preface_is_answered_with_goaway() {
+    let mut c = Client::new();
+    c.take();
+    c.send(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(c.take(), [Got::GoAway(0, ErrorCode::Protocol)]);
+    assert!(c.session.finished());
+}
+
+#[test]
+fn malformed_requests_reset_their_stream_and_the_connection_goes_on() {
+    let mut c = Client::new();
+    c.take();
+    c.start(&[]);
+    let mut bad = get("/hello.txt");
+    bad.push(("Upper", "x"));
+    let req = c.headers(1, &bad, true);
+    c.send(&req);
+    assert_eq!(c.take(), [Got::Rst(1, ErrorCode::Protocol)]);
+    let req = c.headers(3, &get("/hello.txt"), true);
+    c.send(&req);
+    let got = c.take();
+    assert!(
+        matches!(&got[..], [Got::Headers(3, _, false), Got::Data(3, _, true)]),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn connection_errors_end_it_with_the_right_code() {
+    /// Bytes a client sends after its SETTINGS.
+    type Input = Box<dyn Fn(&mut Client) -> Vec<u8>>;
+    let cases: Vec<(&str, Input, ErrorCode)> = vec![
+        (
+            "even stream",
+            Box::new(|c| c.headers(2, &get("/"), true)),
+            ErrorCode::Protocol,
+        ),
+        (
+            "reused stream",
+            Box::new(|c| {
+                let mut b = c.headers(1, &get("/"), true);
+                b.extend(c.headers(1, &get("/"), true));
+                b
+            }),
+            ErrorCode::StreamClosed,
+        ),
+        (
+            "bad HPACK",
+            Box::new(|_| {
+                let mut b = Vec::new();
+                frame::write_header(&mut b, 1, kind::HEADERS, flag::END_HEADERS, 1);
+                b.push(0x80);
+                b
+            }),
+            ErrorCode::Compression,
+        ),
+        (
+            "a frame inside a header block",
+            Box::new(|c| {
+                let block = c.block(&get("/"));
+                let mut b = Vec::new();
+                frame::write_header(&mut b, block.len(), kind::HEADERS, 0, 1);
+                b.extend_from_slice(&block);
+                frame::write_header(&mut b, 8, kind::PING, 0, 0);
+                b.extend_from_slice(&[0; 8]);
+                b
+            }),
+            ErrorCode::Protocol,
+        ),
+        (
+            "CONTINUATION alone",
+            Box::new(|_| {
+                let mut b = Vec::new();
+                frame::write_header(&mut b, 1, kind::CONTINUATION, flag::END_HEADERS, 1);
+                b.push(0x82);
+                b
+            }),
+            ErrorCode::Protocol,
+        ),
+        (
+            "CONTINUATION flood",
+            Box::new(|c| {
+                let block = c.block(&get("/"));
+                let mut b = Vec::new();
+                frame::write_header(&mut b, block.len(), kind::HEADERS, 0, 1);
+                b.extend_from_slice(&block);
+                for _ in 0..5 {
+                    frame::write_header(&mut b, 16_000, kind::CONTINUATION, 0, 1);
+                    b.extend_from_slice(&[0; 16_000]);
+                }
+                b
+            }),
+            ErrorCode::EnhanceYourCalm,
+        ),
+        (
+            "DATA on an idle stream",
+            Box::new(|_| {
+                let mut b = Vec::new();
+                frame::write_header(&mut b, 1, kind::DATA, 0, 7);
+                b.push(0);
+                b
+            }),
+            ErrorCode::Protocol,
+        ),
+        (
+            "window overflow",
+            Box::new(|_| {
+                let mut b = Vec::new();
+                frame::write_window_update(&mut b, 0, MAX_WINDOW);
+                b
+            }),
+            ErrorCode::FlowControl,
+        ),
+    ];
+    for (name, input, code) in cases {
+        let mut c = Client::new();
+        c.take();
+        c.start(&[]);
+        let bytes = input(&mut c);
+        c.send(&bytes);
+        let got = c.take();
+        assert!(
+            matches!(got.last(), Some(Got::GoAway(_, c)) if *c == code),
+            "{name}: {got:?}"
+        );
+        assert!(!c.session.reading(), "{name}");
+    }
+}
+
+#[test]
+fn streams_past_the_limit_are_refused() {
+    let mut c = Client::new();
+    c.take();
+    c.start(&[]);
+    // POSTs whose bodies never come keep their streams open.
+    let mut post = get("/");
+    post[0].1 = "POST";
+    for i in 0..MAX_STREAMS as u32 {
+        let req = c.headers(1 + 2 * i, &post, false);
+        c.send(&req);
+    }
+    let answered = c
+        .take()
+        .iter()
+        .filter(|g| matches!(g, Got::Headers(..)))
+        .count();
+    assert_eq!(answered, MAX_STREAMS);
+    let id = 1 + 2 * MAX_STREAMS as u32;
+    let req = c.headers(id, &post, false);
+    c.send(&req);
+    assert_eq!(c.take(), [Got::Rst(id, ErrorCode::RefusedStream)]);
+}
