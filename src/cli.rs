@@ -190,6 +190,11 @@ pub struct Serve {
     #[arg(long, value_name = "USECS", default_value_t = Config::SPIN.as_micros() as u64)]
     pub spin_us: u64,
 
+    /// HTTP/2: by ALPN over HTTPS, and by prior knowledge (the client's
+    /// preface) on plain HTTP ports. "off" serves HTTP/1.x alone.
+    #[arg(long, value_name = "on|off", default_value = "on", value_parser = ["on", "off"])]
+    pub http2: String,
+
     /// Add `Cache-Control: VALUE` to file responses (e.g. "public, max-age=3600").
     #[arg(long, value_name = "VALUE")]
     pub cache_control: Option<String>,

@@ -152,6 +152,9 @@ pub struct Config {
     /// not have to wake it ([`crate::coalesce`]; it adapts, down to
     /// nothing); zero: never.
     pub spin: Duration,
+    /// Speak HTTP/2: chosen by ALPN over TLS, or by the client's preface
+    /// on a plain port (prior knowledge).
+    pub http2: bool,
     /// Set SO_REUSEPORT on every socket bound, so that several processes
     /// (one per core) can share the ports.
     pub reuse_port: bool,
@@ -214,6 +217,7 @@ impl Default for Config {
             shutdown_timeout: Config::SHUTDOWN_TIMEOUT,
             coalesce: Config::COALESCE,
             spin: Config::SPIN,
+            http2: true,
             reuse_port: false,
             systemd: false,
             handle_signals: false,

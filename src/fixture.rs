@@ -240,7 +240,7 @@ mod tls {
         };
         std::fs::write(&pair.cert, cert.pem()).expect("write cert");
         std::fs::write(&pair.key, key.serialize_pem()).expect("write key");
-        let server = Tls::new(&[pair]).expect("the server's TLS");
+        let server = Tls::new(&[pair], false).expect("the server's TLS");
         let mut roots = RootCertStore::empty();
         roots
             .add(CertificateDer::from(cert.der().to_vec()))

@@ -120,6 +120,7 @@ impl Serve {
             shutdown_timeout: Duration::from_secs(self.shutdown_timeout),
             coalesce: Duration::from_micros(self.coalesce_us),
             spin: Duration::from_micros(self.spin_us),
+            http2: self.http2 == "on",
             timeouts: Timeouts {
                 head: Duration::from_secs(self.head_timeout),
                 idle: Duration::from_secs(self.idle_timeout),

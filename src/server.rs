@@ -194,7 +194,7 @@ impl Server {
         let tls = if https_addrs.is_empty() {
             None
         } else {
-            Some(Tls::new(&config.tls)?)
+            Some(Tls::new(&config.tls, config.http2)?)
         };
         for (i, l) in listeners.iter_mut().enumerate() {
             let token = Token(LISTENER_BASE - i);

@@ -75,6 +75,9 @@ impl Stream for Socket {
     fn secure(&self) -> bool {
         each!(self, s => s.secure())
     }
+    fn alpn_h2(&self) -> bool {
+        each!(self, s => s.alpn_h2())
+    }
 }
 
 /// The poller watches the TCP socket under either kind.

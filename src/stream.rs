@@ -60,6 +60,11 @@ pub trait Stream {
     fn secure(&self) -> bool {
         false
     }
+
+    /// Whether the peer chose HTTP/2 by ALPN (RFC 9113 §3.2).
+    fn alpn_h2(&self) -> bool {
+        false
+    }
 }
 
 impl Stream for TcpStream {
@@ -106,6 +111,9 @@ impl<T: Stream + ?Sized> Stream for Box<T> {
     }
     fn send_held(&mut self) -> io::Result<()> {
         (**self).send_held()
+    }
+    fn alpn_h2(&self) -> bool {
+        (**self).alpn_h2()
     }
     fn handshaking(&self) -> bool {
         (**self).handshaking()

@@ -83,7 +83,7 @@ fn curl(port: u16, ca: &Path, path: &str, extra: &[&str]) -> Output {
 fn curl_gets_and_heads_with_alpn_http11() {
     let (_dir, pair, server) = localhost("https-curl");
     let port = server.https[0].port();
-    let out = curl(port, &pair.cert, "/hello.txt", &["-v"]);
+    let out = curl(port, &pair.cert, "/hello.txt", &["-v", "--http1.1"]);
     assert!(
         out.status.success(),
         "{}",
@@ -92,7 +92,7 @@ fn curl_gets_and_heads_with_alpn_http11() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "Hello\n");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("ALPN: server accepted http/1.1"), "{err}");
-    let head = curl(port, &pair.cert, "/hello.txt", &["-I"]);
+    let head = curl(port, &pair.cert, "/hello.txt", &["-I", "--http1.1"]);
     let text = String::from_utf8_lossy(&head.stdout);
     assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
     assert!(text.contains("Content-Length: 6"), "{text}");
@@ -512,15 +512,22 @@ fn plain_http_redirects_to_https_and_https_says_hsts() {
         1,
     )[0];
     assert_eq!(r.status, 405);
-    // Following it lands on the file, with HSTS.
-    let out = curl(port, &pair.cert, "/hello.txt", &["-i"]);
+    // Following it lands on the file, with HSTS, over HTTP/2 as over 1.1.
+    let out = curl(port, &pair.cert, "/hello.txt", &["-i", "--http2"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("HTTP/2 200"), "{text}");
+    assert!(
+        text.contains("strict-transport-security: max-age=31536000\r\n"),
+        "{text}"
+    );
+    let out = curl(port, &pair.cert, "/hello.txt", &["-i", "--http1.1"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.contains("Strict-Transport-Security: max-age=31536000\r\n"),
         "{text}"
     );
     assert!(text.ends_with("\r\n\r\nHello\n"), "{text}");
-    let out = curl(port, &pair.cert, "/nope", &["-i"]);
+    let out = curl(port, &pair.cert, "/nope", &["-i", "--http1.1"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.starts_with("HTTP/1.1 404"), "{text}");
     assert!(

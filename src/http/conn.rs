@@ -37,6 +37,8 @@ use crate::config::Timeouts;
 use crate::http::edge::{Got, Ready, read};
 use crate::http::pool::{Pool, Pooled};
 use crate::http::session::{Env, Session, SessionState, Site};
+use crate::http2::frame::PREFACE;
+use crate::http2::session::H2Session;
 use crate::metrics::{ConnStates, Timeout};
 use crate::ops::Ops;
 use crate::out::{Flush, OutQueue};
@@ -165,6 +167,10 @@ impl<S: Stream> Conn<S> {
         match self.work.take() {
             Some(mut work) if !work.is_idle(Under::of(&self.sock)) => {
                 work.session.drain();
+                if let Some(h2) = work.h2.as_mut() {
+                    // GOAWAY with the last stream taken; those finish.
+                    h2.drain(&mut work.out);
+                }
                 let next = work.next_step(&mut self.sock, key, ctx);
                 self.park(work, next, key, ctx)
             }
@@ -260,6 +266,14 @@ impl ConnState {
 #[derive(Debug)]
 pub struct Work {
     session: Session,
+    /// The connection speaks HTTP/2 (chosen by ALPN or by the preface);
+    /// then `session` is unused.
+    h2: Option<Box<H2Session>>,
+    /// Bytes have come in since this state was lent: the protocol is
+    /// chosen. (An HTTP/1.x connection's state goes back to the pool
+    /// between requests, so a request that starts with the HTTP/2 preface
+    /// switches even then: the client asked for it in so many words.)
+    began: bool,
     /// An incomplete request head (or chunk line) awaiting more bytes.
     partial: Vec<u8>,
     out: OutQueue,
@@ -292,6 +306,8 @@ impl Work {
     fn new(now: Instant) -> Work {
         Work {
             session: Session::default(),
+            h2: None,
+            began: false,
             partial: Vec::new(),
             out: OutQueue::default(),
             state: ConnState::Open(Ready::default()),
@@ -304,6 +320,8 @@ impl Work {
     /// the output queue's capacity (that is the point of the pool).
     fn reset(&mut self) {
         self.session = Session::default();
+        self.h2 = None;
+        self.began = false;
         self.out.clear();
         self.out.shrink_to(OUT_KEEP);
         // A head split across reads is common under load; keep room for
@@ -369,6 +387,7 @@ impl Work {
                 })
             )
             && self.session.state() == SessionState::Head
+            && self.h2.is_none()
             && self.partial.is_empty()
             && self.out.is_empty()
     }
@@ -415,7 +434,17 @@ impl Work {
                 Ok(Flush::Blocked) => break,
                 Ok(Flush::Yield) => return Next::Again(self.wait(&ctx.timeouts, sock)),
                 Ok(Flush::Done) if self.wants_input() => continue,
-                Ok(Flush::Done) => break,
+                Ok(Flush::Done) => {
+                    // HTTP/2 cuts DATA frames as the queue drains and the
+                    // windows allow.
+                    if let Some(h2) = self.h2.as_mut() {
+                        h2.on_writable(&mut self.out);
+                        if !self.out.is_empty() {
+                            continue;
+                        }
+                    }
+                    break;
+                }
                 Err(e) => {
                     log::debug!("connection {key}: write: {e}");
                     return Next::Close;
@@ -423,6 +452,36 @@ impl Work {
             }
         }
         self.next_step(sock, key, ctx)
+    }
+
+    /// Hands input to the connection's protocol, choosing it with the
+    /// first bytes: HTTP/2 if the stream negotiated it (ALPN) or the bytes
+    /// are its preface (prior knowledge, RFC 9113 §3.3), HTTP/1.x
+    /// otherwise. Returns the bytes used.
+    fn feed(&mut self, input: &[u8], env: &mut Env<'_>, alpn_h2: bool) -> usize {
+        if !self.began && self.h2.is_none() && env.site.http2 {
+            let n = input.len().min(PREFACE.len());
+            if alpn_h2 || (n >= 1 && input[..n] == PREFACE[..n]) {
+                if !alpn_h2 && n < PREFACE.len() {
+                    return 0; // a beginning of the preface: wait for the rest
+                }
+                log::trace!("connection {}: HTTP/2", env.client);
+                self.h2 = Some(Box::new(H2Session::new(&mut self.out)));
+            }
+        }
+        self.began = true;
+        match self.h2.as_mut() {
+            Some(h2) => h2.on_input(input, env, &mut self.out),
+            None => self.session.on_input(input, env, &mut self.out),
+        }
+    }
+
+    /// Whether the protocol wants more input.
+    fn reading(&self) -> bool {
+        match &self.h2 {
+            Some(h2) => h2.reading(),
+            None => self.session.reading(),
+        }
     }
 
     /// Whether to read now: the connection is open, the socket may have
@@ -462,9 +521,9 @@ impl Work {
                 client: key,
                 secure: sock.secure(),
             };
-            let used = self.session.on_input(input, &mut env, &mut self.out);
+            let used = self.feed(input, &mut env, sock.alpn_h2());
             let rest = &input[used..];
-            if self.session.reading() && !rest.is_empty() {
+            if self.reading() && !rest.is_empty() {
                 // The head's deadline starts with its first byte.
                 self.head_started = ctx.now;
                 self.partial.extend_from_slice(rest);
@@ -495,11 +554,11 @@ impl Work {
                 client: key,
                 secure: sock.secure(),
             };
-            let used = self
-                .session
-                .on_input(&self.partial, &mut env, &mut self.out);
+            let partial = std::mem::take(&mut self.partial);
+            let used = self.feed(&partial, &mut env, sock.alpn_h2());
+            self.partial = partial;
             let unread = used < self.partial.len();
-            if self.session.reading() {
+            if self.reading() {
                 self.partial.drain(..used);
                 if used > 0 && unread {
                     // What is left is the start of the next request.
@@ -512,7 +571,7 @@ impl Work {
         };
         // Bytes came in: the idle and body deadlines move.
         self.progress = ctx.now;
-        if !self.session.reading() {
+        if !self.reading() {
             // The session ended with this input (RFC 9112 §9.6): what it
             // left unread decides whether closing must linger.
             self.state = ConnState::Ending { ready, unread };
@@ -544,6 +603,7 @@ impl Work {
         }
         self.partial.clear();
         self.session.close();
+        self.h2 = None;
         self.state = ConnState::PeerClosed;
         self.out.fin_follows();
     }

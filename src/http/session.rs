@@ -44,6 +44,8 @@ pub struct Site {
     pub limits: Limits,
     /// The pages that are not files, and the redirect to HTTPS.
     pub routes: Routes,
+    /// HTTP/2 is on (`--http2`).
+    pub http2: bool,
     /// `--hsts`: the `Strict-Transport-Security` line HTTPS responses carry.
     pub hsts: Option<Box<[u8]>>,
     /// The Date line with the HSTS line after it, for HTTPS responses:
@@ -60,6 +62,7 @@ impl Site {
             date,
             limits,
             routes: Routes::default(),
+            http2: true,
             hsts: None,
             secure_date: Rc::from(&b""[..]),
         }
@@ -81,6 +84,7 @@ impl Site {
         files.serve_dotfiles(config.dotfiles);
         files.set_cache_control(config.cache_control.as_deref());
         let mut site = Site::new(files, DateLine::default(), config.limits);
+        site.http2 = config.http2;
         site.routes.metrics_path = config.metrics_path.as_deref().map(|p| p.as_bytes().into());
         site.routes.health_path = config.health_path.as_deref().map(|p| p.as_bytes().into());
         if config.redirect_https {

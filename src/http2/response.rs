@@ -19,13 +19,17 @@ use crate::http2::hpack::{self, STATIC};
 const DROPPED: [&[u8]; 2] = [b"connection", b"keep-alive"];
 
 /// Appends the HPACK block of `answer`'s head; `date` is this second's
-/// HTTP-date (empty: no clock, no `date` field).
-pub fn head_block(answer: &Answer<'_>, date: &[u8], out: &mut Vec<u8>) {
+/// HTTP-date (empty: no clock, no `date` field), `hsts` the value of
+/// `Strict-Transport-Security` when HTTPS responses carry one.
+pub fn head_block(answer: &Answer<'_>, date: &[u8], hsts: Option<&[u8]>, out: &mut Vec<u8>) {
     let status = answer.status();
     write_status(out, status);
     literal(out, b"server", SERVER.as_bytes());
     if !date.is_empty() {
         literal(out, b"date", date);
+    }
+    if let Some(hsts) = hsts {
+        literal(out, b"strict-transport-security", hsts);
     }
     let len = answer.body_len().to_string();
     match answer {
@@ -150,7 +154,7 @@ mod tests {
 
     fn fields_of(answer: &Answer<'_>) -> Vec<(String, String)> {
         let mut block = Vec::new();
-        head_block(answer, DATE, &mut block);
+        head_block(answer, DATE, Some(b"max-age=60"), &mut block);
         let mut got = Vec::new();
         Decoder::new(4096)
             .decode(&block, 1 << 16, |n, v| {
@@ -198,6 +202,7 @@ mod tests {
         assert_eq!(get(&f, "date"), Some("Sun, 09 Sep 2001 01:46:40 GMT"));
         assert!(get(&f, "etag").is_some_and(|t| t.starts_with('"')));
         assert_eq!(get(&f, "accept-ranges"), Some("bytes"));
+        assert_eq!(get(&f, "strict-transport-security"), Some("max-age=60"));
         for (n, _) in &f {
             assert_eq!(n, &n.to_ascii_lowercase());
             assert!(n != "connection");

@@ -136,9 +136,10 @@ impl H2Session {
         self.phase
     }
 
-    /// Whether more input is wanted.
+    /// Whether more input is wanted: until an error, or until the streams
+    /// a GOAWAY left running are done (their WINDOW_UPDATEs still count).
     pub fn reading(&self) -> bool {
-        !matches!(self.phase, Phase::Closing { .. })
+        !self.finished()
     }
 
     /// Whether the connection is done: closing, and no stream left to
@@ -154,7 +155,7 @@ impl H2Session {
     /// A shutdown: GOAWAY with the last stream taken; those streams are
     /// finished, no new one is.
     pub fn drain(&mut self, out: &mut OutQueue) {
-        if self.reading() {
+        if !matches!(self.phase, Phase::Closing { .. }) {
             self.go_away(ErrorCode::NoError, false, out);
         }
     }
@@ -277,7 +278,9 @@ impl H2Session {
             Frame::Ping { ack: false, data } => frame::write_ping_ack(&mut self.wire, data),
             Frame::GoAway { .. } => {
                 // The client is leaving: finish what was asked, take no more.
-                self.go_away(ErrorCode::NoError, false, out);
+                if !matches!(self.phase, Phase::Closing { .. }) {
+                    self.go_away(ErrorCode::NoError, false, out);
+                }
             }
             Frame::WindowUpdate {
                 stream: 0,
@@ -412,6 +415,11 @@ impl H2Session {
             }
             return Ok(());
         }
+        if self.phase != Phase::Frames {
+            // After our GOAWAY, new streams are ignored (§6.8); the block
+            // was decoded all the same, to keep the table in step.
+            return Ok(());
+        }
         self.last_stream = id;
         if self.streams.len() >= MAX_STREAMS {
             return Err(H2Error::Stream(
@@ -460,7 +468,12 @@ impl H2Session {
             block.push(0x20);
             self.table_said = true;
         }
-        response::head_block(&answer, date, &mut block);
+        // `--hsts` over HTTPS: the value of the line the site renders.
+        let hsts = (site.hsts.as_deref())
+            .filter(|_| env.secure)
+            .and_then(|line| line.strip_prefix(b"Strict-Transport-Security: "))
+            .map(|v| v.strip_suffix(b"\r\n").unwrap_or(v));
+        response::head_block(&answer, date, hsts, &mut block);
         let len = answer.body_len();
         let status = answer.status();
         let no_body = head_only || len == 0 || status == Status::NotModified;

@@ -41,7 +41,7 @@ pub struct Tls {
 impl Tls {
     /// Loads every pair (the first is the default) and builds the
     /// configuration. Errors name the file and what is wrong with it.
-    pub fn new(pairs: &[Pair]) -> io::Result<Tls> {
+    pub fn new(pairs: &[Pair], http2: bool) -> io::Result<Tls> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let certs = Arc::new(Certs::load(pairs, &provider)?);
         let tls_err = |e: rustls::Error| io::Error::other(format!("TLS configuration: {e}"));
@@ -50,9 +50,13 @@ impl Tls {
             .map_err(tls_err)?
             .with_no_client_auth()
             .with_cert_resolver(certs.clone());
-        // A client that offers only `http/1.0` (`curl --http1.0`) is served
-        // HTTP/1.0, as nginx does, rather than refused.
+        // HTTP/2 first (RFC 9113 §3.2), when it is on. A client that
+        // offers only `http/1.0` (`curl --http1.0`) is served HTTP/1.0, as
+        // nginx does, rather than refused.
         config.alpn_protocols = vec![b"http/1.1".to_vec(), b"http/1.0".to_vec()];
+        if http2 {
+            config.alpn_protocols.insert(0, b"h2".to_vec());
+        }
         config.session_storage = ServerSessionMemoryCache::new(SESSION_CACHE);
         config.ticketer = rustls::crypto::ring::Ticketer::new().map_err(tls_err)?;
         // One ticket is enough for a client to resume once; each costs an

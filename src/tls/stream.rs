@@ -635,6 +635,10 @@ impl<S: Stream> Stream for TlsStream<S> {
     fn secure(&self) -> bool {
         true
     }
+
+    fn alpn_h2(&self) -> bool {
+        self.tls.alpn_protocol() == Some(b"h2")
+    }
 }
 
 #[cfg(test)]
