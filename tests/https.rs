@@ -10,29 +10,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use common::{Reap, TempDir, connect, exchange, get_req, start};
+use common::{Reap, TempDir, certificate, connect, exchange, get_req, start};
 use oneloop::Config;
 use oneloop::config::{CertPair, Timeouts};
 
 const CLIENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tls_client.py");
-
-/// Writes a self-signed certificate for `names` and its key; returns the pair.
-fn certificate(dir: &Path, stem: &str, names: &[&str]) -> CertPair {
-    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-    let mut params = rcgen::CertificateParams::new(names.clone()).unwrap();
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, names[0].clone());
-    let key = rcgen::KeyPair::generate().unwrap(); // ECDSA P-256
-    let cert = params.self_signed(&key).unwrap();
-    let pair = CertPair {
-        cert: dir.join(format!("{stem}.crt")),
-        key: dir.join(format!("{stem}.key")),
-    };
-    std::fs::write(&pair.cert, cert.pem()).unwrap();
-    std::fs::write(&pair.key, key.serialize_pem()).unwrap();
-    pair
-}
 
 /// A server with HTTPS on an ephemeral port for `pairs`.
 fn serve(pairs: Vec<CertPair>, root: Option<PathBuf>) -> oneloop::Running {

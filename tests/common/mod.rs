@@ -9,6 +9,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use oneloop::config::CertPair;
 use oneloop::{Config, Running};
 
 /// How long any single test waits for the server before failing.
@@ -239,4 +240,22 @@ impl Drop for Reap {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// Writes a self-signed certificate for `names` and its key; returns the pair.
+pub fn certificate(dir: &Path, stem: &str, names: &[&str]) -> CertPair {
+    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let mut params = rcgen::CertificateParams::new(names.clone()).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, names[0].clone());
+    let key = rcgen::KeyPair::generate().unwrap(); // ECDSA P-256
+    let cert = params.self_signed(&key).unwrap();
+    let pair = CertPair {
+        cert: dir.join(format!("{stem}.crt")),
+        key: dir.join(format!("{stem}.key")),
+    };
+    std::fs::write(&pair.cert, cert.pem()).unwrap();
+    std::fs::write(&pair.key, key.serialize_pem()).unwrap();
+    pair
 }

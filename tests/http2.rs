@@ -1,0 +1,164 @@
+//! HTTP/2 over loopback with clients no one here wrote: curl (prior
+//! knowledge on the plain port, ALPN over HTTPS), nghttp and h2load from
+//! nghttp2. Bodies are compared with the files byte for byte.
+#![cfg(feature = "tls")]
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::{TempDir, certificate, start};
+use oneloop::Config;
+
+fn have(tool: &str, env: &str) -> bool {
+    let found = Command::new(tool).arg("--version").output().is_ok();
+    assert!(
+        found || std::env::var_os(env).is_none(),
+        "{tool} is required (apt-get install nghttp2-client)"
+    );
+    if !found {
+        eprintln!("skipped: no {tool} (apt-get install nghttp2-client)");
+    }
+    found
+}
+
+fn run(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap_or_else(|e| panic!("run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// A site with a small file and one of 3 MiB and a bit (past the cache, so
+/// sent with sendfile between DATA frame headers), and a server for it
+/// on plain and HTTPS ports.
+fn serve(name: &str, http2: bool) -> (TempDir, Vec<u8>, oneloop::Running, std::path::PathBuf) {
+    let dir = TempDir::new(name);
+    let root = dir.path().join("www");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(root.join("hello.txt"), "Hello\n").unwrap();
+    let big: Vec<u8> = (0..3 * 1024 * 1024 + 17u32)
+        .map(|i| (i * 7 + i / 4099) as u8)
+        .collect();
+    std::fs::write(root.join("big.bin"), &big).unwrap();
+    let pair = certificate(dir.path(), "localhost", &["localhost"]);
+    let ca = pair.cert.clone();
+    let server = start(Config {
+        https: vec!["127.0.0.1:0".parse().unwrap()],
+        tls: vec![pair],
+        root: Some(root),
+        http2,
+        ..Config::ephemeral()
+    });
+    (dir, big, server, ca)
+}
+
+fn curl(args: &[&str], ca: &Path, url: &str) -> Output {
+    run(Command::new("curl")
+        .args(["-sS", "--max-time", "20", "--cacert"])
+        .arg(ca)
+        .args(args)
+        .arg(url))
+}
+
+#[test]
+fn curl_speaks_http2_by_prior_knowledge_and_by_alpn() {
+    let (dir, big, server, ca) = serve("h2-curl", true);
+    let plain = format!("http://127.0.0.1:{}", server.http[0].port());
+    let tls = format!("https://localhost:{}", server.https[0].port());
+    let version = ["-o", "/dev/null", "-w", "%{http_version} %{http_code}"];
+    for (how, base) in [("--http2-prior-knowledge", &plain), ("--http2", &tls)] {
+        let mut args = vec![how];
+        args.extend(version);
+        let out = curl(&args, &ca, &format!("{base}/hello.txt"));
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "2 200", "{how}");
+        let got = dir.path().join("got.bin");
+        curl(
+            &[how, "-o", got.to_str().unwrap()],
+            &ca,
+            &format!("{base}/big.bin"),
+        );
+        assert!(
+            std::fs::read(&got).unwrap() == big,
+            "{how}: the 3 MiB file, byte for byte"
+        );
+        // A range from the middle, and a 404 with its body.
+        let out = curl(&[how, "-r", "1000-1009"], &ca, &format!("{base}/big.bin"));
+        assert_eq!(out.stdout, big[1000..1010], "{how}");
+        let mut args = vec![how];
+        args.extend(version);
+        let out = curl(&args, &ca, &format!("{base}/nope"));
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "2 404", "{how}");
+    }
+    // HTTP/1.1 is still there for who asks for it, on both ports.
+    for (how, base) in [("--http1.1", &plain), ("--http1.1", &tls)] {
+        let mut args = vec![how];
+        args.extend(version);
+        let out = curl(&args, &ca, &format!("{base}/hello.txt"));
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "1.1 200");
+    }
+    server.stop().unwrap();
+}
+
+#[test]
+fn http2_off_is_http11_only() {
+    let (_dir, _big, server, ca) = serve("h2-off", false);
+    let tls = format!("https://localhost:{}", server.https[0].port());
+    let out = curl(
+        &["--http2", "-o", "/dev/null", "-w", "%{http_version}"],
+        &ca,
+        &format!("{tls}/hello.txt"),
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "1.1");
+    server.stop().unwrap();
+}
+
+#[test]
+fn h2load_and_nghttp_get_every_answer() {
+    if !have("h2load", "ONELOOP_REQUIRE_H2LOAD") || !have("nghttp", "ONELOOP_REQUIRE_H2LOAD") {
+        return;
+    }
+    let (_dir, big, server, _ca) = serve("h2-load", true);
+    let plain = format!("http://127.0.0.1:{}", server.http[0].port());
+    let tls = format!("https://127.0.0.1:{}", server.https[0].port());
+    for base in [&plain, &tls] {
+        let out = run(Command::new("h2load")
+            .args(["-n", "2000", "-c", "4", "-m", "10"])
+            .arg(format!("{base}/hello.txt")));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("2000 succeeded, 0 failed, 0 errored"),
+            "{text}"
+        );
+        assert!(text.contains("status codes: 2000 2xx"), "{text}");
+        // Large bodies on several streams of one connection at once.
+        let out = run(Command::new("h2load")
+            .args(["-n", "12", "-c", "1", "-m", "4"])
+            .arg(format!("{base}/big.bin")));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("12 succeeded, 0 failed"), "{text}");
+        let want = 12 * big.len() as u64;
+        assert!(
+            text.contains(&format!("{want}")),
+            "{want} bytes of DATA: {text}"
+        );
+    }
+    // nghttp: the frames, in order, from the preface to the server's data.
+    let out = run(Command::new("nghttp")
+        .args(["-nv"])
+        .arg(format!("{plain}/hello.txt")));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for want in [
+        "recv SETTINGS frame",
+        "recv (stream_id=",
+        ":status: 200",
+        "recv DATA frame <length=6, flags=0x01",
+    ] {
+        assert!(text.contains(want), "{want}: {text}");
+    }
+    server.stop().unwrap();
+}
