@@ -49,6 +49,20 @@ pub const MAX_BLOCK: usize = 64 << 10;
 /// The default initial window (§6.9.2), both ways.
 const DEFAULT_WINDOW: i64 = 65_535;
 
+/// Frames that ask for work or carry nothing (PING, SETTINGS, PRIORITY,
+/// unknown types, empty DATA and CONTINUATION) a client may send beyond
+/// [`CHATTER_PER_STREAM`] for each request: past it, ENHANCE_YOUR_CALM.
+/// Browsers send a handful per connection.
+pub const MAX_CHATTER: u32 = 1_000;
+
+/// What each request earns back of the chatter budget.
+const CHATTER_PER_STREAM: u32 = 10;
+
+/// Streams a client may reset before the rule against rapid resets
+/// (CVE-2023-44487) applies: past it, a client that has reset more than
+/// half of the streams it opened is sent ENHANCE_YOUR_CALM.
+pub const RESETS_ALLOWED: u32 = 100;
+
 /// Where the connection stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
@@ -95,6 +109,11 @@ pub struct H2Session {
     wire: Vec<u8>,
     /// The first header block has said the table is empty.
     table_said: bool,
+    /// Frames that did no work, less what requests earned back.
+    chatter: u32,
+    /// Streams opened, and streams the client reset.
+    opened: u32,
+    resets: u32,
     /// Frames received, for the metrics and the trace.
     pub frames_in: u64,
 }
@@ -117,6 +136,9 @@ impl H2Session {
             received: 0,
             wire: Vec::new(),
             table_said: false,
+            chatter: 0,
+            opened: 0,
+            resets: 0,
             frames_in: 0,
         };
         frame::write_settings(
@@ -252,6 +274,30 @@ impl H2Session {
         {
             return Err(conn(ErrorCode::Protocol, "frame inside a header block"));
         }
+        let idle = match f {
+            Frame::Ping { .. }
+            | Frame::Settings { .. }
+            | Frame::Priority { .. }
+            | Frame::Unknown { .. } => true,
+            Frame::Data {
+                flow_len,
+                end_stream,
+                ..
+            } => flow_len == 0 && !end_stream,
+            Frame::Continuation {
+                block, end_headers, ..
+            } => block.is_empty() && !end_headers,
+            _ => false,
+        };
+        if idle {
+            self.chatter += 1;
+            if self.chatter > MAX_CHATTER {
+                return Err(conn(
+                    ErrorCode::EnhanceYourCalm,
+                    "too many frames that do no work",
+                ));
+            }
+        }
         match f {
             Frame::Settings { ack: true, .. } => {}
             Frame::Settings { ack: false, params } => {
@@ -311,6 +357,11 @@ impl H2Session {
                     return Err(conn(ErrorCode::Protocol, "RST_STREAM on an idle stream"));
                 }
                 self.streams.retain(|s| s.id != stream);
+                self.resets += 1;
+                if self.resets > RESETS_ALLOWED && self.resets * 2 > self.opened {
+                    let why = "more than half the streams reset (rapid reset)";
+                    return Err(conn(ErrorCode::EnhanceYourCalm, why));
+                }
             }
             Frame::Priority { .. } | Frame::Unknown { .. } => {}
             Frame::Data {
@@ -428,6 +479,8 @@ impl H2Session {
                 "too many streams",
             ));
         }
+        self.opened += 1;
+        self.chatter = self.chatter.saturating_sub(CHATTER_PER_STREAM);
         if let Err(why) = self.head.finish() {
             return Err(H2Error::Stream(id, ErrorCode::Protocol, why));
         }

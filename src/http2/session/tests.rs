@@ -491,3 +491,94 @@ fn streams_past_the_limit_are_refused() {
     c.send(&req);
     assert_eq!(c.take(), [Got::Rst(id, ErrorCode::RefusedStream)]);
 }
+
+#[test]
+fn floods_of_frames_that_do_no_work_are_cut_off() {
+    type Flood = fn(&mut Vec<u8>);
+    let floods: &[(&str, Flood)] = &[
+        ("PING", |b| {
+            frame::write_header(b, 8, kind::PING, 0, 0);
+            b.extend_from_slice(&[0; 8]);
+        }),
+        ("SETTINGS", |b| frame::write_settings(b, &[])),
+        ("PRIORITY", |b| {
+            frame::write_header(b, 5, kind::PRIORITY, 0, 1);
+            b.extend_from_slice(&[0, 0, 0, 0, 0]);
+        }),
+        ("unknown type", |b| frame::write_header(b, 0, 0xee, 0, 0)),
+        ("empty DATA", |b| {
+            frame::write_header(b, 0, kind::DATA, 0, 1)
+        }),
+    ];
+    for &(name, one) in floods {
+        let mut c = Client::new();
+        c.take();
+        c.start(&[]);
+        // A POST whose body never ends keeps stream 1 open for the DATA.
+        let mut post = get("/");
+        post[0].1 = "POST";
+        let req = c.headers(1, &post, false);
+        c.send(&req);
+        c.take();
+        let mut flood = Vec::new();
+        for _ in 0..MAX_CHATTER + 10 {
+            one(&mut flood);
+        }
+        c.send(&flood);
+        let got = c.take();
+        assert_eq!(
+            got.last(),
+            Some(&Got::GoAway(1, ErrorCode::EnhanceYourCalm)),
+            "{name}"
+        );
+        assert!(!c.session.reading(), "{name}");
+    }
+    // Requests earn chatter back: a client that pings between requests
+    // is never cut off.
+    let mut c = Client::new();
+    c.take();
+    c.start(&[]);
+    for i in 0..300u32 {
+        let mut b = c.headers(1 + 2 * i, &get("/hello.txt"), true);
+        for _ in 0..5 {
+            frame::write_header(&mut b, 8, kind::PING, 0, 0);
+            b.extend_from_slice(&[0; 8]);
+        }
+        c.send(&b);
+    }
+    assert!(c.session.reading());
+    assert!(!c.take().iter().any(|g| matches!(g, Got::GoAway(..))));
+}
+
+#[test]
+fn rapid_reset_is_cut_off() {
+    let mut c = Client::new();
+    c.take();
+    c.start(&[]);
+    let mut b = Vec::new();
+    for i in 0..RESETS_ALLOWED + 10 {
+        let id = 1 + 2 * i;
+        b.extend(c.headers(id, &get("/"), true));
+        frame::write_rst_stream(&mut b, id, ErrorCode::Cancel);
+    }
+    c.send(&b);
+    let got = c.take();
+    assert!(
+        matches!(got.last(), Some(Got::GoAway(_, ErrorCode::EnhanceYourCalm))),
+        "{got:?}"
+    );
+    // A client that cancels now and then, among many requests, is not.
+    let mut c = Client::new();
+    c.take();
+    c.start(&[]);
+    let mut b = Vec::new();
+    for i in 0..(3 * RESETS_ALLOWED) {
+        let id = 1 + 2 * i;
+        b.extend(c.headers(id, &get("/hello.txt"), true));
+        if i % 3 == 0 {
+            frame::write_rst_stream(&mut b, id, ErrorCode::Cancel);
+        }
+    }
+    c.send(&b);
+    assert!(c.session.reading());
+}
