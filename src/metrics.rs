@@ -123,6 +123,8 @@ pub struct Metrics {
     pub https_open: u64,
     /// TLS handshakes.
     pub tls: TlsCounts,
+    /// HTTP/2 connections, streams and the frames that end them.
+    pub h2: H2Counts,
     /// HTTP connections by state (sampled once a second).
     pub states: ConnStates,
     /// HTTP responses by status class, 1xx to 5xx.
@@ -144,6 +146,36 @@ pub struct Metrics {
     /// When the server started, on the monotonic clock: the uptime lets a
     /// reader compute rates from the server's clock, not its own.
     pub started_at: Option<Instant>,
+}
+
+/// HTTP/2's counters.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct H2Counts {
+    /// Connections that spoke HTTP/2.
+    pub connections: u64,
+    /// Streams a client opened (requests).
+    pub streams: u64,
+    /// Frames received.
+    pub frames_received: u64,
+    /// RST_STREAM received and sent.
+    pub resets_received: u64,
+    pub resets_sent: u64,
+    /// GOAWAY received and sent.
+    pub goaways_received: u64,
+    pub goaways_sent: u64,
+}
+
+impl H2Counts {
+    /// Adds `other` to these.
+    pub fn add(&mut self, other: &H2Counts) {
+        self.connections += other.connections;
+        self.streams += other.streams;
+        self.frames_received += other.frames_received;
+        self.resets_received += other.resets_received;
+        self.resets_sent += other.resets_sent;
+        self.goaways_received += other.goaways_received;
+        self.goaways_sent += other.goaways_sent;
+    }
 }
 
 impl Metrics {
@@ -188,6 +220,43 @@ impl Metrics {
             "counter",
             "HTTP connections accepted.",
             &[("", self.accepted)],
+        );
+        let h2 = &self.h2;
+        metric(
+            "http2_connections_total",
+            "counter",
+            "Connections that spoke HTTP/2 (by ALPN or by preface).",
+            &[("", h2.connections)],
+        );
+        metric(
+            "http2_streams_total",
+            "counter",
+            "HTTP/2 streams opened by clients (requests).",
+            &[("", h2.streams)],
+        );
+        metric(
+            "http2_frames_received_total",
+            "counter",
+            "HTTP/2 frames received.",
+            &[("", h2.frames_received)],
+        );
+        metric(
+            "http2_resets_total",
+            "counter",
+            "HTTP/2 RST_STREAM frames, by direction.",
+            &[
+                ("{direction=\"received\"}", h2.resets_received),
+                ("{direction=\"sent\"}", h2.resets_sent),
+            ],
+        );
+        metric(
+            "http2_goaways_total",
+            "counter",
+            "HTTP/2 GOAWAY frames, by direction.",
+            &[
+                ("{direction=\"received\"}", h2.goaways_received),
+                ("{direction=\"sent\"}", h2.goaways_sent),
+            ],
         );
         metric(
             "http_connections_open",

@@ -162,3 +162,28 @@ fn h2load_and_nghttp_get_every_answer() {
     }
     server.stop().unwrap();
 }
+
+#[test]
+fn the_access_log_names_http2() {
+    let dir = TempDir::new("h2-log");
+    let log = dir.path().join("access.log");
+    let server = start(Config {
+        access_log: Some(log.to_str().unwrap().to_string()),
+        ..Config::ephemeral()
+    });
+    let url = format!("http://127.0.0.1:{}", server.http[0].port());
+    let out = run(Command::new("curl")
+        .args(["-sS", "--http2-prior-knowledge", "-A", "h2-test/1"])
+        .arg(format!("{url}/hello.txt")));
+    assert_eq!(out.stdout, b"Hello\n");
+    run(Command::new("curl")
+        .args(["-sS", "-o", "/dev/null", "--http2-prior-knowledge"])
+        .arg(format!("{url}/nope")));
+    server.stop().unwrap();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("\"GET /hello.txt HTTP/2.0\" 200 6 \"-\" \"h2-test/1\""),
+        "{text}"
+    );
+    assert!(text.contains("\"GET /nope HTTP/2.0\" 404 "), "{text}");
+}

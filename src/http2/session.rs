@@ -25,6 +25,7 @@
 
 use std::rc::Rc;
 
+use crate::access_log::Line;
 use crate::http::answer::{self, Ask};
 use crate::http::session::{Env, Site};
 use crate::http::status::Status;
@@ -34,6 +35,7 @@ use crate::http2::frame::{
 use crate::http2::hpack::Decoder;
 use crate::http2::request::Head;
 use crate::http2::response;
+use crate::metrics::H2Counts;
 use crate::out::{Chunk, OutQueue};
 
 /// Streams a client may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS).
@@ -109,13 +111,17 @@ pub struct H2Session {
     wire: Vec<u8>,
     /// The first header block has said the table is empty.
     table_said: bool,
+    /// The request line the access log shows, rebuilt per request.
+    log_head: Vec<u8>,
     /// Frames that did no work, less what requests earned back.
     chatter: u32,
     /// Streams opened, and streams the client reset.
     opened: u32,
     resets: u32,
-    /// Frames received, for the metrics and the trace.
+    /// Frames received, for the trace.
     pub frames_in: u64,
+    /// Counts not yet added to the server's metrics.
+    counts: H2Counts,
 }
 
 impl H2Session {
@@ -136,10 +142,15 @@ impl H2Session {
             received: 0,
             wire: Vec::new(),
             table_said: false,
+            log_head: Vec::new(),
             chatter: 0,
             opened: 0,
             resets: 0,
             frames_in: 0,
+            counts: H2Counts {
+                connections: 1,
+                ..H2Counts::default()
+            },
         };
         frame::write_settings(
             &mut s.wire,
@@ -205,6 +216,7 @@ impl H2Session {
                 Ok(Parsed::Frame(f, n)) => {
                     pos += n;
                     self.frames_in += 1;
+                    self.counts.frames_received += 1;
                     if let Err(e) = self.apply(f, env, out) {
                         self.fail(e, out);
                     }
@@ -217,6 +229,8 @@ impl H2Session {
         }
         self.send_data(out);
         self.emit(out);
+        env.ops.metrics.h2.add(&self.counts);
+        self.counts = H2Counts::default();
         if !self.reading() {
             return input.len();
         }
@@ -240,12 +254,14 @@ impl H2Session {
                 log::debug!("HTTP/2 stream {id} error {code:?}: {why}");
                 self.streams.retain(|s| s.id != id);
                 frame::write_rst_stream(&mut self.wire, id, code);
+                self.counts.resets_sent += 1;
             }
         }
     }
 
     fn go_away(&mut self, code: ErrorCode, error: bool, out: &mut OutQueue) {
         frame::write_goaway(&mut self.wire, self.last_stream, code);
+        self.counts.goaways_sent += 1;
         if error {
             self.streams.clear();
         }
@@ -323,6 +339,7 @@ impl H2Session {
             Frame::Ping { ack: true, .. } => {}
             Frame::Ping { ack: false, data } => frame::write_ping_ack(&mut self.wire, data),
             Frame::GoAway { .. } => {
+                self.counts.goaways_received += 1;
                 // The client is leaving: finish what was asked, take no more.
                 if !matches!(self.phase, Phase::Closing { .. }) {
                     self.go_away(ErrorCode::NoError, false, out);
@@ -358,6 +375,7 @@ impl H2Session {
                 }
                 self.streams.retain(|s| s.id != stream);
                 self.resets += 1;
+                self.counts.resets_received += 1;
                 if self.resets > RESETS_ALLOWED && self.resets * 2 > self.opened {
                     let why = "more than half the streams reset (rapid reset)";
                     return Err(conn(ErrorCode::EnhanceYourCalm, why));
@@ -480,6 +498,7 @@ impl H2Session {
             ));
         }
         self.opened += 1;
+        self.counts.streams += 1;
         self.chatter = self.chatter.saturating_sub(CHATTER_PER_STREAM);
         if let Err(why) = self.head.finish() {
             return Err(H2Error::Stream(id, ErrorCode::Protocol, why));
@@ -536,7 +555,26 @@ impl H2Session {
         frame::write_header(&mut self.wire, block.len(), kind::HEADERS, flags, id);
         self.wire.extend_from_slice(&block);
         self.block_bytes = block;
-        env.ops.metrics.response(status.code());
+        // Counted, and logged (`HTTP/2.0` in the request line). A stream's
+        // DATA may leave interleaved with others', so where its response
+        // ends in the output is taken as the head plus the body: close
+        // enough for %b on a connection cut short.
+        self.log_head.clear();
+        self.log_head
+            .extend_from_slice(self.head.method().as_bytes());
+        self.log_head.push(b' ');
+        self.log_head.extend_from_slice(self.head.target());
+        self.log_head.extend_from_slice(b" HTTP/2.0");
+        let body_bytes = if no_body { 0 } else { len };
+        let line = Line {
+            head: &self.log_head,
+            status: status.code(),
+            body_bytes,
+            end: out.pushed() + self.wire.len() as u64 + body_bytes,
+            referer: fields.referer,
+            user_agent: fields.user_agent,
+        };
+        env.ops.response(env.client, now, &line);
         let body = (!no_body).then(|| answer.into_body());
         self.streams.push(Stream {
             id,
