@@ -76,6 +76,10 @@ pub struct Entry {
     pub len: u64,
     /// The whole head, with Date and connection lines, for this second.
     pub full: FullHeads,
+    /// `fields` as HTTP/2 encodes them (an HPACK block of literals, the
+    /// same on every connection), made on first use by
+    /// [`crate::http2::response`] and kept with the entry.
+    pub h2_fields: std::cell::OnceCell<Box<[u8]>>,
 }
 
 impl Entry {
@@ -581,6 +585,7 @@ impl Meta<'_> {
             body,
             len,
             full: FullHeads::default(),
+            h2_fields: std::cell::OnceCell::new(),
         }
     }
 }

@@ -493,6 +493,37 @@ impl Encoder {
     }
 }
 
+/// Appends a string literal as it is, without Huffman coding: what a
+/// response's head uses, where the bytes saved would cost more CPU than
+/// they are worth on the links this server sees.
+pub fn write_raw_string(out: &mut Vec<u8>, s: &[u8]) {
+    write_int(out, 0x00, 7, s.len());
+    out.extend_from_slice(s);
+}
+
+/// The static table's index for a field name, for the names a response
+/// carries (1-based; `None`: not there).
+pub fn static_name(name: &[u8]) -> Option<usize> {
+    Some(match name {
+        b":status" => 8,
+        b"accept-ranges" => 18,
+        b"allow" => 22,
+        b"cache-control" => 24,
+        b"content-encoding" => 26,
+        b"content-length" => 28,
+        b"content-range" => 30,
+        b"content-type" => 31,
+        b"date" => 33,
+        b"etag" => 34,
+        b"last-modified" => 44,
+        b"location" => 46,
+        b"server" => 54,
+        b"strict-transport-security" => 56,
+        b"vary" => 59,
+        _ => return None,
+    })
+}
+
 /// Appends a string literal, Huffman-coded when that is shorter.
 pub fn write_string(out: &mut Vec<u8>, s: &[u8]) {
     let coded = huffman::encoded_len(s);

@@ -11,9 +11,10 @@
 //! holds, so one connection's block could serve all of them.
 
 use crate::http::answer::Answer;
+use crate::http::files::Entry;
 use crate::http::response::{ALLOW, SERVER};
 use crate::http::status::Status;
-use crate::http2::hpack::{self, STATIC};
+use crate::http2::hpack;
 
 /// The HTTP/1.x field lines that have no place in HTTP/2.
 const DROPPED: [&[u8]; 2] = [b"connection", b"keep-alive"];
@@ -31,11 +32,12 @@ pub fn head_block(answer: &Answer<'_>, date: &[u8], hsts: Option<&[u8]>, out: &m
     if let Some(hsts) = hsts {
         literal(out, b"strict-transport-security", hsts);
     }
-    let len = answer.body_len().to_string();
+    let (digits, used) = decimal(answer.body_len());
+    let len = &digits[..used];
     match answer {
         Answer::File { entry, range: None } => {
-            literal(out, b"content-length", len.as_bytes());
-            lines(out, &entry.fields);
+            literal(out, b"content-length", len);
+            out.extend_from_slice(entry_fields(entry));
         }
         Answer::File {
             entry,
@@ -43,8 +45,8 @@ pub fn head_block(answer: &Answer<'_>, date: &[u8], hsts: Option<&[u8]>, out: &m
         } => {
             let range = format!("bytes {start}-{}/{}", end - 1, entry.len);
             literal(out, b"content-range", range.as_bytes());
-            literal(out, b"content-length", len.as_bytes());
-            lines(out, &entry.fields);
+            literal(out, b"content-length", len);
+            out.extend_from_slice(entry_fields(entry));
         }
         Answer::NotModified(entry) => {
             // The 304 head's lines after its status line and Server.
@@ -53,38 +55,64 @@ pub fn head_block(answer: &Answer<'_>, date: &[u8], hsts: Option<&[u8]>, out: &m
         Answer::Unsatisfiable { len: file_len } => {
             let range = format!("bytes */{file_len}");
             literal(out, b"content-range", range.as_bytes());
-            text_body(out, len.as_bytes());
+            text_body(out, len);
         }
         Answer::Refused(why) => {
             if status == Status::MethodNotAllowed {
                 literal(out, b"allow", ALLOW.as_bytes());
             }
             let _ = why;
-            text_body(out, len.as_bytes());
+            text_body(out, len);
         }
         Answer::Options => literal(out, b"allow", ALLOW.as_bytes()),
         Answer::Page { content_type, .. } => {
             literal(out, b"content-type", content_type.as_bytes());
-            literal(out, b"content-length", len.as_bytes());
+            literal(out, b"content-length", len);
             literal(out, b"cache-control", b"no-store");
         }
         Answer::Redirect { location, .. } => {
             literal(out, b"location", location);
-            text_body(out, len.as_bytes());
+            text_body(out, len);
         }
     }
 }
 
-/// `:status`: an index when the static table has the code.
+/// `:status`: an index when the static table has the code (§A).
 fn write_status(out: &mut Vec<u8>, status: Status) {
-    let code = status.code().to_string();
-    match STATIC
-        .iter()
-        .position(|&(n, v)| n == ":status" && v == code)
-    {
-        Some(i) => hpack::write_int(out, 0x80, 7, i + 1),
-        None => literal(out, b":status", code.as_bytes()),
+    let code = status.code();
+    let index = match code {
+        200 => 8,
+        204 => 9,
+        206 => 10,
+        304 => 11,
+        400 => 12,
+        404 => 13,
+        500 => 14,
+        _ => 0,
+    };
+    if index > 0 {
+        hpack::write_int(out, 0x80, 7, index);
+    } else {
+        literal(out, b":status", &decimal(u64::from(code)).0[..3]);
     }
+}
+
+/// A number's decimal digits, without allocating: the bytes and how many
+/// of the 20 are used, from the start.
+fn decimal(mut n: u64) -> ([u8; 20], usize) {
+    let mut digits = [0u8; 20];
+    let mut at = 20;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let len = 20 - at;
+    digits.copy_within(at.., 0);
+    (digits, len)
 }
 
 fn text_body(out: &mut Vec<u8>, len: &[u8]) {
@@ -93,16 +121,25 @@ fn text_body(out: &mut Vec<u8>, len: &[u8]) {
 }
 
 /// A literal without indexing (§6.2.2), its name by static index when the
-/// table has it.
+/// table has it, the value as it is.
 fn literal(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
-    match STATIC.iter().position(|&(n, _)| n.as_bytes() == name) {
-        Some(i) => hpack::write_int(out, 0x00, 4, i + 1),
+    match hpack::static_name(name) {
+        Some(i) => hpack::write_int(out, 0x00, 4, i),
         None => {
             hpack::write_int(out, 0x00, 4, 0);
-            hpack::write_string(out, name);
+            hpack::write_raw_string(out, name);
         }
     }
-    hpack::write_string(out, value);
+    hpack::write_raw_string(out, value);
+}
+
+/// A cached file's own fields as literals, encoded once per entry.
+fn entry_fields(entry: &Entry) -> &[u8] {
+    entry.h2_fields.get_or_init(|| {
+        let mut block = Vec::new();
+        lines(&mut block, &entry.fields);
+        block.into_boxed_slice()
+    })
 }
 
 /// Each `Name: value` line of an HTTP/1.x head, lowercased, as a literal.

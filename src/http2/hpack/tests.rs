@@ -278,3 +278,19 @@ fn arbitrary_blocks_never_panic() {
         assert!(d.table().size() <= 256);
     }
 }
+
+#[test]
+fn static_names_are_the_tables() {
+    for (i, &(name, _)) in STATIC.iter().enumerate() {
+        if let Some(at) = static_name(name.as_bytes()) {
+            assert_eq!(STATIC[at - 1].0, name);
+            // The first entry with that name.
+            assert_eq!(
+                STATIC.iter().position(|&(n, _)| n == name),
+                Some(at - 1),
+                "{name} at {i}"
+            );
+        }
+    }
+    assert_eq!(static_name(b"x-unknown"), None);
+}
