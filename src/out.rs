@@ -32,6 +32,9 @@ pub const MAX_IOVECS: usize = 64;
 /// connections wait.
 pub const SENDFILE_MAX: usize = 512 << 10;
 
+/// The most bytes an [`Chunk::Inline`] carries: a chunk is no larger for it.
+pub const INLINE: usize = 16;
+
 /// One piece of output. Each variant advances in place on a partial write.
 #[derive(Debug)]
 pub enum Chunk {
@@ -45,6 +48,16 @@ pub enum Chunk {
         start: usize,
         /// One past the last byte to write.
         end: usize,
+    },
+    /// A few bytes of its own (an HTTP/2 frame header): `bytes[start..end]`,
+    /// carried in the chunk rather than allocated.
+    Inline {
+        /// The bytes.
+        bytes: [u8; INLINE],
+        /// First byte not yet written.
+        start: u8,
+        /// One past the last byte to write.
+        end: u8,
     },
     /// `pos..end` of an open file, sent with `sendfile(2)`. The file is
     /// shared: `sendfile` with an explicit offset never moves the file
@@ -69,6 +82,18 @@ impl Chunk {
         }
     }
 
+    /// Up to [`INLINE`] bytes carried in the chunk itself (more are cut).
+    pub fn inline(from: &[u8]) -> Chunk {
+        let mut bytes = [0u8; INLINE];
+        let n = from.len().min(INLINE);
+        bytes[..n].copy_from_slice(&from[..n]);
+        Chunk::Inline {
+            bytes,
+            start: 0,
+            end: n as u8,
+        }
+    }
+
     /// The whole of a shared buffer, taking this reference.
     pub fn owned(buf: Rc<[u8]>) -> Chunk {
         let end = buf.len();
@@ -80,6 +105,7 @@ impl Chunk {
         match self {
             Chunk::Static(s) => s.len() as u64,
             Chunk::Shared { start, end, .. } => (end - start) as u64,
+            Chunk::Inline { start, end, .. } => u64::from(end - start),
             Chunk::File { pos, end, .. } => end - pos,
         }
     }
@@ -94,6 +120,9 @@ impl Chunk {
         match self {
             Chunk::Static(s) => Some(s),
             Chunk::Shared { buf, start, end } => Some(&buf[*start..*end]),
+            Chunk::Inline { bytes, start, end } => {
+                Some(&bytes[usize::from(*start)..usize::from(*end)])
+            }
             Chunk::File { .. } => None,
         }
     }
@@ -103,6 +132,7 @@ impl Chunk {
         match self {
             Chunk::Static(s) => *s = &s[n..],
             Chunk::Shared { start, .. } => *start += n,
+            Chunk::Inline { start, .. } => *start += n as u8,
             Chunk::File { pos, .. } => *pos += n as u64,
         }
     }
@@ -118,6 +148,11 @@ impl Chunk {
                 buf: Rc::clone(buf),
                 start: *start,
                 end: *start + n as usize,
+            },
+            Chunk::Inline { bytes, start, .. } => Chunk::Inline {
+                bytes: *bytes,
+                start: *start,
+                end: *start + n as u8,
             },
             Chunk::File { file, pos, .. } => Chunk::File {
                 file: Rc::clone(file),
@@ -556,6 +591,32 @@ mod tests {
         };
         assert_eq!(q.flush(&mut s, &mut 0).unwrap(), Flush::Done);
         assert_eq!((s.calls, s.more), (1, 0));
+    }
+
+    #[test]
+    fn inline_chunks_carry_their_bytes_through_short_writes() {
+        for cut in 0..9 {
+            let mut q = OutQueue::default();
+            q.push(Chunk::inline(b"head"));
+            let mut body = Chunk::Static(b"body!");
+            q.push(body.split_to(2));
+            q.push(Chunk::inline(&[b'x'; 40])); // cut to INLINE bytes
+            q.push(body);
+            assert_eq!(q.queued_bytes(), 9 + INLINE as u64);
+            let mut s = Sink {
+                got: vec![],
+                room: cut,
+                calls: 0,
+                more: 0,
+            };
+            let _ = q.flush(&mut s, &mut 0).unwrap();
+            s.room = 100;
+            assert_eq!(q.flush(&mut s, &mut 0).unwrap(), Flush::Done);
+            let mut want = b"headbo".to_vec();
+            want.extend_from_slice(&[b'x'; INLINE]);
+            want.extend_from_slice(b"dy!");
+            assert_eq!(s.got, want, "cut {cut}");
+        }
     }
 
     #[test]

@@ -336,6 +336,9 @@ mod tests {
         let body = match a.into_body() {
             Chunk::Static(b) => b.to_vec(),
             Chunk::Shared { buf, start, end } => buf[start..end].to_vec(),
+            Chunk::Inline { bytes, start, end } => {
+                bytes[usize::from(start)..usize::from(end)].to_vec()
+            }
             Chunk::File { .. } => panic!("the embedded site has no files on disk"),
         };
         (status, len, body)

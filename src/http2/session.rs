@@ -588,6 +588,8 @@ impl H2Session {
 
     /// Queues DATA frames while windows allow, one frame per stream in turn.
     fn send_data(&mut self, out: &mut OutQueue) {
+        // What was gathered (HEADERS, control frames) goes first.
+        self.emit(out);
         let mut progress = true;
         while progress && self.window > 0 {
             progress = false;
@@ -603,9 +605,13 @@ impl H2Session {
                 let n = piece.len();
                 let last = body.is_empty();
                 let flags = if last { flag::END_STREAM } else { 0 };
-                frame::write_header(&mut self.wire, n as usize, kind::DATA, flags, s.id);
-                out.push(Chunk::owned(Rc::from(&self.wire[..])));
-                self.wire.clear();
+                // The frame header rides in the chunk: no allocation.
+                out.push(Chunk::inline(&frame::header_bytes(
+                    n as usize,
+                    kind::DATA,
+                    flags,
+                    s.id,
+                )));
                 out.push(piece);
                 self.window -= n as i64;
                 s.window -= n as i64;
