@@ -87,6 +87,10 @@ struct Stream {
     body: Option<Chunk>,
     /// Our send window on this stream.
     window: i64,
+    /// The request's `content-length`, and the DATA received so far: they
+    /// must agree (RFC 9113 §8.1.1).
+    expect: Option<u64>,
+    got: u64,
 }
 
 /// One connection's HTTP/2 state.
@@ -384,9 +388,9 @@ impl H2Session {
             Frame::Priority { .. } | Frame::Unknown { .. } => {}
             Frame::Data {
                 stream,
+                data,
                 flow_len,
                 end_stream,
-                ..
             } => {
                 // Bodies are not read, but their bytes count against the
                 // windows, which are given back at once.
@@ -401,6 +405,13 @@ impl H2Session {
                     .find(|s| s.id == stream && s.receiving);
                 match open {
                     Some(s) => {
+                        s.got += data.len() as u64;
+                        if s.expect
+                            .is_some_and(|n| s.got > n || (end_stream && s.got != n))
+                        {
+                            let why = "DATA disagrees with content-length";
+                            return Err(H2Error::Stream(stream, ErrorCode::Protocol, why));
+                        }
                         s.receiving &= !end_stream;
                         if flow_len > 0 && !end_stream {
                             frame::write_window_update(&mut self.wire, stream, flow_len as u32);
@@ -503,6 +514,12 @@ impl H2Session {
         if let Err(why) = self.head.finish() {
             return Err(H2Error::Stream(id, ErrorCode::Protocol, why));
         }
+        if end_stream && self.head.content_length.is_some_and(|n| n > 0) {
+            // The head ends the stream, so the body its content-length
+            // announces can never come (§8.1.1).
+            let why = "content-length on a request without DATA";
+            return Err(H2Error::Stream(id, ErrorCode::Protocol, why));
+        }
         self.answer(id, end_stream, env, out);
         Ok(())
     }
@@ -576,11 +593,14 @@ impl H2Session {
         };
         env.ops.response(env.client, now, &line);
         let body = (!no_body).then(|| answer.into_body());
+        let expect = self.head.content_length;
         self.streams.push(Stream {
             id,
             receiving: !end_stream,
             body,
             window: self.peer_initial_window,
+            expect,
+            got: 0,
         });
         self.emit(out);
         self.streams.retain(|s| s.body.is_some() || s.receiving);

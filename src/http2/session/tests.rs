@@ -582,3 +582,41 @@ fn rapid_reset_is_cut_off() {
     c.send(&b);
     assert!(c.session.reading());
 }
+
+#[test]
+fn content_length_must_match_the_data() {
+    let mut c = Client::new();
+    c.take();
+    c.start(&[]);
+    let mut post = get("/");
+    post[0].1 = "POST";
+    post.push(("content-length", "3"));
+    // Ends with its head: the body it announces cannot come.
+    let req = c.headers(1, &post, true);
+    c.send(&req);
+    assert_eq!(c.take(), [Got::Rst(1, ErrorCode::Protocol)]);
+    // More DATA than announced, and less: reset, the connection goes on.
+    for (id, body) in [(3u32, &b"four"[..]), (5, &b"tw"[..])] {
+        let mut b = c.headers(id, &post, false);
+        frame::write_header(&mut b, body.len(), kind::DATA, flag::END_STREAM, id);
+        b.extend_from_slice(body);
+        c.send(&b);
+        let got = c.take();
+        assert_eq!(
+            got.last(),
+            Some(&Got::Rst(id, ErrorCode::Protocol)),
+            "{got:?}"
+        );
+    }
+    // Exactly as announced: answered (405 for a POST) and no reset.
+    let mut b = c.headers(7, &post, false);
+    frame::write_header(&mut b, 3, kind::DATA, flag::END_STREAM, 7);
+    b.extend_from_slice(b"abc");
+    c.send(&b);
+    let got = c.take();
+    assert!(got.iter().all(|g| !matches!(g, Got::Rst(..))), "{got:?}");
+    assert!(
+        matches!(&got[0], Got::Headers(7, f, _) if status(f) == "405"),
+        "{got:?}"
+    );
+}
