@@ -187,3 +187,116 @@ fn the_access_log_names_http2() {
     );
     assert!(text.contains("\"GET /nope HTTP/2.0\" 404 "), "{text}");
 }
+
+/// Headless Chromium loads a page of 30 assets over HTTPS (a self-signed
+/// certificate, accepted for the test): every asset must come over HTTP/2,
+/// on one connection.
+#[test]
+fn chromium_loads_thirty_assets_over_one_http2_connection() {
+    if !common::chromium_available() {
+        assert!(
+            std::env::var_os("ONELOOP_REQUIRE_CHROMIUM").is_none(),
+            "chromium is required (apt-get install chromium)"
+        );
+        eprintln!("skipped: no chromium (apt-get install chromium)");
+        return;
+    }
+    let dir = TempDir::new("h2-chromium");
+    let root = dir.path().join("www");
+    std::fs::create_dir_all(&root).unwrap();
+    let mut page = String::from("<!doctype html><html><head><title>thirty</title>\n");
+    for i in 0..10 {
+        page.push_str(&format!("<link rel=stylesheet href=\"/s{i}.css\">\n"));
+        std::fs::write(
+            root.join(format!("s{i}.css")),
+            format!(".c{i} {{ color: #{i}{i}{i}; }}\n"),
+        )
+        .unwrap();
+    }
+    page.push_str("</head><body>\n");
+    for i in 0..10 {
+        page.push_str(&format!("<script src=\"/j{i}.js\"></script>\n"));
+        std::fs::write(
+            root.join(format!("j{i}.js")),
+            format!("document.body.dataset.j{i} = 'ran';\n"),
+        )
+        .unwrap();
+    }
+    for i in 0..10 {
+        page.push_str(&format!("<img src=\"/i{i}.svg\" width=8 height=8>\n"));
+        let svg = format!(
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"8\" height=\"8\"><rect width=\"8\" height=\"{i}\"/></svg>\n"
+        );
+        std::fs::write(root.join(format!("i{i}.svg")), svg).unwrap();
+    }
+    page.push_str("</body></html>\n");
+    std::fs::write(root.join("index.html"), page).unwrap();
+    let pair = certificate(dir.path(), "localhost", &["localhost"]);
+    let log = dir.path().join("access.log");
+    let server = start(Config {
+        https: vec!["127.0.0.1:0".parse().unwrap()],
+        tls: vec![pair],
+        root: Some(root),
+        access_log: Some(log.to_str().unwrap().to_string()),
+        metrics_path: Some("/metrics".into()),
+        ..Config::ephemeral()
+    });
+    let profile = TempDir::new("h2-chromium-profile");
+    let out = Command::new(common::CHROMIUM)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--ignore-certificate-errors",
+            "--virtual-time-budget=3000",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("https://localhost:{}/", server.https[0].port()))
+        .output()
+        .expect("run chromium");
+    let dom = String::from_utf8_lossy(&out.stdout);
+    // The scripts ran: the page and its assets arrived whole.
+    for i in 0..10 {
+        assert!(
+            dom.contains(&format!("data-j{i}=\"ran\"")),
+            "script {i}: {dom}"
+        );
+    }
+    let metrics = {
+        let url = format!("http://127.0.0.1:{}/metrics", server.http[0].port());
+        String::from_utf8(run(Command::new("curl").args(["-sS", &url])).stdout).unwrap()
+    };
+    server.stop().unwrap();
+    let text = std::fs::read_to_string(&log).unwrap();
+    // Chromium's own favicon request, and the test's metrics query, aside.
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.contains("/favicon.ico") && !l.contains("GET /metrics"))
+        .collect();
+    let assets = ["/s", "/j", "/i"];
+    let fetched = lines
+        .iter()
+        .filter(|l| assets.iter().any(|a| l.contains(&format!("\"GET {a}"))))
+        .count();
+    assert_eq!(fetched, 30, "every asset fetched once: {text}");
+    let other: Vec<&&str> = lines
+        .iter()
+        .filter(|l| !l.contains(" HTTP/2.0\" 200 "))
+        .collect();
+    assert!(other.is_empty(), "all over HTTP/2: {other:?}");
+    let value = |name: &str| -> u64 {
+        let line = metrics
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("{name}: {metrics}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    assert_eq!(
+        value("oneloop_http2_connections_total "),
+        1,
+        "one connection: {metrics}"
+    );
+    assert!(value("oneloop_http2_streams_total ") >= 31, "{metrics}");
+}

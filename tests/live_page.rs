@@ -15,19 +15,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{TempDir, connect, exchange, get_req, start};
+use common::{CHROMIUM, TempDir, chromium_available, connect, exchange, get_req, start};
 use oneloop::Config;
-
-const CHROMIUM: &str = "chromium";
-
-fn chromium_available() -> bool {
-    Command::new(CHROMIUM)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
 
 /// The value of `data-NAME` on the `<body>` tag of `dom`.
 fn body_data(dom: &str, name: &str) -> Option<u64> {

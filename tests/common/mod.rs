@@ -259,3 +259,16 @@ pub fn certificate(dir: &Path, stem: &str, names: &[&str]) -> CertPair {
     std::fs::write(&pair.key, key.serialize_pem()).unwrap();
     pair
 }
+
+/// The browser the page tests drive, headless.
+pub const CHROMIUM: &str = "chromium";
+
+/// Whether Chromium runs here.
+pub fn chromium_available() -> bool {
+    std::process::Command::new(CHROMIUM)
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
