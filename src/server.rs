@@ -625,6 +625,9 @@ impl Server {
             };
             let kind = conn.waiting();
             log::debug!("connection {key}: {kind:?} deadline passed");
+            if kind == crate::metrics::Timeout::Idle {
+                conn.farewell();
+            }
             self.metrics().timeout(kind);
             self.close(key);
         }

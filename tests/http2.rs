@@ -34,9 +34,9 @@ fn run(cmd: &mut Command) -> Output {
 }
 
 /// A site with a small file and one of 3 MiB and a bit (past the cache, so
-/// sent with sendfile between DATA frame headers), and a server for it
-/// on plain and HTTPS ports.
-fn serve(name: &str, http2: bool) -> (TempDir, Vec<u8>, oneloop::Running, std::path::PathBuf) {
+/// sent with sendfile between DATA frame headers): its directory, the big
+/// file's bytes, and the document root.
+fn site(name: &str) -> (TempDir, Vec<u8>, std::path::PathBuf) {
     let dir = TempDir::new(name);
     let root = dir.path().join("www");
     std::fs::create_dir_all(&root).unwrap();
@@ -45,6 +45,12 @@ fn serve(name: &str, http2: bool) -> (TempDir, Vec<u8>, oneloop::Running, std::p
         .map(|i| (i * 7 + i / 4099) as u8)
         .collect();
     std::fs::write(root.join("big.bin"), &big).unwrap();
+    (dir, big, root)
+}
+
+/// [`site`] served on plain and HTTPS ports; the CA to trust last.
+fn serve(name: &str, http2: bool) -> (TempDir, Vec<u8>, oneloop::Running, std::path::PathBuf) {
+    let (dir, big, root) = site(name);
     let pair = certificate(dir.path(), "localhost", &["localhost"]);
     let ca = pair.cert.clone();
     let server = start(Config {
@@ -299,4 +305,165 @@ fn chromium_loads_thirty_assets_over_one_http2_connection() {
         "one connection: {metrics}"
     );
     assert!(value("oneloop_http2_streams_total ") >= 31, "{metrics}");
+}
+
+/// A client written here from the RFC, over a plain socket, with the
+/// server's own frame and HPACK code on this side (they are tested against
+/// RFC 7541's examples on their own).
+struct Raw {
+    sock: std::net::TcpStream,
+    buf: Vec<u8>,
+    encoder: oneloop::http2::hpack::Encoder,
+}
+
+/// A frame the server sent, as far as these tests look.
+#[derive(Debug, PartialEq, Eq)]
+enum Seen {
+    GoAway(u32, u32),
+    Data(u32, usize, bool),
+    Headers(u32),
+    Other(u8),
+}
+
+impl Raw {
+    fn connect(addr: std::net::SocketAddr, settings: &[(u16, u32)]) -> Raw {
+        use oneloop::http2::frame;
+        let sock = std::net::TcpStream::connect(addr).unwrap();
+        sock.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let mut r = Raw {
+            sock,
+            buf: Vec::new(),
+            encoder: oneloop::http2::hpack::Encoder::new(4096),
+        };
+        let mut b = frame::PREFACE.to_vec();
+        frame::write_settings(&mut b, settings);
+        r.send(&b);
+        r
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        use std::io::Write;
+        self.sock.write_all(bytes).unwrap();
+    }
+
+    fn get(&mut self, id: u32, path: &str) {
+        use oneloop::http2::frame::{self, flag, kind};
+        use oneloop::http2::hpack::Indexing;
+        let mut block = Vec::new();
+        self.encoder.begin(&mut block);
+        for (n, v) in [
+            (":method", "GET"),
+            (":scheme", "http"),
+            (":authority", "localhost"),
+            (":path", path),
+        ] {
+            self.encoder
+                .field(&mut block, n.as_bytes(), v.as_bytes(), Indexing::Without);
+        }
+        let mut b = Vec::new();
+        frame::write_header(
+            &mut b,
+            block.len(),
+            kind::HEADERS,
+            flag::END_HEADERS | flag::END_STREAM,
+            id,
+        );
+        b.extend_from_slice(&block);
+        self.send(&b);
+    }
+
+    /// The next frame, or `None` at EOF.
+    fn next(&mut self) -> Option<Seen> {
+        use oneloop::http2::frame::{self, Frame, Parsed};
+        use std::io::Read;
+        loop {
+            if let Ok(Parsed::Frame(f, n)) = frame::parse(&self.buf, 1 << 20) {
+                let seen = match f {
+                    Frame::GoAway { last_stream, code } => Seen::GoAway(last_stream, code as u32),
+                    Frame::Data {
+                        stream,
+                        data,
+                        end_stream,
+                        ..
+                    } => Seen::Data(stream, data.len(), end_stream),
+                    Frame::Headers { stream, .. } => Seen::Headers(stream),
+                    Frame::Settings { .. } => Seen::Other(4),
+                    Frame::WindowUpdate { .. } => Seen::Other(8),
+                    _ => Seen::Other(0xff),
+                };
+                self.buf.drain(..n);
+                return Some(seen);
+            }
+            let mut chunk = [0u8; 65536];
+            let n = self.sock.read(&mut chunk).unwrap();
+            if n == 0 {
+                return None;
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+}
+
+#[test]
+fn an_idle_connection_is_told_goodbye_and_a_drain_finishes_its_streams() {
+    use oneloop::config::Timeouts;
+    use oneloop::http2::frame;
+    use std::time::Duration;
+    let (_dir, big, root) = site("h2-goaway");
+    // Idle: after an answer, GOAWAY (NO_ERROR, the last stream) at the
+    // keep-alive deadline, then the close.
+    let server = start(Config {
+        root: Some(root),
+        timeouts: Timeouts {
+            idle: Duration::from_millis(300),
+            ..Timeouts::default()
+        },
+        ..Config::ephemeral()
+    });
+    let mut c = Raw::connect(server.http[0], &[]);
+    c.get(1, "/hello.txt");
+    let mut frames = Vec::new();
+    while let Some(f) = c.next() {
+        frames.push(f);
+    }
+    assert!(frames.contains(&Seen::Data(1, 6, true)), "{frames:?}");
+    assert_eq!(frames.last(), Some(&Seen::GoAway(1, 0)), "{frames:?}");
+    // A drain while a download waits on its window: GOAWAY first, then the
+    // stream's every byte as the window opens, then the close.
+    let mut c = Raw::connect(
+        server.http[0],
+        &[(frame::setting::INITIAL_WINDOW_SIZE, 1000)],
+    );
+    c.get(1, "/big.bin");
+    let mut got = 0;
+    loop {
+        if let Seen::Data(1, n, _) = c.next().expect("frames before the drain") {
+            got += n;
+            if got == 1000 {
+                break;
+            }
+        }
+    }
+    let stopping = std::thread::spawn(move || server.stop());
+    std::thread::sleep(Duration::from_millis(200));
+    let mut w = Vec::new();
+    frame::write_window_update(&mut w, 0, (big.len() as u32) * 2);
+    frame::write_window_update(&mut w, 1, big.len() as u32);
+    c.send(&w);
+    let mut frames = Vec::new();
+    while let Some(f) = c.next() {
+        if let Seen::Data(1, n, _) = f {
+            got += n;
+        } else {
+            frames.push(f);
+        }
+    }
+    assert!(frames.contains(&Seen::GoAway(1, 0)), "{frames:?}");
+    assert_eq!(
+        got,
+        big.len(),
+        "the stream taken before the drain is finished"
+    );
+    stopping.join().unwrap().unwrap();
 }

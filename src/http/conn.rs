@@ -146,6 +146,18 @@ impl<S: Stream> Conn<S> {
             .map_or(Timeout::Idle, |w| w.waiting(under))
     }
 
+    /// Before an idle connection is closed at its deadline: an HTTP/2
+    /// client is told so with GOAWAY (RFC 9113 §6.8), as far as the socket
+    /// takes it at once.
+    pub fn farewell(&mut self) {
+        if let Some(work) = self.work.as_mut()
+            && let Some(h2) = work.h2.as_mut()
+        {
+            h2.drain(&mut work.out);
+            let _ = work.out.flush(&mut self.sock, &mut 0);
+        }
+    }
+
     /// Adds this connection to the count of its state (for the metrics).
     pub fn count_state(&self, states: &mut ConnStates) {
         let under = Under::of(&self.sock);
