@@ -137,6 +137,25 @@ impl Chunk {
         }
     }
 
+    /// Whether this is a range of a file (sent with `sendfile`).
+    pub fn is_file(&self) -> bool {
+        matches!(self, Chunk::File { .. })
+    }
+
+    /// A file range read into memory with one `pread`, where the bytes are
+    /// to be encrypted anyway (HTTP/2 over TLS: several DATA frames then
+    /// go in one write). Other chunks are returned as they are.
+    pub fn into_memory(self) -> io::Result<Chunk> {
+        let Chunk::File { file, pos, end } = self else {
+            return Ok(self);
+        };
+        let mut buf: Rc<[u8]> = std::iter::repeat_n(0u8, (end - pos) as usize).collect();
+        if let Some(bytes) = Rc::get_mut(&mut buf) {
+            std::os::unix::fs::FileExt::read_exact_at(&*file, bytes, pos)?;
+        }
+        Ok(Chunk::owned(buf))
+    }
+
     /// The first `n` bytes (at most all of them) as a chunk of their own,
     /// this one keeping the rest: how an HTTP/2 body is cut into DATA
     /// frames without copying a byte.
@@ -591,6 +610,39 @@ mod tests {
         };
         assert_eq!(q.flush(&mut s, &mut 0).unwrap(), Flush::Done);
         assert_eq!((s.calls, s.more), (1, 0));
+    }
+
+    #[test]
+    fn a_file_range_read_into_memory_is_that_range() {
+        let dir = crate::fixture::Scratch::new("into-memory");
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"0123456789abcdef").unwrap();
+        let file = Rc::new(File::open(&path).unwrap());
+        let mut chunk = Chunk::File {
+            file,
+            pos: 3,
+            end: 12,
+        };
+        let front = chunk.split_to(4).into_memory().unwrap();
+        assert_eq!(front.bytes(), Some(&b"3456"[..]));
+        let rest = chunk.into_memory().unwrap();
+        assert_eq!(rest.bytes(), Some(&b"789ab"[..]));
+        // Past the end of the file: an error, not short bytes.
+        let file = Rc::new(File::open(&path).unwrap());
+        assert!(
+            Chunk::File {
+                file,
+                pos: 10,
+                end: 40
+            }
+            .into_memory()
+            .is_err()
+        );
+        // Memory stays memory.
+        assert_eq!(
+            Chunk::Static(b"x").into_memory().unwrap().bytes(),
+            Some(&b"x"[..])
+        );
     }
 
     #[test]

@@ -48,6 +48,10 @@ pub const MAX_HEADER_LIST: usize = 16 << 10;
 /// a CONTINUATION flood (2024) ends the connection.
 pub const MAX_BLOCK: usize = 64 << 10;
 
+/// Bytes of file a TLS connection may have read into its queue ahead of
+/// the socket.
+pub const READ_AHEAD: u64 = 256 << 10;
+
 /// The default initial window (§6.9.2), both ways.
 const DEFAULT_WINDOW: i64 = 65_535;
 
@@ -126,6 +130,9 @@ pub struct H2Session {
     pub frames_in: u64,
     /// Counts not yet added to the server's metrics.
     counts: H2Counts,
+    /// The connection is HTTPS: file bodies are read, not sent with
+    /// `sendfile`.
+    secure: bool,
 }
 
 impl H2Session {
@@ -155,6 +162,7 @@ impl H2Session {
                 connections: 1,
                 ..H2Counts::default()
             },
+            secure: false,
         };
         frame::write_settings(
             &mut s.wire,
@@ -200,6 +208,7 @@ impl H2Session {
     /// Consumes frames from `input`, queuing what they call for; returns
     /// how many bytes were used (the rest is an incomplete frame).
     pub fn on_input(&mut self, input: &[u8], env: &mut Env<'_>, out: &mut OutQueue) -> usize {
+        self.secure = env.secure;
         let mut pos = 0;
         if self.phase == Phase::Preface {
             let have = input.len().min(frame::PREFACE.len());
@@ -606,35 +615,64 @@ impl H2Session {
         self.streams.retain(|s| s.body.is_some() || s.receiving);
     }
 
-    /// Queues DATA frames while windows allow, one frame per stream in turn.
+    /// Queues DATA frames while windows allow, streams taking turns. On a
+    /// plain connection a file's frames are `sendfile` ranges between
+    /// frame headers, one frame a turn. Over TLS a turn is up to four
+    /// frames of a file read with one `pread` (the bytes are encrypted
+    /// from memory anyway), so that they leave in one write; and no more
+    /// than [`READ_AHEAD`] bytes are read ahead of the socket.
     fn send_data(&mut self, out: &mut OutQueue) {
         // What was gathered (HEADERS, control frames) goes first.
         self.emit(out);
+        let frame_max = self.peer_max_frame as i64;
         let mut progress = true;
         while progress && self.window > 0 {
             progress = false;
             for s in &mut self.streams {
+                if self.secure && out.queued_bytes() >= READ_AHEAD {
+                    return;
+                }
                 let Some(body) = s.body.as_mut() else {
                     continue;
                 };
-                let room = self.window.min(s.window).min(self.peer_max_frame as i64);
+                let turn = if self.secure && body.is_file() {
+                    4 * frame_max
+                } else {
+                    frame_max
+                };
+                let room = self.window.min(s.window).min(turn);
                 if room <= 0 {
                     continue;
                 }
-                let piece = body.split_to(room as u64);
-                let n = piece.len();
+                let mut piece = body.split_to(room as u64);
+                let n = piece.len() as i64;
+                if self.secure {
+                    piece = match piece.into_memory() {
+                        Ok(piece) => piece,
+                        Err(e) => {
+                            // The file changed under us: this stream ends.
+                            log::warn!("HTTP/2 stream {}: pread: {e}", s.id);
+                            frame::write_rst_stream(&mut self.wire, s.id, ErrorCode::Internal);
+                            s.body = None;
+                            continue;
+                        }
+                    };
+                }
                 let last = body.is_empty();
-                let flags = if last { flag::END_STREAM } else { 0 };
-                // The frame header rides in the chunk: no allocation.
-                out.push(Chunk::inline(&frame::header_bytes(
-                    n as usize,
-                    kind::DATA,
-                    flags,
-                    s.id,
-                )));
-                out.push(piece);
-                self.window -= n as i64;
-                s.window -= n as i64;
+                while !piece.is_empty() {
+                    let part = piece.split_to(frame_max as u64);
+                    let flags = if last && piece.is_empty() {
+                        flag::END_STREAM
+                    } else {
+                        0
+                    };
+                    // The frame header rides in the chunk: no allocation.
+                    let header = frame::header_bytes(part.len() as usize, kind::DATA, flags, s.id);
+                    out.push(Chunk::inline(&header));
+                    out.push(part);
+                }
+                self.window -= n;
+                s.window -= n;
                 if last {
                     s.body = None;
                 }
@@ -642,6 +680,7 @@ impl H2Session {
             }
             self.streams.retain(|s| s.body.is_some() || s.receiving);
         }
+        self.emit(out);
     }
 }
 
