@@ -19,7 +19,7 @@ fn run(input: &[u8], cut: usize) -> usize {
     date.update(now);
     let files = Files::new(None, 1 << 20, 1 << 20, now).expect("embedded site");
     let mut site = Site::new(files, date, Limits::default());
-    site.metrics_path = Some(b"/metrics"[..].into());
+    site.routes.metrics_path = Some(b"/metrics"[..].into());
     let mut ops = Ops::default();
     let mut ctx = Env {
         site: &mut site,
