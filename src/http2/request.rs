@@ -40,6 +40,8 @@ pub struct Head {
     authority: Option<Span>,
     path: Option<Span>,
     host: Option<Span>,
+    /// RFC 9218's `priority` field, as sent.
+    priority: Option<Span>,
     /// `content-length`, which the DATA frames must then add up to (§8.1.1).
     pub content_length: Option<u64>,
     /// An ordinary field has been seen: no pseudo-field may follow.
@@ -140,6 +142,11 @@ impl Head {
                 }
                 self.content_length = Some(n);
             }
+            b"priority" => {
+                let span = self.keep(value);
+                self.priority = Some(span);
+                return Ok(());
+            }
             b"host" => {
                 if self.host.is_some() {
                     return Err("two Host fields");
@@ -207,6 +214,21 @@ impl Head {
             Some(span) => self.get(span),
             None => b"",
         }
+    }
+
+    /// The urgency RFC 9218's `priority` field asks for: 0 (most urgent)
+    /// to 7, 3 when it is absent or says nothing this server reads.
+    pub fn urgency(&self) -> u8 {
+        let Some(span) = self.priority else {
+            return 3;
+        };
+        let mut urgency = 3;
+        for member in self.get(span).split(|&b| b == b',') {
+            if let [b'u', b'=', digit @ b'0'..=b'7'] = member.trim_ascii() {
+                urgency = digit - b'0';
+            }
+        }
+        urgency
     }
 
     /// The fields an answer reads, as an HTTP/1.x request would give them.
@@ -378,5 +400,12 @@ mod tests {
         }
         let post = head(fine[5]);
         assert_eq!(post.content_length, Some(3));
+        // RFC 9218 urgency: read where it is well formed, 3 otherwise.
+        for (value, want) in [("u=0", 0), ("i, u=6", 6), ("u=9", 3), ("u=1;x", 3), ("", 3)] {
+            let mut list = GET.to_vec();
+            list.push(("priority", value));
+            assert_eq!(head(&list).urgency(), want, "{value:?}");
+        }
+        assert_eq!(head(&GET).urgency(), 3);
     }
 }

@@ -95,6 +95,8 @@ struct Stream {
     /// must agree (RFC 9113 §8.1.1).
     expect: Option<u64>,
     got: u64,
+    /// RFC 9218 urgency, 0 (first) to 7.
+    urgency: u8,
 }
 
 /// One connection's HTTP/2 state.
@@ -610,6 +612,7 @@ impl H2Session {
             window: self.peer_initial_window,
             expect,
             got: 0,
+            urgency: self.head.urgency(),
         });
         self.emit(out);
         self.streams.retain(|s| s.body.is_some() || s.receiving);
@@ -628,9 +631,21 @@ impl H2Session {
         let mut progress = true;
         while progress && self.window > 0 {
             progress = false;
+            // RFC 9218: the most urgent streams that can send take turns;
+            // the others wait until none of those can.
+            let Some(level) = (self.streams.iter())
+                .filter(|s| s.body.is_some() && s.window > 0)
+                .map(|s| s.urgency)
+                .min()
+            else {
+                break;
+            };
             for s in &mut self.streams {
                 if self.secure && out.queued_bytes() >= READ_AHEAD {
                     return;
+                }
+                if s.urgency != level {
+                    continue;
                 }
                 let Some(body) = s.body.as_mut() else {
                     continue;

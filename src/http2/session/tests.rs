@@ -620,3 +620,37 @@ fn content_length_must_match_the_data() {
         "{got:?}"
     );
 }
+
+#[test]
+fn urgent_streams_send_first_and_equals_take_turns() {
+    let order = |priorities: [&'static str; 2]| -> Vec<u32> {
+        let mut c = Client::new();
+        c.take();
+        c.start(&[(setting::INITIAL_WINDOW_SIZE, 100)]);
+        let mut b = Vec::new();
+        for (id, p) in [(1, priorities[0]), (3, priorities[1])] {
+            let mut fields = get("/");
+            fields.push(("priority", p));
+            b.extend(c.headers(id, &fields, true));
+        }
+        c.send(&b);
+        let mut w = Vec::new();
+        for id in [1, 3] {
+            frame::write_window_update(&mut w, id, 200);
+        }
+        c.send(&w);
+        c.take()
+            .iter()
+            .filter_map(|g| match g {
+                Got::Data(id, ..) => Some(*id),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(order(["u=3", "u=3"]), [1, 3, 1, 3], "equals take turns");
+    assert_eq!(
+        order(["u=7", "u=0"]),
+        [3, 1, 3, 1],
+        "the urgent first, each time the windows open"
+    );
+}
