@@ -473,10 +473,16 @@ impl Server {
         if log_pending {
             timer = Some(timer.map_or(LOG_FLUSH, |t| t.min(LOG_FLUSH)));
         }
+        // A paused accept retries at its time. If that time passed while
+        // this wakeup's events were handled (after `resume_accepting` last
+        // looked), the retry is due now: without this the loop could sleep
+        // until some other deadline, leaving clients in the backlog.
+        // (At the connection cap the pause ends with a close, an event of
+        // its own: no timer then, or the loop would spin.)
         if let Some(until) = self.accept.retry_at()
-            && until > now
+            && (until > now || self.conns.len() < self.max_conns)
         {
-            let retry = until - now;
+            let retry = until.saturating_duration_since(now);
             timer = Some(timer.map_or(retry, |t| t.min(retry)));
         }
         match self.state {
