@@ -258,6 +258,14 @@ impl DateLine {
     pub fn line(&self) -> &Rc<[u8]> {
         &self.line
     }
+
+    /// The HTTP-date alone, without `Date: ` and the line end (HTTP/2
+    /// carries it as a field value); empty without a clock.
+    pub fn value(&self) -> &[u8] {
+        let line = &self.line[..];
+        let line = line.strip_prefix(b"Date: ").unwrap_or(line);
+        line.strip_suffix(b"\r\n").unwrap_or(line)
+    }
 }
 
 #[cfg(test)]
@@ -343,10 +351,12 @@ mod tests {
         let mut d = DateLine::default();
         d.update(UNIX_EPOCH + Duration::from_millis(784_111_777_100));
         assert_eq!(&d.line()[..], b"Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n");
+        assert_eq!(d.value(), b"Sun, 06 Nov 1994 08:49:37 GMT");
         let first = Rc::clone(d.line());
         d.update(UNIX_EPOCH + Duration::from_millis(784_111_777_900));
         assert!(Rc::ptr_eq(&first, d.line()), "same second, same line");
         d.update(UNIX_EPOCH - Duration::from_secs(5));
         assert!(d.line().is_empty(), "no clock, no Date");
+        assert!(d.value().is_empty());
     }
 }

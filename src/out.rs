@@ -503,6 +503,17 @@ mod tests {
         more: usize,
     }
 
+    impl Sink {
+        fn with_room(room: usize) -> Sink {
+            Sink {
+                got: vec![],
+                room,
+                calls: 0,
+                more: 0,
+            }
+        }
+    }
+
     impl Stream for Sink {
         fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
             Ok(0)
@@ -546,12 +557,7 @@ mod tests {
     #[test]
     fn one_write_when_it_all_fits() {
         let mut q = queue(&[b"ab", b"", b"cde"]);
-        let mut s = Sink {
-            got: vec![],
-            room: 100,
-            calls: 0,
-            more: 0,
-        };
+        let mut s = Sink::with_room(100);
         assert_eq!(q.flush(&mut s, &mut 0).unwrap(), Flush::Done);
         assert_eq!(s.got, b"abcde-shared");
         assert_eq!(s.calls, 1);
@@ -569,12 +575,7 @@ mod tests {
                 if fin {
                     q.fin_follows();
                 }
-                let mut s = Sink {
-                    got: vec![],
-                    room: cut,
-                    calls: 0,
-                    more: 0,
-                };
+                let mut s = Sink::with_room(cut);
                 assert_eq!(q.flush(&mut s, &mut 0).unwrap(), Flush::Blocked);
                 s.room = 100;
                 assert_eq!(q.flush(&mut s, &mut 0).unwrap(), Flush::Done);
@@ -589,12 +590,7 @@ mod tests {
             q.push(Chunk::Static(b"x"));
         }
         q.fin_follows();
-        let mut s = Sink {
-            got: vec![],
-            room: 10_000,
-            calls: 0,
-            more: 0,
-        };
+        let mut s = Sink::with_room(10_000);
         assert_eq!(q.flush(&mut s, &mut 0).unwrap(), Flush::Done);
         assert_eq!((s.calls, s.more), (2, 1));
         // Cleared for the next connection, it forgets.
@@ -602,12 +598,7 @@ mod tests {
         q.fin_follows();
         q.clear();
         q.push(Chunk::Static(b"x"));
-        let mut s = Sink {
-            got: vec![],
-            room: 100,
-            calls: 0,
-            more: 0,
-        };
+        let mut s = Sink::with_room(100);
         assert_eq!(q.flush(&mut s, &mut 0).unwrap(), Flush::Done);
         assert_eq!((s.calls, s.more), (1, 0));
     }
@@ -655,12 +646,7 @@ mod tests {
             q.push(Chunk::inline(&[b'x'; 40])); // cut to INLINE bytes
             q.push(body);
             assert_eq!(q.queued_bytes(), 9 + INLINE as u64);
-            let mut s = Sink {
-                got: vec![],
-                room: cut,
-                calls: 0,
-                more: 0,
-            };
+            let mut s = Sink::with_room(cut);
             let _ = q.flush(&mut s, &mut 0).unwrap();
             s.room = 100;
             assert_eq!(q.flush(&mut s, &mut 0).unwrap(), Flush::Done);
@@ -676,12 +662,7 @@ mod tests {
         // Cut the 12 bytes at every possible point, then finish.
         for cut in 0..12 {
             let mut q = queue(&[b"ab", b"cde"]);
-            let mut s = Sink {
-                got: vec![],
-                room: cut,
-                calls: 0,
-                more: 0,
-            };
+            let mut s = Sink::with_room(cut);
             assert_eq!(
                 q.flush(&mut s, &mut 0).unwrap(),
                 Flush::Blocked,
@@ -700,12 +681,7 @@ mod tests {
         for _ in 0..MAX_IOVECS * 2 + 1 {
             q.push(Chunk::Static(b"x"));
         }
-        let mut s = Sink {
-            got: vec![],
-            room: 10_000,
-            calls: 0,
-            more: 0,
-        };
+        let mut s = Sink::with_room(10_000);
         assert_eq!(q.flush(&mut s, &mut 0).unwrap(), Flush::Done);
         assert_eq!(s.got.len(), MAX_IOVECS * 2 + 1);
         assert_eq!(s.calls, 3);

@@ -46,7 +46,8 @@ pub struct Site {
     pub routes: Routes,
     /// HTTP/2 is on (`--http2`).
     pub http2: bool,
-    /// `--hsts`: the `Strict-Transport-Security` line HTTPS responses carry.
+    /// `--hsts`: the value of the `Strict-Transport-Security` field HTTPS
+    /// responses carry (`max-age=N`).
     pub hsts: Option<Box<[u8]>>,
     /// The Date line with the HSTS line after it, for HTTPS responses:
     /// rendered with the Date line, once a second.
@@ -96,11 +97,7 @@ impl Site {
             };
             site.routes.redirect_https = Some(port);
         }
-        site.hsts = (config.hsts).map(|secs| {
-            format!("Strict-Transport-Security: max-age={secs}\r\n")
-                .into_bytes()
-                .into()
-        });
+        site.hsts = (config.hsts).map(|secs| format!("max-age={secs}").into_bytes().into());
         site.refresh(now);
         Ok(site)
     }
@@ -112,7 +109,13 @@ impl Site {
         if let Some(hsts) = &self.hsts
             && (second != self.date.second() || self.secure_date.is_empty())
         {
-            self.secure_date = [&self.date.line()[..], hsts].concat().into();
+            let line: &[&[u8]] = &[
+                self.date.line(),
+                b"Strict-Transport-Security: ",
+                hsts,
+                b"\r\n",
+            ];
+            self.secure_date = line.concat().into();
         }
     }
 
@@ -404,18 +407,10 @@ impl Session {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::files::Files;
-    use std::time::{Duration, UNIX_EPOCH};
 
     /// A context on the embedded site with the clock pinned to
     /// 2001-09-09 01:46:40 UTC.
-    fn site() -> Site {
-        let now = UNIX_EPOCH + Duration::from_secs(1_000_000_000);
-        let mut date = DateLine::default();
-        date.update(now);
-        let files = Files::new(None, 1 << 20, 1 << 20, now).unwrap();
-        Site::new(files, date, Limits::default())
-    }
+    use crate::fixture::site;
 
     fn env<'a>(site: &'a mut Site, ops: &'a mut Ops) -> Env<'a> {
         Env {

@@ -51,25 +51,22 @@ impl ErrorCode {
     /// (§7: "MUST NOT trigger any special behavior").
     pub fn from_u32(code: u32) -> ErrorCode {
         use ErrorCode::*;
-        [
-            NoError,
-            Protocol,
-            Internal,
-            FlowControl,
-            SettingsTimeout,
-            StreamClosed,
-            FrameSize,
-            RefusedStream,
-            Cancel,
-            Compression,
-            Connect,
-            EnhanceYourCalm,
-            InadequateSecurity,
-            Http11Required,
-        ]
-        .get(code as usize)
-        .copied()
-        .unwrap_or(Internal)
+        match code {
+            0x0 => NoError,
+            0x1 => Protocol,
+            0x3 => FlowControl,
+            0x4 => SettingsTimeout,
+            0x5 => StreamClosed,
+            0x6 => FrameSize,
+            0x7 => RefusedStream,
+            0x8 => Cancel,
+            0x9 => Compression,
+            0xa => Connect,
+            0xb => EnhanceYourCalm,
+            0xc => InadequateSecurity,
+            0xd => Http11Required,
+            _ => Internal,
+        }
     }
 }
 

@@ -188,14 +188,7 @@ fn next_symbol(acc: u64, have: usize) -> Result<Option<(u8, usize)>, HuffmanErro
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn hex(s: &str) -> Vec<u8> {
-        let digits: Vec<u8> = s.bytes().filter(u8::is_ascii_hexdigit).collect();
-        digits
-            .chunks(2)
-            .map(|p| u8::from_str_radix(std::str::from_utf8(p).unwrap(), 16).unwrap())
-            .collect()
-    }
+    use crate::http2::hex;
 
     #[test]
     fn the_derived_codes_are_the_rfcs() {

@@ -14,3 +14,14 @@ pub mod huffman;
 pub mod request;
 pub mod response;
 pub mod session;
+
+/// Bytes from hex digits, spaces ignored: how the RFCs print examples
+/// (tests only).
+#[cfg(test)]
+pub(crate) fn hex(s: &str) -> Vec<u8> {
+    let digits: Vec<u8> = s.bytes().filter(u8::is_ascii_hexdigit).collect();
+    digits
+        .chunks(2)
+        .map(|p| u8::from_str_radix(std::str::from_utf8(p).unwrap(), 16).unwrap())
+        .collect()
+}

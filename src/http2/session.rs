@@ -553,12 +553,7 @@ impl H2Session {
         let site: &mut Site = env.site;
         let now = site.date.second().unwrap_or(0);
         let answer = answer::decide(&ask, &mut site.files, &site.routes, &env.ops.metrics, now);
-        let date = site.date.line();
-        // "Date: <HTTP-date>\r\n": the value alone.
-        let date = date
-            .strip_prefix(b"Date: ")
-            .and_then(|d| d.strip_suffix(b"\r\n"))
-            .unwrap_or(b"");
+        let date = site.date.value();
         let mut block = std::mem::take(&mut self.block_bytes);
         block.clear();
         if !self.table_said {
@@ -568,11 +563,8 @@ impl H2Session {
             block.push(0x20);
             self.table_said = true;
         }
-        // `--hsts` over HTTPS: the value of the line the site renders.
-        let hsts = (site.hsts.as_deref())
-            .filter(|_| env.secure)
-            .and_then(|line| line.strip_prefix(b"Strict-Transport-Security: "))
-            .map(|v| v.strip_suffix(b"\r\n").unwrap_or(v));
+        // `--hsts`, over HTTPS only.
+        let hsts = site.hsts.as_deref().filter(|_| env.secure);
         response::head_block(&answer, date, hsts, &mut block);
         let len = answer.body_len();
         let status = answer.status();

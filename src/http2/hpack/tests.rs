@@ -2,14 +2,7 @@
 //! wrong.
 
 use super::*;
-
-fn hex(s: &str) -> Vec<u8> {
-    let digits: Vec<u8> = s.bytes().filter(u8::is_ascii_hexdigit).collect();
-    digits
-        .chunks(2)
-        .map(|p| u8::from_str_radix(std::str::from_utf8(p).unwrap(), 16).unwrap())
-        .collect()
-}
+use crate::http2::hex;
 
 fn decode(d: &mut Decoder, block: &str) -> Result<Vec<(String, String)>, HpackError> {
     let mut fields = Vec::new();

@@ -2,20 +2,9 @@
 //! frames out, no socket.
 
 use super::*;
-use crate::config::Limits;
-use crate::date::DateLine;
-use crate::http::files::Files;
+use crate::fixture::site;
 use crate::http2::hpack::{Encoder, Indexing};
 use crate::ops::Ops;
-use std::time::{Duration, UNIX_EPOCH};
-
-fn site() -> Site {
-    let now = UNIX_EPOCH + Duration::from_secs(1_000_000_000);
-    let mut date = DateLine::default();
-    date.update(now);
-    let files = Files::new(None, 1 << 20, 1 << 20, now).unwrap();
-    Site::new(files, date, Limits::default())
-}
 
 /// What the server sent, frame by frame (owned).
 #[derive(Debug, Clone, PartialEq, Eq)]
