@@ -1,6 +1,7 @@
 //! HTTP/2 over loopback with clients no one here wrote: curl (prior
 //! knowledge on the plain port, ALPN over HTTPS), nghttp and h2load from
-//! nghttp2. Bodies are compared with the files byte for byte.
+//! nghttp2, Python's hyperframe and hpack frame by frame, and Chromium.
+//! Bodies are compared with the files byte for byte.
 #![cfg(feature = "tls")]
 
 mod common;
@@ -165,6 +166,60 @@ fn h2load_and_nghttp_get_every_answer() {
         "recv DATA frame <length=6, flags=0x01",
     ] {
         assert!(text.contains(want), "{want}: {text}");
+    }
+    server.stop().unwrap();
+}
+
+/// RFC 9113 sections 3 to 8 and RFC 7541, frame by frame: every MUST a
+/// server can be held to, checked by `tests/h2_frames.py` with Python's
+/// hyperframe and hpack (Debian's python3-h2). Each case names its section.
+#[test]
+fn the_frame_level_suite_passes() {
+    const PYTHON: &str = "/usr/bin/python3";
+    let found = Command::new(PYTHON)
+        .args(["-c", "import h2, hyperframe, hpack"])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        found || std::env::var_os("ONELOOP_REQUIRE_PYTHON_H2").is_none(),
+        "hyperframe and hpack are required (apt-get install python3-h2)"
+    );
+    if !found {
+        eprintln!("skipped: {PYTHON} has no h2 (apt-get install python3-h2)");
+        return;
+    }
+    let (dir, big, server, _ca) = serve("h2-frames", true);
+    let root = dir.path().join("www");
+    let out = Command::new(PYTHON)
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/h2_frames.py"))
+        .arg(server.http[0].port().to_string())
+        .args(["/hello.txt", "/big.bin"])
+        .arg(root.join("hello.txt"))
+        .arg(big.len().to_string())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let failed: Vec<&str> = text.lines().filter(|l| !l.starts_with("PASS ")).collect();
+    let passed = text.lines().filter(|l| l.starts_with("PASS ")).count();
+    // Every section's cases ran (120 when this was written).
+    let total = format!("TOTAL {passed}");
+    assert_eq!(failed, [total.as_str()], "{text}");
+    assert!(passed >= 120, "{passed} cases: {text}");
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for section in [
+        "s3_4_", "s4_1_", "s4_2_", "s4_3_", "s5_1_", "s5_1_1_", "s5_1_2_", "s5_3_1_", "s5_5_",
+        "s6_1_", "s6_2_", "s6_3_", "s6_4_", "s6_5_", "s6_7_", "s6_8_", "s6_9_", "s6_10_", "s8_1_",
+        "s8_2_", "s8_3_", "s8_4_", "r7541_",
+    ] {
+        assert!(
+            text.contains(&format!("PASS {section}")),
+            "no case for {section}: {text}"
+        );
     }
     server.stop().unwrap();
 }

@@ -585,7 +585,12 @@ impl Work {
         self.progress = ctx.now;
         if !self.reading() {
             // The session ended with this input (RFC 9112 §9.6): what it
-            // left unread decides whether closing must linger.
+            // left unread decides whether closing must linger. An HTTP/2
+            // client goes on sending (WINDOW_UPDATE for the last DATA, PING,
+            // its own GOAWAY) after ours, so its close always lingers: a
+            // close with those bytes unread would be a reset that can
+            // destroy the answers it has not read yet.
+            let unread = unread || self.h2.is_some();
             self.state = ConnState::Ending { ready, unread };
             self.out.fin_follows();
         }

@@ -202,6 +202,21 @@ impl Head {
         Ok(())
     }
 
+    /// Once a trailer block is in: whether it is one (§8.1): ordinary
+    /// fields only, each as well-formed as in a request's head.
+    pub fn finish_trailers(&self) -> Result<(), Malformed> {
+        if let Some(why) = self.malformed {
+            return Err(why);
+        }
+        if [self.method, self.scheme, self.authority, self.path]
+            .iter()
+            .any(Option::is_some)
+        {
+            return Err("pseudo-header field in trailers");
+        }
+        Ok(())
+    }
+
     /// The method (checked to be a token by [`Head::finish`]).
     pub fn method(&self) -> &str {
         let bytes = self.method.map_or(&b""[..], |m| self.get(m));

@@ -448,10 +448,10 @@ impl H2Session {
                     return Err(conn(ErrorCode::Protocol, "even stream id from a client"));
                 }
                 if stream <= self.last_stream {
-                    // Trailers on a stream still sending its body are taken
-                    // and ignored; anything else reuses a stream.
+                    // Trailers on a stream still sending its body are
+                    // checked and ignored; anything else reuses a stream.
                     let trailers = self.streams.iter().any(|s| s.id == stream && s.receiving);
-                    if !trailers || !end_stream {
+                    if !trailers {
                         return Err(conn(ErrorCode::StreamClosed, "HEADERS on a used stream"));
                     }
                 }
@@ -500,7 +500,16 @@ impl H2Session {
             ));
         }
         if id <= self.last_stream {
-            // Trailers: decoded to keep the table in step, then dropped.
+            // Trailers: decoded to keep the table in step, checked, then
+            // dropped. They end the stream's input (§8.1).
+            let why = if !end_stream {
+                Some("trailers without END_STREAM")
+            } else {
+                self.head.finish_trailers().err()
+            };
+            if let Some(why) = why {
+                return Err(H2Error::Stream(id, ErrorCode::Protocol, why));
+            }
             if let Some(s) = self.streams.iter_mut().find(|s| s.id == id) {
                 s.receiving = false;
             }
