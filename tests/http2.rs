@@ -522,3 +522,73 @@ fn an_idle_connection_is_told_goodbye_and_a_drain_finishes_its_streams() {
     );
     stopping.join().unwrap().unwrap();
 }
+
+/// A client that asks for a download and never opens its window is closed
+/// at the send deadline, however many PINGs it sends to look alive; one
+/// that opens its window a little at a time is not.
+#[test]
+fn a_shut_window_meets_the_send_deadline() {
+    use oneloop::config::Timeouts;
+    use oneloop::http2::frame::{self, kind, setting};
+    use std::io::{ErrorKind, Read, Write};
+    use std::time::{Duration, Instant};
+    let (_dir, _big, root) = site("h2-window");
+    let send = Duration::from_millis(500);
+    let server = start(Config {
+        root: Some(root),
+        timeouts: Timeouts {
+            send,
+            ..Timeouts::default()
+        },
+        ..Config::ephemeral()
+    });
+    let step = Duration::from_millis(100);
+    // Sends `frames` every 100 ms and reads what came meanwhile; the time
+    // to EOF, or None if the connection is still open after `time`.
+    let run = |frames: &[u8], time: Duration| {
+        let mut c = Raw::connect(server.http[0], &[(setting::INITIAL_WINDOW_SIZE, 0)]);
+        c.get(1, "/big.bin");
+        c.sock
+            .set_read_timeout(Some(Duration::from_millis(1)))
+            .unwrap();
+        let began = Instant::now();
+        let mut data = [0u8; 65536];
+        while began.elapsed() < time {
+            if c.sock.write_all(frames).is_err() {
+                return Some(began.elapsed());
+            }
+            std::thread::sleep(step);
+            loop {
+                match c.sock.read(&mut data) {
+                    Ok(0) => return Some(began.elapsed()),
+                    Ok(_) => {}
+                    Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                        break;
+                    }
+                    Err(_) => return Some(began.elapsed()),
+                }
+            }
+        }
+        None
+    };
+    let mut ping = Vec::new();
+    frame::write_header(&mut ping, 8, kind::PING, 0, 0);
+    ping.extend_from_slice(b"stillhere");
+    ping.truncate(17);
+    let closed = run(&ping, Duration::from_secs(5));
+    let closed = closed.expect("a client that keeps its window shut is still served after 5 s");
+    assert!(
+        closed >= send - step,
+        "closed after {closed:?}, before the deadline"
+    );
+    // 1,000 bytes more of window every 100 ms: DATA leaves, the deadline moves.
+    let mut open = Vec::new();
+    frame::write_window_update(&mut open, 0, 1000);
+    frame::write_window_update(&mut open, 1, 1000);
+    assert_eq!(
+        run(&open, 3 * send),
+        None,
+        "a slow but willing reader is closed"
+    );
+    server.stop().unwrap();
+}

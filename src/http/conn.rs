@@ -286,6 +286,9 @@ pub struct Work {
     /// between requests, so a request that starts with the HTTP/2 preface
     /// switches even then: the client asked for it in so many words.)
     began: bool,
+    /// HTTP/2: how many DATA frames had been queued when the output queue
+    /// last ran empty (see [`Work::data_moved`]).
+    data_mark: u64,
     /// An incomplete request head (or chunk line) awaiting more bytes.
     partial: Vec<u8>,
     out: OutQueue,
@@ -320,6 +323,7 @@ impl Work {
             session: Session::default(),
             h2: None,
             began: false,
+            data_mark: 0,
             partial: Vec::new(),
             out: OutQueue::default(),
             state: ConnState::Open(Ready::default()),
@@ -334,6 +338,7 @@ impl Work {
         self.session = Session::default();
         self.h2 = None;
         self.began = false;
+        self.data_mark = 0;
         self.out.clear();
         self.out.shrink_to(OUT_KEEP);
         // A head split across reads is common under load; keep room for
@@ -349,8 +354,9 @@ impl Work {
     fn waiting(&self, under: Under) -> Timeout {
         match self.state {
             ConnState::Lingering { .. } => Timeout::Linger,
-            // The client is not taking our output.
-            _ if !self.out.is_empty() || under.held => Timeout::Send,
+            // The client is not taking our output, or (HTTP/2) not opening
+            // the windows that let it leave.
+            _ if !self.out.is_empty() || under.held || self.owes_data() => Timeout::Send,
             // A request head is arriving (a TLS handshake counts as one).
             _ if !self.partial.is_empty() || under.handshaking => Timeout::Head,
             // A body is arriving, or nothing is: idle rules.
@@ -434,7 +440,7 @@ impl Work {
             let flushed = self.out.flush(sock, &mut ctx.ops.metrics.io.writes);
             let sent = queued - self.out.queued_bytes();
             ctx.ops.metrics.sent_bytes += sent;
-            if sent > 0 {
+            if sent > 0 && self.data_moved() {
                 // The client is taking our output: the send deadline moves.
                 self.progress = ctx.now;
             }
@@ -450,6 +456,7 @@ impl Work {
                     // HTTP/2 cuts DATA frames as the queue drains and the
                     // windows allow.
                     if let Some(h2) = self.h2.as_mut() {
+                        self.data_mark = h2.data_frames();
                         h2.on_writable(&mut self.out);
                         if !self.out.is_empty() {
                             continue;
@@ -488,6 +495,22 @@ impl Work {
         }
     }
 
+    /// Whether HTTP/2 has DATA its streams' windows hold back.
+    fn owes_data(&self) -> bool {
+        self.h2.as_ref().is_some_and(|h2| h2.owes_data())
+    }
+
+    /// Whether the output just written counts as the client taking its
+    /// answers: always, but while HTTP/2 owes DATA, only if DATA was
+    /// queued since the queue last ran empty (else it was PING ACKs and
+    /// the like, answers to a client that keeps its windows shut).
+    fn data_moved(&self) -> bool {
+        match &self.h2 {
+            Some(h2) if h2.owes_data() => h2.data_frames() != self.data_mark,
+            _ => true,
+        }
+    }
+
     /// Whether the protocol wants more input.
     fn reading(&self) -> bool {
         match &self.h2 {
@@ -514,6 +537,7 @@ impl Work {
         let ConnState::Open(mut ready) = self.state else {
             return Ok(());
         };
+        let owed = self.owes_data();
         let reads = &mut ctx.ops.metrics.io.reads;
         let (n, unread) = if self.partial.is_empty() {
             // The common case: a whole request (or many) in the shared buffer.
@@ -581,8 +605,12 @@ impl Work {
             }
             (n, unread)
         };
-        // Bytes came in: the idle and body deadlines move.
-        self.progress = ctx.now;
+        // Bytes came in: the idle and body deadlines move; but while HTTP/2
+        // owes DATA, only DATA leaving moves the send deadline (PINGs are
+        // no excuse for a shut window).
+        if !owed {
+            self.progress = ctx.now;
+        }
         if !self.reading() {
             // The session ended with this input (RFC 9112 §9.6): what it
             // left unread decides whether closing must linger. An HTTP/2

@@ -22,6 +22,9 @@
 //! hold a client to them: a header block (HEADERS and its CONTINUATIONs)
 //! of at most 64 KiB, a stream past the limit refused (REFUSED_STREAM),
 //! and output the client does not read bounded by the connection's queue.
+//! A client that keeps its windows shut meets the send deadline: while a
+//! stream owes DATA ([`H2Session::owes_data`]), only DATA leaving counts
+//! as progress, not PINGs and their ACKs.
 
 use std::rc::Rc;
 
@@ -130,6 +133,9 @@ pub struct H2Session {
     resets: u32,
     /// Frames received, for the trace.
     pub frames_in: u64,
+    /// DATA frames queued, ever: the connection watches it move to tell
+    /// a client taking its download from one sent only PING ACKs.
+    data_frames: u64,
     /// Counts not yet added to the server's metrics.
     counts: H2Counts,
     /// The connection is HTTPS: file bodies are read, not sent with
@@ -160,6 +166,7 @@ impl H2Session {
             opened: 0,
             resets: 0,
             frames_in: 0,
+            data_frames: 0,
             counts: H2Counts {
                 connections: 1,
                 ..H2Counts::default()
@@ -197,6 +204,20 @@ impl H2Session {
             Phase::Closing { error: false } => self.streams.iter().all(|s| s.body.is_none()),
             _ => false,
         }
+    }
+
+    /// Whether a stream still has DATA to send: with the connection's
+    /// queue empty, that means it waits for the client to open a window,
+    /// and the connection's send deadline runs (a client that never opens
+    /// its window, or keeps it shut while sending PINGs, is closed on
+    /// time).
+    pub fn owes_data(&self) -> bool {
+        self.streams.iter().any(|s| s.body.is_some())
+    }
+
+    /// DATA frames queued since the connection began.
+    pub fn data_frames(&self) -> u64 {
+        self.data_frames
     }
 
     /// A shutdown: GOAWAY with the last stream taken; those streams are
@@ -686,6 +707,7 @@ impl H2Session {
                     let header = frame::header_bytes(part.len() as usize, kind::DATA, flags, s.id);
                     out.push(Chunk::inline(&header));
                     out.push(part);
+                    self.data_frames += 1;
                 }
                 self.window -= n;
                 s.window -= n;
