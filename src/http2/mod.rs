@@ -1,12 +1,12 @@
-//! HTTP/2 (RFC 9113), as far as it is built, all of it pure: [`frame`]
-//! (one checked frame from bytes, and the frames a server writes),
-//! [`hpack`] with its [`huffman`] code (RFC 7541), [`request`] (decoded
-//! fields to a checked request head, lent as the same `Fields` an HTTP/1.x
-//! request gives), [`response`] (an answer's head as an HPACK block) and
-//! [`session`] (a connection's frames, streams and flow control: bytes in,
-//! frames queued). Not yet on the loop: a connection does not choose
-//! HTTP/2 by ALPN or preface yet, and the access log, metrics and
-//! RFC 9218 priorities do not know it.
+//! HTTP/2 (RFC 9113), all of it pure: [`frame`] (one checked frame from
+//! bytes, and the frames a server writes), [`hpack`] with its [`huffman`]
+//! code (RFC 7541), [`request`] (decoded fields to a checked request head,
+//! lent as the same `Fields` an HTTP/1.x request gives), [`response`] (an
+//! answer's head as an HPACK block) and [`session`] (a connection's
+//! frames, streams, flow control and priorities: bytes in, frames queued).
+//! The connection (`crate::http::conn`) chooses it by ALPN or by the
+//! preface and owns the socket; lesson 7 (`examples/lesson7_http2.rs`) is
+//! the same idea in one file.
 
 pub mod frame;
 pub mod hpack;
