@@ -70,6 +70,20 @@ fn the_live_page_draws_moving_numbers_in_chromium() {
         })
     };
 
+    // HTTP/2 beside it: h2load by prior knowledge, ten streams at a time
+    // on one connection (when nghttp2-client is there; CI requires it).
+    let h2load = Command::new("h2load")
+        .args(["-c", "1", "-m", "10", "-D", "60"])
+        .arg(format!("http://{http}/hello.txt"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok();
+    assert!(
+        h2load.is_some() || std::env::var_os("ONELOOP_REQUIRE_H2LOAD").is_none(),
+        "h2load is required (apt-get install nghttp2-client)"
+    );
+
     let profile = TempDir::new("chromium-profile");
     let mut child = Command::new(CHROMIUM)
         .args([
@@ -103,6 +117,14 @@ fn the_live_page_draws_moving_numbers_in_chromium() {
         .read_to_string(&mut dom)
         .unwrap();
     stop.store(true, Ordering::Relaxed);
+    if let Some(mut h2load) = h2load {
+        let _ = h2load.kill();
+        let _ = h2load.wait();
+        let first = body_data(&dom, "first-h2-streams").unwrap();
+        let last = body_data(&dom, "h2-streams").unwrap();
+        assert!(last > first, "HTTP/2 streams moved: {first} -> {last}");
+        assert!(body_data(&dom, "h2-streams-per-second").unwrap() > 0);
+    }
     let sent = load.join().unwrap();
     assert!(sent > 0);
 
@@ -128,13 +150,13 @@ fn the_live_page_draws_moving_numbers_in_chromium() {
         "{syscalls} hundredths of a syscall per response"
     );
     assert!(body_data(&dom, "events-per-wakeup").unwrap() > 0);
-    // Seven charts, twelve lines, each drawn through at least two samples.
+    // Eight charts, fifteen lines, each drawn through at least two samples.
     let drawn = dom
         .split("<polyline points=\"")
         .skip(1)
         .filter(|rest| rest[..rest.find('"').unwrap_or(0)].contains(' '))
         .count();
-    assert_eq!(drawn, 12, "{dom}");
+    assert_eq!(drawn, 15, "{dom}");
     assert!(dom.contains("responses,"), "status line written");
     server.stop().unwrap();
 }
