@@ -19,6 +19,18 @@
 //! TRACE connection 0: closed (close)
 //! ```
 //!
+//! An HTTP/2 connection narrates its frames, both ways, and what its
+//! streams wait for:
+//!
+//! ```text
+//! TRACE connection 0: HTTP/2
+//! TRACE connection 0: HTTP/2 in: SETTINGS, 2 values
+//! TRACE connection 0: HTTP/2 in: HEADERS stream 13, 41 bytes of block END_STREAM END_HEADERS
+//! TRACE connection 0: HTTP/2 out: HEADERS stream 13 (200), DATA to follow as windows allow
+//! TRACE HTTP/2: 1 stream(s) owe DATA; connection window 0, 65772 bytes queued: waiting for WINDOW_UPDATE (§6.9)
+//! TRACE connection 0: HTTP/2 in: WINDOW_UPDATE stream 0 +32768
+//! ```
+//!
 //! Off, it costs nothing that matters: `log::trace!` compares the level
 //! with a global maximum before it formats anything, so the arguments here
 //! (walking the events, say) are never evaluated. The types below only

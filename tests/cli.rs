@@ -434,7 +434,8 @@ fn a_drain_cut_short_by_the_timeout_still_says_shutdown_complete() {
 }
 
 /// Runs the binary with `RUST_LOG=rust_log`, makes a keep-alive exchange
-/// with a body, an RFC 868 TCP query, then stops it; returns its stderr.
+/// with a body, an RFC 868 TCP query and an HTTP/2 request, then stops
+/// it; returns its stderr.
 fn narrate(rust_log: &str) -> String {
     let child = Command::new(BIN)
         .args(["--http", "127.0.0.1:0", "--time", "127.0.0.1:0"])
@@ -478,6 +479,20 @@ fn narrate(rust_log: &str) -> String {
     let mut t = std::net::TcpStream::connect(time).unwrap();
     let mut four = Vec::new();
     t.read_to_end(&mut four).unwrap();
+    // And one request over HTTP/2 by prior knowledge.
+    let h2 = Command::new("curl")
+        .args([
+            "-sS",
+            "--max-time",
+            "10",
+            "--http2-prior-knowledge",
+            "-o",
+            "/dev/null",
+        ])
+        .arg(format!("http://{http}/hello.txt"))
+        .status()
+        .expect("curl");
+    assert!(h2.success());
     drop(s);
     std::thread::sleep(Duration::from_millis(100));
     signal(child, libc::SIGTERM);
@@ -504,6 +519,9 @@ fn trace_narrates_the_loop_and_default_logging_is_quiet() {
         "read: EOF (the client closed its side)",
         "RFC 868 TCP: 1 answered and closed, then accept: WouldBlock",
         "connection 0: closed (close)",
+        "HTTP/2 in: SETTINGS, ",
+        "HTTP/2 in: HEADERS stream 1, ",
+        "HTTP/2 out: HEADERS stream 1 (200)",
     ] {
         assert!(text.contains(phrase), "{phrase:?} in\n{text}");
     }

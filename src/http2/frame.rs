@@ -198,6 +198,61 @@ pub enum Frame<'b> {
     },
 }
 
+/// For the trace: the frame as RFC 9113 names it, with what steers the
+/// connection (stream, flags, lengths, increments), never its bytes.
+impl std::fmt::Display for Frame<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let end = |on: bool| if on { " END_STREAM" } else { "" };
+        match *self {
+            Frame::Data {
+                stream,
+                flow_len,
+                end_stream,
+                ..
+            } => write!(
+                f,
+                "DATA stream {stream}, {flow_len} bytes{}",
+                end(end_stream)
+            ),
+            Frame::Headers {
+                stream,
+                block,
+                end_stream,
+                end_headers,
+                ..
+            } => write!(
+                f,
+                "HEADERS stream {stream}, {} bytes of block{}{}",
+                block.len(),
+                end(end_stream),
+                if end_headers { " END_HEADERS" } else { "" }
+            ),
+            Frame::Priority { stream, .. } => write!(f, "PRIORITY stream {stream} (ignored)"),
+            Frame::RstStream { stream, code } => write!(f, "RST_STREAM stream {stream} {code:?}"),
+            Frame::Settings { ack: true, .. } => write!(f, "SETTINGS ACK"),
+            Frame::Settings { params, .. } => write!(f, "SETTINGS, {} values", params.len() / 6),
+            Frame::Ping { ack, .. } => write!(f, "PING{}", if ack { " ACK" } else { "" }),
+            Frame::GoAway { last_stream, code } => {
+                write!(f, "GOAWAY {code:?}, last stream {last_stream}")
+            }
+            Frame::WindowUpdate { stream, increment } => {
+                write!(f, "WINDOW_UPDATE stream {stream} +{increment}")
+            }
+            Frame::Continuation {
+                stream,
+                block,
+                end_headers,
+            } => write!(
+                f,
+                "CONTINUATION stream {stream}, {} bytes{}",
+                block.len(),
+                if end_headers { " END_HEADERS" } else { "" }
+            ),
+            Frame::Unknown { kind } => write!(f, "frame of unknown type {kind:#x} (ignored)"),
+        }
+    }
+}
+
 /// The outcome of [`parse`].
 #[derive(Debug, PartialEq, Eq)]
 pub enum Parsed<'b> {

@@ -131,7 +131,7 @@ pub struct H2Session {
     /// Streams opened, and streams the client reset.
     opened: u32,
     resets: u32,
-    /// Frames received, for the trace.
+    /// Frames received.
     pub frames_in: u64,
     /// DATA frames queued, ever: the connection watches it move to tell
     /// a client taking its download from one sent only PING ACKs.
@@ -252,6 +252,7 @@ impl H2Session {
                 Ok(Parsed::Frame(f, n)) => {
                     pos += n;
                     self.frames_in += 1;
+                    log::trace!("connection {}: HTTP/2 in: {f}", env.client);
                     self.counts.frames_received += 1;
                     if let Err(e) = self.apply(f, env, out) {
                         self.fail(e, out);
@@ -284,10 +285,12 @@ impl H2Session {
         match e {
             H2Error::Connection(code, why) => {
                 log::debug!("HTTP/2 connection error {code:?}: {why}");
+                log::trace!("HTTP/2 out: GOAWAY {code:?} (§5.4.1), then close");
                 self.go_away(code, true, out);
             }
             H2Error::Stream(id, code, why) => {
                 log::debug!("HTTP/2 stream {id} error {code:?}: {why}");
+                log::trace!("HTTP/2 out: RST_STREAM stream {id} {code:?} (§5.4.2)");
                 self.streams.retain(|s| s.id != id);
                 frame::write_rst_stream(&mut self.wire, id, code);
                 self.counts.resets_sent += 1;
@@ -600,6 +603,16 @@ impl H2Session {
         let status = answer.status();
         let no_body = head_only || len == 0 || status == Status::NotModified;
         let flags = flag::END_HEADERS | if no_body { flag::END_STREAM } else { 0 };
+        log::trace!(
+            "connection {}: HTTP/2 out: HEADERS stream {id} ({}){}",
+            env.client,
+            status.code(),
+            if no_body {
+                " END_STREAM"
+            } else {
+                ", DATA to follow as windows allow"
+            }
+        );
         // One HEADERS frame: an answer's head is far under the 16 KiB
         // every peer takes.
         frame::write_header(&mut self.wire, block.len(), kind::HEADERS, flags, id);
@@ -717,6 +730,26 @@ impl H2Session {
                 progress = true;
             }
             self.streams.retain(|s| s.body.is_some() || s.receiving);
+        }
+        if log::log_enabled!(log::Level::Trace) {
+            let waiting = self.streams.iter().filter(|s| s.body.is_some()).count();
+            if waiting > 0 {
+                log::trace!(
+                    "HTTP/2: {waiting} stream(s) owe DATA; connection window {}, {} bytes queued{}",
+                    self.window,
+                    out.queued_bytes(),
+                    if self.window <= 0
+                        || self
+                            .streams
+                            .iter()
+                            .all(|s| s.body.is_none() || s.window <= 0)
+                    {
+                        ": waiting for WINDOW_UPDATE (§6.9)"
+                    } else {
+                        ": more when the socket takes these"
+                    }
+                );
+            }
         }
         self.emit(out);
     }
