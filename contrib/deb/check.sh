@@ -12,6 +12,10 @@ deb=$(cargo deb --quiet 2>/dev/null | tail -1)
 dpkg -i "$deb" >/dev/null
 
 [ "$(/usr/bin/oneloop --version)" = "oneloop $version" ] || fail "--version says $(/usr/bin/oneloop --version)"
+# The binary a small host installs: stripped, with TLS and HTTP/2, at most
+# 2.5 MiB.
+size=$(stat -c %s /usr/bin/oneloop)
+[ "$size" -le $((5 * 1024 * 1024 / 2)) ] || fail "/usr/bin/oneloop is $size bytes, over 2.5 MiB"
 page=$(man -w oneloop) || fail "no man page"
 case "$page" in /usr/share/man/man1/oneloop.1*) ;; *) fail "man page at $page" ;; esac
 for doc in README.md copyright; do
@@ -30,4 +34,4 @@ verified=$(cd /lib/systemd/system && systemd-analyze verify oneloop.socket onelo
 dpkg -r oneloop >/dev/null
 [ ! -e /usr/bin/oneloop ] || fail "dpkg -r left /usr/bin/oneloop"
 [ ! -e /lib/systemd/system/oneloop.service ] || fail "dpkg -r left the units"
-echo "deb check: $(basename "$deb") installs /usr/bin/oneloop ($version), $page, the docs, the site and five units that systemd-analyze verifies; dpkg -r removes them"
+echo "deb check: $(basename "$deb") installs /usr/bin/oneloop ($version, $size bytes), $page, the docs, the site and five units that systemd-analyze verifies; dpkg -r removes them"
