@@ -34,9 +34,9 @@
 //! before the socket is closed.
 //!
 //! This lesson reads no request bodies (a request with one gets 400 and a
-//! close); `src/http/body.rs` skips them exactly. Grown into:
-//! `src/http/conn.rs` (the socket side), `src/http/session.rs` (the
-//! exchange), `src/http/request.rs` (parsing). Next: lesson 4 answers
+//! close); `src/http1/body.rs` skips them exactly. Grown into:
+//! `src/http/conn.rs` (the socket side), `src/http1/session.rs` (the
+//! exchange), `src/http1/request.rs` (parsing). Next: lesson 4 answers
 //! pipelined requests with one vectored write and no copies.
 
 use std::io::{self, Read, Write};

@@ -320,10 +320,10 @@ mod tls {
 
 /// The embedded site with its clock pinned to 2001-09-09 01:46:40 UTC, for
 /// the sessions' tests (HTTP/1.x and HTTP/2 alike).
-pub fn site() -> crate::http::session::Site {
+pub fn site() -> crate::http::site::Site {
     let now = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
     let mut date = crate::date::DateLine::default();
     date.update(now);
     let files = crate::http::files::Files::new(None, 1 << 20, 1 << 20, now).expect("embedded site");
-    crate::http::session::Site::new(files, date, crate::config::Limits::default())
+    crate::http::site::Site::new(files, date, crate::config::Limits::default())
 }

@@ -23,9 +23,11 @@
 //! - **Loop**: [`server`], [`accept`], [`conns`] (the slab and the
 //!   [`timers`] wheel), [`sockets`]. It owns every socket and the poller,
 //!   and registers and arms what the connections ask for.
-//! - **Http**: [`http`]. A connection ([`http::conn`]) returns the interest
-//!   and deadline it needs; its session ([`http::session`]) is pure (bytes
-//!   in, responses queued) apart from asking the file cache, whose misses
+//! - **Http**: [`http`] (what a request means, and the connection),
+//!   [`http1`] and [`http2`] (how each protocol frames it). A connection
+//!   ([`http::conn`]) returns the interest and deadline it needs; its
+//!   session ([`http1::session`] or [`http2::session`]) is pure (bytes in,
+//!   responses queued) apart from asking the file cache, whose misses
 //!   `stat` and `open` files, once per file.
 //! - **Out**: [`out`] (the chunk queue), over a [`stream::Stream`], the
 //!   seam a TLS layer will use.
@@ -56,6 +58,7 @@ pub mod date;
 #[cfg(test)]
 mod fixture;
 pub mod http;
+pub mod http1;
 pub mod http2;
 pub mod metrics;
 pub mod ops;

@@ -50,7 +50,7 @@ use crate::coalesce::{Coalesce, Polled, Wait};
 use crate::config::{Clock, Config, Timeouts};
 use crate::conns::Conns;
 use crate::http::conn::{Ctx, Next, WorkPool};
-use crate::http::session::Site;
+use crate::http::site::Site;
 use crate::metrics::{ConnStates, Metrics};
 use crate::ops::Ops;
 use crate::rfc868;

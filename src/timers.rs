@@ -161,7 +161,7 @@ impl Timers {
     }
 
     /// How long `poll` may sleep before a slot that holds a key is due
-    /// (looking [`LOOK_AHEAD`] slots ahead at most), or `None` when nothing
+    /// (looking `LOOK_AHEAD` slots ahead at most), or `None` when nothing
     /// is scheduled.
     pub fn next_timeout(&self, now: Instant) -> Option<Duration> {
         if self.pending == 0 {

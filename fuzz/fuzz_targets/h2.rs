@@ -12,7 +12,7 @@ use libfuzzer_sys::fuzz_target;
 use oneloop::Limits;
 use oneloop::date::DateLine;
 use oneloop::http::files::Files;
-use oneloop::http::session::{Env, Site};
+use oneloop::http::site::{Env, Site};
 use oneloop::http2::frame::{self, Parsed};
 use oneloop::http2::hpack::Decoder;
 use oneloop::http2::request::Head;

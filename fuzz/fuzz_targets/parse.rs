@@ -7,11 +7,11 @@
 
 use libfuzzer_sys::fuzz_target;
 use oneloop::Limits;
-use oneloop::http::body::BodySkip;
+use oneloop::http1::body::BodySkip;
 use oneloop::http::conditional::{Conditions, Outcome, Validators, evaluate};
 use oneloop::http::path::normalize;
 use oneloop::http::range::{self, Ranged};
-use oneloop::http::request::{Parsed, parse};
+use oneloop::http1::request::{Parsed, parse};
 use oneloop::date;
 use oneloop::http::negotiate;
 

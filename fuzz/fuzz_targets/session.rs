@@ -9,7 +9,8 @@ use libfuzzer_sys::fuzz_target;
 use oneloop::Limits;
 use oneloop::date::DateLine;
 use oneloop::http::files::Files;
-use oneloop::http::session::{Env, Session, Site};
+use oneloop::http::site::{Env, Site};
+use oneloop::http1::session::Session;
 use oneloop::ops::Ops;
 use oneloop::out::OutQueue;
 

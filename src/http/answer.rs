@@ -6,7 +6,7 @@
 //! page, health), or a redirect. The answer is a value that names what is
 //! sent, by reference to what is already rendered (a cached file's entry, a
 //! canned refusal) and never as bytes: HTTP/1.x frames it as a head and a
-//! body ([`super::response::queue`]), and a second protocol can frame the
+//! body ([`crate::http1::response::queue`]), and a second protocol can frame the
 //! same value its own way. So the static semantics (validators, ranges,
 //! precompressed variants, the refusals, `--health-path`, the metrics pages,
 //! `--redirect-https`) live here once, and a framing decides only the
@@ -17,14 +17,31 @@
 use std::rc::Rc;
 
 use crate::http::conditional::{self, Outcome};
+use crate::http::fields::Fields;
 use crate::http::files::{Entry, Files};
 use crate::http::path::redirect_location;
-use crate::http::request::Fields;
 use crate::http::resolve::Lookup;
-use crate::http::response;
 use crate::http::status::{Refusal, Status};
 use crate::metrics::Metrics;
 use crate::out::Chunk;
+
+// What an answer says, whatever frames it.
+
+/// The server's name in the `Server` field.
+pub const SERVER: &str = concat!("oneloop/", env!("CARGO_PKG_VERSION"));
+
+/// The body of a 416.
+pub const UNSATISFIABLE: &str =
+    "Range not satisfiable: the range starts past the end of the file.\n";
+
+/// The body of a 301 to a directory's slash.
+pub const MOVED: &str = "Moved permanently: add the trailing slash.\n";
+
+/// The body of a 308 to HTTPS.
+pub const TO_HTTPS: &str = "Permanent redirect: this site is served over HTTPS.\n";
+
+/// The methods the server answers, for `Allow`.
+pub const ALLOW: &str = "GET, HEAD, OPTIONS";
 
 /// A request, as far as its answer depends on it.
 #[derive(Debug, Clone, Copy)]
@@ -116,7 +133,7 @@ impl Answer<'_> {
                 ..
             } => end - start,
             Answer::NotModified(_) | Answer::Options => 0,
-            Answer::Unsatisfiable { .. } => response::UNSATISFIABLE.len() as u64,
+            Answer::Unsatisfiable { .. } => UNSATISFIABLE.len() as u64,
             Answer::Refused(why) => why.message().len() as u64,
             Answer::Page { body, .. } => body.len(),
             Answer::Redirect { message, .. } => message.len() as u64,
@@ -131,7 +148,7 @@ impl Answer<'_> {
                 entry.chunk(start, end)
             }
             Answer::NotModified(_) | Answer::Options => Chunk::Static(b""),
-            Answer::Unsatisfiable { .. } => Chunk::Static(response::UNSATISFIABLE.as_bytes()),
+            Answer::Unsatisfiable { .. } => Chunk::Static(UNSATISFIABLE.as_bytes()),
             Answer::Refused(why) => Chunk::Static(why.message().as_bytes()),
             Answer::Page { body, .. } => body,
             Answer::Redirect { message, .. } => Chunk::Static(message.as_bytes()),
@@ -185,7 +202,7 @@ pub fn decide<'s>(
     {
         return Answer::Redirect {
             status: Status::PermanentRedirect,
-            message: response::TO_HTTPS,
+            message: TO_HTTPS,
             location: https_location(ask, port),
         };
     }
@@ -210,7 +227,7 @@ fn file<'s>(ask: &Ask<'_>, files: &'s mut Files, now: u64) -> Answer<'s> {
         Lookup::Directory => {
             return Answer::Redirect {
                 status: Status::MovedPermanently,
-                message: response::MOVED,
+                message: MOVED,
                 location: redirect_location(ask.target),
             };
         }
@@ -417,7 +434,7 @@ mod tests {
                     ..Conditions::default()
                 },
                 416,
-                response::UNSATISFIABLE.as_bytes(),
+                UNSATISFIABLE.as_bytes(),
             ),
             (
                 Conditions {

@@ -26,13 +26,14 @@ use std::rc::Rc;
 use std::time::SystemTime;
 
 use crate::date;
+use crate::http::answer::SERVER;
 use crate::http::conditional::Validators;
 use crate::http::mime;
 use crate::http::negotiate::{self, Coding};
 use crate::http::path::{has_hidden_segment, normalize};
 use crate::http::resolve::{self, Lookup, sibling_path};
-use crate::http::response::{FullHeads, SERVER};
 use crate::http::status::Refusal;
+use crate::http1::response::FullHeads;
 use crate::out::Chunk;
 
 /// The embedded site: (path relative to the root, bytes).

@@ -1,15 +1,22 @@
-//! HTTP/1.0 and HTTP/1.1 static files (RFC 9110, RFC 9112).
+//! HTTP as a static file server means it (RFC 9110), whatever the
+//! protocol frames it: the room a change to *what is answered* belongs in.
 //!
-//! From the bytes up: [`request`] parses heads and decides framing,
-//! [`body`] skips bodies, [`files`] maps targets to cached files,
-//! [`response`] queues responses as shared chunks, [`session`] is the
-//! per-connection exchange (pure), and [`conn`] puts a session on a socket.
+//! A request's fields ([`fields`]) go to [`answer`], which decides with
+//! [`path`], [`resolve`], [`files`], [`conditional`], [`range`],
+//! [`negotiate`], [`mime`] and [`status`] what is sent: status, fields and
+//! a body (canned bytes, a cached chunk or a file range). [`site`] is what
+//! every session is lent to do so.
+//!
+//! How the answer is framed lives beside this room: HTTP/1.x in
+//! [`crate::http1`], HTTP/2 in [`crate::http2`]. The connection that carries
+//! either over a socket is here too ([`conn`], with [`edge`] and [`pool`]):
+//! it chooses the protocol by ALPN or by the first bytes.
 
 pub mod answer;
-pub mod body;
 pub mod conditional;
 pub mod conn;
 pub mod edge;
+pub mod fields;
 pub mod files;
 pub mod grammar;
 pub mod mime;
@@ -17,8 +24,6 @@ pub mod negotiate;
 pub mod path;
 pub mod pool;
 pub mod range;
-pub mod request;
 pub mod resolve;
-pub mod response;
-pub mod session;
+pub mod site;
 pub mod status;

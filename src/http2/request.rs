@@ -15,8 +15,8 @@
 //! the length of a call) and lends them as the same [`Fields`] an HTTP/1.x
 //! request yields, so [`crate::http::answer`] sees no difference.
 
+use crate::http::fields::Fields;
 use crate::http::grammar;
-use crate::http::request::Fields;
 
 /// Why a request is malformed (for the log; the peer sees PROTOCOL_ERROR).
 pub type Malformed = &'static str;

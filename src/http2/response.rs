@@ -11,8 +11,8 @@
 //! holds, so one connection's block could serve all of them.
 
 use crate::http::answer::Answer;
+use crate::http::answer::{ALLOW, SERVER};
 use crate::http::files::Entry;
-use crate::http::response::{ALLOW, SERVER};
 use crate::http::status::Status;
 use crate::http2::hpack;
 
@@ -180,8 +180,8 @@ fn skip_lines(head: &[u8], n: usize) -> &[u8] {
 mod tests {
     use super::*;
     use crate::http::answer::{Ask, Routes, decide};
+    use crate::http::fields::Fields;
     use crate::http::files::Files;
-    use crate::http::request::Fields;
     use crate::http::status::Refusal;
     use crate::http2::hpack::Decoder;
     use crate::metrics::Metrics;

@@ -1,5 +1,5 @@
 //! The HTTP/2 exchange on one connection, without the socket: bytes in,
-//! frames queued. The twin of [`crate::http::session`] for HTTP/1.x.
+//! frames queued. The twin of [`crate::http1::session`] for HTTP/1.x.
 //!
 //! ```text
 //!   Preface ──24 bytes──► Frames ──GOAWAY sent (our error, or a drain)──► Closing
@@ -30,7 +30,7 @@ use std::rc::Rc;
 
 use crate::access_log::Line;
 use crate::http::answer::{self, Ask};
-use crate::http::session::{Env, Site};
+use crate::http::site::{Env, Site};
 use crate::http::status::Status;
 use crate::http2::frame::{
     self, DEFAULT_MAX_FRAME, ErrorCode, Frame, H2Error, MAX_WINDOW, Parsed, flag, kind, setting,
@@ -60,7 +60,7 @@ const DEFAULT_WINDOW: i64 = 65_535;
 
 /// Frames that ask for work or carry nothing (PING, SETTINGS, PRIORITY,
 /// unknown types, empty DATA and CONTINUATION) a client may send beyond
-/// [`CHATTER_PER_STREAM`] for each request: past it, ENHANCE_YOUR_CALM.
+/// `CHATTER_PER_STREAM` (10) for each request: past it, ENHANCE_YOUR_CALM.
 /// Browsers send a handful per connection.
 pub const MAX_CHATTER: u32 = 1_000;
 

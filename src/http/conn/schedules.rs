@@ -12,7 +12,7 @@ use crate::config::{Limits, Timeouts};
 use crate::date::DateLine;
 use crate::fixture::{Pipe, Rng, Rooms, Scratch};
 use crate::http::files::Files;
-use crate::http::session::Site;
+use crate::http::site::Site;
 use crate::ops::Ops;
 use crate::out::SENDFILE_MAX;
 use crate::stream::Stream;

@@ -15,125 +15,17 @@
 //! Every complete request already received is answered, in order, before
 //! the caller flushes: that is what makes pipelining cost one write.
 
-use std::rc::Rc;
-
-use crate::access_log::Line;
-use crate::config::Limits;
-use crate::date::DateLine;
-use crate::http::answer::{self, Answer, Ask, Routes};
-use crate::http::body::BodySkip;
-use crate::http::files::Files;
-use crate::http::request::{self, Fields, Framing, Parsed, Request};
-use crate::http::response::{self, Canned, Frame, Persist};
+use crate::http::answer::{self, Answer, Ask};
+use crate::http::fields::Fields;
+use crate::http::site::{Env, Site};
 use crate::http::status::Status;
-use crate::ops::Ops;
+use crate::http1::body::BodySkip;
+use crate::http1::request::{self, Framing, Parsed, Request};
+use crate::http1::response::{self, Frame, Persist};
 use crate::out::OutQueue;
 
-/// What every session reads: the site being served. The files, the
-/// pre-rendered responses, the current `Date` line and the limits.
-#[derive(Debug)]
-pub struct Site {
-    /// The document root and its cache.
-    pub files: Files,
-    /// Heads of responses that depend on the status alone.
-    pub canned: Canned,
-    /// The `Date` line of the current second; the loop brings it up to
-    /// date once per wakeup.
-    pub date: DateLine,
-    /// Request size limits.
-    pub limits: Limits,
-    /// The pages that are not files, and the redirect to HTTPS.
-    pub routes: Routes,
-    /// HTTP/2 is on (`--http2`).
-    pub http2: bool,
-    /// `--hsts`: the value of the `Strict-Transport-Security` field HTTPS
-    /// responses carry (`max-age=N`).
-    pub hsts: Option<Box<[u8]>>,
-    /// The Date line with the HSTS line after it, for HTTPS responses:
-    /// rendered with the Date line, once a second.
-    secure_date: Rc<[u8]>,
-}
-
+/// HTTP/1.x framing, with the site's Date line and canned heads.
 impl Site {
-    /// A site serving `files` with everything else at its default.
-    pub fn new(files: Files, date: DateLine, limits: Limits) -> Site {
-        Site {
-            files,
-            canned: Canned::default(),
-            date,
-            limits,
-            routes: Routes::default(),
-            http2: true,
-            hsts: None,
-            secure_date: Rc::from(&b""[..]),
-        }
-    }
-
-    /// The site a configuration describes, at wall time `now`;
-    /// `https_port` is the first HTTPS listener's, for `--redirect-https`.
-    pub fn configure(
-        config: &crate::config::Config,
-        now: std::time::SystemTime,
-        https_port: Option<u16>,
-    ) -> std::io::Result<Site> {
-        let mut files = Files::new(
-            config.root.as_deref(),
-            config.cache_file_max,
-            config.cache_total_max,
-            now,
-        )?;
-        files.serve_dotfiles(config.dotfiles);
-        files.set_cache_control(config.cache_control.as_deref());
-        let mut site = Site::new(files, DateLine::default(), config.limits);
-        site.http2 = config.http2;
-        site.routes.metrics_path = config.metrics_path.as_deref().map(|p| p.as_bytes().into());
-        site.routes.health_path = config.health_path.as_deref().map(|p| p.as_bytes().into());
-        if config.redirect_https {
-            let Some(port) = https_port else {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::InvalidInput,
-                    "--redirect-https needs an --https address",
-                ));
-            };
-            site.routes.redirect_https = Some(port);
-        }
-        site.hsts = (config.hsts).map(|secs| format!("max-age={secs}").into_bytes().into());
-        site.refresh(now);
-        Ok(site)
-    }
-
-    /// Brings the Date line (and its HTTPS twin) up to `now`.
-    pub fn refresh(&mut self, now: std::time::SystemTime) {
-        let second = self.date.second();
-        self.date.update(now);
-        if let Some(hsts) = &self.hsts
-            && (second != self.date.second() || self.secure_date.is_empty())
-        {
-            let line: &[&[u8]] = &[
-                self.date.line(),
-                b"Strict-Transport-Security: ",
-                hsts,
-                b"\r\n",
-            ];
-            self.secure_date = line.concat().into();
-        }
-    }
-
-    /// The Date line for a response, with the HSTS line on HTTPS when
-    /// configured; both are shared by every response of the second.
-    pub fn date_line(&self, secure: bool) -> &Rc<[u8]> {
-        if secure && self.hsts.is_some() {
-            &self.secure_date
-        } else {
-            self.date.line()
-        }
-    }
-
-    /// The current Unix second (0 if the clock cannot tell).
-    fn now(&self) -> u64 {
-        self.date.second().unwrap_or(0)
-    }
-
     /// How an HTTP/1.x answer is framed here: this second's Date line
     /// (with the HSTS line over HTTPS, when configured).
     fn frame(&self, secure: bool, persist: Persist, head_only: bool) -> Frame<'_> {
@@ -159,42 +51,6 @@ impl Site {
             &self.frame(secure, persist, head_only),
             out,
         )
-    }
-}
-
-/// What a session is lent for one batch of input: the site it serves,
-/// where it reports each response, and which connection it is.
-pub struct Env<'a> {
-    /// The site.
-    pub site: &'a mut Site,
-    /// The counters and the access log.
-    pub ops: &'a mut Ops,
-    /// The connection's slab key (the access log keys peers by it).
-    pub client: usize,
-    /// Whether the connection is HTTPS.
-    pub secure: bool,
-}
-
-impl Env<'_> {
-    /// Counts a response and logs it. `head` is the request head (or what
-    /// arrived of it, for a malformed one); `end`, where the response ends
-    /// in the connection's output.
-    fn record(
-        &mut self,
-        head: &[u8],
-        (status, body_bytes): (Status, u64),
-        end: u64,
-        fields: &Fields<'_>,
-    ) {
-        let line = Line {
-            head,
-            status: status.code(),
-            body_bytes,
-            end,
-            referer: fields.referer,
-            user_agent: fields.user_agent,
-        };
-        self.ops.response(self.client, self.site.now(), &line);
     }
 }
 
@@ -407,6 +263,7 @@ impl Session {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::Ops;
 
     /// A context on the embedded site with the clock pinned to
     /// 2001-09-09 01:46:40 UTC.

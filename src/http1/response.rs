@@ -18,7 +18,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use crate::http::answer::Answer;
+use crate::http::answer::{ALLOW, Answer, SERVER, UNSATISFIABLE};
 use crate::http::status::{Refusal, Status};
 use crate::out::{Chunk, OutQueue};
 
@@ -112,9 +112,6 @@ pub fn queue(
     (status, body)
 }
 
-/// The server's name in the `Server` header.
-pub const SERVER: &str = concat!("oneloop/", env!("CARGO_PKG_VERSION"));
-
 /// A file's whole 200 head (its fields, the Date line, the connection
 /// line), rendered at most once per Date line for each [`Persist`] variant:
 /// a cached file's response is then two chunks, this head and the body,
@@ -177,19 +174,6 @@ impl Persist {
 
 /// The interim response to `Expect: 100-continue`.
 pub const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
-
-/// The body of a 416.
-pub const UNSATISFIABLE: &str =
-    "Range not satisfiable: the range starts past the end of the file.\n";
-
-/// The body of a 301 to a directory's slash.
-pub const MOVED: &str = "Moved permanently: add the trailing slash.\n";
-
-/// The body of a 308 to HTTPS.
-pub const TO_HTTPS: &str = "Permanent redirect: this site is served over HTTPS.\n";
-
-/// The methods the server answers, for `Allow`.
-pub const ALLOW: &str = "GET, HEAD, OPTIONS";
 
 /// Pre-rendered heads of the responses that depend on nothing but why:
 /// every [`Refusal`], and the 204 that answers `OPTIONS`.
@@ -311,6 +295,7 @@ fn redirect(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::answer::MOVED;
 
     fn bytes(out: &mut OutQueue) -> String {
         crate::out::text_of(out)

@@ -20,7 +20,7 @@
 use std::mem::MaybeUninit;
 
 use crate::config::Limits;
-use crate::http::conditional::Conditions;
+use crate::http::fields::Fields;
 use crate::http::grammar::{self, decimal};
 use crate::http::status::Refusal;
 
@@ -53,40 +53,6 @@ pub struct Request<'b> {
     pub expect_continue: bool,
     /// The fields the response depends on beyond framing.
     pub fields: Fields<'b>,
-}
-
-/// Header fields that shape the response (or its log line), kept as sent.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Fields<'b> {
-    /// Validators and ranges.
-    pub conditions: Conditions<'b>,
-    /// `Accept-Encoding`, to choose a pre-compressed sibling.
-    pub accept_encoding: Option<&'b [u8]>,
-    /// `Referer`, for the access log.
-    pub referer: Option<&'b [u8]>,
-    /// `User-Agent`, for the access log.
-    pub user_agent: Option<&'b [u8]>,
-    /// `Host`, checked to be `host[:port]`: for a redirect to HTTPS.
-    pub host: Option<&'b [u8]>,
-}
-
-impl<'b> Fields<'b> {
-    /// Keeps `value` if `name` is a field the answer or its log line reads
-    /// (any case); returns whether it was one. HTTP/1.x and HTTP/2 heads
-    /// both go through here.
-    pub fn take(&mut self, name: &[u8], value: &'b [u8]) -> bool {
-        if self.conditions.take(name, value) {
-            return true;
-        }
-        let slot = match name.len() {
-            7 if name.eq_ignore_ascii_case(b"referer") => &mut self.referer,
-            10 if name.eq_ignore_ascii_case(b"user-agent") => &mut self.user_agent,
-            15 if name.eq_ignore_ascii_case(b"accept-encoding") => &mut self.accept_encoding,
-            _ => return false,
-        };
-        *slot = Some(value);
-        true
-    }
 }
 
 /// The outcome of [`parse`].
