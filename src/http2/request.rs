@@ -231,19 +231,24 @@ impl Head {
         }
     }
 
-    /// The urgency RFC 9218's `priority` field asks for: 0 (most urgent)
-    /// to 7, 3 when it is absent or says nothing this server reads.
-    pub fn urgency(&self) -> u8 {
+    /// What RFC 9218's `priority` field asks for: the urgency, 0 (most
+    /// urgent) to 7, 3 when it is absent or says nothing this server reads;
+    /// and whether the response may be sent in pieces between others of
+    /// its urgency (`i`, incremental; not by default).
+    pub fn priority(&self) -> (u8, bool) {
         let Some(span) = self.priority else {
-            return 3;
+            return (3, false);
         };
-        let mut urgency = 3;
+        let (mut urgency, mut incremental) = (3, false);
         for member in self.get(span).split(|&b| b == b',') {
-            if let [b'u', b'=', digit @ b'0'..=b'7'] = member.trim_ascii() {
-                urgency = digit - b'0';
+            match member.trim_ascii() {
+                [b'u', b'=', digit @ b'0'..=b'7'] => urgency = digit - b'0',
+                b"i" | b"i=?1" => incremental = true,
+                b"i=?0" => incremental = false,
+                _ => {}
             }
         }
-        urgency
+        (urgency, incremental)
     }
 
     /// The fields an answer reads, as an HTTP/1.x request would give them.
@@ -415,12 +420,21 @@ mod tests {
         }
         let post = head(fine[5]);
         assert_eq!(post.content_length, Some(3));
-        // RFC 9218 urgency: read where it is well formed, 3 otherwise.
-        for (value, want) in [("u=0", 0), ("i, u=6", 6), ("u=9", 3), ("u=1;x", 3), ("", 3)] {
+        // RFC 9218: read where well formed; urgency 3, not incremental,
+        // otherwise.
+        for (value, want) in [
+            ("u=0", (0, false)),
+            ("i, u=6", (6, true)),
+            ("u=2, i=?1", (2, true)),
+            ("i, i=?0", (3, false)),
+            ("u=9", (3, false)),
+            ("u=1;x", (3, false)),
+            ("", (3, false)),
+        ] {
             let mut list = GET.to_vec();
             list.push(("priority", value));
-            assert_eq!(head(&list).urgency(), want, "{value:?}");
+            assert_eq!(head(&list).priority(), want, "{value:?}");
         }
-        assert_eq!(head(&GET).urgency(), 3);
+        assert_eq!(head(&GET).priority(), (3, false));
     }
 }

@@ -15,7 +15,8 @@
 //! the connection's and the stream's windows allow; what is left waits in
 //! the stream for a WINDOW_UPDATE (flow control is backpressure: nothing
 //! spins). Streams take turns, one frame each, so one large download does
-//! not hold back the small ones.
+//! not hold back the small ones (RFC 9218's `priority` field can ask for
+//! an urgency, and for a response to be sent whole before the next).
 //!
 //! What this side announces: at most 100 concurrent streams, header lists
 //! of at most 16 KiB, the default window and frame size. The limits that
@@ -98,8 +99,10 @@ struct Stream {
     /// must agree (RFC 9113 §8.1.1).
     expect: Option<u64>,
     got: u64,
-    /// RFC 9218 urgency, 0 (first) to 7.
+    /// RFC 9218 urgency, 0 (first) to 7, and whether the response may be
+    /// interleaved with others of its urgency.
     urgency: u8,
+    incremental: bool,
 }
 
 /// One connection's HTTP/2 state.
@@ -640,6 +643,7 @@ impl H2Session {
         env.ops.response(env.client, now, &line);
         let body = (!no_body).then(|| answer.into_body());
         let expect = self.head.content_length;
+        let (urgency, incremental) = self.head.priority();
         self.streams.push(Stream {
             id,
             receiving: !end_stream,
@@ -647,7 +651,8 @@ impl H2Session {
             window: self.peer_initial_window,
             expect,
             got: 0,
-            urgency: self.head.urgency(),
+            urgency,
+            incremental,
         });
         self.emit(out);
         self.streams.retain(|s| s.body.is_some() || s.receiving);
@@ -666,8 +671,11 @@ impl H2Session {
         let mut progress = true;
         while progress && self.window > 0 {
             progress = false;
-            // RFC 9218: the most urgent streams that can send take turns;
-            // the others wait until none of those can.
+            // RFC 9218: the most urgent streams that can send go first;
+            // the others wait until none of those can. Within the level,
+            // a response that is not incremental is sent whole before the
+            // next (the lowest stream first, §10); incremental ones take
+            // turns, one frame each.
             let Some(level) = (self.streams.iter())
                 .filter(|s| s.body.is_some() && s.window > 0)
                 .map(|s| s.urgency)
@@ -675,11 +683,16 @@ impl H2Session {
             else {
                 break;
             };
+            let whole = (self.streams.iter())
+                .filter(|s| s.body.is_some() && s.window > 0)
+                .filter(|s| s.urgency == level && !s.incremental)
+                .map(|s| s.id)
+                .min();
             for s in &mut self.streams {
                 if self.secure && out.queued_bytes() >= READ_AHEAD {
                     return;
                 }
-                if s.urgency != level {
+                if s.urgency != level || whole.is_some_and(|id| id != s.id) {
                     continue;
                 }
                 let Some(body) = s.body.as_mut() else {

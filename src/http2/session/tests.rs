@@ -636,10 +636,50 @@ fn urgent_streams_send_first_and_equals_take_turns() {
             })
             .collect()
     };
-    assert_eq!(order(["u=3", "u=3"]), [1, 3, 1, 3], "equals take turns");
+    assert_eq!(
+        order(["u=3, i", "u=3, i"]),
+        [1, 3, 1, 3],
+        "equals take turns"
+    );
     assert_eq!(
         order(["u=7", "u=0"]),
         [3, 1, 3, 1],
         "the urgent first, each time the windows open"
     );
+}
+
+#[test]
+fn a_response_that_is_not_incremental_is_sent_whole_before_the_next() {
+    let dir = std::env::temp_dir().join(format!("oneloop-h2-whole-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("big.bin"), vec![7u8; 40_000]).unwrap();
+    let order = |priority: &'static str| -> Vec<u32> {
+        let mut c = Client::new();
+        let now = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
+        let files = crate::http::files::Files::new(Some(&dir), 1 << 20, 1 << 20, now).unwrap();
+        let mut date = crate::date::DateLine::default();
+        date.update(now);
+        c.site = Site::new(files, date, crate::config::Limits::default());
+        c.take();
+        c.start(&[(setting::INITIAL_WINDOW_SIZE, 1 << 20)]);
+        let mut b = Vec::new();
+        frame::write_window_update(&mut b, 0, 1 << 20);
+        for id in [1, 3] {
+            let mut fields = get("/big.bin");
+            fields.push(("priority", priority));
+            b.extend(c.headers(id, &fields, true));
+        }
+        c.send(&b);
+        c.take()
+            .iter()
+            .filter_map(|g| match g {
+                Got::Data(id, ..) => Some(*id),
+                _ => None,
+            })
+            .collect()
+    };
+    // 40,000 bytes are three frames of 16,384 at most.
+    assert_eq!(order("u=3"), [1, 1, 1, 3, 3, 3], "one after the other");
+    assert_eq!(order("u=3, i"), [1, 3, 1, 3, 1, 3], "incremental: turns");
+    let _ = std::fs::remove_dir_all(&dir);
 }
