@@ -69,6 +69,11 @@ impl Conns {
         self.slab.iter()
     }
 
+    /// Every open connection, to change (the once-a-second chores).
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (usize, &mut Conn<Socket>)> {
+        self.slab.iter_mut()
+    }
+
     /// Adds a registered connection, closing it at `deadline` unless it
     /// is armed again first; returns its key.
     pub fn insert(&mut self, conn: Conn<Socket>, deadline: Instant) -> usize {

@@ -390,12 +390,14 @@ impl Server {
         }
     }
 
-    /// Once a second: sample the connection states for the metrics, and
-    /// write out the access log's buffered lines.
+    /// Once a second: sample the connection states for the metrics, let
+    /// idle HTTP/2 connections give back their per-request room, and write
+    /// out the access log's buffered lines.
     fn every_second(&mut self) {
         let mut states = ConnStates::default();
-        for (_, conn) in self.conns.iter() {
+        for (_, conn) in self.conns.iter_mut() {
             conn.count_state(&mut states);
+            conn.rest();
         }
         self.metrics().states = states;
         self.flush_log();

@@ -159,6 +159,25 @@ impl<S: Stream> Conn<S> {
         }
     }
 
+    /// Once a second: an HTTP/2 connection with nothing in flight gives
+    /// back its per-request buffers and its output queue's room. (An
+    /// HTTP/1.x connection between requests has given its whole state back
+    /// to the pool already; HTTP/2's state, the HPACK table and the
+    /// settings, must stay.) Once a second, not after every batch: a busy
+    /// connection would only allocate them again.
+    pub fn rest(&mut self) {
+        if let Some(work) = self.work.as_mut()
+            && let Some(h2) = work.h2.as_mut()
+            && work.out.is_empty()
+            && h2.rest()
+        {
+            work.out.shrink_to(0);
+            if work.partial.is_empty() {
+                work.partial = Vec::new();
+            }
+        }
+    }
+
     /// Adds this connection to the count of its state (for the metrics).
     pub fn count_state(&self, states: &mut ConnStates) {
         let under = Under::of(&self.sock);

@@ -277,6 +277,23 @@ impl H2Session {
         pos
     }
 
+    /// Gives back the per-request buffers if no stream is left, and says
+    /// whether it did: an idle HTTP/2 connection keeps its session (the
+    /// HPACK table, the settings, the windows), but not room for requests
+    /// it is not making. Thousands of idle connections are the common case
+    /// on a small host.
+    pub fn rest(&mut self) -> bool {
+        if !self.streams.is_empty() || self.block.is_some() {
+            return false;
+        }
+        self.streams = Vec::new();
+        self.block_bytes = Vec::new();
+        self.wire = Vec::new();
+        self.log_head = Vec::new();
+        self.head = Head::default();
+        true
+    }
+
     /// Queues more DATA after the connection's output drained (windows
     /// may have opened meanwhile).
     pub fn on_writable(&mut self, out: &mut OutQueue) {

@@ -683,3 +683,41 @@ fn a_response_that_is_not_incremental_is_sent_whole_before_the_next() {
     assert_eq!(order("u=3, i"), [1, 3, 1, 3, 1, 3], "incremental: turns");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn an_idle_session_gives_back_its_request_buffers_and_keeps_its_table() {
+    let mut c = Client::new();
+    c.take();
+    c.start(&[(setting::INITIAL_WINDOW_SIZE, 100)]);
+    let b = c.headers(1, &get("/"), true);
+    c.send(&b);
+    c.take();
+    // Stream 1 still owes most of its body: nothing is given back.
+    assert!(!c.session.rest());
+    assert!(c.session.streams.capacity() > 0);
+    let mut w = Vec::new();
+    frame::write_window_update(&mut w, 1, 1 << 20);
+    c.send(&w);
+    assert!(c.take().iter().any(|g| matches!(g, Got::Data(1, _, true))));
+    let table = c.session.decoder.table().len();
+    assert!(c.session.rest());
+    let s = &c.session;
+    assert_eq!(
+        (
+            s.streams.capacity(),
+            s.block_bytes.capacity(),
+            s.wire.capacity(),
+            s.log_head.capacity()
+        ),
+        (0, 0, 0, 0)
+    );
+    assert_eq!(s.decoder.table().len(), table, "the HPACK table stays");
+    // And the next request is answered as before, from the same table.
+    let b = c.headers(3, &get("/hello.txt"), true);
+    c.send(&b);
+    assert!(
+        c.take()
+            .iter()
+            .any(|g| matches!(g, Got::Data(3, d, true) if d == b"Hello\n"))
+    );
+}
