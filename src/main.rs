@@ -219,6 +219,7 @@ fn main() -> ExitCode {
         None => cli.serve,
     };
     let nofile = raise_nofile_limit();
+    oneloop::sys::keep_freed_memory();
     let user = serve.user.clone();
     let config = match serve.into_config(nofile) {
         Ok(config) => config,

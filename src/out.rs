@@ -149,10 +149,22 @@ impl Chunk {
         let Chunk::File { file, pos, end } = self else {
             return Ok(self);
         };
-        let mut buf: Rc<[u8]> = std::iter::repeat_n(0u8, (end - pos) as usize).collect();
-        if let Some(bytes) = Rc::get_mut(&mut buf) {
-            std::os::unix::fs::FileExt::read_exact_at(&*file, bytes, pos)?;
+        // Read straight into fresh memory: zeroing it first cost as much
+        // as the read (and, pages being new, a fault each).
+        let mut buf = Rc::<[u8]>::new_uninit_slice((end - pos) as usize);
+        let Some(bytes) = Rc::get_mut(&mut buf) else {
+            return Err(io::Error::other("a new buffer is shared")); // cannot be
+        };
+        let n = crate::sys::pread_uninit(&file, bytes, pos)
+            .map_err(|e| crate::sys::context(e, "pread"))?;
+        if n < bytes.len() {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "pread: the file is shorter than when it was opened",
+            ));
         }
+        // SAFETY: all `n == len` bytes were written by pread.
+        let buf = unsafe { buf.assume_init() };
         Ok(Chunk::owned(buf))
     }
 
