@@ -399,6 +399,11 @@ impl Server {
             conn.count_state(&mut states);
             conn.rest();
         }
+        // Nothing waits to be sent: a quiet moment to give back the heap
+        // the allocator kept while data flowed (sys::keep_freed_memory).
+        if states.writing == 0 {
+            crate::sys::trim_freed_memory();
+        }
         self.metrics().states = states;
         self.flush_log();
     }
@@ -648,7 +653,7 @@ impl Server {
         };
         let received: Vec<i32> = signals.pending().collect();
         for signal in received {
-            log::info!("received signal {signal}");
+            log::info!("received {}", signal_name(signal));
             if signal == libc::SIGHUP {
                 if let Some(log) = self.lent.ops.access_log.as_mut() {
                     log.reopen();
@@ -671,17 +676,21 @@ impl Server {
     fn begin_shutdown(&mut self, now: Instant) {
         if let ServerState::Draining { .. } = self.state {
             log::warn!(
-                "second stop request: closing {} connections now",
-                self.conns.len()
+                "second stop request: closing {} now",
+                plural(self.conns.len() as u64, "connection", "connections")
             );
             self.state = ServerState::Draining { until: now };
             return;
         }
         let time = self.lent.ops.metrics.time;
         log::info!(
-            "shutting down: {} connections to finish, {} RFC 868 replies sent",
-            self.conns.len(),
-            time.tcp_replies + time.udp_replies
+            "shutting down: {} to finish, {} sent",
+            plural(self.conns.len() as u64, "connection", "connections"),
+            plural(
+                time.tcp_replies + time.udp_replies,
+                "RFC 868 reply",
+                "RFC 868 replies"
+            )
         );
         for mut l in self.listeners.drain(..) {
             let registry = self.poll.registry();
@@ -705,5 +714,22 @@ impl Server {
             let next = conn.drain(key, &mut self.lent.ctx(now));
             self.apply(key, registered, next);
         }
+    }
+}
+
+/// `1 connection`, `2 connections`: log lines say what they count in
+/// words that agree with the number.
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// A signal by its name, as people know it (`SIGTERM`, not 15).
+fn signal_name(signal: i32) -> String {
+    match signal {
+        libc::SIGTERM => "SIGTERM".into(),
+        libc::SIGINT => "SIGINT".into(),
+        libc::SIGHUP => "SIGHUP".into(),
+        libc::SIGQUIT => "SIGQUIT".into(),
+        n => format!("signal {n}"),
     }
 }

@@ -75,13 +75,26 @@ pub fn sendfile(sock: RawFd, file: &File, offset: u64, count: usize) -> io::Resu
 /// HTTP/2 over TLS reads file ranges of 64 KiB into buffers that live
 /// until the socket takes them: with the default, the heap shrank and grew
 /// again under every download, a page fault per 4 KiB each time (a tenth
-/// of the CPU of a 1 MiB download). The cost is at most 1 MiB of RSS kept
-/// after a burst. Other C libraries (musl) keep their own policy.
+/// of the CPU of a 1 MiB download). What it keeps is given back in the
+/// first quiet second ([`trim_freed_memory`]). Other C libraries (musl)
+/// keep their own policy.
 pub fn keep_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only sets a tunable; it is called at start-up.
     unsafe {
         libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 20);
+    }
+}
+
+/// Gives the allocator's free memory back to the system (glibc's
+/// `malloc_trim`): called in a quiet second, when no connection has
+/// output waiting, so that what [`keep_freed_memory`] kept while data
+/// flowed does not stay in an idle server's RSS.
+pub fn trim_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free pages; no pointer is involved.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
