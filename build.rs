@@ -1,9 +1,10 @@
 //! Two jobs before the build:
 //!
-//! - Writes the man page, `oneloop.1`, from the same clap definition the
-//!   binary parses (`src/cli.rs`), so it cannot drift from `--help`. It lands
-//!   beside the binary (`target/<profile>/oneloop.1`), where the Debian
-//!   package takes it from.
+//! - Writes the man pages, `oneloop.1` and one per subcommand
+//!   (`oneloop-serve.1`, `oneloop-rdate.1`), from the same clap definition
+//!   the binary parses (`src/cli.rs`), so they cannot drift from `--help`.
+//!   They land beside the binary (`target/<profile>/`), where the Debian
+//!   package takes them from.
 //! - Hands the linker `layout/oneloop.order`, the functions the server runs,
 //!   to lay out first and together, so the running server keeps a few
 //!   64 KiB windows of its text resident rather than nearly all of it (see
@@ -23,16 +24,88 @@ fn main() -> std::io::Result<()> {
     println!("cargo:rerun-if-changed=src/cli.rs");
     println!("cargo:rerun-if-changed=src/config.rs");
     order_functions();
-    let command = <cli::Cli as clap::CommandFactory>::command();
-    let mut page = Vec::new();
-    clap_mangen::Man::new(command).render(&mut page)?;
+    // `--help` is the help; `oneloop help` needs no page of its own.
+    let mut command = <cli::Cli as clap::CommandFactory>::command().disable_help_subcommand(true);
+    command.build();
     let out = PathBuf::from(std::env::var_os("OUT_DIR").unwrap_or_default());
-    std::fs::write(out.join("oneloop.1"), &page)?;
-    // OUT_DIR is target/<profile>/build/oneloop-<hash>/out.
-    if let Some(profile) = out.ancestors().nth(3) {
-        std::fs::write(profile.join("oneloop.1"), &page)?;
+    write_page(&command, "oneloop", &out)?;
+    for sub in command.get_subcommands() {
+        write_page(sub, &format!("oneloop-{}", sub.get_name()), &out)?;
     }
     Ok(())
+}
+
+/// Writes `NAME.1` into OUT_DIR and beside the binary (OUT_DIR is
+/// target/<profile>/build/oneloop-<hash>/out), where the Debian package
+/// takes it from.
+fn write_page(cmd: &clap::Command, name: &str, out: &std::path::Path) -> std::io::Result<()> {
+    let mut page = Vec::new();
+    clap_mangen::Man::new(cmd.clone()).render(&mut page)?;
+    let page = with_synopsis(&String::from_utf8_lossy(&page), cmd, name);
+    std::fs::write(out.join(format!("{name}.1")), &page)?;
+    if let Some(profile) = out.ancestors().nth(3) {
+        std::fs::write(profile.join(format!("{name}.1")), &page)?;
+    }
+    Ok(())
+}
+
+/// clap_mangen's SYNOPSIS names each option without its value
+/// (`[--http]`); this one says what each takes (`[--http ADDR]`), and
+/// `...` where an option or operand may be given again.
+fn with_synopsis(page: &str, cmd: &clap::Command, name: &str) -> String {
+    const HEAD: &str = ".SH SYNOPSIS\n";
+    let Some(start) = page.find(HEAD) else {
+        return page.to_string();
+    };
+    let body = start + HEAD.len();
+    let end = page[body..].find(".SH ").map_or(page.len(), |i| body + i);
+    let esc = |s: &str| s.replace('-', "\\-");
+    let value = |arg: &clap::Arg| match arg.get_value_names() {
+        Some(names) => names
+            .iter()
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+            .join(" "),
+        None => arg.get_id().as_str().to_uppercase(),
+    };
+    let mut words = vec![format!("\\fB{}\\fR", esc(name))];
+    for arg in cmd
+        .get_arguments()
+        .filter(|a| !a.is_hide_set() && !a.is_positional())
+    {
+        let flag = match (arg.get_short(), arg.get_long()) {
+            (Some(s), Some(l)) => format!("\\fB\\-{s}\\fR|\\fB\\-\\-{}\\fR", esc(l)),
+            (None, Some(l)) => format!("\\fB\\-\\-{}\\fR", esc(l)),
+            (Some(s), None) => format!("\\fB\\-{s}\\fR"),
+            (None, None) => continue,
+        };
+        let mut word = flag;
+        if arg.get_action().takes_values() {
+            word.push_str(&format!(" \\fI{}\\fR", value(arg)));
+        }
+        let mut word = if arg.is_required_set() {
+            word
+        } else {
+            format!("[{word}]")
+        };
+        if matches!(arg.get_action(), clap::ArgAction::Append) {
+            word.push_str("...");
+        }
+        words.push(word);
+    }
+    for arg in cmd.get_positionals().filter(|a| !a.is_hide_set()) {
+        let many = arg.get_num_args().is_some_and(|n| n.max_values() > 1);
+        let word = format!("\\fI{}\\fR{}", value(arg), if many { "..." } else { "" });
+        words.push(if arg.is_required_set() {
+            word
+        } else {
+            format!("[{word}]")
+        });
+    }
+    if cmd.has_subcommands() {
+        words.push("[\\fIcommand\\fR]".to_string());
+    }
+    format!("{}{}\n{}", &page[..body], words.join(" "), &page[end..])
 }
 
 /// Passes the function order to the linker where the linker is lld: Rust's

@@ -43,7 +43,7 @@ fn site() -> Site {
     let now = UNIX_EPOCH + Duration::from_secs(1_000_000_000);
     let mut date = DateLine::default();
     date.update(now);
-    let files = Files::new(None, 1 << 20, 1 << 20, now).expect("embedded site");
+    let files = Files::new(None, 1 << 20, 1 << 20).expect("embedded site");
     Site::new(files, date, Limits::default())
 }
 

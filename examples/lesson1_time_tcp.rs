@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! cargo run --example lesson1_time_tcp            # listens on 127.0.0.1:3701
-//! rdate -p -o 3737 127.0.0.1                      # or: nc 127.0.0.1 3737 | od -An -tu1
+//! rdate -p -o 3701 127.0.0.1                      # apt-get install rdate
+//! python3 -c 'import socket; print(socket.create_connection(("127.0.0.1", 3701)).recv(4).hex())'
 //! ```
 //!
 //! RFC 868 (the Time Protocol) is the simplest service there is: a client

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run --example lesson2_time_udp            # 127.0.0.1:3702, TCP and UDP
-//! rdate -p -u -o 3737 127.0.0.1                   # ask over UDP
+//! rdate -p -u -o 3702 127.0.0.1                   # ask over UDP (apt-get install rdate)
 //! ```
 //!
 //! Lesson 1's loop had one token. Here a UDP socket joins it on the same

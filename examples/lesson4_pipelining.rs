@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run --example lesson4_pipelining          # listens on 127.0.0.1:8084
-//! wrk -t1 -c10 -d5s -s benches/compare/pipeline.lua http://127.0.0.1:8084/   # or see the test
+//! wrk -t1 -c10 -d5s -s benches/compare/pipeline.lua http://127.0.0.1:8084/   # apt-get install wrk
 //! curl http://127.0.0.1:8084/stats                # requests answered, writes made
 //! ```
 //!

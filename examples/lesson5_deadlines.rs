@@ -3,7 +3,7 @@
 //! ```text
 //! cargo run --example lesson5_deadlines           # 127.0.0.1:8085, 5 s idle limit
 //! cargo run --example lesson5_deadlines 127.0.0.1:8085 300   # 300 ms
-//! nc 127.0.0.1 8080                               # say nothing; watch it close
+//! python3 -c 'import socket; print(socket.create_connection(("127.0.0.1", 8085)).recv(1))'   # say nothing; b'' when it closes
 //! ```
 //!
 //! Until now a client that connected and went quiet kept its connection

@@ -9,10 +9,16 @@ use clap::{Parser, Subcommand};
 
 use crate::config::{Config, Limits, Timeouts};
 
+/// Built without the `tls` feature: the HTTPS options are not shown (given
+/// anyway, they are refused with a sentence that says why).
+const NO_TLS: bool = cfg!(not(feature = "tls"));
+
 /// A single-threaded server for the RFC 868 Time Protocol (TCP and UDP) and
-/// HTTP/1.0 and 1.1 static files, on one mio readiness loop.
+/// HTTP/1.0, 1.1 and 2 static files, on one mio readiness loop.
 #[derive(Debug, Parser)]
-#[command(version, about, long_about = None)]
+// The server's options go before no command or after `serve`: given before
+// `rdate`, they would be dropped without a word, so that is an error.
+#[command(version, about, long_about = None, args_conflicts_with_subcommands = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -41,8 +47,9 @@ pub struct Rdate {
     #[arg(long)]
     pub both: bool,
 
-    /// Port of the time service.
-    #[arg(long, default_value_t = 37)]
+    /// Port of the time service, for servers named without one
+    /// (`HOST:PORT` and `[IPV6]:PORT` name their own).
+    #[arg(long, default_value_t = 37, value_parser = clap::value_parser!(u16).range(1..))]
     pub port: u16,
 
     /// Milliseconds to wait for all the answers.
@@ -54,7 +61,8 @@ pub struct Rdate {
     pub json: bool,
 
     /// Servers to ask: names (every address they resolve to is asked) or
-    /// IPv4/IPv6 addresses.
+    /// IPv4/IPv6 addresses, each with :PORT if it is not --port's
+    /// (`localhost:3737`, `[::1]:3737`).
     #[arg(required = true, value_name = "HOST")]
     pub hosts: Vec<String>,
 }
@@ -74,27 +82,27 @@ pub struct Serve {
 
     /// HTTPS listen address, in the same forms (repeat for several); needs
     /// --tls-cert and --tls-key [default: none].
-    #[arg(long = "https", value_name = "ADDR", value_parser = listen_addrs)]
+    #[arg(long = "https", value_name = "ADDR", value_parser = listen_addrs, hide = NO_TLS)]
     pub https: Vec<Listen>,
 
     /// PEM certificate chain (leaf first) for HTTPS. Repeat with --tls-key
     /// for several names: the first pair is the default, the others are
     /// chosen by the name the client asks for (SNI). SIGHUP reloads them.
-    #[arg(long = "tls-cert", value_name = "FILE")]
+    #[arg(long = "tls-cert", value_name = "FILE", hide = NO_TLS)]
     pub tls_cert: Vec<PathBuf>,
 
     /// PEM private key (PKCS#8, SEC1 EC or PKCS#1 RSA) of the --tls-cert
     /// given in the same position.
-    #[arg(long = "tls-key", value_name = "FILE")]
+    #[arg(long = "tls-key", value_name = "FILE", hide = NO_TLS)]
     pub tls_key: Vec<PathBuf>,
 
     /// Answer plain HTTP GET and HEAD with a 308 to the same target over
     /// HTTPS (on the first --https port).
-    #[arg(long)]
+    #[arg(long, hide = NO_TLS)]
     pub redirect_https: bool,
 
     /// Send `Strict-Transport-Security: max-age=SECS` on HTTPS responses.
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = "SECS", hide = NO_TLS)]
     pub hsts: Option<u64>,
 
     /// Set SO_REUSEPORT, so that several processes (one per core) share the

@@ -238,16 +238,35 @@ impl Config {
         if let Some(value) = &self.cache_control
             && value.bytes().any(|b| b.is_ascii_control())
         {
-            return invalid("cache control value must not contain control characters".into());
+            return invalid("--cache-control must not contain control characters".into());
         }
         for (option, path) in [
-            ("metrics", &self.metrics_path),
-            ("health", &self.health_path),
+            ("--metrics-path", &self.metrics_path),
+            ("--health-path", &self.health_path),
         ] {
             if let Some(path) = path
                 && !path.starts_with('/')
             {
-                return invalid(format!("{option} path {path:?} must start with /"));
+                return invalid(format!("{option} {path:?} must start with /"));
+            }
+        }
+        // One address, one listener: the second bind would only say
+        // "Address already in use" about our own socket. (--time is TCP
+        // and UDP; --http and --https are TCP.)
+        let listeners = [
+            ("--http", &self.http),
+            ("--https", &self.https),
+            ("--time", &self.time),
+        ];
+        for (i, (flag, addrs)) in listeners.iter().enumerate() {
+            // (Port 0 asks for a fresh port at each bind.)
+            for (j, addr) in addrs.iter().enumerate().filter(|(_, a)| a.port() != 0) {
+                if addrs[..j].contains(addr) {
+                    return invalid(format!("{flag} {addr} is given twice"));
+                }
+                if let Some((other, _)) = listeners[..i].iter().find(|(_, a)| a.contains(addr)) {
+                    return invalid(format!("{addr} is given to both {other} and {flag}"));
+                }
             }
         }
         if self.max_conns == 0 {
@@ -269,14 +288,16 @@ impl Config {
                 Config::MAX_SPIN.as_micros()
             ));
         }
+        let wants_tls = !self.https.is_empty() || !self.tls.is_empty();
+        if wants_tls && !cfg!(feature = "tls") {
+            return invalid(
+                "--https: this build has no TLS (built with --no-default-features)".into(),
+            );
+        }
         if !self.https.is_empty() && self.tls.is_empty() {
             return invalid(
                 "--https needs a certificate: give --tls-cert FILE --tls-key FILE".into(),
             );
-        }
-        let wants_tls = !self.https.is_empty() || !self.tls.is_empty();
-        if wants_tls && !cfg!(feature = "tls") {
-            return invalid("this build has no TLS (built without the `tls` feature)".into());
         }
         Ok(())
     }
@@ -308,6 +329,38 @@ mod tests {
         assert_eq!(default_max_conns(1024), 900);
         assert_eq!(default_max_conns(65_536), 61_380);
         assert_eq!(default_max_conns(10), 1);
+    }
+
+    #[test]
+    fn an_address_is_listened_on_once() {
+        let a: SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        let b: SocketAddr = "127.0.0.1:8081".parse().unwrap();
+        let zero: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let said = |c: Config| c.validate().map_err(|e| e.to_string()).err();
+        let twice = Config {
+            http: vec![a, b, a],
+            ..Config::default()
+        };
+        assert_eq!(
+            said(twice).as_deref(),
+            Some("--http 127.0.0.1:8080 is given twice")
+        );
+        let both = Config {
+            http: vec![b],
+            time: vec![b],
+            ..Config::default()
+        };
+        assert_eq!(
+            said(both).as_deref(),
+            Some("127.0.0.1:8081 is given to both --http and --time")
+        );
+        // Port 0 is a fresh port each time: not a clash.
+        let fresh = Config {
+            http: vec![zero, zero],
+            time: vec![zero],
+            ..Config::default()
+        };
+        assert_eq!(said(fresh), None);
     }
 
     #[test]

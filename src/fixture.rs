@@ -324,6 +324,6 @@ pub fn site() -> crate::http::site::Site {
     let now = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
     let mut date = crate::date::DateLine::default();
     date.update(now);
-    let files = crate::http::files::Files::new(None, 1 << 20, 1 << 20, now).expect("embedded site");
+    let files = crate::http::files::Files::new(None, 1 << 20, 1 << 20).expect("embedded site");
     crate::http::site::Site::new(files, date, crate::config::Limits::default())
 }

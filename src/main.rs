@@ -25,8 +25,16 @@ fn rdate(args: Rdate) -> ExitCode {
     let mut targets = Vec::new();
     let mut unresolved = 0;
     for host in &args.hosts {
+        let (name, port) = match oneloop::rdate::host_port(host, args.port) {
+            Ok(pair) => pair,
+            Err(e) => {
+                eprintln!("rdate: {e}");
+                unresolved += 1;
+                continue;
+            }
+        };
         // Names are resolved first, before the loop starts.
-        let addrs: Vec<SocketAddr> = match (host.as_str(), args.port).to_socket_addrs() {
+        let addrs: Vec<SocketAddr> = match (name, port).to_socket_addrs() {
             Ok(addrs) => addrs.collect(),
             Err(e) => {
                 eprintln!("rdate: cannot resolve {host}: {e}");

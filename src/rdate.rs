@@ -288,15 +288,18 @@ pub fn render_text(reports: &[Report]) -> String {
             ),
             Outcome::Failed(why) => (why.clone(), String::new(), String::new()),
         };
-        out.push_str(&format!(
-            "{:<24} {:<28} {:<5} {:<31} {:>10} {:>9}\n",
+        let row = format!(
+            "{:<24} {:<28} {:<5} {:<31} {:>10} {:>9}",
             t.host,
             t.addr.to_string(),
             t.proto.name(),
             time,
             rtt,
             offset
-        ));
+        );
+        // A failed row has no RTT or offset: no padding for them either.
+        out.push_str(row.trim_end());
+        out.push('\n');
     }
     let s = summarize(reports);
     match (s.median_offset, s.spread) {
@@ -390,9 +393,69 @@ fn json_string(s: &str) -> String {
     out
 }
 
+/// A server as the command line names it, split into the host to resolve
+/// and the port to ask: the forms a server's own `--time` takes and the
+/// ones people type. `NAME`, `1.2.3.4`, `::1` and `[::1]` ask `port`;
+/// `NAME:PORT`, `1.2.3.4:PORT` and `[::1]:PORT` ask PORT. Port 0 is not a
+/// port anyone listens on.
+pub fn host_port(spec: &str, port: u16) -> Result<(&str, u16), String> {
+    let port_of = |p: &str| match p.parse::<u16>() {
+        Ok(0) => Err(format!("{spec}: port 0 is not a port a server listens on")),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("{spec}: the port must be a number from 1 to 65535")),
+    };
+    if let Some(rest) = spec.strip_prefix('[') {
+        let Some((host, after)) = rest.split_once(']') else {
+            return Err(format!(
+                "{spec}: an IPv6 address opened with [ closes with ]"
+            ));
+        };
+        return match after {
+            "" => Ok((host, port)),
+            _ => match after.strip_prefix(':') {
+                Some(p) => Ok((host, port_of(p)?)),
+                None => Err(format!("{spec}: after [address] comes nothing or :PORT")),
+            },
+        };
+    }
+    match spec.split_once(':') {
+        // One colon: NAME:PORT. More than one: a bare IPv6 address.
+        Some((host, p)) if !p.contains(':') => Ok((host, port_of(p)?)),
+        _ => Ok((spec, port)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn servers_are_named_as_the_server_binds_them() {
+        for (spec, want) in [
+            ("time.example.net", Ok(("time.example.net", 37))),
+            ("localhost:3737", Ok(("localhost", 3737))),
+            ("192.0.2.1", Ok(("192.0.2.1", 37))),
+            ("192.0.2.1:3737", Ok(("192.0.2.1", 3737))),
+            ("::1", Ok(("::1", 37))),
+            ("[::1]", Ok(("::1", 37))),
+            ("[::1]:3737", Ok(("::1", 3737))),
+            ("fe80::1:2", Ok(("fe80::1:2", 37))),
+        ] {
+            assert_eq!(host_port(spec, 37), want, "{spec}");
+        }
+        for bad in [
+            "[::1",
+            "[::1]x",
+            "[::1]:",
+            "localhost:",
+            "localhost:0",
+            "localhost:http",
+            "[::1]:70000",
+        ] {
+            let e = host_port(bad, 37).expect_err(bad);
+            assert!(e.starts_with(bad), "{bad}: {e}");
+        }
+    }
 
     #[test]
     fn fixed_point_numbers_round_to_their_places_and_a_zero_has_no_sign() {
@@ -458,6 +521,8 @@ mod tests {
         assert!(!text.contains("-0.0") && !text.contains("+0.0"), "{text}");
         assert!(text.ends_with("1 of 2 answered; offset 0.0 s\n"), "{text}");
         assert!(!text.contains("disagree"), "{text}");
+        // The failed row ends where its words do.
+        assert!(text.lines().all(|l| !l.ends_with(' ')), "{text:?}");
         let text = render_text(&[report(Some(-1.26)), report(Some(0.5))]);
         assert!(
             text.ends_with(

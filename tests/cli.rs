@@ -529,5 +529,59 @@ fn trace_narrates_the_loop_and_default_logging_is_quiet() {
     // per request.
     let quiet = narrate("info");
     assert!(!quiet.contains("connection 0"), "{quiet}");
+    // Signals by name, and counts in words that agree with them (one
+    // RFC 868 query was made).
+    assert!(quiet.contains("received SIGTERM"), "{quiet}");
+    assert!(quiet.contains(", 1 RFC 868 reply sent"), "{quiet}");
     assert!(quiet.lines().count() <= 5, "{quiet}");
+}
+
+/// The build writes a man page per command (`oneloop.1`, and
+/// `oneloop-serve.1` and `oneloop-rdate.1`, which the first names); each
+/// SYNOPSIS shows what an option takes (`--http ADDR`, not `[--http]`).
+#[test]
+fn every_command_has_a_man_page_and_its_synopsis_names_the_values() {
+    let dir = std::path::Path::new(BIN).parent().unwrap();
+    let read = |name: &str| {
+        std::fs::read_to_string(dir.join(format!("{name}.1")))
+            .unwrap_or_else(|e| panic!("{name}.1 beside the binary: {e}"))
+    };
+    let main = read("oneloop");
+    for name in ["oneloop", "oneloop-serve", "oneloop-rdate"] {
+        let page = read(name);
+        // Every page another page names exists.
+        for (at, _) in page.match_indices("oneloop\\-") {
+            let named: String = page[at + 9..]
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase())
+                .collect();
+            if !named.is_empty() {
+                read(&format!("oneloop-{named}"));
+            }
+        }
+        let synopsis = &page[page.find(".SH SYNOPSIS").unwrap()..];
+        let synopsis = &synopsis[..synopsis[4..].find(".SH ").unwrap() + 4];
+        let wants: &[&str] = match name {
+            "oneloop-rdate" => &["\\fB\\-\\-port\\fR \\fIPORT\\fR", "\\fIHOST\\fR..."],
+            _ => &[
+                "[\\fB\\-\\-http\\fR \\fIADDR\\fR]...",
+                "[\\fB\\-\\-root\\fR \\fIDIR\\fR]",
+            ],
+        };
+        for want in wants {
+            assert!(synopsis.contains(want), "{name}: {want} in\n{synopsis}");
+        }
+        assert!(
+            !synopsis.contains("[\\fB\\-\\-http\\fR]"),
+            "{name}: {synopsis}"
+        );
+    }
+    assert!(
+        main.contains("rdate"),
+        "the main page lists the subcommands"
+    );
+    assert!(
+        !main.contains("oneloop\\-help"),
+        "no page for `help`, so none named"
+    );
 }

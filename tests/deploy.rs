@@ -249,3 +249,115 @@ fn an_https_socket_from_systemd_serves_tls_and_the_line_says_what_is_served() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "Hello\n", "{out:?}");
     stop(child);
 }
+
+/// The README's HTTPS section, as written: its openssl command makes a
+/// pair oneloop loads, its server command keeps clear of the Try-it
+/// server's ports, and its curl command gets the file over HTTPS trusting
+/// that certificate for `localhost`. (Ports are made ephemeral; nothing
+/// else is changed.)
+#[test]
+fn the_readmes_https_steps_work_as_written() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = &readme[readme.find("\n## HTTPS\n").expect("an HTTPS section")..];
+    let block = &section[section.find("```sh\n").unwrap() + 6..];
+    let block = &block[..block.find("```").unwrap()];
+    // Commands, with their continuation lines joined.
+    let commands: Vec<String> = block
+        .replace("\\\n", " ")
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|l| !l.is_empty())
+        .collect();
+    let find = |start: &str| {
+        commands
+            .iter()
+            .find(|c| c.starts_with(start))
+            .unwrap_or_else(|| panic!("no `{start}` command in {block}"))
+            .clone()
+    };
+    let (openssl, server, curl) = (
+        find("openssl "),
+        find("cargo run --release -- "),
+        find("curl "),
+    );
+    let dir = common::TempDir::new("readme-https");
+    let made = Command::new("sh")
+        .arg("-c")
+        .arg(&openssl)
+        .current_dir(dir.path())
+        .output()
+        .expect("openssl");
+    assert!(
+        made.status.success(),
+        "{openssl}: {}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    // Beside the Try-it servers: none of their ports.
+    let args: Vec<&str> = server["cargo run --release -- ".len()..]
+        .split(' ')
+        .collect();
+    let try_it =
+        &readme[readme.find("\n## Try it\n").unwrap()..readme.find("\n## Install\n").unwrap()];
+    for flag in ["--http", "--time"] {
+        let at = args
+            .iter()
+            .position(|a| *a == flag)
+            .unwrap_or_else(|| panic!("{server}: no {flag}, so it binds the default"));
+        let addr = args[at + 1];
+        assert!(
+            !try_it.contains(addr),
+            "{server}: {addr} is a Try-it server's"
+        );
+        assert!(
+            !["127.0.0.1:8080", "127.0.0.1:3737"].contains(&addr),
+            "{server}"
+        );
+    }
+    let https_at = args.iter().position(|a| *a == "--https").unwrap() + 1;
+    let https_port = args[https_at].rsplit(':').next().unwrap().to_string();
+    let ephemeral: Vec<String> = args
+        .iter()
+        .map(|a| {
+            if a.starts_with("127.0.0.1:") {
+                "127.0.0.1:0".to_string()
+            } else {
+                a.to_string()
+            }
+        })
+        .collect();
+    let mut child = Command::new(BIN)
+        .args(&ephemeral)
+        .current_dir(dir.path())
+        .env("RUST_LOG", "info")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let line = startup_line(&mut child);
+    let https: SocketAddr = line[line.find("HTTPS on ").unwrap_or_else(|| panic!("{line}")) + 9..]
+        .split([',', ' '])
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let curl = curl.replace(
+        &format!("localhost:{https_port}"),
+        &format!("localhost:{}", https.port()),
+    );
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "{curl} --max-time 10 --resolve localhost:{}:127.0.0.1",
+            https.port()
+        ))
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{curl}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.stdout, b"Hello\n", "{curl}");
+    stop(child);
+}

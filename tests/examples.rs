@@ -85,6 +85,69 @@ fn tcp_time(addr: SocketAddr) {
     assert_near_now([all[0], all[1], all[2], all[3]]);
 }
 
+/// Each lesson's header shows commands to try: every address in them is
+/// the lesson's own port (not the server's 8080 or 3737), and every client
+/// named is one a fresh Debian has or whose package the header names.
+#[test]
+fn each_lesson_header_talks_to_its_own_port() {
+    let lessons = [
+        ("lesson1_time_tcp", 3701),
+        ("lesson2_time_udp", 3702),
+        ("lesson3_http_hello", 8083),
+        ("lesson4_pipelining", 8084),
+        ("lesson5_deadlines", 8085),
+        ("lesson6_tls", 8446),
+        ("lesson7_http2", 8087),
+    ];
+    for (name, port) in lessons {
+        let source =
+            std::fs::read_to_string(format!("{}/examples/{name}.rs", env!("CARGO_MANIFEST_DIR")))
+                .unwrap();
+        // The first ```text block of the opening comment.
+        let header: Vec<&str> = source
+            .lines()
+            .take_while(|l| l.starts_with("//!"))
+            .skip_while(|l| !l.contains("```text"))
+            .skip(1)
+            .take_while(|l| !l.contains("```"))
+            .collect();
+        assert!(!header.is_empty(), "{name}: no commands in its header");
+        for line in &header {
+            for needle in ["127.0.0.1:", "localhost:", "-o ", "\"127.0.0.1\", "] {
+                for (at, _) in line.match_indices(needle) {
+                    let digits: String = line[at + needle.len()..]
+                        .chars()
+                        .take_while(char::is_ascii_digit)
+                        .collect();
+                    if let Ok(n) = digits.parse::<u16>() {
+                        assert_eq!(n, port, "{name}: {line}");
+                    }
+                }
+            }
+            let command = line.trim_start_matches("//!").trim_start();
+            for tool in ["nc ", "netcat ", "telnet "] {
+                assert!(
+                    !command.starts_with(tool) && !command.contains(&format!("| {tool}")),
+                    "{name}: {line}"
+                );
+            }
+            for (tool, package) in [
+                ("rdate ", "rdate"),
+                ("wrk ", "wrk"),
+                ("nghttp ", "nghttp2-client"),
+                ("h2load ", "nghttp2-client"),
+            ] {
+                if command.starts_with(tool) {
+                    assert!(
+                        source.contains(&format!("apt-get install {package}")),
+                        "{name}: uses {tool}without naming {package}"
+                    );
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn a_taken_port_is_a_sentence_not_a_debug_print() {
     // Each lesson has ports of its own (beside the server's 8080 and

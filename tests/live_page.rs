@@ -27,6 +27,84 @@ fn body_data(dom: &str, name: &str) -> Option<u64> {
     value[..value.find('"')?].parse().ok()
 }
 
+/// Loads `url` in headless Chromium with `budget` ms of virtual time and
+/// returns the DOM it ends with.
+fn dump_dom(url: &str, budget: u32) -> String {
+    // A profile of its own: two Chromiums on one profile, one gives up.
+    let profile = TempDir::new(&format!("chromium-profile-{budget}"));
+    let mut child = Command::new(CHROMIUM)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            // Containers often have a small /dev/shm.
+            "--disable-dev-shm-usage",
+            "--dump-dom",
+        ])
+        .arg(format!("--virtual-time-budget={budget}"))
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(url)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chromium");
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("chromium did not finish");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut dom = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut dom)
+        .unwrap();
+    dom
+}
+
+/// At first sight, before a second sample could come, every figure shows
+/// a number (the average since the server started), not a dash.
+#[test]
+fn the_live_page_is_not_blank_at_first_sight() {
+    if !chromium_available() {
+        assert!(
+            std::env::var_os("ONELOOP_REQUIRE_CHROMIUM").is_none(),
+            "chromium is required (apt-get install chromium)"
+        );
+        return;
+    }
+    let server = start(Config {
+        metrics_path: Some("/metrics".into()),
+        ..Config::ephemeral()
+    });
+    let http = server.http[0];
+    let mut s = connect(http);
+    exchange(&mut s, get_req("/hello.txt").repeat(8).as_bytes(), 8);
+    // Less than a second of the page's time: one sample at most.
+    let dom = dump_dom(&format!("http://{http}/metrics/live"), 300);
+    assert_eq!(body_data(&dom, "updates"), Some(1), "{dom}");
+    for id in ["rps", "wps", "epw", "rpw", "bpw", "spr", "sps", "tps"] {
+        let at = dom
+            .find(&format!("id=\"{id}\">"))
+            .unwrap_or_else(|| panic!("no #{id} in {dom}"));
+        let shown = &dom[at + id.len() + 6..];
+        let shown = &shown[..shown.find('<').unwrap()];
+        assert!(
+            shown.chars().next().is_some_and(|c| c.is_ascii_digit()),
+            "#{id} shows {shown:?} at first sight"
+        );
+    }
+    assert!(
+        body_data(&dom, "rps").is_some_and(|n| n > 0),
+        "a rate since start"
+    );
+    server.stop().unwrap();
+}
+
 #[test]
 fn the_live_page_draws_moving_numbers_in_chromium() {
     if !chromium_available() {
@@ -84,38 +162,7 @@ fn the_live_page_draws_moving_numbers_in_chromium() {
         "h2load is required (apt-get install nghttp2-client)"
     );
 
-    let profile = TempDir::new("chromium-profile");
-    let mut child = Command::new(CHROMIUM)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            // Containers often have a small /dev/shm.
-            "--disable-dev-shm-usage",
-            "--virtual-time-budget=6000",
-            "--dump-dom",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg(format!("http://{http}/metrics/live"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start chromium");
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("chromium did not finish");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let mut dom = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut dom)
-        .unwrap();
+    let dom = dump_dom(&format!("http://{http}/metrics/live"), 6000);
     stop.store(true, Ordering::Relaxed);
     if let Some(mut h2load) = h2load {
         let _ = h2load.kill();

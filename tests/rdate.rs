@@ -126,3 +126,44 @@ fn a_name_that_does_not_resolve_is_named_and_fails() {
     assert!(err.contains("no-such-host.invalid"), "{err}");
     assert!(!text.contains("none of 0"), "no empty table: {text}");
 }
+
+/// Servers named as the server's own `--time` takes them: `HOST:PORT`,
+/// `[::1]` and `[::1]:PORT`; `--port 0` is refused as a value, and server
+/// options given before `rdate` are an error rather than dropped.
+#[test]
+fn servers_are_named_with_their_ports_as_the_server_takes_them() {
+    let server = common::start(oneloop::Config {
+        time: vec!["127.0.0.1:0".parse().unwrap(), "[::1]:0".parse().unwrap()],
+        ..oneloop::Config::ephemeral()
+    });
+    let v4 = server.time[0].port();
+    let v6 = server.time[1].port();
+    for spec in [format!("127.0.0.1:{v4}"), format!("[::1]:{v6}")] {
+        let (out, text) = rdate(&[&spec]);
+        assert!(
+            out.status.success(),
+            "{spec}: {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(text.contains("1 of 1 answered"), "{spec}: {text}");
+    }
+    let (out, text) = rdate(&["--port", &v6.to_string(), "[::1]"]);
+    assert!(out.status.success(), "[::1] with --port: {text}");
+    // A bad port is named as such, not as a name that does not resolve.
+    let (out, _) = rdate(&["127.0.0.1:0"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("port 0"), "{err}");
+    let (out, _) = rdate(&["--port", "0", "127.0.0.1"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--port"), "{err}");
+    // `oneloop --http ADDR rdate HOST`: --http would be dropped; say so.
+    let out = Command::new(BIN)
+        .args(["--http", "127.0.0.1:0", "rdate", "127.0.0.1"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--http") && err.contains("rdate"), "{err}");
+    server.stop().unwrap();
+}

@@ -14,6 +14,8 @@ fail() { echo "container check: $*" >&2; exit 1; }
 config=$(podman image inspect --format '{{.Config.User}}|{{json .Config.Entrypoint}}|{{json .Config.ExposedPorts}}|{{.Config.StopSignal}}' "$image")
 [ "$config" = '65534:65534|["/oneloop"]|{"3737/tcp":{},"3737/udp":{},"8080/tcp":{},"8443/tcp":{}}|SIGTERM' ] \
     || fail "unexpected config: $config"
+licences=$(podman image inspect --format '{{index .Config.Labels "org.opencontainers.image.licenses"}}' "$image")
+[ "$licences" = "MIT OR Apache-2.0" ] || fail "licences label: '$licences'"
 binary=$(stat -c %s target/x86_64-unknown-linux-musl/release/oneloop)
 size=$(podman image inspect --format '{{.Size}}' "$image")
 # The image is the binary, and a few KiB of metadata.

@@ -18,9 +18,21 @@ size=$(stat -c %s /usr/bin/oneloop)
 [ "$size" -le $((5 * 1024 * 1024 / 2)) ] || fail "/usr/bin/oneloop is $size bytes, over 2.5 MiB"
 page=$(man -w oneloop) || fail "no man page"
 case "$page" in /usr/share/man/man1/oneloop.1*) ;; *) fail "man page at $page" ;; esac
-for doc in README.md copyright; do
+# One page per subcommand, and every page another names is installed.
+for sub in serve rdate; do
+    man -w "oneloop-$sub" >/dev/null 2>&1 || fail "no man page oneloop-$sub"
+done
+for named in $(man oneloop oneloop-serve oneloop-rdate 2>/dev/null | grep -o 'oneloop-[a-z]*([0-9])' | sort -u); do
+    man -w "${named%%(*}" >/dev/null 2>&1 || fail "a page names $named, which is not installed"
+done
+for doc in README.md copyright LICENSE-MIT LICENSE-APACHE; do
     [ -f "/usr/share/doc/oneloop/$doc" ] || fail "no /usr/share/doc/oneloop/$doc"
 done
+# Cargo.toml says MIT OR Apache-2.0: the package carries both.
+for licence in "License: MIT" "License: Apache-2.0"; do
+    grep -qx "$licence" /usr/share/doc/oneloop/copyright || fail "copyright has no '$licence' paragraph"
+done
+cmp -s LICENSE-APACHE /usr/share/doc/oneloop/LICENSE-APACHE || fail "LICENSE-APACHE differs"
 [ -f /var/www/oneloop/index.html ] || fail "no default site"
 units=(oneloop.socket oneloop-time.socket oneloop-https.socket oneloop.service oneloop@.service)
 for unit in "${units[@]}"; do

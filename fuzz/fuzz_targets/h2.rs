@@ -24,7 +24,7 @@ fn session(input: &[u8], cut: usize) -> u64 {
     let now = UNIX_EPOCH + Duration::from_secs(1_000_000_000);
     let mut date = DateLine::default();
     date.update(now);
-    let files = Files::new(None, 1 << 20, 1 << 20, now).expect("embedded site");
+    let files = Files::new(None, 1 << 20, 1 << 20).expect("embedded site");
     let mut site = Site::new(files, date, Limits::default());
     let mut ops = Ops::default();
     let mut env = Env {

@@ -18,7 +18,7 @@ fn run(input: &[u8], cut: usize) -> usize {
     let now = UNIX_EPOCH + Duration::from_secs(1_000_000_000);
     let mut date = DateLine::default();
     date.update(now);
-    let files = Files::new(None, 1 << 20, 1 << 20, now).expect("embedded site");
+    let files = Files::new(None, 1 << 20, 1 << 20).expect("embedded site");
     let mut site = Site::new(files, date, Limits::default());
     site.routes.metrics_path = Some(b"/metrics"[..].into());
     let mut ops = Ops::default();

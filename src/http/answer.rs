@@ -310,17 +310,11 @@ fn metrics_page(routes: &Routes, target: &[u8]) -> Option<MetricsPage> {
 mod tests {
     use super::*;
     use crate::http::conditional::Conditions;
-    use std::time::{Duration, UNIX_EPOCH};
 
     /// The embedded site, its clock pinned to 2001-09-09 01:46:40 UTC.
     fn files() -> (Files, u64) {
         let now = 1_000_000_000;
-        let files = Files::new(
-            None,
-            1 << 20,
-            1 << 20,
-            UNIX_EPOCH + Duration::from_secs(now),
-        );
+        let files = Files::new(None, 1 << 20, 1 << 20);
         (files.expect("embedded site"), now)
     }
 

@@ -838,7 +838,7 @@ mod tests {
             let wall = UNIX_EPOCH + Duration::from_secs(1_000_000_000);
             let mut date = DateLine::default();
             date.update(wall);
-            let files = Files::new(None, 1 << 20, 1 << 20, wall).unwrap();
+            let files = Files::new(None, 1 << 20, 1 << 20).unwrap();
             World {
                 buf: vec![0; buf],
                 site: Site::new(files, date, Limits::default()),

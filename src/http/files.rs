@@ -23,7 +23,6 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-use std::time::SystemTime;
 
 use crate::date;
 use crate::http::answer::SERVER;
@@ -41,6 +40,14 @@ const EMBEDDED: &[(&str, &[u8])] = &[
     ("index.html", include_bytes!("../site/index.html")),
     ("hello.txt", include_bytes!("../site/hello.txt")),
 ];
+
+/// When the embedded site's content last changed (2026-12-01T00:00:00Z):
+/// its `Last-Modified`. A date of the content's, not of the process's
+/// start, so a cache that revalidates with If-Modified-Since sees a change
+/// only when there is one (the ETag already hashes the bytes). The test
+/// `the_embedded_date_moves_with_the_content` fails when the files change
+/// and this does not.
+pub const EMBEDDED_MODIFIED: u64 = 1_796_083_200;
 
 /// Most files the cache remembers (each large one holds a descriptor open).
 pub const CACHE_ENTRIES_MAX: usize = 4096;
@@ -254,19 +261,12 @@ pub struct Files {
     dotfiles: bool,
     /// The `Cache-Control` value file responses carry, if any.
     cache_control: Option<Box<str>>,
-    /// Unix second the embedded files date from.
-    started: Option<u64>,
 }
 
 impl Files {
     /// Serves `root` (canonicalized here, so it must exist), or the embedded
-    /// site when `root` is `None`. `now` dates the embedded files.
-    pub fn new(
-        root: Option<&Path>,
-        file_max: u64,
-        total_max: u64,
-        now: SystemTime,
-    ) -> io::Result<Files> {
+    /// site when `root` is `None`.
+    pub fn new(root: Option<&Path>, file_max: u64, total_max: u64) -> io::Result<Files> {
         let root = root.map(resolve::open_root).transpose()?;
         let mut files = Files {
             root,
@@ -278,7 +278,6 @@ impl Files {
             scratch: Vec::new(),
             dotfiles: false,
             cache_control: None,
-            started: date::unix_seconds(now),
         };
         files.render_embedded();
         Ok(files)
@@ -297,7 +296,7 @@ impl Files {
                     name: name.as_bytes(),
                     coding: Coding::Identity,
                     etag,
-                    modified: self.started,
+                    modified: Some(EMBEDDED_MODIFIED),
                     cache_control: self.cache_control.as_deref(),
                     vary: false,
                 };
@@ -596,8 +595,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_embedded_date_moves_with_the_content() {
+        let mut hash = Fnv::default();
+        for (name, bytes) in EMBEDDED {
+            hash.write(name.as_bytes());
+            hash.write(bytes);
+        }
+        let now = format!("{:x}", hash.finish());
+        assert_eq!(
+            now, "5572b24658a5b31d",
+            "the embedded site changed: set EMBEDDED_MODIFIED to today and this hash to {now}"
+        );
+    }
+
+    #[test]
     fn embedded_site() {
-        let mut f = Files::new(None, 1 << 20, 1 << 20, SystemTime::UNIX_EPOCH).unwrap();
+        let mut f = Files::new(None, 1 << 20, 1 << 20).unwrap();
         match f.lookup(b"/hello.txt", 0) {
             Lookup::File(r) => {
                 let e = &r.plain;
@@ -609,8 +622,9 @@ mod tests {
                     "{head}"
                 );
                 assert!(head.contains("Content-Length: 6\r\n"), "{head}");
+                // The content's date, whenever the process started.
                 assert!(
-                    head.contains("Last-Modified: Thu, 01 Jan 1970 00:00:00 GMT\r\n"),
+                    head.contains("Last-Modified: Tue, 01 Dec 2026 00:00:00 GMT\r\n"),
                     "{head}"
                 );
             }

@@ -68,7 +68,6 @@ impl Site {
             config.root.as_deref(),
             config.cache_file_max,
             config.cache_total_max,
-            now,
         )?;
         files.serve_dotfiles(config.dotfiles);
         files.set_cache_control(config.cache_control.as_deref());

@@ -185,7 +185,6 @@ mod tests {
     use crate::http::status::Refusal;
     use crate::http2::hpack::Decoder;
     use crate::metrics::Metrics;
-    use std::time::{Duration, UNIX_EPOCH};
 
     const DATE: &[u8] = b"Sun, 09 Sep 2001 01:46:40 GMT";
 
@@ -209,13 +208,7 @@ mod tests {
     #[test]
     fn every_answer_has_a_status_first_and_lowercase_names() {
         let now = 1_000_000_000;
-        let mut files = Files::new(
-            None,
-            1 << 20,
-            1 << 20,
-            UNIX_EPOCH + Duration::from_secs(now),
-        )
-        .unwrap();
+        let mut files = Files::new(None, 1 << 20, 1 << 20).unwrap();
         let plain = Fields::default();
         let ask = Ask {
             method: "GET",

@@ -43,8 +43,7 @@ impl Tree {
         let wall = UNIX_EPOCH + Duration::from_secs(1_000_000_000);
         let mut date = DateLine::default();
         date.update(wall);
-        let files =
-            Files::new(Some(self.dir.path()), CACHE_FILE_MAX, 1 << 20, wall).expect("files");
+        let files = Files::new(Some(self.dir.path()), CACHE_FILE_MAX, 1 << 20).expect("files");
         Site::new(files, date, Limits::default())
     }
 

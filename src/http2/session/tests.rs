@@ -656,7 +656,7 @@ fn a_response_that_is_not_incremental_is_sent_whole_before_the_next() {
     let order = |priority: &'static str| -> Vec<u32> {
         let mut c = Client::new();
         let now = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
-        let files = crate::http::files::Files::new(Some(&dir), 1 << 20, 1 << 20, now).unwrap();
+        let files = crate::http::files::Files::new(Some(&dir), 1 << 20, 1 << 20).unwrap();
         let mut date = crate::date::DateLine::default();
         date.update(now);
         c.site = Site::new(files, date, crate::config::Limits::default());
