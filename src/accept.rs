@@ -34,10 +34,21 @@ pub enum Accepted {
     Drained,
     /// The connection cap was reached with connections still pending.
     AtCap,
+    /// A turn's worth ([`ACCEPTS_PER_TURN`]) was taken and more may wait:
+    /// the loop comes back to this listener after everyone else has had a
+    /// turn, as it does for a connection that yields (edge triggering
+    /// raises no new edge for what is already queued).
+    More,
 }
 
-/// Accepts every pending HTTP connection, serving each at once and adding
-/// those that stay open to `conns` (at most `max_conns` in all).
+/// Connections one listener may accept (and serve) in one turn of the
+/// loop: a flood of connects, or a kernel that never says WouldBlock, does
+/// not keep the rest of the loop (or a signal) waiting.
+pub const ACCEPTS_PER_TURN: usize = 256;
+
+/// Accepts pending HTTP connections, at most `budget` of them, serving each
+/// at once and adding those that stay open to `conns` (at most `max_conns`
+/// in all).
 pub fn accept_http(
     listener: &TcpListener,
     registry: &Registry,
@@ -45,8 +56,9 @@ pub fn accept_http(
     max_conns: usize,
     ctx: &mut Ctx<'_>,
     wrap: &mut dyn FnMut(TcpStream) -> Option<Socket>,
+    budget: usize,
 ) -> io::Result<Accepted> {
-    loop {
+    for _ in 0..budget {
         if conns.len() >= max_conns {
             return Ok(Accepted::AtCap);
         }
@@ -104,6 +116,7 @@ pub fn accept_http(
         );
         conns.insert(conn, wait.deadline);
     }
+    Ok(Accepted::More)
 }
 
 /// Whether accepting is paused, and whether that has been said.
@@ -137,7 +150,7 @@ impl Pause {
         metrics: &mut Metrics,
     ) {
         match result {
-            Ok(Accepted::Drained) => {
+            Ok(Accepted::Drained | Accepted::More) => {
                 if self.warned {
                     log::info!("accepting again");
                     self.warned = false;

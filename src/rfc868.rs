@@ -141,16 +141,39 @@ pub struct TimeStats {
     pub no_clock: u64,
 }
 
-/// Accepts every pending connection on a time listener, writes the four
-/// bytes and closes (by dropping the socket). Returns when `accept` would
-/// block; an error other than "try again" is returned to the caller, which
-/// logs it and keeps serving.
-pub fn serve_tcp(listener: &TcpListener, now: SystemTime, stats: &mut TimeStats) -> io::Result<()> {
+/// How a drain of a time socket ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Drain {
+    /// The socket said WouldBlock (or a short batch said it would).
+    Empty,
+    /// The turn's budget was spent and more may wait: the loop comes back
+    /// after everyone else has had a turn. A flood, or a socket that never
+    /// says WouldBlock, cannot keep the loop (or a signal) waiting.
+    More,
+}
+
+/// Connections a time listener answers in one turn of the loop.
+pub const TCP_PER_TURN: usize = 1024;
+
+/// Batches of datagrams a time socket answers in one turn of the loop
+/// (each up to [`crate::batch::BATCH`]).
+pub const UDP_BATCHES_PER_TURN: usize = 16;
+
+/// Accepts pending connections on a time listener, at most `budget`,
+/// writes the four bytes and closes each (by dropping the socket). Returns
+/// when `accept` would block or the budget is spent; an error other than
+/// "try again" is returned to the caller, which logs it and keeps serving.
+pub fn serve_tcp(
+    listener: &TcpListener,
+    now: SystemTime,
+    stats: &mut TimeStats,
+    budget: usize,
+) -> io::Result<Drain> {
     // One wakeup is one instant: every connection accepted in it gets the
     // same second, computed once.
     let reply = encode(now);
     let before = stats.tcp_replies;
-    loop {
+    for _ in 0..budget {
         let (stream, _peer) = match listener.accept() {
             Ok(conn) => conn,
             Err(e) if would_block(&e) => {
@@ -158,7 +181,7 @@ pub fn serve_tcp(listener: &TcpListener, now: SystemTime, stats: &mut TimeStats)
                     "RFC 868 TCP: {} answered and closed, then accept: WouldBlock",
                     stats.tcp_replies - before
                 );
-                return Ok(());
+                return Ok(Drain::Empty);
             }
             // The peer gave up between SYN and accept: nothing to answer.
             Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => continue,
@@ -180,10 +203,12 @@ pub fn serve_tcp(listener: &TcpListener, now: SystemTime, stats: &mut TimeStats)
         }
         // Dropping `stream` closes it: the client reads four bytes then EOF.
     }
+    log::trace!("RFC 868 TCP: {budget} answered; more may wait, back after the others");
+    Ok(Drain::More)
 }
 
-/// Answers every pending datagram on a time socket with one four-byte
-/// datagram, until no more are queued. Datagrams are taken and answered in
+/// Answers pending datagrams on a time socket with one four-byte datagram
+/// each, until no more are queued or `budget` batches were answered. Datagrams are taken and answered in
 /// batches (`recvmmsg`, `sendmmsg`): two syscalls for up to
 /// [`crate::batch::BATCH`] replies. A batch smaller than the maximum means
 /// the queue was empty, so no call is spent learning that it would block.
@@ -193,14 +218,15 @@ pub fn serve_udp(
     now: SystemTime,
     policy: &mut UdpPolicy,
     stats: &mut TimeStats,
-) -> io::Result<()> {
+    budget: usize,
+) -> io::Result<Drain> {
     let reply = encode(now);
     let second = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let fd = socket.as_raw_fd();
-    loop {
+    for _ in 0..budget {
         let received = match batch.recv(fd) {
             Ok(n) => n,
-            Err(e) if would_block(&e) => return Ok(()),
+            Err(e) if would_block(&e) => return Ok(Drain::Empty),
             Err(e) if interrupted(&e) => continue,
             // An ICMP error from an earlier reply surfaces here on Linux;
             // it concerns that peer only.
@@ -217,9 +243,10 @@ pub fn serve_udp(
             None => stats.no_clock += n as u64,
         }
         if received < BATCH {
-            return Ok(());
+            return Ok(Drain::Empty);
         }
     }
+    Ok(Drain::More)
 }
 
 #[cfg(test)]
@@ -229,6 +256,49 @@ mod tests {
 
     fn at(unix: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(unix)
+    }
+
+    /// One turn takes at most its budget of batches; what is left is taken
+    /// on the next turn, and a short batch ends the drain.
+    #[test]
+    fn a_udp_drain_stops_at_its_budget_and_takes_the_rest_next_turn() {
+        let server = UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let n = BATCH + 36;
+        for _ in 0..n {
+            client.send_to(b"", server.local_addr().unwrap()).unwrap();
+        }
+        let (mut batch, mut policy) = (DatagramBatch::default(), UdpPolicy::new(false, 0));
+        let mut stats = TimeStats::default();
+        let now = at(1_000_000_000);
+        let turn = serve_udp(&server, &mut batch, now, &mut policy, &mut stats, 1).unwrap();
+        assert_eq!((turn, stats.udp_replies), (Drain::More, BATCH as u64));
+        let turn = serve_udp(&server, &mut batch, now, &mut policy, &mut stats, 1).unwrap();
+        assert_eq!((turn, stats.udp_replies), (Drain::Empty, n as u64));
+        let mut reply = [0u8; 8];
+        for _ in 0..n {
+            assert_eq!(client.recv(&mut reply).unwrap(), 4);
+        }
+    }
+
+    /// The same for connections to the TCP time listener.
+    #[test]
+    fn a_tcp_drain_stops_at_its_budget_and_takes_the_rest_next_turn() {
+        let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let clients: Vec<_> = (0..5).map(|_| std::net::TcpStream::connect(addr).unwrap()).collect();
+        let mut stats = TimeStats::default();
+        let now = at(1_000_000_000);
+        assert_eq!(serve_tcp(&listener, now, &mut stats, 2).unwrap(), Drain::More);
+        assert_eq!(stats.tcp_replies, 2);
+        assert_eq!(serve_tcp(&listener, now, &mut stats, 2).unwrap(), Drain::More);
+        assert_eq!(serve_tcp(&listener, now, &mut stats, 2).unwrap(), Drain::Empty);
+        assert_eq!(stats.tcp_replies, 5);
+        for mut c in clients {
+            let mut four = Vec::new();
+            std::io::Read::read_to_end(&mut c, &mut four).unwrap();
+            assert_eq!(four, encode(now).unwrap());
+        }
     }
 
     #[test]

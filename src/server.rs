@@ -43,7 +43,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use mio::{Events, Interest, Poll, Token, Waker};
 
-use crate::accept::{Accepted, Pause, accept_http};
+use crate::accept::{ACCEPTS_PER_TURN, Accepted, Pause, accept_http};
 use crate::access_log::AccessLog;
 use crate::batch::DatagramBatch;
 use crate::coalesce::{Coalesce, Polled, Wait};
@@ -155,6 +155,10 @@ pub struct Server {
     expired: Vec<usize>,
     /// Connections that yielded with more to write (see `Next::Again`).
     again: Vec<usize>,
+    /// Listeners that spent their turn's budget with more waiting
+    /// (`Accepted::More`, `rfc868::Drain::More`): served again after
+    /// everyone else, like connections that yield.
+    listeners_again: Vec<usize>,
     max_conns: usize,
     /// Whether accepting is paused (at the cap, or out of descriptors).
     accept: Pause,
@@ -252,6 +256,7 @@ impl Server {
             },
             expired: Vec::new(),
             again: Vec::new(),
+            listeners_again: Vec::new(),
             max_conns: config.max_conns,
             accept: Pause::default(),
             #[cfg(feature = "tls")]
@@ -369,6 +374,10 @@ impl Server {
             if self.again.is_empty() {
                 self.again = again;
             }
+            // Listeners that had more than a turn's worth queued.
+            for i in std::mem::take(&mut self.listeners_again) {
+                self.on_listener(i, now, wall);
+            }
 
             if let ServerState::Draining { until } = self.state
                 && (self.conns.is_empty() || now >= until)
@@ -472,7 +481,7 @@ impl Server {
     /// zero while connections wait for another turn; at most a second while
     /// access log lines wait to be written.
     fn next_timeout(&self, now: Instant) -> Option<Duration> {
-        if !self.again.is_empty() {
+        if !self.again.is_empty() || !self.listeners_again.is_empty() {
             return Some(Duration::ZERO);
         }
         let mut timer = self.conns.next_timeout(now);
@@ -520,6 +529,7 @@ impl Server {
                 self.max_conns,
                 &mut self.lent.ctx(now),
                 &mut |tcp| Some(Socket::Plain(tcp)),
+                ACCEPTS_PER_TURN,
             ),
             #[cfg(feature = "tls")]
             Listener::Https(l) => {
@@ -537,23 +547,33 @@ impl Server {
                             None
                         }
                     },
+                    ACCEPTS_PER_TURN,
                 )
             }
             #[cfg(not(feature = "tls"))]
             Listener::Https(_) => return,
             Listener::Time(l) => {
                 let stats = &mut self.lent.ops.metrics.time;
-                rfc868::serve_tcp(l, wall, stats).map(|()| Accepted::Drained)
+                rfc868::serve_tcp(l, wall, stats, rfc868::TCP_PER_TURN).map(|drain| match drain {
+                    rfc868::Drain::Empty => Accepted::Drained,
+                    rfc868::Drain::More => Accepted::More,
+                })
             }
             Listener::TimeUdp(u) => {
                 let (batch, policy) = (&mut self.datagrams, &mut self.udp_policy);
                 let stats = &mut self.lent.ops.metrics.time;
-                if let Err(e) = rfc868::serve_udp(u, batch, wall, policy, stats) {
-                    log::warn!("{}: {e}", listener.syscall());
+                match rfc868::serve_udp(u, batch, wall, policy, stats, rfc868::UDP_BATCHES_PER_TURN)
+                {
+                    Ok(rfc868::Drain::More) => self.listeners_again.push(i),
+                    Ok(rfc868::Drain::Empty) => {}
+                    Err(e) => log::warn!("{}: {e}", listener.syscall()),
                 }
                 return;
             }
         };
+        if let Ok(Accepted::More) = result {
+            self.listeners_again.push(i);
+        }
         let open = self.conns.len();
         let metrics = &mut self.lent.ops.metrics;
         (self.accept).after(&result, listener.syscall(), open, now, metrics);
