@@ -4,8 +4,12 @@
 //! four bytes for every datagram of a wakeup. Receiving up to [`BATCH`]
 //! datagrams in one call and answering them all in another turns two
 //! syscalls per reply into two per batch. The datagrams' contents are never
-//! looked at, so they are received into no buffer at all (the kernel
-//! truncates them); only their source addresses are kept.
+//! looked at, so each is received into one byte (the kernel truncates the
+//! rest); only their source addresses are kept.
+//!
+//! One byte, not none: Linux takes a message with no iovec, but qemu-user
+//! (how the ARM builds are tested) answers such a `recvmmsg` with a full
+//! batch of nothing, every time, and never takes the datagram.
 
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -20,6 +24,8 @@ pub const BATCH: usize = 64;
 pub struct DatagramBatch {
     addrs: Box<[libc::sockaddr_storage; BATCH]>,
     lens: [libc::socklen_t; BATCH],
+    /// The one byte each datagram is received into (and truncated at).
+    scratch: [u8; BATCH],
 }
 
 impl Default for DatagramBatch {
@@ -28,6 +34,7 @@ impl Default for DatagramBatch {
             // SAFETY: sockaddr_storage is plain old data; all-zero is a valid value.
             addrs: Box::new(unsafe { std::mem::zeroed() }),
             lens: [0; BATCH],
+            scratch: [0; BATCH],
         }
     }
 }
@@ -66,15 +73,21 @@ impl DatagramBatch {
     /// Receives up to [`BATCH`] datagrams without blocking and returns how
     /// many arrived (`WouldBlock` when none). Their payloads are discarded.
     pub fn recv(&mut self, fd: RawFd) -> io::Result<usize> {
-        // SAFETY: mmsghdr is plain old data; all-zero is a valid value.
+        // SAFETY: mmsghdr and iovec are plain old data; all-zero is valid.
         let mut msgs: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
-        for (msg, addr) in msgs.iter_mut().zip(self.addrs.iter_mut()) {
+        let mut iovs: [libc::iovec; BATCH] = unsafe { std::mem::zeroed() };
+        let slots = self.addrs.iter_mut().zip(self.scratch.iter_mut());
+        for ((msg, iov), (addr, byte)) in msgs.iter_mut().zip(iovs.iter_mut()).zip(slots) {
             msg.msg_hdr.msg_name = (addr as *mut libc::sockaddr_storage).cast();
             msg.msg_hdr.msg_namelen = STORAGE_LEN;
-            // No iovec: the payload is truncated away; MSG_TRUNC is set on it.
+            // One byte: the rest of the payload is truncated away.
+            iov.iov_base = (byte as *mut u8).cast();
+            iov.iov_len = 1;
+            msg.msg_hdr.msg_iov = iov;
+            msg.msg_hdr.msg_iovlen = 1;
         }
-        // Every msg_name points into `self.addrs`, which outlives the call,
-        // with its true length; no iovecs are given.
+        // Every msg_name points into `self.addrs` with its true length, and
+        // every iovec at one byte of `self.scratch`: both outlive the call.
         let n = syscall!(recvmmsg(
             fd,
             msgs.as_mut_ptr(),

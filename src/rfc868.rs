@@ -286,13 +286,24 @@ mod tests {
     fn a_tcp_drain_stops_at_its_budget_and_takes_the_rest_next_turn() {
         let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
         let addr = listener.local_addr().unwrap();
-        let clients: Vec<_> = (0..5).map(|_| std::net::TcpStream::connect(addr).unwrap()).collect();
+        let clients: Vec<_> = (0..5)
+            .map(|_| std::net::TcpStream::connect(addr).unwrap())
+            .collect();
         let mut stats = TimeStats::default();
         let now = at(1_000_000_000);
-        assert_eq!(serve_tcp(&listener, now, &mut stats, 2).unwrap(), Drain::More);
+        assert_eq!(
+            serve_tcp(&listener, now, &mut stats, 2).unwrap(),
+            Drain::More
+        );
         assert_eq!(stats.tcp_replies, 2);
-        assert_eq!(serve_tcp(&listener, now, &mut stats, 2).unwrap(), Drain::More);
-        assert_eq!(serve_tcp(&listener, now, &mut stats, 2).unwrap(), Drain::Empty);
+        assert_eq!(
+            serve_tcp(&listener, now, &mut stats, 2).unwrap(),
+            Drain::More
+        );
+        assert_eq!(
+            serve_tcp(&listener, now, &mut stats, 2).unwrap(),
+            Drain::Empty
+        );
         assert_eq!(stats.tcp_replies, 5);
         for mut c in clients {
             let mut four = Vec::new();

@@ -166,7 +166,10 @@ pub fn raise_nofile_limit() -> io::Result<u64> {
         };
         syscall!(setrlimit(libc::RLIMIT_NOFILE, &raised)).map_err(|e| context(e, "setrlimit"))?;
     }
-    Ok(lim.rlim_max)
+    // rlim_t is 32 bits on 32-bit ARM (RLIM_INFINITY is u32::MAX there).
+    #[allow(clippy::useless_conversion)]
+    let max = u64::from(lim.rlim_max);
+    Ok(max)
 }
 
 /// Switches the process to `name`'s user and group, for good: groups first,

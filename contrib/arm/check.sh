@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Builds oneloop for ARM (arm64 static musl, armhf glibc) with Debian's
+# cross compilers and the settings in .cargo/config.toml, then runs each
+# binary under qemu-user and talks to it over loopback: HTTP (a small file,
+# 3 MB by sendfile, a range, HTTP/2), HTTPS, RFC 868 over TCP and UDP, an
+# idle loop that does not spin, and a SIGTERM drain that ends with exit 0.
+# (qemu runs the program, not a board: speed and memory here are not the
+# board's.)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+fail() { echo "arm check: $*" >&2; exit 1; }
+
+targets=(aarch64-unknown-linux-musl armv7-unknown-linux-gnueabihf)
+for t in "${targets[@]}"; do
+    cargo build --release --quiet --target "$t"
+done
+arm64=target/aarch64-unknown-linux-musl/release/oneloop
+size=$(stat -c %s "$arm64")
+[ "$size" -le $((2 * 1024 * 1024)) ] || fail "$arm64 is $size bytes, over 2 MiB"
+
+dir=$(mktemp -d)
+pid=
+trap 'kill "$pid" 2>/dev/null || true; rm -rf "$dir"' EXIT
+mkdir "$dir/www"
+echo hello > "$dir/www/a.txt"
+head -c 3000017 /dev/urandom > "$dir/www/big.bin"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+    -subj /CN=localhost -addext subjectAltName=DNS:localhost \
+    -keyout "$dir/key.pem" -out "$dir/cert.pem" 2>/dev/null
+
+port=28080
+for t in "${targets[@]}"; do
+    case "$t" in
+        aarch64*) run=(qemu-aarch64-static) ;;
+        armv7*) run=(qemu-arm-static -L /usr/arm-linux-gnueabihf) ;;
+    esac
+    http=$port time=$((port + 1)) https=$((port + 2))
+    port=$((port + 10))
+    "${run[@]}" "target/$t/release/oneloop" --root "$dir/www" \
+        --http "127.0.0.1:$http" --time "127.0.0.1:$time" --https "127.0.0.1:$https" \
+        --tls-cert "$dir/cert.pem" --tls-key "$dir/key.pem" 2> "$dir/$t.log" &
+    pid=$!
+    for _ in $(seq 1 50); do
+        grep -q "serving HTTP" "$dir/$t.log" && break
+        sleep 0.2
+    done
+    grep -q "serving HTTP" "$dir/$t.log" || fail "$t did not start: $(cat "$dir/$t.log")"
+    base=http://127.0.0.1:$http
+    [ "$(curl -sS "$base/a.txt")" = hello ] || fail "$t: HTTP"
+    curl -sS "$base/big.bin" | cmp -s - "$dir/www/big.bin" || fail "$t: 3 MB over HTTP differs"
+    [ "$(curl -sS -r 2999990- "$base/big.bin" | wc -c)" = 27 ] || fail "$t: range"
+    curl -sS --http2-prior-knowledge "$base/big.bin" | cmp -s - "$dir/www/big.bin" || fail "$t: HTTP/2 differs"
+    curl -sS --cacert "$dir/cert.pem" --resolve "localhost:$https:127.0.0.1" \
+        "https://localhost:$https/big.bin" | cmp -s - "$dir/www/big.bin" || fail "$t: HTTPS differs"
+    rdate -p -o "$time" 127.0.0.1 >/dev/null || fail "$t: RFC 868 over TCP"
+    timeout 5 rdate -p -u -o "$time" 127.0.0.1 >/dev/null || fail "$t: RFC 868 over UDP"
+    # Idle, the loop sleeps in epoll_wait: under a tenth of a second of CPU
+    # in a second (qemu's own threads included).
+    before=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+    sleep 1
+    after=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+    [ $((after - before)) -le 10 ] || fail "$t: $((after - before)) ticks of CPU in an idle second"
+    kill -TERM "$pid"
+    wait "$pid" || fail "$t: exit status $? after SIGTERM"
+    grep -q "shutdown complete" "$dir/$t.log" || fail "$t: no 'shutdown complete'"
+    pid=
+    echo "arm check: $t serves HTTP, HTTP/2, HTTPS and RFC 868 (TCP, UDP) under qemu, idles, drains on SIGTERM"
+done
+# The Debian packages: the same contents as amd64's, for arm64 and armhf.
+lists=()
+for t in "${targets[@]}"; do
+    cargo deb --quiet --no-build --target "$t" >/dev/null 2>&1 || fail "cargo deb --target $t"
+    deb=$(ls -t target/"$t"/debian/oneloop_*.deb | head -1)
+    arch=$(dpkg-deb -f "$deb" Architecture)
+    case "$t:$arch" in aarch64*:arm64 | armv7*:armhf) ;; *) fail "$deb is for $arch" ;; esac
+    dpkg-deb -c "$deb" | awk '{print $6}' | sort > "$dir/$arch.list"
+    for f in ./usr/bin/oneloop ./usr/share/man/man1/oneloop-rdate.1 ./usr/share/doc/oneloop/LICENSE-APACHE \
+        ./lib/systemd/system/oneloop.service; do
+        grep -q "^$f" "$dir/$arch.list" || fail "$deb lacks $f"
+    done
+    lists+=("$dir/$arch.list")
+done
+cmp -s "${lists[@]}" || fail "the arm64 and armhf packages differ: $(diff "${lists[@]}")"
+echo "arm check: $arm64 is $size bytes; $(ls target/aarch64-unknown-linux-musl/debian/*.deb target/armv7-unknown-linux-gnueabihf/debian/*.deb | xargs -n1 basename | tr '\n' ' ')hold the same files"
