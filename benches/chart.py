@@ -22,8 +22,13 @@ TITLES = {"ka": "keep-alive req/s", "pipe": "16-deep pipelining req/s",
           "tcptime": "RFC 868 TCP conn/s", "udptime": "RFC 868 UDP replies/s",
           "mem10k": "10k idle conns: RSS (lower is better)",
           "tls-ka": "HTTPS keep-alive req/s", "tls-close": "HTTPS, a full handshake per request: req/s",
-          "tls-big": "HTTPS 1 MiB file MiB/s", "tls-mem": "5k idle HTTPS conns: RSS (lower is better)"}
-LOWER_BETTER = ("mem10k", "tls-mem")
+          "tls-big": "HTTPS 1 MiB file MiB/s", "tls-mem": "5k idle HTTPS conns: RSS (lower is better)",
+          "ka-c4": "keep-alive, 4 clients: req/s", "ka-c16": "keep-alive, 16 clients: req/s",
+          "tls-ka-c16": "HTTPS keep-alive, 16 clients: req/s",
+          "h2-ka": "HTTP/2 over TLS, 100 x 10 streams: req/s", "h2c-ka": "HTTP/2 plain (h2c): req/s",
+          "h2-big": "HTTP/2 over TLS, 1 MiB file: MiB/s",
+          "h2-mem": "5k idle HTTP/2 conns: RSS (lower is better)"}
+LOWER_BETTER = ("mem10k", "tls-mem", "h2-mem")
 
 
 def main(src, dst):
