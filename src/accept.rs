@@ -159,7 +159,8 @@ impl Pause {
             Ok(Accepted::AtCap) => {
                 metrics.paused_at_cap += 1;
                 if !self.warned {
-                    log::warn!("{open} connections, the cap: not accepting until one closes");
+                    let open = crate::trace::plural(open as u64, "connection", "connections");
+                    log::warn!("{open}, the cap: not accepting until one closes");
                     self.warned = true;
                 }
                 self.until = Some(now);

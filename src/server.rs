@@ -59,6 +59,7 @@ use crate::sockets::{Listener, Listeners};
 use crate::sys::{self, context, interrupted};
 #[cfg(feature = "tls")]
 use crate::tls::Tls;
+use crate::trace::plural;
 use crate::trace::{self, NameToken};
 
 /// Signals (SIGINT, SIGTERM, SIGHUP) arrive on this token.
@@ -384,8 +385,10 @@ impl Server {
             {
                 let left = self.conns.len();
                 if left > 0 {
-                    let s = if left == 1 { "" } else { "s" };
-                    log::warn!("shutdown timeout: closing {left} connection{s} still busy");
+                    log::warn!(
+                        "shutdown timeout: closing {} still busy",
+                        plural(left as u64, "connection", "connections")
+                    );
                     let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
                     for key in keys {
                         self.close(key);
@@ -735,12 +738,6 @@ impl Server {
             self.apply(key, registered, next);
         }
     }
-}
-
-/// `1 connection`, `2 connections`: log lines say what they count in
-/// words that agree with the number.
-fn plural(n: u64, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// A signal by its name, as people know it (`SIGTERM`, not 15).

@@ -89,3 +89,22 @@ fn readiness(event: &Event, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     }
     Ok(())
 }
+
+/// `1 connection`, `2 connections`: log lines say what they count in
+/// words that agree with the number.
+pub fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn counts_agree_with_their_nouns() {
+        assert_eq!(super::plural(0, "reply", "replies"), "0 replies");
+        assert_eq!(super::plural(1, "reply", "replies"), "1 reply");
+        assert_eq!(
+            super::plural(2, "connection", "connections"),
+            "2 connections"
+        );
+    }
+}

@@ -610,6 +610,16 @@ fn content_length_must_match_the_data() {
     );
 }
 
+/// The streams of the DATA frames in `got`, in the order they left.
+fn data_order(got: &[Got]) -> Vec<u32> {
+    got.iter()
+        .filter_map(|g| match g {
+            Got::Data(id, ..) => Some(*id),
+            _ => None,
+        })
+        .collect()
+}
+
 #[test]
 fn urgent_streams_send_first_and_equals_take_turns() {
     let order = |priorities: [&'static str; 2]| -> Vec<u32> {
@@ -628,13 +638,7 @@ fn urgent_streams_send_first_and_equals_take_turns() {
             frame::write_window_update(&mut w, id, 200);
         }
         c.send(&w);
-        c.take()
-            .iter()
-            .filter_map(|g| match g {
-                Got::Data(id, ..) => Some(*id),
-                _ => None,
-            })
-            .collect()
+        data_order(&c.take())
     };
     assert_eq!(
         order(["u=3, i", "u=3, i"]),
@@ -670,13 +674,7 @@ fn a_response_that_is_not_incremental_is_sent_whole_before_the_next() {
             b.extend(c.headers(id, &fields, true));
         }
         c.send(&b);
-        c.take()
-            .iter()
-            .filter_map(|g| match g {
-                Got::Data(id, ..) => Some(*id),
-                _ => None,
-            })
-            .collect()
+        data_order(&c.take())
     };
     // 40,000 bytes are three frames of 16,384 at most.
     assert_eq!(order("u=3"), [1, 1, 1, 3, 3, 3], "one after the other");
