@@ -13,7 +13,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use oneloop::Limits;
 use oneloop::date::DateLine;
 use oneloop::http::files::Files;
-use oneloop::http::site::{Env, Site};
+use oneloop::http::site::{SessionLoan, Site};
 use oneloop::http1::request;
 use oneloop::http1::session::Session;
 use oneloop::ops::Ops;
@@ -72,7 +72,7 @@ impl Stream for Sink {
 
 fn respond(c: &mut Criterion) {
     let (mut site, mut ops) = (site(), Ops::default());
-    let mut env = Env {
+    let mut loan = SessionLoan {
         site: &mut site,
         ops: &mut ops,
         client: 0,
@@ -90,7 +90,7 @@ fn respond(c: &mut Criterion) {
         g.bench_function(name, |b| {
             b.iter(|| {
                 let mut session = Session::default();
-                let used = session.on_input(black_box(input), &mut env, &mut out);
+                let used = session.on_input(black_box(input), &mut loan, &mut out);
                 let _ = out.flush(&mut sink, &mut 0);
                 used
             })

@@ -19,9 +19,9 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Registry, Token};
 
 use crate::conns::Conns;
-use crate::http::conn::{Conn, Ctx, Next};
+use crate::http::conn::{Conn, ConnLoan, Next};
 use crate::metrics::Metrics;
-use crate::socket::Socket;
+use crate::stream::Transport;
 use crate::sys::{interrupted, would_block};
 
 /// How long accepting pauses after running out of descriptors.
@@ -31,7 +31,7 @@ pub const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Accepted {
     /// `accept` said WouldBlock: nothing is pending.
-    Drained,
+    Empty,
     /// The connection cap was reached with connections still pending.
     AtCap,
     /// A turn's worth ([`ACCEPTS_PER_TURN`]) was taken and more may wait:
@@ -54,18 +54,18 @@ pub fn accept_http(
     registry: &Registry,
     conns: &mut Conns,
     max_conns: usize,
-    ctx: &mut Ctx<'_>,
-    wrap: &mut dyn FnMut(TcpStream) -> Option<Socket>,
+    loan: &mut ConnLoan<'_>,
+    wrap: &mut dyn FnMut(TcpStream) -> Option<Transport>,
     budget: usize,
 ) -> io::Result<Accepted> {
     for _ in 0..budget {
         if conns.len() >= max_conns {
             return Ok(Accepted::AtCap);
         }
-        ctx.ops.metrics.io.other += 1;
+        loan.ops.metrics.io.other += 1;
         let (tcp, peer) = match listener.accept() {
             Ok(accepted) => accepted,
-            Err(e) if would_block(&e) => return Ok(Accepted::Drained),
+            Err(e) if would_block(&e) => return Ok(Accepted::Empty),
             // The peer gave up between its handshake and our accept.
             Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => continue,
             Err(e) if interrupted(&e) => continue,
@@ -79,21 +79,20 @@ pub fn accept_http(
         let tls = sock.is_tls();
         let open = conns.len() as u64;
         let key = conns.next_key();
-        ctx.ops.metrics.accepted += 1;
+        loan.ops.metrics.accepted += 1;
         // It is open while it is served, before it has a slab entry.
-        ctx.ops.metrics.open = open + 1;
-        ctx.ops.metrics.https_open += u64::from(tls);
-        ctx.ops.connected(key, peer.ip());
+        loan.ops.metrics.open = open + 1;
+        loan.ops.metrics.https_open += u64::from(tls);
+        loan.ops.connected(key, peer.ip());
         log::trace!("connection {key}: accepted from {peer}; its request is read at once");
         let mut conn = Conn::new(sock);
-        let next = conn.on_event(key, true, false, ctx);
-        conn.socket().count_handshake(&mut ctx.ops.metrics);
+        let next = conn.on_event(key, true, false, loan);
         let wait = match next {
             Next::Close => {
                 log::trace!("connection {key}: closed (close), never registered");
-                ctx.ops.metrics.io.other += 1;
-                ctx.ops.metrics.open = open;
-                ctx.ops.metrics.https_open -= u64::from(tls);
+                loan.ops.metrics.io.other += 1;
+                loan.ops.metrics.open = open;
+                loan.ops.metrics.https_open -= u64::from(tls);
                 continue; // dropping `conn` closes it
             }
             Next::Wait(wait) => wait,
@@ -103,11 +102,11 @@ pub fn accept_http(
         };
         // Readiness that arrived between our read and this registration is
         // not lost: EPOLL_CTL_ADD reports the socket's current state.
-        ctx.ops.metrics.io.other += 1;
+        loan.ops.metrics.io.other += 1;
         if let Err(e) = registry.register(conn.socket(), Token(key), wait.interest) {
             log::warn!("epoll_ctl: {e}");
-            ctx.ops.metrics.open = open;
-            ctx.ops.metrics.https_open -= u64::from(tls);
+            loan.ops.metrics.open = open;
+            loan.ops.metrics.https_open -= u64::from(tls);
             continue;
         }
         log::trace!(
@@ -150,7 +149,7 @@ impl Pause {
         metrics: &mut Metrics,
     ) {
         match result {
-            Ok(Accepted::Drained | Accepted::More) => {
+            Ok(Accepted::Empty | Accepted::More) => {
                 if self.warned {
                     log::info!("accepting again");
                     self.warned = false;
@@ -180,7 +179,7 @@ impl Pause {
     }
 
     /// Ends the pause if its time is over and a slot is free; then every
-    /// TCP listener must be drained again, since its queued connections
+    /// TCP listener must be emptied again, since its queued connections
     /// will not raise a new edge.
     pub fn resume(&mut self, now: Instant, open: usize, max_conns: usize) -> bool {
         match self.until {

@@ -98,7 +98,7 @@ pub struct Coalesce {
 
 /// How the next poll waits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Wait {
+pub enum Plan {
     /// Block until an event, or for the timeout (`None`: no deadline).
     Block(Option<Duration>),
     /// Poll without blocking for up to `spin`; if nothing came, block for
@@ -148,34 +148,34 @@ impl Coalesce {
     /// How the next poll waits, given the loop's own timeout (its next
     /// deadline; zero when connections wait for another turn). Neither a
     /// pause nor a spin runs past the timeout.
-    pub fn next_wait(&mut self, timeout: Option<Duration>) -> Wait {
+    pub fn plan(&mut self, timeout: Option<Duration>) -> Plan {
         let cap = |d: Duration| timeout.map_or(d, |t| t.min(d));
         if timeout == Some(Duration::ZERO) || self.events == 0 {
-            return Wait::Block(timeout);
+            return Plan::Block(timeout);
         }
         if self.events >= BUSY && !self.looked {
             return match self.pause.is_zero() {
-                true => Wait::Block(timeout),
-                false => Wait::PauseThenLook(cap(self.pause)),
+                true => Plan::Block(timeout),
+                false => Plan::PauseThenLook(cap(self.pause)),
             };
         }
         if self.events < BUSY && !self.spin.is_zero() {
             if self.rest.0 > 0 {
                 self.rest.0 -= 1;
-                return Wait::Block(timeout);
+                return Plan::Block(timeout);
             }
             self.spun += 1;
             if self.spun > PROBE_EVERY {
                 self.spun = 0;
                 self.probing = true;
-                return Wait::Block(timeout);
+                return Plan::Block(timeout);
             }
-            return Wait::LookThenBlock {
+            return Plan::LookThenBlock {
                 spin: cap(self.spin),
                 timeout,
             };
         }
-        Wait::Block(timeout)
+        Plan::Block(timeout)
     }
 
     /// Connection `key` had an event. A spin pays when the loop's wake-up
@@ -252,11 +252,11 @@ mod tests {
     #[test]
     fn an_idle_loop_blocks() {
         let mut c = Coalesce::new(PAUSE, SPIN);
-        assert_eq!(c.next_wait(None), Wait::Block(None));
+        assert_eq!(c.plan(None), Plan::Block(None));
         // A wakeup with nothing (a deadline) is not followed by a spin.
         c.woke(0, blocked(1_000_000, false));
         let second = Some(Duration::from_secs(1));
-        assert_eq!(c.next_wait(second), Wait::Block(second));
+        assert_eq!(c.plan(second), Plan::Block(second));
     }
 
     #[test]
@@ -265,8 +265,8 @@ mod tests {
         for events in 1..BUSY {
             c.woke(events, Polled::Caught);
             assert_eq!(
-                c.next_wait(None),
-                Wait::LookThenBlock {
+                c.plan(None),
+                Plan::LookThenBlock {
                     spin: SPIN,
                     timeout: None
                 },
@@ -276,8 +276,8 @@ mod tests {
         // Never past the loop's own deadline.
         let soon = Some(Duration::from_micros(20));
         assert_eq!(
-            c.next_wait(soon),
-            Wait::LookThenBlock {
+            c.plan(soon),
+            Plan::LookThenBlock {
                 spin: Duration::from_micros(20),
                 timeout: soon
             }
@@ -292,7 +292,7 @@ mod tests {
             c.woke(1, blocked(10_000, true));
             assert_eq!(c.spin().as_micros(), want);
         }
-        assert_eq!(c.next_wait(None), Wait::Block(None), "no spin left");
+        assert_eq!(c.plan(None), Plan::Block(None), "no spin left");
         // Then a client that asks again 30 µs after each answer: the sleep
         // was short, a spin would have caught it; it grows back to the most.
         c.woke(1, blocked(30, false));
@@ -310,18 +310,18 @@ mod tests {
     fn a_busy_wakeup_blocks_or_pauses_once_then_decides_again() {
         let mut c = Coalesce::new(OFF, SPIN);
         c.woke(BUSY, blocked(5, false));
-        assert_eq!(c.next_wait(None), Wait::Block(None), "busy: no spin");
+        assert_eq!(c.plan(None), Plan::Block(None), "busy: no spin");
         assert_eq!(c.spin(), SPIN, "a busy loop's short sleeps leave it");
         let mut c = Coalesce::new(PAUSE, SPIN);
         c.woke(BUSY, blocked(5, false));
-        assert_eq!(c.next_wait(None), Wait::PauseThenLook(PAUSE));
+        assert_eq!(c.plan(None), Plan::PauseThenLook(PAUSE));
         // The look brings many: that was the pause's doing, not the load's.
         c.woke(40, Polled::Looked);
-        assert_eq!(c.next_wait(None), Wait::Block(None));
+        assert_eq!(c.plan(None), Plan::Block(None));
         c.woke(BUSY + 3, blocked(2, false));
-        assert_eq!(c.next_wait(None), Wait::PauseThenLook(PAUSE));
+        assert_eq!(c.plan(None), Plan::PauseThenLook(PAUSE));
         let soon = Duration::from_micros(10);
-        assert_eq!(c.next_wait(Some(soon)), Wait::PauseThenLook(soon));
+        assert_eq!(c.plan(Some(soon)), Plan::PauseThenLook(soon));
     }
 
     #[test]
@@ -330,24 +330,24 @@ mod tests {
         let spins = |c: &mut Coalesce, n: u32| {
             for _ in 0..n {
                 c.woke(1, Polled::Caught);
-                assert!(matches!(c.next_wait(None), Wait::LookThenBlock { .. }));
+                assert!(matches!(c.plan(None), Plan::LookThenBlock { .. }));
             }
         };
         spins(&mut c, PROBE_EVERY);
         // The next wait is a probe: it blocks, and finds a queue.
         c.woke(1, Polled::Caught);
-        assert_eq!(c.next_wait(None), Wait::Block(None));
+        assert_eq!(c.plan(None), Plan::Block(None));
         c.woke(BUSY, blocked(3, false));
         // Busy wakeups never spin; light ones rest for PROBE_EVERY waits.
         for _ in 0..PROBE_EVERY {
             c.woke(2, blocked(3, false));
-            assert_eq!(c.next_wait(None), Wait::Block(None));
+            assert_eq!(c.plan(None), Plan::Block(None));
         }
         spins(&mut c, PROBE_EVERY);
         // A probe that finds few events: spinning goes on, and the next
         // rest is the shortest again.
         c.woke(1, Polled::Caught);
-        assert_eq!(c.next_wait(None), Wait::Block(None));
+        assert_eq!(c.plan(None), Plan::Block(None));
         c.woke(1, blocked(40, false));
         spins(&mut c, 3);
         assert_eq!(c.rest, (0, PROBE_EVERY));
@@ -362,16 +362,16 @@ mod tests {
             for i in 0..PROBE_EVERY as usize {
                 c.saw(i % clients);
                 c.woke(1, Polled::Caught);
-                assert!(matches!(c.next_wait(None), Wait::LookThenBlock { .. }));
+                assert!(matches!(c.plan(None), Plan::LookThenBlock { .. }));
             }
             c.woke(1, Polled::Caught);
-            assert_eq!(c.next_wait(None), Wait::Block(None), "the probe");
+            assert_eq!(c.plan(None), Plan::Block(None), "the probe");
             c.saw(0);
             c.woke(1, blocked(5, false));
-            let next = c.next_wait(None);
+            let next = c.plan(None);
             match rests {
-                true => assert_eq!(next, Wait::Block(None), "{clients} clients"),
-                false => assert!(matches!(next, Wait::LookThenBlock { .. }), "{clients}"),
+                true => assert_eq!(next, Plan::Block(None), "{clients} clients"),
+                false => assert!(matches!(next, Plan::LookThenBlock { .. }), "{clients}"),
             }
         }
     }
@@ -381,18 +381,18 @@ mod tests {
         let mut c = Coalesce::new(PAUSE, SPIN);
         let now = Some(Duration::ZERO);
         c.woke(BUSY, blocked(1, false));
-        assert_eq!(c.next_wait(now), Wait::Block(now));
+        assert_eq!(c.plan(now), Plan::Block(now));
         c.woke(1, Polled::Caught);
-        assert_eq!(c.next_wait(now), Wait::Block(now));
+        assert_eq!(c.plan(now), Plan::Block(now));
     }
 
     #[test]
     fn zero_turns_either_off() {
         let mut c = Coalesce::new(OFF, OFF);
         c.woke(100, blocked(1, false));
-        assert_eq!(c.next_wait(None), Wait::Block(None));
+        assert_eq!(c.plan(None), Plan::Block(None));
         c.woke(1, blocked(1, false));
-        assert_eq!(c.next_wait(None), Wait::Block(None));
+        assert_eq!(c.plan(None), Plan::Block(None));
         assert_eq!(c.spin(), OFF, "nothing grows from off");
     }
 }

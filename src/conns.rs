@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use slab::Slab;
 
 use crate::http::conn::Conn;
-use crate::socket::Socket;
+use crate::stream::Transport;
 use crate::timers::Timers;
 
 /// Most connections [`Conns::new`] reserves room for (a million: 28 MB of
@@ -26,7 +26,7 @@ const MAX_RESERVED: usize = 1 << 20;
 /// The slab of connections and the wheel of their deadlines.
 #[derive(Debug)]
 pub struct Conns {
-    slab: Slab<Conn<Socket>>,
+    slab: Slab<Conn<Transport>>,
     timers: Timers,
 }
 
@@ -60,23 +60,23 @@ impl Conns {
     }
 
     /// The connection at `key`, if open.
-    pub fn get_mut(&mut self, key: usize) -> Option<&mut Conn<Socket>> {
+    pub fn get_mut(&mut self, key: usize) -> Option<&mut Conn<Transport>> {
         self.slab.get_mut(key)
     }
 
     /// Every open connection.
-    pub fn iter(&self) -> impl Iterator<Item = (usize, &Conn<Socket>)> {
+    pub fn iter(&self) -> impl Iterator<Item = (usize, &Conn<Transport>)> {
         self.slab.iter()
     }
 
     /// Every open connection, to change (the once-a-second chores).
-    pub fn iter_mut(&mut self) -> impl Iterator<Item = (usize, &mut Conn<Socket>)> {
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (usize, &mut Conn<Transport>)> {
         self.slab.iter_mut()
     }
 
     /// Adds a registered connection, closing it at `deadline` unless it
     /// is armed again first; returns its key.
-    pub fn insert(&mut self, conn: Conn<Socket>, deadline: Instant) -> usize {
+    pub fn insert(&mut self, conn: Conn<Transport>, deadline: Instant) -> usize {
         let key = self.slab.insert(conn);
         self.timers.arm(key, deadline);
         key
@@ -84,7 +84,7 @@ impl Conns {
 
     /// Removes a connection and its deadline. Dropping the connection
     /// closes its socket.
-    pub fn remove(&mut self, key: usize) -> Option<Conn<Socket>> {
+    pub fn remove(&mut self, key: usize) -> Option<Conn<Transport>> {
         let conn = self.slab.try_remove(key)?;
         self.timers.cancel(key);
         Some(conn)
@@ -119,13 +119,13 @@ mod tests {
     /// TLS stream, and which of the two) and the pointer to a work state.
     #[test]
     fn a_connection_is_its_socket_and_a_pointer() {
-        let conn = size_of::<Conn<Socket>>();
+        let conn = size_of::<Conn<Transport>>();
         // (A pointer is 4 bytes on 32-bit ARM.)
-        let align = std::mem::align_of::<Conn<Socket>>();
+        let align = std::mem::align_of::<Conn<Transport>>();
         assert_eq!(
             conn,
-            (size_of::<Socket>() + size_of::<usize>()).next_multiple_of(align)
+            (size_of::<Transport>() + size_of::<usize>()).next_multiple_of(align)
         );
-        assert!(size_of::<Socket>() <= 16 + size_of::<mio::net::TcpStream>());
+        assert!(size_of::<Transport>() <= 16 + size_of::<mio::net::TcpStream>());
     }
 }

@@ -240,7 +240,7 @@ mod tls {
         };
         std::fs::write(&pair.cert, cert.pem()).expect("write cert");
         std::fs::write(&pair.key, key.serialize_pem()).expect("write key");
-        let server = Tls::new(&[pair], false).expect("the server's TLS");
+        let server = Tls::new(&[pair], false, Default::default()).expect("the server's TLS");
         let mut roots = RootCertStore::empty();
         roots
             .add(CertificateDer::from(cert.der().to_vec()))
@@ -326,4 +326,45 @@ pub fn site() -> crate::http::site::Site {
     date.update(now);
     let files = crate::http::files::Files::new(None, 1 << 20, 1 << 20).expect("embedded site");
     crate::http::site::Site::new(files, date, crate::config::Limits::default())
+}
+
+/// What the loop lends a connection, with the clocks pinned: the
+/// monotonic one at `t0`, the wall clock at 2001-09-09 01:46:40 UTC (the
+/// embedded site of [`site`]).
+pub struct World {
+    pub buf: Vec<u8>,
+    pub site: crate::http::site::Site,
+    pub ops: crate::ops::Ops,
+    pub pool: crate::http::conn::WorkPool,
+    pub t0: std::time::Instant,
+}
+
+impl World {
+    /// A world whose read buffer holds `buf` bytes.
+    pub fn new(buf: usize) -> World {
+        World {
+            buf: vec![0; buf],
+            site: site(),
+            ops: crate::ops::Ops::default(),
+            pool: crate::http::conn::WorkPool::default(),
+            t0: std::time::Instant::now(),
+        }
+    }
+
+    /// The loan at `ms` milliseconds after `t0`.
+    pub fn at(&mut self, ms: u64) -> crate::http::conn::ConnLoan<'_> {
+        crate::http::conn::ConnLoan {
+            buf: &mut self.buf,
+            site: &mut self.site,
+            ops: &mut self.ops,
+            pool: &mut self.pool,
+            now: self.t0 + std::time::Duration::from_millis(ms),
+            timeouts: crate::config::Timeouts::default(),
+        }
+    }
+
+    /// `ms` milliseconds after `t0`, and `plus`.
+    pub fn time(&self, ms: u64, plus: std::time::Duration) -> std::time::Instant {
+        self.t0 + std::time::Duration::from_millis(ms) + plus
+    }
 }

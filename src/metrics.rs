@@ -12,7 +12,9 @@
 //! Prometheus scraper on the same host or network, and says nothing a port
 //! scan would not.
 
+use std::cell::Cell;
 use std::fmt::Write;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use crate::rfc868::TimeStats;
@@ -61,54 +63,103 @@ impl LoopCounts {
     }
 }
 
-/// TLS handshakes, counted by the loop as each ends.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct TlsCounts {
-    /// Full handshakes done.
-    pub full: u64,
-    /// Handshakes that resumed a session.
-    pub resumed: u64,
-    /// Failed handshakes, by [`TLS_FAILURES`] reason.
-    pub failed: [u64; 6],
+/// How a TLS handshake ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handshake {
+    /// Done with a full handshake.
+    Full,
+    /// Done by resuming an earlier session.
+    Resumed,
+    /// Failed, and why.
+    Failed(TlsFailure),
 }
 
-/// Why handshakes fail, as rustls says (and `closed`: the client left).
-pub const TLS_FAILURES: [&str; 6] = [
-    "malformed",
-    "incompatible",
-    "misbehaved",
-    "alert",
-    "closed",
-    "other",
-];
+/// Why a TLS handshake failed, as rustls says (and `Closed`: the client
+/// left first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsFailure {
+    /// Bytes that are no TLS message.
+    Malformed,
+    /// Nothing in common (versions, suites, ALPN).
+    Incompatible,
+    /// The client broke the protocol.
+    Misbehaved,
+    /// The client sent an alert.
+    Alert,
+    /// The client closed before the handshake ended.
+    Closed,
+    /// Anything else rustls reported.
+    Other,
+}
+
+impl TlsFailure {
+    /// Every reason, in the order of [`TlsCounts`]' array.
+    pub const ALL: [TlsFailure; 6] = [
+        TlsFailure::Malformed,
+        TlsFailure::Incompatible,
+        TlsFailure::Misbehaved,
+        TlsFailure::Alert,
+        TlsFailure::Closed,
+        TlsFailure::Other,
+    ];
+
+    /// The metrics label.
+    pub fn label(self) -> &'static str {
+        match self {
+            TlsFailure::Malformed => "malformed",
+            TlsFailure::Incompatible => "incompatible",
+            TlsFailure::Misbehaved => "misbehaved",
+            TlsFailure::Alert => "alert",
+            TlsFailure::Closed => "closed",
+            TlsFailure::Other => "other",
+        }
+    }
+}
+
+/// TLS handshakes, counted by each TLS stream the moment its handshake
+/// ends. The streams and the metrics share one of these (`Rc`, hence the
+/// cells): a handshake ends inside a stream's read, where no `&mut
+/// Metrics` reaches, and it is reported there once, as a value, rather
+/// than asked about after every event.
+#[derive(Debug, Default)]
+pub struct TlsCounts {
+    full: Cell<u64>,
+    resumed: Cell<u64>,
+    failed: [Cell<u64>; 6],
+}
 
 impl TlsCounts {
-    /// Counts a handshake done.
-    pub fn handshake(&mut self, resumed: bool) {
-        *if resumed {
-            &mut self.resumed
-        } else {
-            &mut self.full
-        } += 1;
+    /// Counts one handshake's end.
+    pub fn count(&self, handshake: Handshake) {
+        let cell = match handshake {
+            Handshake::Full => &self.full,
+            Handshake::Resumed => &self.resumed,
+            Handshake::Failed(why) => &self.failed[why as usize],
+        };
+        cell.set(cell.get() + 1);
     }
 
-    /// Counts a handshake that failed for `reason`.
-    pub fn failed(&mut self, reason: &str) {
-        let i = TLS_FAILURES.iter().position(|&r| r == reason).unwrap_or(5);
-        self.failed[i] += 1;
+    /// How many handshakes ended this way.
+    pub fn get(&self, handshake: Handshake) -> u64 {
+        match handshake {
+            Handshake::Full => self.full.get(),
+            Handshake::Resumed => self.resumed.get(),
+            Handshake::Failed(why) => self.failed[why as usize].get(),
+        }
     }
 }
 
-/// Why a connection's deadline passed; see [`crate::config::Timeouts`].
+/// What a connection waits for, and so which deadline applies (and, when
+/// one passes, why it was closed); see [`crate::config::Timeouts`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Timeout {
-    /// A request head took too long to arrive.
+pub enum Waiting {
+    /// For the rest of a request head (or of the TLS handshake).
     Head,
-    /// Nothing happened on a keep-alive connection.
+    /// For the next request on a keep-alive connection.
     Idle,
-    /// The client stopped reading its response.
+    /// For the client to read its response.
     Send,
-    /// A lingering close ran out its time.
+    /// For the client's FIN, during a lingering close.
     Linger,
 }
 
@@ -121,8 +172,8 @@ pub struct Metrics {
     pub open: u64,
     /// HTTPS connections open now.
     pub https_open: u64,
-    /// TLS handshakes.
-    pub tls: TlsCounts,
+    /// TLS handshakes, shared with every TLS stream (see [`TlsCounts`]).
+    pub tls: Rc<TlsCounts>,
     /// HTTP/2 connections, streams and the frames that end them.
     pub h2: H2Counts,
     /// HTTP connections by state (sampled once a second).
@@ -135,7 +186,7 @@ pub struct Metrics {
     pub time: TimeStats,
     /// The loop's wakeups and syscalls.
     pub io: LoopCounts,
-    /// Connections closed at a deadline, by [`Timeout`].
+    /// Connections closed at a deadline, by what each waited for ([`Waiting`]).
     pub timeouts: [u64; 4],
     /// Times accepting paused at the connection cap.
     pub paused_at_cap: u64,
@@ -186,7 +237,7 @@ impl Metrics {
     }
 
     /// Counts a deadline closing a connection.
-    pub fn timeout(&mut self, kind: Timeout) {
+    pub fn timeout(&mut self, kind: Waiting) {
         self.timeouts[kind as usize] += 1;
     }
 
@@ -275,14 +326,16 @@ impl Metrics {
             "counter",
             "TLS handshakes done, full or resumed.",
             &[
-                ("{kind=\"full\"}", self.tls.full),
-                ("{kind=\"resumed\"}", self.tls.resumed),
+                ("{kind=\"full\"}", self.tls.get(Handshake::Full)),
+                ("{kind=\"resumed\"}", self.tls.get(Handshake::Resumed)),
             ],
         );
-        let failed: Vec<(String, u64)> = TLS_FAILURES
+        let failed: Vec<(String, u64)> = TlsFailure::ALL
             .iter()
-            .zip(self.tls.failed)
-            .map(|(reason, n)| (format!("{{reason=\"{reason}\"}}"), n))
+            .map(|&why| {
+                let n = self.tls.get(Handshake::Failed(why));
+                (format!("{{reason=\"{}\"}}", why.label()), n)
+            })
             .collect();
         let failed: Vec<(&str, u64)> = failed.iter().map(|(l, n)| (l.as_str(), *n)).collect();
         metric(
@@ -328,10 +381,10 @@ impl Metrics {
             "counter",
             "HTTP connections closed at a deadline, by deadline.",
             &[
-                ("{deadline=\"head\"}", t[Timeout::Head as usize]),
-                ("{deadline=\"idle\"}", t[Timeout::Idle as usize]),
-                ("{deadline=\"send\"}", t[Timeout::Send as usize]),
-                ("{deadline=\"linger\"}", t[Timeout::Linger as usize]),
+                ("{deadline=\"head\"}", t[Waiting::Head as usize]),
+                ("{deadline=\"idle\"}", t[Waiting::Idle as usize]),
+                ("{deadline=\"send\"}", t[Waiting::Send as usize]),
+                ("{deadline=\"linger\"}", t[Waiting::Linger as usize]),
             ],
         );
         let io = self.io;
@@ -417,7 +470,7 @@ mod tests {
         m.response(304);
         m.response(404);
         m.response(404);
-        m.timeout(Timeout::Send);
+        m.timeout(Waiting::Send);
         m.time.udp_replies = 7;
         m.io.wakeups = 5;
         m.io.writes = 9;

@@ -206,7 +206,7 @@ pub enum Flush {
     /// The socket could take more, but this connection has had its turn
     /// (one `sendfile` of [`SENDFILE_MAX`]): serve the others, then come
     /// back. Large downloads interleave instead of one hogging the loop,
-    /// and the receivers drain their sockets while the next chunk goes out.
+    /// and the receivers read their sockets while the next chunk goes out.
     Yield,
 }
 

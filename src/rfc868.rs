@@ -143,7 +143,7 @@ pub struct TimeStats {
 
 /// How a drain of a time socket ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Drain {
+pub enum Backlog {
     /// The socket said WouldBlock (or a short batch said it would).
     Empty,
     /// The turn's budget was spent and more may wait: the loop comes back
@@ -168,7 +168,7 @@ pub fn serve_tcp(
     now: SystemTime,
     stats: &mut TimeStats,
     budget: usize,
-) -> io::Result<Drain> {
+) -> io::Result<Backlog> {
     // One wakeup is one instant: every connection accepted in it gets the
     // same second, computed once.
     let reply = encode(now);
@@ -181,7 +181,7 @@ pub fn serve_tcp(
                     "RFC 868 TCP: {} answered and closed, then accept: WouldBlock",
                     stats.tcp_replies - before
                 );
-                return Ok(Drain::Empty);
+                return Ok(Backlog::Empty);
             }
             // The peer gave up between SYN and accept: nothing to answer.
             Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => continue,
@@ -204,7 +204,7 @@ pub fn serve_tcp(
         // Dropping `stream` closes it: the client reads four bytes then EOF.
     }
     log::trace!("RFC 868 TCP: {budget} answered; more may wait, back after the others");
-    Ok(Drain::More)
+    Ok(Backlog::More)
 }
 
 /// Answers pending datagrams on a time socket with one four-byte datagram
@@ -219,14 +219,14 @@ pub fn serve_udp(
     policy: &mut UdpPolicy,
     stats: &mut TimeStats,
     budget: usize,
-) -> io::Result<Drain> {
+) -> io::Result<Backlog> {
     let reply = encode(now);
     let second = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let fd = socket.as_raw_fd();
     for _ in 0..budget {
         let received = match batch.recv(fd) {
             Ok(n) => n,
-            Err(e) if would_block(&e) => return Ok(Drain::Empty),
+            Err(e) if would_block(&e) => return Ok(Backlog::Empty),
             Err(e) if interrupted(&e) => continue,
             // An ICMP error from an earlier reply surfaces here on Linux;
             // it concerns that peer only.
@@ -243,10 +243,10 @@ pub fn serve_udp(
             None => stats.no_clock += n as u64,
         }
         if received < BATCH {
-            return Ok(Drain::Empty);
+            return Ok(Backlog::Empty);
         }
     }
-    Ok(Drain::More)
+    Ok(Backlog::More)
 }
 
 #[cfg(test)]
@@ -261,7 +261,7 @@ mod tests {
     /// One turn takes at most its budget of batches; what is left is taken
     /// on the next turn, and a short batch ends the drain.
     #[test]
-    fn a_udp_drain_stops_at_its_budget_and_takes_the_rest_next_turn() {
+    fn a_udp_turn_stops_at_its_budget_and_takes_the_rest_next_turn() {
         let server = UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
         let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         let n = BATCH + 36;
@@ -272,9 +272,9 @@ mod tests {
         let mut stats = TimeStats::default();
         let now = at(1_000_000_000);
         let turn = serve_udp(&server, &mut batch, now, &mut policy, &mut stats, 1).unwrap();
-        assert_eq!((turn, stats.udp_replies), (Drain::More, BATCH as u64));
+        assert_eq!((turn, stats.udp_replies), (Backlog::More, BATCH as u64));
         let turn = serve_udp(&server, &mut batch, now, &mut policy, &mut stats, 1).unwrap();
-        assert_eq!((turn, stats.udp_replies), (Drain::Empty, n as u64));
+        assert_eq!((turn, stats.udp_replies), (Backlog::Empty, n as u64));
         let mut reply = [0u8; 8];
         for _ in 0..n {
             assert_eq!(client.recv(&mut reply).unwrap(), 4);
@@ -283,7 +283,7 @@ mod tests {
 
     /// The same for connections to the TCP time listener.
     #[test]
-    fn a_tcp_drain_stops_at_its_budget_and_takes_the_rest_next_turn() {
+    fn a_tcp_turn_stops_at_its_budget_and_takes_the_rest_next_turn() {
         let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
         let addr = listener.local_addr().unwrap();
         let clients: Vec<_> = (0..5)
@@ -293,16 +293,16 @@ mod tests {
         let now = at(1_000_000_000);
         assert_eq!(
             serve_tcp(&listener, now, &mut stats, 2).unwrap(),
-            Drain::More
+            Backlog::More
         );
         assert_eq!(stats.tcp_replies, 2);
         assert_eq!(
             serve_tcp(&listener, now, &mut stats, 2).unwrap(),
-            Drain::More
+            Backlog::More
         );
         assert_eq!(
             serve_tcp(&listener, now, &mut stats, 2).unwrap(),
-            Drain::Empty
+            Backlog::Empty
         );
         assert_eq!(stats.tcp_replies, 5);
         for mut c in clients {

@@ -16,7 +16,7 @@
 //!       HTTP listener    -> accept until WouldBlock; serve each at once, then
 //!                           register it only if it stays open
 //!       time listener    -> accept until WouldBlock; write 4 bytes; close
-//!       time UDP socket  -> recvmmsg until drained; one sendmmsg per batch
+//!       time UDP socket  -> recvmmsg until empty; one sendmmsg per batch
 //!       connection k     -> conns[k].on_event(..) -> Wait(interest, deadline)
 //!                           | Again(..) | Close; the loop reregisters and arms
 //!     expire deadlines
@@ -27,7 +27,7 @@
 //!
 //! The loop owns everything a connection needs (the read buffer, the site,
 //! the counters, the pool of work states) and lends it for one event in a
-//! [`Ctx`]. A connection never touches the poller or the wheel: it returns
+//! [`ConnLoan`]. A connection never touches the poller or the wheel: it returns
 //! a [`Next`], and `Server::apply` registers and arms. Listeners are
 //! registered when bound, before the first `poll`.
 //!
@@ -37,6 +37,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
@@ -46,16 +47,16 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use crate::accept::{ACCEPTS_PER_TURN, Accepted, Pause, accept_http};
 use crate::access_log::AccessLog;
 use crate::batch::DatagramBatch;
-use crate::coalesce::{Coalesce, Polled, Wait};
+use crate::coalesce::{Coalesce, Plan, Polled};
 use crate::config::{Clock, Config, Timeouts};
 use crate::conns::Conns;
-use crate::http::conn::{Ctx, Next, WorkPool};
+use crate::http::conn::{ConnLoan, Next, WorkPool};
 use crate::http::site::Site;
-use crate::metrics::{ConnStates, Metrics};
+use crate::listeners::{Listener, Listeners};
+use crate::metrics::{ConnStates, Metrics, TlsCounts};
 use crate::ops::Ops;
 use crate::rfc868;
-use crate::socket::Socket;
-use crate::sockets::{Listener, Listeners};
+use crate::stream::Transport;
 use crate::sys::{self, context, interrupted};
 #[cfg(feature = "tls")]
 use crate::tls::Tls;
@@ -120,9 +121,10 @@ enum ServerState {
     Draining { until: Instant },
 }
 
-/// What the loop lends to whichever connection has the event: kept apart
-/// from the slab so both can be borrowed at once.
-struct Lent {
+/// What the loop owns on behalf of every connection and lends, as a
+/// [`ConnLoan`], to whichever one has the event: kept apart from the slab
+/// so both can be borrowed at once.
+struct Shared {
     /// The one read buffer.
     buf: Vec<u8>,
     site: Site,
@@ -131,9 +133,10 @@ struct Lent {
     timeouts: Timeouts,
 }
 
-impl Lent {
-    fn ctx(&mut self, now: Instant) -> Ctx<'_> {
-        Ctx {
+impl Shared {
+    /// The loan for one event at `now`.
+    fn lend(&mut self, now: Instant) -> ConnLoan<'_> {
+        ConnLoan {
             buf: &mut self.buf,
             site: &mut self.site,
             ops: &mut self.ops,
@@ -151,13 +154,13 @@ pub struct Server {
     http_addrs: Vec<SocketAddr>,
     time_addrs: Vec<SocketAddr>,
     conns: Conns,
-    lent: Lent,
+    shared: Shared,
     /// Connections whose deadline passed, reused from wakeup to wakeup.
     expired: Vec<usize>,
     /// Connections that yielded with more to write (see `Next::Again`).
     again: Vec<usize>,
     /// Listeners that spent their turn's budget with more waiting
-    /// (`Accepted::More`, `rfc868::Drain::More`): served again after
+    /// (`Accepted::More`, `rfc868::Backlog::More`): served again after
     /// everyone else, like connections that yield.
     listeners_again: Vec<usize>,
     max_conns: usize,
@@ -195,11 +198,13 @@ impl Server {
             https_addrs,
             time_addrs,
         } = Listeners::open(&config)?;
+        // Each TLS stream counts its own handshake here as it ends.
+        let tls_counts = Rc::<TlsCounts>::default();
         #[cfg(feature = "tls")]
         let tls = if https_addrs.is_empty() {
             None
         } else {
-            Some(Tls::new(&config.tls, config.http2)?)
+            Some(Tls::new(&config.tls, config.http2, tls_counts.clone())?)
         };
         for (i, l) in listeners.iter_mut().enumerate() {
             let token = Token(LISTENER_BASE - i);
@@ -234,6 +239,7 @@ impl Server {
             metrics: Metrics {
                 started: now_secs,
                 started_at: Some(now),
+                tls: tls_counts,
                 ..Metrics::default()
             },
             access_log: config
@@ -248,7 +254,7 @@ impl Server {
             http_addrs,
             time_addrs,
             conns: Conns::new(now, config.max_conns),
-            lent: Lent {
+            shared: Shared {
                 buf: vec![0; READ_BUF.max(config.limits.max_head_bytes + 1)],
                 site,
                 ops,
@@ -300,7 +306,7 @@ impl Server {
     }
 
     fn metrics(&mut self) -> &mut Metrics {
-        &mut self.lent.ops.metrics
+        &mut self.shared.ops.metrics
     }
 
     /// Runs the loop until shutdown completes. Returns an error only if the
@@ -324,12 +330,12 @@ impl Server {
             // The clocks are read once per wakeup: every reply in it shares them.
             let now = Instant::now();
             let wall = (self.clock)();
-            self.lent.site.refresh(wall);
+            self.shared.site.refresh(wall);
             self.metrics().io.wakeups += 1;
             // A new second: its chores come first, so the state sample
             // shows the connections as the second found them, before this
             // wakeup's events.
-            let second = self.lent.site.date.second().unwrap_or(0);
+            let second = self.shared.site.date.second().unwrap_or(0);
             if second != self.chores_second {
                 self.chores_second = second;
                 self.every_second();
@@ -421,7 +427,7 @@ impl Server {
     }
 
     fn flush_log(&mut self) {
-        if let Some(log) = self.lent.ops.access_log.as_mut() {
+        if let Some(log) = self.shared.ops.access_log.as_mut() {
             log.flush();
         }
     }
@@ -436,10 +442,10 @@ impl Server {
         waiting: &mut Coalesce,
     ) -> io::Result<Option<Polled>> {
         let before = Instant::now();
-        let (timeout, spin) = match waiting.next_wait(self.next_timeout(before)) {
-            Wait::Block(timeout) => (timeout, None),
-            Wait::LookThenBlock { spin, timeout } => (timeout, Some(spin)),
-            Wait::PauseThenLook(pause) => {
+        let (timeout, spin) = match waiting.plan(self.next_timeout(before)) {
+            Plan::Block(timeout) => (timeout, None),
+            Plan::LookThenBlock { spin, timeout } => (timeout, Some(spin)),
+            Plan::PauseThenLook(pause) => {
                 std::thread::sleep(pause);
                 self.metrics().io.coalesced += 1;
                 return match self.poll.poll(events, Some(Duration::ZERO)) {
@@ -488,7 +494,7 @@ impl Server {
             return Some(Duration::ZERO);
         }
         let mut timer = self.conns.next_timeout(now);
-        let log_pending = (self.lent.ops.access_log.as_ref()).is_some_and(AccessLog::pending);
+        let log_pending = (self.shared.ops.access_log.as_ref()).is_some_and(AccessLog::pending);
         if log_pending {
             timer = Some(timer.map_or(LOG_FLUSH, |t| t.min(LOG_FLUSH)));
         }
@@ -530,8 +536,8 @@ impl Server {
                 self.poll.registry(),
                 &mut self.conns,
                 self.max_conns,
-                &mut self.lent.ctx(now),
-                &mut |tcp| Some(Socket::Plain(tcp)),
+                &mut self.shared.lend(now),
+                &mut |tcp| Some(Transport::Plain(tcp)),
                 ACCEPTS_PER_TURN,
             ),
             #[cfg(feature = "tls")]
@@ -542,9 +548,9 @@ impl Server {
                     self.poll.registry(),
                     &mut self.conns,
                     self.max_conns,
-                    &mut self.lent.ctx(now),
+                    &mut self.shared.lend(now),
                     &mut |tcp| match tls?.accept(tcp) {
-                        Ok(stream) => Some(Socket::Tls(Box::new(stream))),
+                        Ok(stream) => Some(Transport::Tls(Box::new(stream))),
                         Err(e) => {
                             log::warn!("{e}");
                             None
@@ -556,19 +562,20 @@ impl Server {
             #[cfg(not(feature = "tls"))]
             Listener::Https(_) => return,
             Listener::Time(l) => {
-                let stats = &mut self.lent.ops.metrics.time;
-                rfc868::serve_tcp(l, wall, stats, rfc868::TCP_PER_TURN).map(|drain| match drain {
-                    rfc868::Drain::Empty => Accepted::Drained,
-                    rfc868::Drain::More => Accepted::More,
+                let stats = &mut self.shared.ops.metrics.time;
+                rfc868::serve_tcp(l, wall, stats, rfc868::TCP_PER_TURN).map(|backlog| match backlog
+                {
+                    rfc868::Backlog::Empty => Accepted::Empty,
+                    rfc868::Backlog::More => Accepted::More,
                 })
             }
             Listener::TimeUdp(u) => {
                 let (batch, policy) = (&mut self.datagrams, &mut self.udp_policy);
-                let stats = &mut self.lent.ops.metrics.time;
+                let stats = &mut self.shared.ops.metrics.time;
                 match rfc868::serve_udp(u, batch, wall, policy, stats, rfc868::UDP_BATCHES_PER_TURN)
                 {
-                    Ok(rfc868::Drain::More) => self.listeners_again.push(i),
-                    Ok(rfc868::Drain::Empty) => {}
+                    Ok(rfc868::Backlog::More) => self.listeners_again.push(i),
+                    Ok(rfc868::Backlog::Empty) => {}
                     Err(e) => log::warn!("{}: {e}", listener.syscall()),
                 }
                 return;
@@ -578,7 +585,7 @@ impl Server {
             self.listeners_again.push(i);
         }
         let open = self.conns.len();
-        let metrics = &mut self.lent.ops.metrics;
+        let metrics = &mut self.shared.ops.metrics;
         (self.accept).after(&result, listener.syscall(), open, now, metrics);
     }
 
@@ -597,8 +604,7 @@ impl Server {
             return;
         };
         let registered = conn.interest();
-        let next = conn.on_event(key, readable, hup, &mut self.lent.ctx(now));
-        conn.socket().count_handshake(&mut self.lent.ops.metrics);
+        let next = conn.on_event(key, readable, hup, &mut self.shared.lend(now));
         self.apply(key, registered, next);
     }
 
@@ -621,7 +627,7 @@ impl Server {
                 "connection {key}: interest {registered:?} -> {:?} (epoll_ctl MOD)",
                 wait.interest
             );
-            self.lent.ops.metrics.io.other += 1;
+            self.shared.ops.metrics.io.other += 1;
             let registry = self.poll.registry();
             if let Err(e) = registry.reregister(conn.socket(), Token(key), wait.interest) {
                 log::warn!("epoll_ctl: {e}");
@@ -638,7 +644,7 @@ impl Server {
         // wheel entry goes with it, so the wheel only ever holds live keys.
         if let Some(mut conn) = self.conns.remove(key) {
             // Lines of responses cut short are written with what was sent.
-            if let Some(log) = self.lent.ops.access_log.as_mut() {
+            if let Some(log) = self.shared.ops.access_log.as_mut() {
                 log.settle(key, conn.sent(), true);
             }
             let open = self.conns.len() as u64;
@@ -661,7 +667,7 @@ impl Server {
             };
             let kind = conn.waiting();
             log::debug!("connection {key}: {kind:?} deadline passed");
-            if kind == crate::metrics::Timeout::Idle {
+            if kind == crate::metrics::Waiting::Idle {
                 conn.farewell();
             }
             self.metrics().timeout(kind);
@@ -678,7 +684,7 @@ impl Server {
         for signal in received {
             log::info!("received {}", signal_name(signal));
             if signal == libc::SIGHUP {
-                if let Some(log) = self.lent.ops.access_log.as_mut() {
+                if let Some(log) = self.shared.ops.access_log.as_mut() {
                     log.reopen();
                 }
                 #[cfg(feature = "tls")]
@@ -705,7 +711,7 @@ impl Server {
             self.state = ServerState::Draining { until: now };
             return;
         }
-        let time = self.lent.ops.metrics.time;
+        let time = self.shared.ops.metrics.time;
         log::info!(
             "shutting down: {} to finish, {} sent",
             plural(self.conns.len() as u64, "connection", "connections"),
@@ -727,14 +733,14 @@ impl Server {
         self.state = ServerState::Draining {
             until: now + self.shutdown_timeout,
         };
-        self.lent.site.routes.draining = true;
+        self.shared.site.routes.draining = true;
         let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
         for key in keys {
             let Some(conn) = self.conns.get_mut(key) else {
                 continue;
             };
             let registered = conn.interest();
-            let next = conn.drain(key, &mut self.lent.ctx(now));
+            let next = conn.drain(key, &mut self.shared.lend(now));
             self.apply(key, registered, next);
         }
     }

@@ -2,7 +2,7 @@
 //!
 //! Every wakeup is logged with its events, every connection's change of
 //! state in the words of RFC 9112, and the syscall results that steer the
-//! loop (a short read means drained, WouldBlock means wait for an edge, a
+//! loop (a short read means the socket is empty, WouldBlock means wait for an edge, a
 //! short write means ask for WRITABLE). Read it beside `src/server.rs`:
 //!
 //! ```text
@@ -10,7 +10,7 @@
 //! TRACE connection 0: accepted from 127.0.0.1:57518; its request is read at once
 //! TRACE connection 0: awaiting request (RFC 9112 §2.1) -> reading message body (RFC 9112 §6)
 //! TRACE connection 0: reading message body (RFC 9112 §6) -> awaiting request (RFC 9112 §2.1)
-//! TRACE connection 0: read 86 bytes (short read: socket drained), 486 bytes of answers queued
+//! TRACE connection 0: read 86 bytes (short read: socket empty), 486 bytes of answers queued
 //! TRACE connection 0: wrote 486 of 486 bytes, all sent
 //! TRACE connection 0: idle, kept open (persistence, RFC 9112 §9.3)
 //! TRACE connection 0: registered for READABLE (epoll_ctl ADD)

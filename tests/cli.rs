@@ -510,7 +510,7 @@ fn trace_narrates_the_loop_and_default_logging_is_quiet() {
     for phrase in [
         "wakeup: 1 event: listener 0 (HTTP) readable",
         "connection 0: accepted from 127.0.0.1:",
-        "(short read: socket drained)",
+        "(short read: socket empty)",
         "all sent",
         "idle, kept open (persistence, RFC 9112 §9.3)",
         "awaiting request (RFC 9112 §2.1) -> reading message body (RFC 9112 §6)",

@@ -36,11 +36,11 @@ use mio::Interest;
 use crate::config::Timeouts;
 use crate::http::edge::{Got, Ready, read};
 use crate::http::pool::{Pool, Pooled};
-use crate::http::site::{Env, Site};
+use crate::http::site::{SessionLoan, Site};
 use crate::http1::session::{Session, SessionState};
 use crate::http2::frame::PREFACE;
 use crate::http2::session::H2Session;
-use crate::metrics::{ConnStates, Timeout};
+use crate::metrics::{ConnStates, Waiting};
 use crate::ops::Ops;
 use crate::out::{Flush, OutQueue};
 use crate::stream::Stream;
@@ -82,8 +82,10 @@ pub struct Wait {
     pub deadline: Instant,
 }
 
-/// Everything a connection borrows from the loop for one event.
-pub struct Ctx<'a> {
+/// What the loop lends a connection for one event: the loop's shared state
+/// and the wakeup's time. Each layer is lent what it needs and no more:
+/// the connection lends its session a [`SessionLoan`] cut from this one.
+pub struct ConnLoan<'a> {
     /// The loop's read buffer.
     pub buf: &'a mut [u8],
     /// The site every session serves.
@@ -140,11 +142,11 @@ impl<S: Stream> Conn<S> {
 
     /// What the connection waits for, which names the deadline that closes
     /// it when it passes.
-    pub fn waiting(&self) -> Timeout {
+    pub fn waiting(&self) -> Waiting {
         let under = Under::of(&self.sock);
         self.work
             .as_ref()
-            .map_or(Timeout::Idle, |w| w.waiting(under))
+            .map_or(Waiting::Idle, |w| w.waiting(under))
     }
 
     /// Before an idle connection is closed at its deadline: an HTTP/2
@@ -184,8 +186,8 @@ impl<S: Stream> Conn<S> {
         let count = match self.work.as_deref() {
             None => &mut states.idle,
             Some(w) => match w.waiting(under) {
-                Timeout::Linger => &mut states.lingering,
-                Timeout::Send => &mut states.writing,
+                Waiting::Linger => &mut states.lingering,
+                Waiting::Send => &mut states.writing,
                 _ if w.is_idle(under) => &mut states.idle,
                 _ => &mut states.reading,
             },
@@ -195,7 +197,7 @@ impl<S: Stream> Conn<S> {
 
     /// Graceful shutdown: an idle connection closes now; a busy one finishes
     /// the request in progress and its response says `Connection: close`.
-    pub fn drain(&mut self, key: usize, ctx: &mut Ctx<'_>) -> Next {
+    pub fn drain(&mut self, key: usize, loan: &mut ConnLoan<'_>) -> Next {
         match self.work.take() {
             Some(mut work) if !work.is_idle(Under::of(&self.sock)) => {
                 work.session.drain();
@@ -203,12 +205,12 @@ impl<S: Stream> Conn<S> {
                     // GOAWAY with the last stream taken; those finish.
                     h2.drain(&mut work.out);
                 }
-                let next = work.next_step(&mut self.sock, key, ctx);
-                self.park(work, next, key, ctx)
+                let next = work.next_step(&mut self.sock, key, loan);
+                self.park(work, next, key, loan)
             }
             idle => {
                 if let Some(work) = idle {
-                    ctx.pool.give(work);
+                    loan.pool.give(work);
                 }
                 Next::Close
             }
@@ -217,23 +219,29 @@ impl<S: Stream> Conn<S> {
 
     /// Handles a readiness event. `readable` covers error events too (the
     /// next read reports them); `hup` says the peer's FIN has arrived.
-    pub fn on_event(&mut self, key: usize, readable: bool, hup: bool, ctx: &mut Ctx<'_>) -> Next {
-        let mut work = self.work.take().unwrap_or_else(|| ctx.pool.take(ctx.now));
-        let next = work.on_event(&mut self.sock, key, readable, hup, ctx);
-        self.park(work, next, key, ctx)
+    pub fn on_event(
+        &mut self,
+        key: usize,
+        readable: bool,
+        hup: bool,
+        loan: &mut ConnLoan<'_>,
+    ) -> Next {
+        let mut work = self.work.take().unwrap_or_else(|| loan.pool.take(loan.now));
+        let next = work.on_event(&mut self.sock, key, readable, hup, loan);
+        self.park(work, next, key, loan)
     }
 
     /// Keeps the work state while there is work; idle or finished, it goes
     /// back to the pool with the capacity it grew.
-    fn park(&mut self, work: Box<Work>, next: Next, key: usize, ctx: &mut Ctx<'_>) -> Next {
-        if let Some(log) = ctx.ops.access_log.as_mut() {
+    fn park(&mut self, work: Box<Work>, next: Next, key: usize, loan: &mut ConnLoan<'_>) -> Next {
+        if let Some(log) = loan.ops.access_log.as_mut() {
             log.settle(key, work.out.sent(), next == Next::Close);
         }
         if next == Next::Close || work.is_idle(Under::of(&self.sock)) {
             if next != Next::Close {
                 log::trace!("connection {key}: idle, kept open (persistence, RFC 9112 §9.3)");
             }
-            ctx.pool.give(work);
+            loan.pool.give(work);
         } else {
             self.work = Some(work);
         }
@@ -371,16 +379,16 @@ impl Work {
     }
 
     /// What the connection waits for, which names its deadline.
-    fn waiting(&self, under: Under) -> Timeout {
+    fn waiting(&self, under: Under) -> Waiting {
         match self.state {
-            ConnState::Lingering { .. } => Timeout::Linger,
+            ConnState::Lingering { .. } => Waiting::Linger,
             // The client is not taking our output, or (HTTP/2) not opening
             // the windows that let it leave.
-            _ if !self.out.is_empty() || under.held || self.owes_data() => Timeout::Send,
+            _ if !self.out.is_empty() || under.held || self.owes_data() => Waiting::Send,
             // A request head is arriving (a TLS handshake counts as one).
-            _ if !self.partial.is_empty() || under.handshaking => Timeout::Head,
+            _ if !self.partial.is_empty() || under.handshaking => Waiting::Head,
             // A body is arriving, or nothing is: idle rules.
-            _ => Timeout::Idle,
+            _ => Waiting::Idle,
         }
     }
 
@@ -388,9 +396,9 @@ impl Work {
     fn deadline(&self, t: &Timeouts, under: Under) -> Instant {
         match (self.state, self.waiting(under)) {
             (ConnState::Lingering { until, .. }, _) => until,
-            (_, Timeout::Send) => self.progress + t.send,
+            (_, Waiting::Send) => self.progress + t.send,
             // A head's deadline is fixed at its first byte, never extended.
-            (_, Timeout::Head) => self.head_started + t.head,
+            (_, Waiting::Head) => self.head_started + t.head,
             _ => self.progress + t.idle,
         }
     }
@@ -413,7 +421,7 @@ impl Work {
     }
 
     /// Whether the connection sits between requests with nothing to send
-    /// (the socket is then drained: reading stops only at WouldBlock).
+    /// (the socket is then empty: reading stops only at WouldBlock).
     fn is_idle(&self, under: Under) -> bool {
         !under.held
             && !under.handshaking
@@ -437,32 +445,32 @@ impl Work {
         key: usize,
         readable: bool,
         hup: bool,
-        ctx: &mut Ctx<'_>,
+        loan: &mut ConnLoan<'_>,
     ) -> Next {
         if let Some(ready) = self.state.ready() {
             ready.readable |= readable || hup;
             ready.hup |= hup;
         }
         if let ConnState::Lingering { .. } = self.state {
-            return self.linger(sock, ctx);
+            return self.linger(sock, loan);
         }
         loop {
             // Readable before writable: requests read now are answered by the
             // flush below, in this same wakeup.
             if self.wants_input() {
-                if let Err(e) = self.read_and_answer(sock, key, ctx) {
+                if let Err(e) = self.read_and_answer(sock, key, loan) {
                     log::debug!("connection {key}: read: {e}");
                     return Next::Close;
                 }
                 continue;
             }
             let queued = self.out.queued_bytes();
-            let flushed = self.out.flush(sock, &mut ctx.ops.metrics.io.writes);
+            let flushed = self.out.flush(sock, &mut loan.ops.metrics.io.writes);
             let sent = queued - self.out.queued_bytes();
-            ctx.ops.metrics.sent_bytes += sent;
+            loan.ops.metrics.sent_bytes += sent;
             if sent > 0 && self.data_moved() {
                 // The client is taking our output: the send deadline moves.
-                self.progress = ctx.now;
+                self.progress = loan.now;
             }
             if queued > 0 {
                 let meaning = flushed.as_ref().map_or(" (error)", |f| f.meaning());
@@ -470,10 +478,10 @@ impl Work {
             }
             match flushed {
                 Ok(Flush::Blocked) => break,
-                Ok(Flush::Yield) => return Next::Again(self.wait(&ctx.timeouts, sock)),
+                Ok(Flush::Yield) => return Next::Again(self.wait(&loan.timeouts, sock)),
                 Ok(Flush::Done) if self.wants_input() => continue,
                 Ok(Flush::Done) => {
-                    // HTTP/2 cuts DATA frames as the queue drains and the
+                    // HTTP/2 cuts DATA frames as the queue empties and the
                     // windows allow.
                     if let Some(h2) = self.h2.as_mut() {
                         self.data_mark = h2.data_frames();
@@ -490,28 +498,28 @@ impl Work {
                 }
             }
         }
-        self.next_step(sock, key, ctx)
+        self.next_step(sock, key, loan)
     }
 
     /// Hands input to the connection's protocol, choosing it with the
     /// first bytes: HTTP/2 if the stream negotiated it (ALPN) or the bytes
     /// are its preface (prior knowledge, RFC 9113 §3.3), HTTP/1.x
     /// otherwise. Returns the bytes used.
-    fn feed(&mut self, input: &[u8], env: &mut Env<'_>, alpn_h2: bool) -> usize {
-        if !self.began && self.h2.is_none() && env.site.http2 {
+    fn feed(&mut self, input: &[u8], loan: &mut SessionLoan<'_>, alpn_h2: bool) -> usize {
+        if !self.began && self.h2.is_none() && loan.site.http2 {
             let n = input.len().min(PREFACE.len());
             if alpn_h2 || (n >= 1 && input[..n] == PREFACE[..n]) {
                 if !alpn_h2 && n < PREFACE.len() {
                     return 0; // a beginning of the preface: wait for the rest
                 }
-                log::trace!("connection {}: HTTP/2", env.client);
+                log::trace!("connection {}: HTTP/2", loan.client);
                 self.h2 = Some(Box::new(H2Session::new(&mut self.out)));
             }
         }
         self.began = true;
         match self.h2.as_mut() {
-            Some(h2) => h2.on_input(input, env, &mut self.out),
-            None => self.session.on_input(input, env, &mut self.out),
+            Some(h2) => h2.on_input(input, loan, &mut self.out),
+            None => self.session.on_input(input, loan, &mut self.out),
         }
     }
 
@@ -552,16 +560,16 @@ impl Work {
         &mut self,
         sock: &mut S,
         key: usize,
-        ctx: &mut Ctx<'_>,
+        loan: &mut ConnLoan<'_>,
     ) -> io::Result<()> {
         let ConnState::Open(mut ready) = self.state else {
             return Ok(());
         };
         let owed = self.owes_data();
-        let reads = &mut ctx.ops.metrics.io.reads;
+        let reads = &mut loan.ops.metrics.io.reads;
         let (n, unread) = if self.partial.is_empty() {
             // The common case: a whole request (or many) in the shared buffer.
-            let got = read(sock, ctx.buf, &mut ready, reads);
+            let got = read(sock, loan.buf, &mut ready, reads);
             self.state = ConnState::Open(ready);
             let n = match got? {
                 Got::Data(n) => n,
@@ -570,18 +578,18 @@ impl Work {
                     return Ok(());
                 }
             };
-            let input = &ctx.buf[..n];
-            let mut env = Env {
-                site: &mut *ctx.site,
-                ops: &mut *ctx.ops,
+            let input = &loan.buf[..n];
+            let mut lent = SessionLoan {
+                site: &mut *loan.site,
+                ops: &mut *loan.ops,
                 client: key,
                 secure: sock.secure(),
             };
-            let used = self.feed(input, &mut env, sock.alpn_h2());
+            let used = self.feed(input, &mut lent, sock.alpn_h2());
             let rest = &input[used..];
             if self.reading() && !rest.is_empty() {
                 // The head's deadline starts with its first byte.
-                self.head_started = ctx.now;
+                self.head_started = loan.now;
                 self.partial.extend_from_slice(rest);
             }
             (n, !rest.is_empty())
@@ -604,21 +612,21 @@ impl Work {
                     return Ok(());
                 }
             }
-            let mut env = Env {
-                site: &mut *ctx.site,
-                ops: &mut *ctx.ops,
+            let mut lent = SessionLoan {
+                site: &mut *loan.site,
+                ops: &mut *loan.ops,
                 client: key,
                 secure: sock.secure(),
             };
             let partial = std::mem::take(&mut self.partial);
-            let used = self.feed(&partial, &mut env, sock.alpn_h2());
+            let used = self.feed(&partial, &mut lent, sock.alpn_h2());
             self.partial = partial;
             let unread = used < self.partial.len();
             if self.reading() {
                 self.partial.drain(..used);
                 if used > 0 && unread {
                     // What is left is the start of the next request.
-                    self.head_started = ctx.now;
+                    self.head_started = loan.now;
                 }
             } else {
                 self.partial.clear();
@@ -629,7 +637,7 @@ impl Work {
         // owes DATA, only DATA leaving moves the send deadline (PINGs are
         // no excuse for a shut window).
         if !owed {
-            self.progress = ctx.now;
+            self.progress = loan.now;
         }
         if !self.reading() {
             // The session ended with this input (RFC 9112 §9.6): what it
@@ -647,19 +655,19 @@ impl Work {
             if ready.readable {
                 " (buffer full: more may wait)"
             } else {
-                " (short read: socket drained)"
+                " (short read: socket empty)"
             },
             self.out.queued_bytes()
         );
         Ok(())
     }
 
-    /// A read that brought no bytes: the socket is drained, or the client
+    /// A read that brought no bytes: the socket is empty, or the client
     /// closed its side. Responses already queued still go out (it may have
     /// only half-closed); an incomplete request is dropped.
     fn on_no_data(&mut self, got: Got, key: usize) {
         if got == Got::WouldBlock {
-            log::trace!("connection {key}: read: WouldBlock (drained)");
+            log::trace!("connection {key}: read: WouldBlock (empty)");
             return;
         }
         log::trace!("connection {key}: read: EOF (the client closed its side)");
@@ -675,9 +683,9 @@ impl Work {
 
     /// Decides what follows once reading and writing have gone as far as
     /// they can: wait for more, start lingering, or close.
-    fn next_step<S: Stream>(&mut self, sock: &mut S, key: usize, ctx: &mut Ctx<'_>) -> Next {
+    fn next_step<S: Stream>(&mut self, sock: &mut S, key: usize, loan: &mut ConnLoan<'_>) -> Next {
         if !self.out.is_empty() || sock.holds_output() {
-            return Next::Wait(self.wait(&ctx.timeouts, sock));
+            return Next::Wait(self.wait(&loan.timeouts, sock));
         }
         // Shutting down: a connection between requests is done once its
         // last response is out.
@@ -686,7 +694,7 @@ impl Work {
         }
         let (ready, unread) = match self.state {
             ConnState::Open(_) | ConnState::Lingering { .. } => {
-                return Next::Wait(self.wait(&ctx.timeouts, sock));
+                return Next::Wait(self.wait(&loan.timeouts, sock));
             }
             ConnState::PeerClosed => return Next::Close,
             ConnState::Ending { ready, unread } => (ready, unread),
@@ -697,7 +705,7 @@ impl Work {
         if !(unread || ready.readable) {
             return Next::Close;
         }
-        ctx.ops.metrics.io.other += 1;
+        loan.ops.metrics.io.other += 1;
         if let Err(e) = sock.shutdown_write() {
             log::debug!("connection {key}: shutdown: {e}");
             return Next::Close;
@@ -705,35 +713,35 @@ impl Work {
         log::trace!(
             "connection {key}: lingering close (RFC 9112 §9.6): our side shut, draining theirs"
         );
-        let until = ctx.now + ctx.timeouts.linger;
+        let until = loan.now + loan.timeouts.linger;
         self.state = ConnState::Lingering { ready, until };
         // Whatever arrived already is read now: it may include the EOF.
-        self.linger(sock, ctx)
+        self.linger(sock, loan)
     }
 
     /// Reads and drops input until the client closes.
-    fn linger<S: Stream>(&mut self, sock: &mut S, ctx: &mut Ctx<'_>) -> Next {
+    fn linger<S: Stream>(&mut self, sock: &mut S, loan: &mut ConnLoan<'_>) -> Next {
         let ConnState::Lingering { mut ready, until } = self.state else {
             return Next::Close;
         };
         // A TLS layer's close_notify (and our FIN behind it) may still wait
         // for room: it goes on this event, WRITABLE or not.
         if sock.holds_output() {
-            ctx.ops.metrics.io.writes += 1;
+            loan.ops.metrics.io.writes += 1;
             match sock.send_held() {
                 Err(e) if !would_block(&e) => return Next::Close,
                 _ => {}
             }
         }
         loop {
-            match read(sock, ctx.buf, &mut ready, &mut ctx.ops.metrics.io.reads) {
+            match read(sock, loan.buf, &mut ready, &mut loan.ops.metrics.io.reads) {
                 Ok(Got::Eof) | Err(_) => return Next::Close,
                 Ok(Got::Data(_)) if ready.readable => continue,
                 Ok(_) => break,
             }
         }
         self.state = ConnState::Lingering { ready, until };
-        Next::Wait(self.wait(&ctx.timeouts, sock))
+        Next::Wait(self.wait(&loan.timeouts, sock))
     }
 }
 
@@ -751,11 +759,8 @@ mod tests {
     use std::collections::VecDeque;
     use std::fs::File;
     use std::io::IoSlice;
-    use std::time::{Duration, UNIX_EPOCH};
 
-    use crate::config::Limits;
-    use crate::date::DateLine;
-    use crate::http::files::Files;
+    use crate::fixture::World;
 
     /// What the fake stream's next `read` does.
     #[derive(Debug, Clone)]
@@ -823,48 +828,6 @@ mod tests {
         }
     }
 
-    /// What the loop lends, with the clocks pinned: the monotonic one at
-    /// `t0`, the wall clock at 2001-09-09 01:46:40 UTC.
-    struct World {
-        buf: Vec<u8>,
-        site: Site,
-        ops: Ops,
-        pool: WorkPool,
-        t0: Instant,
-    }
-
-    impl World {
-        fn new(buf: usize) -> World {
-            let wall = UNIX_EPOCH + Duration::from_secs(1_000_000_000);
-            let mut date = DateLine::default();
-            date.update(wall);
-            let files = Files::new(None, 1 << 20, 1 << 20).unwrap();
-            World {
-                buf: vec![0; buf],
-                site: Site::new(files, date, Limits::default()),
-                ops: Ops::default(),
-                pool: WorkPool::default(),
-                t0: Instant::now(),
-            }
-        }
-
-        /// The context at `ms` milliseconds after `t0`.
-        fn at(&mut self, ms: u64) -> Ctx<'_> {
-            Ctx {
-                buf: &mut self.buf,
-                site: &mut self.site,
-                ops: &mut self.ops,
-                pool: &mut self.pool,
-                now: self.t0 + Duration::from_millis(ms),
-                timeouts: Timeouts::default(),
-            }
-        }
-
-        fn time(&self, ms: u64, plus: Duration) -> Instant {
-            self.t0 + Duration::from_millis(ms) + plus
-        }
-    }
-
     const GET: &[u8] = b"GET /hello.txt HTTP/1.1\r\nHost: a\r\n\r\n";
     const R: Interest = Interest::READABLE;
 
@@ -890,10 +853,10 @@ mod tests {
         let sock = conn.socket();
         assert_eq!(responses(&sock.written), 1);
         assert!(sock.written.ends_with(b"\r\n\r\nHello\n"));
-        assert_eq!(sock.reads, 1, "a short read proves the socket drained");
+        assert_eq!(sock.reads, 1, "a short read proves the socket empty");
         assert!(conn.work.is_none(), "idle: the work state went back");
         assert_eq!(w.pool.spare(), 1);
-        assert_eq!(conn.waiting(), Timeout::Idle);
+        assert_eq!(conn.waiting(), Waiting::Idle);
         assert_eq!(w.ops.metrics.io.reads, 1);
         assert_eq!(w.ops.metrics.io.writes, 1);
     }
@@ -905,7 +868,7 @@ mod tests {
         let mut conn = Conn::new(Fake::with(&[Step::Bytes(GET[..10].to_vec())]));
         let next = conn.on_event(0, true, false, &mut w.at(0));
         assert_eq!(next, wait(R, w.time(0, t.head)));
-        assert_eq!(conn.waiting(), Timeout::Head);
+        assert_eq!(conn.waiting(), Waiting::Head);
         assert!(conn.socket().written.is_empty());
         // More bytes a second later, still not the whole head: the
         // deadline stays where the first byte put it.
@@ -927,7 +890,7 @@ mod tests {
     fn eof_behind_data_is_read_when_the_poller_said_hup() {
         let mut w = World::new(4096);
         // With the FIN reported, a short read does not prove the socket
-        // drained: the EOF is read in the same wakeup, the answer still
+        // empty: the EOF is read in the same wakeup, the answer still
         // goes out, and the connection closes.
         let mut conn = Conn::new(Fake::with(&[Step::Bytes(GET.to_vec()), Step::Eof]));
         assert_eq!(conn.on_event(0, true, true, &mut w.at(0)), Next::Close);
@@ -957,7 +920,7 @@ mod tests {
         conn.socket().room = 10;
         let next = conn.on_event(0, true, false, &mut w.at(0));
         assert_eq!(next, wait(rw(), w.time(0, t.send)));
-        assert_eq!(conn.waiting(), Timeout::Send);
+        assert_eq!(conn.waiting(), Waiting::Send);
         assert_eq!(conn.socket().written.len(), 10);
         // Room again, five seconds later: the rest goes, and it is idle.
         conn.socket().room = usize::MAX;
@@ -968,7 +931,7 @@ mod tests {
     }
 
     #[test]
-    fn backpressure_stops_reading_at_the_bound_and_resumes_when_drained() {
+    fn backpressure_stops_reading_at_the_bound_and_resumes_when_the_client_reads() {
         // Requests of 64 bytes, 64 to a 4 KiB read; each answer is two
         // chunks, so the 1,024-chunk bound is reached after 8 reads.
         let mut one = b"GET /hello.txt HTTP/1.1\r\nHost: a\r\nX: ".to_vec();
@@ -987,7 +950,7 @@ mod tests {
             BACKLOG_CHUNKS / 128,
             "stopped at the bound"
         );
-        // Another readable edge: still nothing read while nothing drains.
+        // Another readable edge: still nothing read while the client reads nothing.
         conn.on_event(0, true, false, &mut w.at(10));
         assert_eq!(conn.socket().reads, 8);
         // The client reads: everything goes, and reading resumes.
@@ -1005,7 +968,7 @@ mod tests {
         let mut conn = Conn::new(Fake::with(&[Step::Bytes(bad)]));
         let next = conn.on_event(0, true, false, &mut w.at(0));
         assert_eq!(next, wait(R, w.time(0, t.linger)), "lingering close");
-        assert_eq!(conn.waiting(), Timeout::Linger);
+        assert_eq!(conn.waiting(), Waiting::Linger);
         let sock = conn.socket();
         assert!(sock.shut, "our side is shut first");
         assert!(sock.written.starts_with(b"HTTP/1.1 400 "));
@@ -1036,7 +999,7 @@ mod tests {
         let mut conn = Conn::new(Fake::with(&[Step::Bytes(head)]));
         let next = conn.on_event(0, true, false, &mut w.at(0));
         assert_eq!(next, wait(R, w.time(0, t.idle)));
-        assert_eq!(conn.waiting(), Timeout::Idle);
+        assert_eq!(conn.waiting(), Waiting::Idle);
         conn.socket().steps.push_back(Step::Bytes(b"cd".to_vec()));
         let next = conn.on_event(0, true, false, &mut w.at(3000));
         assert_eq!(next, wait(R, w.time(3000, t.idle)));

@@ -17,7 +17,7 @@ pub struct Ready {
     /// The socket may hold unread bytes (see the module docs).
     pub readable: bool,
     /// The poller reported the peer's FIN (EPOLLRDHUP). Then a short read
-    /// no longer proves the socket drained: the EOF behind the data must
+    /// no longer proves the socket empty: the EOF behind the data must
     /// still be read, and no new edge will announce it.
     pub hup: bool,
 }
@@ -29,7 +29,7 @@ pub enum Got {
     Data(usize),
     /// The client closed its side.
     Eof,
-    /// Nothing now (EAGAIN): the socket is drained.
+    /// Nothing now (EAGAIN): the socket is empty.
     WouldBlock,
 }
 

@@ -13,7 +13,7 @@ use std::time::Instant;
 pub trait Pooled {
     /// A fresh state, as of `now`.
     fn fresh(now: Instant) -> Self;
-    /// Lent again at `now`: its clocks start over.
+    /// Shared again at `now`: its clocks start over.
     fn restart(&mut self, now: Instant);
     /// Given back: emptied, keeping (bounded) capacity.
     fn reset(&mut self);

@@ -1,6 +1,6 @@
 //! What a connection is lent to answer requests, whatever the protocol:
 //! the [`Site`] (files, routes, limits, the `Date` line, the pre-rendered
-//! HTTP/1.x heads) and, per batch of input, the [`Env`] around it (the
+//! HTTP/1.x heads) and, per batch of input, the [`SessionLoan`] around it (the
 //! counters and the access log, which connection, whether it is HTTPS).
 //! HTTP/1.x's session (`crate::http1::session`) and HTTP/2's
 //! (`crate::http2::session`) both read it.
@@ -122,9 +122,10 @@ impl Site {
     }
 }
 
-/// What a session is lent for one batch of input: the site it serves,
-/// where it reports each response, and which connection it is.
-pub struct Env<'a> {
+/// What a connection lends its session for one batch of input (cut from
+/// its own [`crate::http::conn::ConnLoan`]): the site it serves, where it
+/// reports each response, and which connection it is.
+pub struct SessionLoan<'a> {
     /// The site.
     pub site: &'a mut Site,
     /// The counters and the access log.
@@ -135,7 +136,7 @@ pub struct Env<'a> {
     pub secure: bool,
 }
 
-impl Env<'_> {
+impl SessionLoan<'_> {
     /// Counts a response and logs it. `head` is the request head (or what
     /// arrived of it, for a malformed one); `end`, where the response ends
     /// in the connection's output.

@@ -17,7 +17,7 @@
 
 use crate::http::answer::{self, Answer, Ask};
 use crate::http::fields::Fields;
-use crate::http::site::{Env, Site};
+use crate::http::site::{SessionLoan, Site};
 use crate::http::status::Status;
 use crate::http1::body::BodySkip;
 use crate::http1::request::{self, Framing, Parsed, Request};
@@ -85,7 +85,7 @@ pub struct Session {
     /// The response to a request whose chunked body is still arriving. Its
     /// size is unknown until the end, so the answer waits: a body over the
     /// limit or badly framed then gets a 413 or 400 instead, with a close.
-    held: OutQueue,
+    after_body: OutQueue,
 }
 
 impl Default for Session {
@@ -93,7 +93,7 @@ impl Default for Session {
         Session {
             state: SessionState::Head,
             draining: false,
-            held: OutQueue::default(),
+            after_body: OutQueue::default(),
         }
     }
 }
@@ -128,57 +128,62 @@ impl Session {
     /// one, and returns how many bytes were used. The unused rest is an
     /// incomplete head or chunk line to keep and present again with more
     /// bytes appended, unless the session is now [`SessionState::Closed`].
-    pub fn on_input(&mut self, input: &[u8], env: &mut Env<'_>, out: &mut OutQueue) -> usize {
+    pub fn on_input(
+        &mut self,
+        input: &[u8],
+        loan: &mut SessionLoan<'_>,
+        out: &mut OutQueue,
+    ) -> usize {
         let mut pos = 0;
         while pos < input.len() {
             match self.state {
                 SessionState::Closed => break,
                 SessionState::Body(mut skip) => {
-                    match skip.advance(&input[pos..], env.site.limits.max_body_bytes) {
+                    match skip.advance(&input[pos..], loan.site.limits.max_body_bytes) {
                         Ok(progress) => {
                             pos += progress.consumed;
                             if progress.done {
-                                out.take_all(&mut self.held);
-                                self.set_state(SessionState::Head, env.client);
+                                out.take_all(&mut self.after_body);
+                                self.set_state(SessionState::Head, loan.client);
                             } else {
                                 self.state = SessionState::Body(skip);
                                 break;
                             }
                         }
                         // The rest of the connection cannot be framed (RFC
-                        // 9112 §7.1): a held answer is replaced by the error,
+                        // 9112 §7.1): an answer waiting for the body is replaced by the error,
                         // and the connection closes. (A Content-Length body
                         // was answered already; it can only end early.)
                         Err(why) => {
                             log::debug!("request body: {why}");
-                            if !self.held.is_empty() {
-                                self.held.clear();
-                                let how = (env.secure, Persist::Close, false);
-                                let answer = env.site.queue(Answer::Refused(why), how, out);
-                                env.record(b"-", answer, out.pushed(), &Fields::default());
+                            if !self.after_body.is_empty() {
+                                self.after_body.clear();
+                                let how = (loan.secure, Persist::Close, false);
+                                let answer = loan.site.queue(Answer::Refused(why), how, out);
+                                loan.record(b"-", answer, out.pushed(), &Fields::default());
                             }
-                            self.set_state(SessionState::Closed, env.client);
+                            self.set_state(SessionState::Closed, loan.client);
                         }
                     }
                 }
-                SessionState::Head => match request::parse(&input[pos..], &env.site.limits) {
+                SessionState::Head => match request::parse(&input[pos..], &loan.site.limits) {
                     Parsed::Partial => break,
                     Parsed::Invalid(why) => {
                         // RFC 9112 §2.2 and §6.3: after an unparseable or
                         // unframeable request, answer and close.
-                        log::debug!("connection {}: {why}", env.client);
+                        log::debug!("connection {}: {why}", loan.client);
                         let head_only = input[pos..].starts_with(b"HEAD ");
-                        let how = (env.secure, Persist::Close, head_only);
-                        let answer = env.site.queue(Answer::Refused(why), how, out);
-                        env.record(&input[pos..], answer, out.pushed(), &Fields::default());
-                        self.set_state(SessionState::Closed, env.client);
+                        let how = (loan.secure, Persist::Close, head_only);
+                        let answer = loan.site.queue(Answer::Refused(why), how, out);
+                        loan.record(&input[pos..], answer, out.pushed(), &Fields::default());
+                        self.set_state(SessionState::Closed, loan.client);
                     }
                     Parsed::Complete(req, len) => {
-                        let answer = self.respond(&req, env, out);
-                        // (An answer held for a chunked body goes out after
+                        let answer = self.respond(&req, loan, out);
+                        // (An answer waiting for a chunked body goes out after
                         // all that is queued now.)
-                        let end = out.pushed() + self.held.queued_bytes();
-                        env.record(&input[pos..pos + len], answer, end, &req.fields);
+                        let end = out.pushed() + self.after_body.queued_bytes();
+                        loan.record(&input[pos..pos + len], answer, end, &req.fields);
                         pos += len;
                     }
                 },
@@ -192,7 +197,7 @@ impl Session {
     fn respond(
         &mut self,
         req: &Request<'_>,
-        env: &mut Env<'_>,
+        loan: &mut SessionLoan<'_>,
         out: &mut OutQueue,
     ) -> (Status, u64) {
         let has_body = req.framing != Framing::None;
@@ -200,8 +205,8 @@ impl Session {
             method: req.method,
             target: req.target,
             fields: &req.fields,
-            body_too_large: matches!(req.framing, Framing::Length(n) if n > env.site.limits.max_body_bytes),
-            secure: env.secure,
+            body_too_large: matches!(req.framing, Framing::Length(n) if n > loan.site.limits.max_body_bytes),
+            secure: loan.secure,
             draining: self.draining,
         };
         // A client that sent `Expect: 100-continue` waits before sending its
@@ -220,22 +225,22 @@ impl Session {
             (false, 0) => Persist::KeepAliveHeader,
             (false, _) => Persist::KeepAlive,
         };
-        // A chunked body's size is known only at its end: hold the answer.
+        // A chunked body's size is known only at its end: the answer waits.
         let out = if req.framing == Framing::Chunked && !close {
-            &mut self.held
+            &mut self.after_body
         } else {
             out
         };
-        let site = &mut *env.site;
+        let site = &mut *loan.site;
         let now = site.now();
-        let answer = answer::decide(&ask, &mut site.files, &site.routes, &env.ops.metrics, now);
+        let answer = answer::decide(&ask, &mut site.files, &site.routes, &loan.ops.metrics, now);
         let frame = Frame {
-            date: if env.secure && site.hsts.is_some() {
+            date: if loan.secure && site.hsts.is_some() {
                 &site.secure_date
             } else {
                 site.date.line()
             },
-            hsts: env.secure && site.hsts.is_some(),
+            hsts: loan.secure && site.hsts.is_some(),
             persist,
             head_only: ask.head_only(),
         };
@@ -246,7 +251,7 @@ impl Session {
             Framing::Length(n) => SessionState::Body(BodySkip::length(n)),
             Framing::Chunked => SessionState::Body(BodySkip::chunked()),
         };
-        self.set_state(next, env.client);
+        self.set_state(next, loan.client);
         answer
     }
 
@@ -269,8 +274,8 @@ mod tests {
     /// 2001-09-09 01:46:40 UTC.
     use crate::fixture::site;
 
-    fn env<'a>(site: &'a mut Site, ops: &'a mut Ops) -> Env<'a> {
-        Env {
+    fn loan<'a>(site: &'a mut Site, ops: &'a mut Ops) -> SessionLoan<'a> {
+        SessionLoan {
             site,
             ops,
             client: 0,
@@ -286,7 +291,7 @@ mod tests {
     /// the connection does; returns everything queued and the final state.
     fn run(input: &[u8], cuts: &[usize]) -> (String, SessionState) {
         let (mut site, mut ops) = (site(), Ops::default());
-        let mut env = env(&mut site, &mut ops);
+        let mut loan = loan(&mut site, &mut ops);
         let mut session = Session::default();
         let mut out = OutQueue::default();
         let mut kept = Vec::new();
@@ -294,7 +299,7 @@ mod tests {
         for &cut in cuts.iter().chain(std::iter::once(&input.len())) {
             kept.extend_from_slice(&input[last..cut]);
             last = cut;
-            let used = session.on_input(&kept, &mut env, &mut out);
+            let used = session.on_input(&kept, &mut loan, &mut out);
             kept.drain(..used);
         }
         (take(&mut out), session.state())
@@ -363,7 +368,7 @@ mod tests {
         session.drain();
         session.on_input(
             b"GET /hello.txt HTTP/1.1\r\nHost: a\r\n\r\n",
-            &mut env(&mut site, &mut ops),
+            &mut loan(&mut site, &mut ops),
             &mut out,
         );
         let text = take(&mut out);

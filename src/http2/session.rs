@@ -31,7 +31,7 @@ use std::rc::Rc;
 
 use crate::access_log::Line;
 use crate::http::answer::{self, Ask};
-use crate::http::site::{Env, Site};
+use crate::http::site::{SessionLoan, Site};
 use crate::http::status::Status;
 use crate::http2::frame::{
     self, DEFAULT_MAX_FRAME, ErrorCode, Frame, H2Error, MAX_WINDOW, Parsed, flag, kind, setting,
@@ -233,8 +233,13 @@ impl H2Session {
 
     /// Consumes frames from `input`, queuing what they call for; returns
     /// how many bytes were used (the rest is an incomplete frame).
-    pub fn on_input(&mut self, input: &[u8], env: &mut Env<'_>, out: &mut OutQueue) -> usize {
-        self.secure = env.secure;
+    pub fn on_input(
+        &mut self,
+        input: &[u8],
+        loan: &mut SessionLoan<'_>,
+        out: &mut OutQueue,
+    ) -> usize {
+        self.secure = loan.secure;
         let mut pos = 0;
         if self.phase == Phase::Preface {
             let have = input.len().min(frame::PREFACE.len());
@@ -255,9 +260,9 @@ impl H2Session {
                 Ok(Parsed::Frame(f, n)) => {
                     pos += n;
                     self.frames_in += 1;
-                    log::trace!("connection {}: HTTP/2 in: {f}", env.client);
+                    log::trace!("connection {}: HTTP/2 in: {f}", loan.client);
                     self.counts.frames_received += 1;
-                    if let Err(e) = self.apply(f, env, out) {
+                    if let Err(e) = self.apply(f, loan, out) {
                         self.fail(e, out);
                     }
                 }
@@ -269,7 +274,7 @@ impl H2Session {
         }
         self.send_data(out);
         self.emit(out);
-        env.ops.metrics.h2.add(&self.counts);
+        loan.ops.metrics.h2.add(&self.counts);
         self.counts = H2Counts::default();
         if !self.reading() {
             return input.len();
@@ -294,7 +299,7 @@ impl H2Session {
         true
     }
 
-    /// Queues more DATA after the connection's output drained (windows
+    /// Queues more DATA after the connection's output was sent (windows
     /// may have opened meanwhile).
     pub fn on_writable(&mut self, out: &mut OutQueue) {
         self.send_data(out);
@@ -339,7 +344,7 @@ impl H2Session {
     fn apply(
         &mut self,
         f: Frame<'_>,
-        env: &mut Env<'_>,
+        loan: &mut SessionLoan<'_>,
         out: &mut OutQueue,
     ) -> Result<(), H2Error> {
         let conn = |code, why| H2Error::Connection(code, why);
@@ -503,7 +508,7 @@ impl H2Session {
                 self.block_bytes.clear();
                 self.block_bytes.extend_from_slice(block);
                 if end_headers {
-                    self.end_block(env, out)?;
+                    self.end_block(loan, out)?;
                 }
             }
             Frame::Continuation {
@@ -519,7 +524,7 @@ impl H2Session {
                 }
                 self.block_bytes.extend_from_slice(block);
                 if end_headers {
-                    self.end_block(env, out)?;
+                    self.end_block(loan, out)?;
                 }
             }
         }
@@ -527,7 +532,7 @@ impl H2Session {
     }
 
     /// A whole header block: decode it, and answer a new stream.
-    fn end_block(&mut self, env: &mut Env<'_>, out: &mut OutQueue) -> Result<(), H2Error> {
+    fn end_block(&mut self, loan: &mut SessionLoan<'_>, out: &mut OutQueue) -> Result<(), H2Error> {
         let Some((id, end_stream)) = self.block.take() else {
             return Ok(());
         };
@@ -584,12 +589,18 @@ impl H2Session {
             let why = "content-length on a request without DATA";
             return Err(H2Error::Stream(id, ErrorCode::Protocol, why));
         }
-        self.answer(id, end_stream, env, out);
+        self.answer(id, end_stream, loan, out);
         Ok(())
     }
 
     /// Decides and queues the answer to the request in `self.head`.
-    fn answer(&mut self, id: u32, end_stream: bool, env: &mut Env<'_>, out: &mut OutQueue) {
+    fn answer(
+        &mut self,
+        id: u32,
+        end_stream: bool,
+        loan: &mut SessionLoan<'_>,
+        out: &mut OutQueue,
+    ) {
         let fields = self.head.fields();
         let ask = Ask {
             method: self.head.method(),
@@ -598,14 +609,14 @@ impl H2Session {
             body_too_large: self
                 .head
                 .content_length
-                .is_some_and(|n| n > env.site.limits.max_body_bytes),
-            secure: env.secure,
+                .is_some_and(|n| n > loan.site.limits.max_body_bytes),
+            secure: loan.secure,
             draining: !self.reading(),
         };
         let head_only = ask.head_only();
-        let site: &mut Site = env.site;
+        let site: &mut Site = loan.site;
         let now = site.date.second().unwrap_or(0);
-        let answer = answer::decide(&ask, &mut site.files, &site.routes, &env.ops.metrics, now);
+        let answer = answer::decide(&ask, &mut site.files, &site.routes, &loan.ops.metrics, now);
         let date = site.date.value();
         let mut block = std::mem::take(&mut self.block_bytes);
         block.clear();
@@ -617,7 +628,7 @@ impl H2Session {
             self.table_said = true;
         }
         // `--hsts`, over HTTPS only.
-        let hsts = site.hsts.as_deref().filter(|_| env.secure);
+        let hsts = site.hsts.as_deref().filter(|_| loan.secure);
         response::head_block(&answer, date, hsts, &mut block);
         let len = answer.body_len();
         let status = answer.status();
@@ -625,7 +636,7 @@ impl H2Session {
         let flags = flag::END_HEADERS | if no_body { flag::END_STREAM } else { 0 };
         log::trace!(
             "connection {}: HTTP/2 out: HEADERS stream {id} ({}){}",
-            env.client,
+            loan.client,
             status.code(),
             if no_body {
                 " END_STREAM"
@@ -657,7 +668,7 @@ impl H2Session {
             referer: fields.referer,
             user_agent: fields.user_agent,
         };
-        env.ops.response(env.client, now, &line);
+        loan.ops.response(loan.client, now, &line);
         let body = (!no_body).then(|| answer.into_body());
         let expect = self.head.content_length;
         let (urgency, incremental) = self.head.priority();

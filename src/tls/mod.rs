@@ -18,14 +18,16 @@ mod certs;
 mod stream;
 
 use std::io;
+use std::rc::Rc;
 use std::sync::Arc;
 
 use rustls::server::{ServerConfig, ServerSessionMemoryCache, UnbufferedServerConnection};
 
+use crate::metrics::TlsCounts;
 use crate::stream::Stream;
 use certs::Certs;
 pub use certs::Pair;
-pub use stream::{Handshake, TlsStream};
+pub use stream::TlsStream;
 
 /// TLS 1.2 sessions remembered for resumption (by session id); 1.3 and
 /// ticket-capable 1.2 clients resume from tickets and cost nothing here.
@@ -36,12 +38,15 @@ const SESSION_CACHE: usize = 1024;
 pub struct Tls {
     config: Arc<ServerConfig>,
     certs: Arc<Certs>,
+    /// Handshakes, counted by each stream as its own ends.
+    counts: Rc<TlsCounts>,
 }
 
 impl Tls {
     /// Loads every pair (the first is the default) and builds the
-    /// configuration. Errors name the file and what is wrong with it.
-    pub fn new(pairs: &[Pair], http2: bool) -> io::Result<Tls> {
+    /// configuration; each stream counts its handshake in `counts`. Errors
+    /// name the file and what is wrong with it.
+    pub fn new(pairs: &[Pair], http2: bool, counts: Rc<TlsCounts>) -> io::Result<Tls> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let certs = Arc::new(Certs::load(pairs, &provider)?);
         let tls_err = |e: rustls::Error| io::Error::other(format!("TLS configuration: {e}"));
@@ -66,6 +71,7 @@ impl Tls {
         Ok(Tls {
             config: Arc::new(config),
             certs,
+            counts,
         })
     }
 
@@ -75,7 +81,12 @@ impl Tls {
     pub fn accept<S: Stream>(&self, io: S) -> io::Result<TlsStream<S>> {
         let conn = UnbufferedServerConnection::new(self.config.clone())
             .map_err(|e| io::Error::other(format!("TLS: {e}")))?;
-        Ok(TlsStream::new(io, conn))
+        Ok(TlsStream::new(io, conn, self.counts.clone()))
+    }
+
+    /// The handshakes counted so far.
+    pub fn counts(&self) -> &TlsCounts {
+        &self.counts
     }
 
     /// Reads every pair again (SIGHUP): new handshakes get the new

@@ -16,10 +16,10 @@
 //!
 //! - A readable socket may yield no plaintext (half a record, or handshake
 //!   messages only), so `read` goes on reading records until it has
-//!   plaintext or the socket is drained. It returns a short read only
+//!   plaintext or the socket is empty. It returns a short read only
 //!   then, as a plain socket does, because the connection stops reading on
 //!   a short read and no new edge would come. It knows the socket is
-//!   drained when a read comes back shorter than asked, without the read
+//!   empty when a read comes back shorter than asked, without the read
 //!   that says EAGAIN.
 //! - The stream may hold records the socket has not taken (the handshake's
 //!   flight, or a response larger than the socket's room): it says so
@@ -34,6 +34,7 @@ use std::cell::RefCell;
 use std::fs::File;
 use std::io::{self, IoSlice};
 use std::os::unix::fs::FileExt;
+use std::rc::Rc;
 
 use mio::net::TcpStream;
 use rustls::HandshakeKind;
@@ -42,6 +43,7 @@ use rustls::unbuffered::{
     ConnectionState, EncodeError, EncryptError, InsufficientSizeError, UnbufferedStatus,
 };
 
+use crate::metrics::{Handshake, TlsCounts, TlsFailure};
 use crate::stream::Stream;
 use crate::sys::{interrupted, would_block};
 
@@ -68,17 +70,6 @@ thread_local! {
     static SCRATCH_BUF: RefCell<Vec<u8>> = RefCell::new(vec![0; SCRATCH]);
 }
 
-/// How a handshake ended, for the loop to count once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Handshake {
-    /// Done with a full handshake.
-    Full,
-    /// Done by resuming an earlier session.
-    Resumed,
-    /// Failed; the reason, as a metrics label.
-    Failed(&'static str),
-}
-
 /// A byte stream with rustls on it: a TCP socket when serving, a scripted
 /// socket in the fixture tests (`stream/tests.rs`), which is why it is
 /// generic over what lies beneath, as a connection is.
@@ -93,8 +84,10 @@ pub struct TlsStream<S = TcpStream> {
     plaintext: Vec<u8>,
     /// The client closed (close_notify, or the socket's EOF).
     eof: bool,
-    /// How the handshake ended, until the loop takes it.
+    /// How the handshake ended, once it has.
     outcome: Option<Handshake>,
+    /// Where it is counted, the moment it ends (shared with the metrics).
+    counts: Rc<TlsCounts>,
     /// Our side is closing: the FIN waits until `outgoing` (which ends
     /// with close_notify) is sent, or it would overtake those records.
     fin_pending: bool,
@@ -121,7 +114,7 @@ enum Stop {
 
 impl<S: Stream> TlsStream<S> {
     /// Wraps an accepted socket and a fresh rustls server connection.
-    pub fn new(io: S, tls: UnbufferedServerConnection) -> TlsStream<S> {
+    pub fn new(io: S, tls: UnbufferedServerConnection, counts: Rc<TlsCounts>) -> TlsStream<S> {
         TlsStream {
             io,
             tls,
@@ -130,6 +123,7 @@ impl<S: Stream> TlsStream<S> {
             plaintext: Vec::new(),
             eof: false,
             outcome: None,
+            counts,
             fin_pending: false,
         }
     }
@@ -139,9 +133,18 @@ impl<S: Stream> TlsStream<S> {
         &mut self.io
     }
 
-    /// How the handshake ended, once.
-    pub fn take_handshake(&mut self) -> Option<Handshake> {
-        self.outcome.take()
+    /// How the handshake ended, if it has.
+    pub fn handshake(&self) -> Option<Handshake> {
+        self.outcome
+    }
+
+    /// Notes and counts how the handshake ended, the first time only (a
+    /// failure may be followed by the socket's EOF).
+    fn ended(&mut self, how: Handshake) {
+        if self.outcome.is_none() {
+            self.outcome = Some(how);
+            self.counts.count(how);
+        }
     }
 
     /// Runs rustls over `incoming` (ciphertext, in the scratch buffer):
@@ -214,7 +217,7 @@ impl<S: Stream> TlsStream<S> {
 
     /// Notes how the handshake ended.
     fn handshake_done(&mut self) {
-        self.outcome = Some(match self.tls.handshake_kind() {
+        self.ended(match self.tls.handshake_kind() {
             Some(HandshakeKind::Resumed) => Handshake::Resumed,
             _ => Handshake::Full,
         });
@@ -236,7 +239,7 @@ impl<S: Stream> TlsStream<S> {
     fn fail(&mut self, e: rustls::Error, was_handshaking: bool) -> io::Error {
         log::trace!("TLS: {e}: sending an alert and closing");
         if was_handshaking {
-            self.outcome = Some(Handshake::Failed(reason(&e)));
+            self.ended(Handshake::Failed(reason(&e)));
         }
         // The alert waits in rustls as a record to encode; a few turns of
         // the state machine bring it out.
@@ -275,7 +278,7 @@ impl<S: Stream> TlsStream<S> {
         let mut have = self.incoming.len();
         scratch[..have].copy_from_slice(&self.incoming);
         self.incoming = Vec::new();
-        let mut drained = false;
+        let mut emptied = false;
         let result = loop {
             let (used, stop) = match self.run(&mut scratch[..have], buf, &mut filled) {
                 Ok(r) => r,
@@ -289,25 +292,25 @@ impl<S: Stream> TlsStream<S> {
                     self.eof = true;
                     break Ok(());
                 }
-                Stop::NeedData if drained || self.eof => break Ok(()),
+                Stop::NeedData if emptied || self.eof => break Ok(()),
                 Stop::NeedData => {}
             }
             // A record is at most 16 KiB and its overhead: the scratch
             // always has room for the rest of one.
             match self.io.read(&mut scratch[have..]) {
                 Ok(0) => {
-                    if self.tls.is_handshaking() && self.outcome.is_none() {
-                        self.outcome = Some(Handshake::Failed("closed"));
+                    if self.tls.is_handshaking() {
+                        self.ended(Handshake::Failed(TlsFailure::Closed));
                     }
                     self.eof = true;
                 }
                 Ok(n) => {
-                    // The socket gave less than asked: it is drained, so
+                    // The socket gave less than asked: it is empty, so
                     // once this is decrypted, a short read tells the truth.
-                    drained = n < scratch.len() - have;
+                    emptied = n < scratch.len() - have;
                     have += n;
                 }
-                Err(e) if would_block(&e) => drained = true,
+                Err(e) if would_block(&e) => emptied = true,
                 Err(e) if interrupted(&e) => {}
                 Err(e) => break Err(e),
             }
@@ -543,14 +546,14 @@ fn gather<const N: usize, E>(
     seal(&record[..len]).map(|n| (len, n))
 }
 
-/// A short name for a rustls error, as a metrics label.
-fn reason(e: &rustls::Error) -> &'static str {
+/// Why a handshake failed, from rustls's error.
+fn reason(e: &rustls::Error) -> TlsFailure {
     match e {
-        rustls::Error::InvalidMessage(_) => "malformed",
-        rustls::Error::PeerIncompatible(_) => "incompatible",
-        rustls::Error::PeerMisbehaved(_) => "misbehaved",
-        rustls::Error::AlertReceived(_) => "alert",
-        _ => "other",
+        rustls::Error::InvalidMessage(_) => TlsFailure::Malformed,
+        rustls::Error::PeerIncompatible(_) => TlsFailure::Incompatible,
+        rustls::Error::PeerMisbehaved(_) => TlsFailure::Misbehaved,
+        rustls::Error::AlertReceived(_) => TlsFailure::Alert,
+        _ => TlsFailure::Other,
     }
 }
 

@@ -7,7 +7,7 @@
 use std::io::Write;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
-use super::{Conn, Ctx, Next, WorkPool};
+use super::{Conn, ConnLoan, Next, WorkPool};
 use crate::config::{Limits, Timeouts};
 use crate::date::DateLine;
 use crate::fixture::{Pipe, Rng, Rooms, Scratch};
@@ -203,7 +203,7 @@ fn run<S: Stream>(
         loop {
             turns += 1;
             assert!(turns < 100_000, "seed {seed:#x}: no progress");
-            let mut ctx = Ctx {
+            let mut loan = ConnLoan {
                 buf: &mut buf,
                 site: &mut site,
                 ops: &mut ops,
@@ -211,7 +211,7 @@ fn run<S: Stream>(
                 now,
                 timeouts: Timeouts::default(),
             };
-            let next = conn.on_event(0, readable, false, &mut ctx);
+            let next = conn.on_event(0, readable, false, &mut loan);
             assert_ne!(next, Next::Close, "seed {seed:#x}: closed early");
             let before = pipe(conn).inbound.len();
             let got = client.received(pipe(conn));

@@ -49,13 +49,13 @@ impl Client {
     }
 
     fn send(&mut self, bytes: &[u8]) -> usize {
-        let mut env = Env {
+        let mut loan = SessionLoan {
             site: &mut self.site,
             ops: &mut self.ops,
             client: 0,
             secure: true,
         };
-        let used = self.session.on_input(bytes, &mut env, &mut self.out);
+        let used = self.session.on_input(bytes, &mut loan, &mut self.out);
         self.collect();
         used
     }

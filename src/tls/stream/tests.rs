@@ -14,6 +14,7 @@ use rustls::version::{TLS12, TLS13};
 
 use super::{FILE_STEP, TlsStream};
 use crate::fixture::{Pipe, Rng, Rooms, Scratch, TlsClient, tls_pair};
+use crate::metrics::{Handshake, TlsFailure};
 use crate::out::{Chunk, Flush, OutQueue};
 use crate::stream::Stream;
 
@@ -267,4 +268,59 @@ fn close_notify_waits_for_room_and_the_fin_waits_for_it() {
             assert!(ends.client.closed, "the client saw close_notify");
         }
     }
+}
+
+#[test]
+fn each_handshake_is_counted_once_the_moment_it_ends() {
+    let (tls, config) = tls_pair(&TLS13);
+    let count = |h| tls.counts().get(h);
+    let mut ends = Ends::with(&tls, &config, Rooms::Unlimited);
+    // The ClientHello alone ends nothing.
+    let Ends { server, client } = &mut ends;
+    client.turn(server.inner());
+    ends.server_turn();
+    assert_eq!(count(Handshake::Full), 0);
+    ends.handshake();
+    assert_eq!(count(Handshake::Full), 1);
+    // Traffic and a close after it count nothing more; the client keeps
+    // the session ticket that came after the handshake.
+    ends.client.send(b"ping");
+    let Ends { server, client } = &mut ends;
+    client.turn(server.inner());
+    assert_eq!(ends.server_turn(), b"ping");
+    ends.pipe().peer_closed = true;
+    ends.server_turn();
+    assert_eq!(count(Handshake::Full), 1);
+    assert_eq!(count(Handshake::Failed(TlsFailure::Closed)), 0);
+
+    // The same client again resumes.
+    let mut again = Ends::with(&tls, &config, Rooms::Unlimited);
+    again.handshake();
+    assert_eq!(count(Handshake::Resumed), 1);
+    assert_eq!(count(Handshake::Full), 1);
+
+    // Plaintext HTTP on the TLS port fails, as malformed (and the
+    // connection closes on the error).
+    let mut plain = Ends::with(&tls, &config, Rooms::Unlimited);
+    plain
+        .pipe()
+        .inbound
+        .extend(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    let mut buf = [0u8; 4096];
+    assert!(plain.server.read(&mut buf).is_err());
+    assert_eq!(count(Handshake::Failed(TlsFailure::Malformed)), 1);
+    assert_eq!(count(Handshake::Failed(TlsFailure::Closed)), 0);
+
+    // A client that leaves after its ClientHello.
+    let mut gone = Ends::with(&tls, &config, Rooms::Unlimited);
+    let Ends { server, client } = &mut gone;
+    client.turn(server.inner());
+    gone.pipe().peer_closed = true;
+    // The ClientHello's read was short (the socket gave all it had); the
+    // EOF is the next read's, as on the edge that reports it.
+    gone.server_turn();
+    assert_eq!(count(Handshake::Failed(TlsFailure::Closed)), 0);
+    gone.server_turn();
+    assert_eq!(count(Handshake::Failed(TlsFailure::Closed)), 1);
+    assert_eq!(count(Handshake::Full) + count(Handshake::Resumed), 2);
 }

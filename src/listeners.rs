@@ -18,6 +18,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use mio::net::{TcpListener, UdpSocket};
 use socket2::{Domain, Protocol, Socket, Type};
@@ -84,28 +85,14 @@ impl Listeners {
             Inherited::default()
         };
         let mut ls = Listeners::default();
-        let bound_http = config.http.iter().map(|&addr| {
-            tcp_listener(addr, config.reuse_port).map_err(|e| bind_error(e, "HTTP", addr))
-        });
-        for l in bound_http
-            .collect::<io::Result<Vec<_>>>()?
-            .into_iter()
-            .chain(inherited.http)
-        {
-            tune_http_listener(&l)?;
-            ls.http_addrs.push(l.local_addr()?);
+        let http = http_listeners(&config.http, inherited.http, "HTTP", config.reuse_port)?;
+        for (l, addr) in http {
+            ls.http_addrs.push(addr);
             ls.list.push(Listener::Http(l));
         }
-        let bound_https = config.https.iter().map(|&addr| {
-            tcp_listener(addr, config.reuse_port).map_err(|e| bind_error(e, "HTTPS", addr))
-        });
-        for l in bound_https
-            .collect::<io::Result<Vec<_>>>()?
-            .into_iter()
-            .chain(inherited.https)
-        {
-            tune_http_listener(&l)?;
-            ls.https_addrs.push(l.local_addr()?);
+        let https = http_listeners(&config.https, inherited.https, "HTTPS", config.reuse_port)?;
+        for (l, addr) in https {
+            ls.https_addrs.push(addr);
             ls.list.push(Listener::Https(l));
         }
         for &addr in &config.time {
@@ -133,6 +120,29 @@ impl Listeners {
         }
         Ok(ls)
     }
+}
+
+/// The listeners of one HTTP service (`service`, for errors): each of
+/// `addrs` bound, then those systemd passed, all tuned for HTTP; with the
+/// address each is bound to.
+fn http_listeners(
+    addrs: &[SocketAddr],
+    inherited: Vec<TcpListener>,
+    service: &str,
+    reuse_port: bool,
+) -> io::Result<Vec<(TcpListener, SocketAddr)>> {
+    let bound = addrs
+        .iter()
+        .map(|&addr| tcp_listener(addr, reuse_port).map_err(|e| bind_error(e, service, addr)));
+    let mut all = bound.collect::<io::Result<Vec<_>>>()?;
+    all.extend(inherited);
+    all.into_iter()
+        .map(|l| {
+            tune_http_listener(&l)?;
+            let addr = l.local_addr()?;
+            Ok((l, addr))
+        })
+        .collect()
 }
 
 /// Seconds the kernel may hold a connection whose request has not arrived
@@ -216,8 +226,13 @@ pub struct Inherited {
 /// The first descriptor systemd passes.
 const SD_LISTEN_FDS_START: RawFd = 3;
 
-/// Takes the sockets systemd passed to this process, if any. The variables
-/// are removed so that nothing started later believes they are its own.
+/// Whether this process has taken systemd's descriptors: each is owned
+/// (and closed) by the one socket made from it, so a second server in the
+/// same process must not take them again.
+static TAKEN: AtomicBool = AtomicBool::new(false);
+
+/// Takes the sockets systemd passed to this process, if any, the first
+/// time it is asked.
 pub fn from_systemd() -> io::Result<Option<Inherited>> {
     let Some(count) = std::env::var("LISTEN_FDS").ok() else {
         return Ok(None);
@@ -227,13 +242,11 @@ pub fn from_systemd() -> io::Result<Option<Inherited>> {
         .and_then(|p| p.parse::<u32>().ok())
         == Some(std::process::id());
     let names = std::env::var("LISTEN_FDNAMES").unwrap_or_default();
-    // SAFETY: called during start-up, before any other thread exists.
-    unsafe {
-        std::env::remove_var("LISTEN_FDS");
-        std::env::remove_var("LISTEN_PID");
-        std::env::remove_var("LISTEN_FDNAMES");
-    }
-    if !for_us {
+    // The variables stay: removing them is unsafe while other threads may
+    // read the environment (a server started by `oneloop::spawn` binds on
+    // its own thread), and nothing needs it. A child process would see
+    // another pid in LISTEN_PID; this process takes the descriptors once.
+    if !for_us || TAKEN.swap(true, Ordering::SeqCst) {
         return Ok(None);
     }
     let count: RawFd = count.parse().map_err(|_| {
