@@ -200,3 +200,97 @@ fn out_of_resources(e: &io::Error) -> bool {
         Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
     )
 }
+
+#[cfg(test)]
+mod tests {
+    //! The pause, pinned without a socket; the accept loop's bounds (its
+    //! budget and the cap) over loopback sockets that never send a byte.
+
+    use std::net::TcpStream as StdStream;
+    use std::time::Duration;
+
+    use mio::Poll;
+
+    use super::*;
+    use crate::fixture::World;
+    use crate::listeners::tcp_listener;
+
+    #[test]
+    fn at_the_cap_the_pause_lasts_until_a_slot_is_free() {
+        let (mut pause, mut m, now) = (Pause::default(), Metrics::default(), Instant::now());
+        pause.after(&Ok(Accepted::AtCap), "accept", 10, now, &mut m);
+        assert!(pause.is_paused());
+        assert_eq!(m.paused_at_cap, 1);
+        // Later, still at the cap: paused (and no timer would help).
+        assert!(!pause.resume(now + Duration::from_secs(5), 10, 10));
+        assert!(pause.is_paused());
+        // One closed: accepting resumes, and every listener must be
+        // emptied again.
+        assert!(pause.resume(now + Duration::from_secs(5), 9, 10));
+        assert!(!pause.is_paused());
+        assert_eq!(pause.retry_at(), None);
+    }
+
+    #[test]
+    fn out_of_descriptors_the_pause_retries_after_its_time() {
+        let (mut pause, mut m, now) = (Pause::default(), Metrics::default(), Instant::now());
+        let emfile = Err(io::Error::from_raw_os_error(libc::EMFILE));
+        pause.after(&emfile, "accept", 3, now, &mut m);
+        assert_eq!(pause.retry_at(), Some(now + ACCEPT_RETRY));
+        assert_eq!(m.paused_no_resources, 1);
+        assert!(!pause.resume(now + ACCEPT_RETRY / 2, 3, 10), "too soon");
+        assert!(pause.resume(now + ACCEPT_RETRY, 3, 10));
+        // Any other error is one connection's, and pauses nothing.
+        let reset = Err(io::Error::from_raw_os_error(libc::EPROTO));
+        pause.after(&reset, "accept", 3, now, &mut m);
+        assert!(!pause.is_paused());
+        assert_eq!(m.paused_no_resources, 1);
+    }
+
+    /// Runs `accept_http` on `listener` with this budget and cap.
+    fn accept(
+        listener: &TcpListener,
+        poll: &Poll,
+        conns: &mut Conns,
+        max_conns: usize,
+        budget: usize,
+    ) -> Accepted {
+        let mut world = World::new(64 * 1024);
+        let mut wrap = |tcp| Some(Transport::Plain(tcp));
+        let loan = &mut world.at(0);
+        accept_http(
+            listener,
+            poll.registry(),
+            conns,
+            max_conns,
+            loan,
+            &mut wrap,
+            budget,
+        )
+        .expect("accept")
+    }
+
+    #[test]
+    fn an_accept_turn_stops_at_its_budget_and_at_the_cap() {
+        let listener = tcp_listener("127.0.0.1:0".parse().unwrap(), false).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let poll = Poll::new().unwrap();
+        let mut conns = Conns::new(Instant::now(), 100);
+        // Five clients that connect and send nothing: each is accepted,
+        // read once (nothing yet), registered and kept.
+        let clients: Vec<StdStream> = (0..5).map(|_| StdStream::connect(addr).unwrap()).collect();
+        assert_eq!(accept(&listener, &poll, &mut conns, 100, 2), Accepted::More);
+        assert_eq!(conns.len(), 2, "a turn takes its budget and no more");
+        assert_eq!(
+            accept(&listener, &poll, &mut conns, 4, 256),
+            Accepted::AtCap
+        );
+        assert_eq!(conns.len(), 4, "the cap holds");
+        assert_eq!(
+            accept(&listener, &poll, &mut conns, 100, 256),
+            Accepted::Empty
+        );
+        assert_eq!(conns.len(), 5);
+        drop(clients);
+    }
+}

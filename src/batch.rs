@@ -167,3 +167,102 @@ impl DatagramBatch {
         Ok(sent)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Sources read from the kernel's address layout, the batch's bounds,
+    //! and a batch over a loopback socket: at most [`BATCH`] a call, each
+    //! datagram whatever its size, and one reply to each source.
+
+    use std::net::UdpSocket;
+    use std::os::fd::AsRawFd;
+    use std::time::Duration;
+
+    use super::*;
+
+    /// The kernel's layout of `addr`.
+    fn storage(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+        let sock = socket2::SockAddr::from(addr);
+        // SAFETY: sockaddr_storage is plain old data; all-zero is valid.
+        let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+        // SAFETY: `sock` holds `sock.len()` bytes of a sockaddr, which fit
+        // in a sockaddr_storage.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                sock.as_ptr().cast::<u8>(),
+                (&mut storage as *mut libc::sockaddr_storage).cast::<u8>(),
+                sock.len() as usize,
+            );
+        }
+        (storage, sock.len())
+    }
+
+    #[test]
+    fn sources_are_read_as_ipv4_or_ipv6_and_nothing_else() {
+        for addr in ["192.0.2.7:37", "[2001:db8::1]:4000", "[::ffff:192.0.2.7]:1"] {
+            let addr: SocketAddr = addr.parse().unwrap();
+            assert_eq!(source(&storage(addr).0), Some(addr));
+        }
+        // SAFETY: as above.
+        let mut unix: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+        unix.ss_family = libc::AF_UNIX as libc::sa_family_t;
+        assert_eq!(source(&unix), None);
+    }
+
+    #[test]
+    fn retain_keeps_the_accepted_in_order_and_never_reads_past_the_batch() {
+        let mut batch = DatagramBatch::default();
+        for (i, slot) in batch.addrs.iter_mut().enumerate() {
+            let addr = SocketAddr::from(([127, 0, 0, 1], 1000 + i as u16));
+            (*slot, batch.lens[i]) = storage(addr);
+        }
+        let mut seen = Vec::new();
+        // Asked for more than a batch holds: it looks at BATCH sources.
+        let kept = batch.retain(BATCH * 2, |a| {
+            seen.push(a.port());
+            a.port() % 2 == 1
+        });
+        assert_eq!(seen.len(), BATCH);
+        assert_eq!(kept, BATCH / 2);
+        let ports: Vec<u16> = batch.addrs[..kept]
+            .iter()
+            .map(|s| source(s).unwrap().port())
+            .collect();
+        let odd: Vec<u16> = (0..BATCH as u16)
+            .map(|i| 1000 + i)
+            .filter(|p| p % 2 == 1)
+            .collect();
+        assert_eq!(ports, odd);
+    }
+
+    #[test]
+    fn a_batch_takes_at_most_64_datagrams_and_answers_each_source() {
+        let server = UdpSocket::bind("127.0.0.1:0").unwrap();
+        server.set_nonblocking(true).unwrap();
+        let to = server.local_addr().unwrap();
+        let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        // 70 datagrams, empty to 1,000 bytes: only the source counts.
+        for i in 0..70 {
+            client.send_to(&vec![7; (i * 15) % 1001], to).unwrap();
+        }
+        let mut batch = DatagramBatch::default();
+        let fd = server.as_raw_fd();
+        assert_eq!(batch.recv(fd).unwrap(), BATCH);
+        assert_eq!(batch.recv(fd).unwrap(), 6, "the rest, in the next call");
+        let again = batch.recv(fd).unwrap_err();
+        assert_eq!(again.kind(), io::ErrorKind::WouldBlock);
+        // The last batch's six sources are the client: six replies.
+        assert_eq!(batch.reply_all(fd, 6, b"time").unwrap(), 6);
+        assert_eq!(batch.reply_all(fd, 0, b"time").unwrap(), 0);
+        let mut buf = [0u8; 16];
+        for _ in 0..6 {
+            let (n, from) = client.recv_from(&mut buf).unwrap();
+            assert_eq!((&buf[..n], from), (&b"time"[..], to));
+        }
+        client.set_nonblocking(true).unwrap();
+        assert!(client.recv_from(&mut buf).is_err(), "six, not more");
+    }
+}

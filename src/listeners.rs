@@ -281,3 +281,111 @@ pub fn from_systemd() -> io::Result<Option<Inherited>> {
     }
     Ok(Some(inherited))
 }
+
+#[cfg(test)]
+mod tests {
+    //! The options each listener is made with, read back from the kernel,
+    //! and errors that name what failed.
+
+    use std::io::Write;
+
+    use socket2::SockRef;
+
+    use super::*;
+
+    /// An integer socket option, read back.
+    fn getsockopt(fd: RawFd, level: i32, name: i32) -> i32 {
+        let mut value: libc::c_int = 0;
+        let mut len = size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: `value` and `len` are valid for writes of their sizes.
+        let rc =
+            unsafe { libc::getsockopt(fd, level, name, (&mut value as *mut i32).cast(), &mut len) };
+        assert_eq!(rc, 0, "getsockopt: {}", io::Error::last_os_error());
+        value
+    }
+
+    #[test]
+    fn http_listeners_carry_what_accepted_sockets_inherit() {
+        let addrs = ["127.0.0.1:0".parse().unwrap()];
+        let ls = http_listeners(&addrs, Vec::new(), "HTTP", false).unwrap();
+        let (l, addr) = &ls[0];
+        assert_ne!(addr.port(), 0, "the address bound, not the one asked");
+        let fd = l.as_raw_fd();
+        assert_eq!(getsockopt(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY), 1);
+        assert!(getsockopt(fd, libc::IPPROTO_TCP, libc::TCP_DEFER_ACCEPT) > 0);
+        let sock = SockRef::from(l);
+        assert!(sock.reuse_address().unwrap(), "a restart need not wait");
+        assert!(!sock.reuse_port().unwrap(), "only when asked");
+        assert!(sock.nonblocking().unwrap());
+        // An accepted socket inherits NODELAY: no setsockopt per connection.
+        // (DEFER_ACCEPT holds a silent client back: it sends a byte.)
+        let mut client = std::net::TcpStream::connect(addr).unwrap();
+        client.write_all(b"G").unwrap();
+        let mut accepted = None;
+        for _ in 0..100 {
+            match l.accept() {
+                Ok((s, _)) => {
+                    accepted = Some(s);
+                    break;
+                }
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(10)),
+            }
+        }
+        let accepted = accepted.expect("accepted");
+        let fd = accepted.as_raw_fd();
+        assert_eq!(getsockopt(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY), 1);
+    }
+
+    #[test]
+    fn ipv6_listeners_are_v6_only_and_reuse_port_is_set_when_asked() {
+        let Ok(l) = tcp_listener("[::1]:0".parse().unwrap(), true) else {
+            eprintln!("skipped: no IPv6 loopback");
+            return;
+        };
+        let sock = SockRef::from(&l);
+        assert!(
+            sock.only_v6().unwrap(),
+            "[::] and 0.0.0.0 can both be bound"
+        );
+        assert!(sock.reuse_port().unwrap());
+        let u = udp_socket(l.local_addr().unwrap(), true).unwrap();
+        assert!(SockRef::from(&u).only_v6().unwrap());
+    }
+
+    #[test]
+    fn a_bind_error_names_the_service_the_address_and_the_remedy() {
+        let taken = tcp_listener("127.0.0.1:0".parse().unwrap(), false).unwrap();
+        let addr = taken.local_addr().unwrap();
+        let e = http_listeners(&[addr], Vec::new(), "HTTPS", false).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::AddrInUse);
+        let text = e.to_string();
+        assert!(text.starts_with(&format!("bind HTTPS {addr}: ")), "{text}");
+        let denied = io::Error::from_raw_os_error(libc::EACCES);
+        let low = bind_error(denied, "HTTP", "0.0.0.0:80".parse().unwrap()).to_string();
+        assert!(low.contains("CAP_NET_BIND_SERVICE"), "{low}");
+        let denied = io::Error::from_raw_os_error(libc::EACCES);
+        let high = bind_error(denied, "HTTP", "0.0.0.0:8080".parse().unwrap()).to_string();
+        assert!(!high.contains("CAP_NET_BIND_SERVICE"), "{high}");
+    }
+
+    #[test]
+    fn the_time_service_gets_one_port_for_tcp_and_udp() {
+        let mut config = Config::ephemeral();
+        config.http.clear();
+        config.https.clear();
+        config.time = vec!["127.0.0.1:0".parse().unwrap()];
+        let ls = Listeners::open(&config).unwrap();
+        assert_eq!(ls.time_addrs.len(), 1);
+        let port = ls.time_addrs[0].port();
+        let ports: Vec<(&str, u16)> = ls
+            .list
+            .iter()
+            .map(|l| match l {
+                Listener::Time(t) => ("tcp", t.local_addr().unwrap().port()),
+                Listener::TimeUdp(u) => ("udp", u.local_addr().unwrap().port()),
+                _ => ("http", 0),
+            })
+            .collect();
+        assert_eq!(ports, [("tcp", port), ("udp", port)]);
+    }
+}

@@ -77,22 +77,98 @@ const READ_BUF: usize = 64 * 1024;
 /// Longest time buffered access log lines wait to be written.
 const LOG_FLUSH: Duration = Duration::from_secs(1);
 
+/// Whose event it is: what a token names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Owner {
+    Signals,
+    Waker,
+    /// Listener `i` (of `listeners` the server was bound with).
+    Listener(usize),
+    /// The connection with this slab key.
+    Conn(usize),
+}
+
+/// The one place tokens are read, with `listeners` listeners open.
+/// Listeners are numbered down from [`LISTENER_BASE`], so every token
+/// below the last of them is a slab key. (Once shutdown has dropped the
+/// listeners, a stale event of one names a key far above any in the slab,
+/// and finds no connection.)
+fn owner(token: Token, listeners: usize) -> Owner {
+    match token {
+        SIGNALS => Owner::Signals,
+        WAKER => Owner::Waker,
+        Token(t) if t > LISTENER_BASE - listeners => Owner::Listener(LISTENER_BASE - t),
+        Token(key) => Owner::Conn(key),
+    }
+}
+
+/// The token of listener `i`.
+fn listener_token(i: usize) -> Token {
+    Token(LISTENER_BASE - i)
+}
+
 /// Names tokens for the trace narration.
 struct Tokens<'a>(&'a [Listener]);
 
 impl NameToken for Tokens<'_> {
     fn name(&self, token: Token, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match token {
-            SIGNALS => f.write_str("signals"),
-            WAKER => f.write_str("waker"),
-            Token(t) if t > LISTENER_BASE - self.0.len() => {
-                let i = LISTENER_BASE - t;
+        match owner(token, self.0.len()) {
+            Owner::Signals => f.write_str("signals"),
+            Owner::Waker => f.write_str("waker"),
+            Owner::Listener(i) => {
                 let kind = self.0.get(i).map_or("closed", Listener::service);
                 write!(f, "listener {i} ({kind})")
             }
-            Token(key) => write!(f, "connection {key}"),
+            Owner::Conn(key) => write!(f, "connection {key}"),
         }
     }
+}
+
+/// What the loop may have to wake up for, besides events.
+#[derive(Debug, Clone, Copy, Default)]
+struct Due {
+    /// Connections or listeners wait for another turn.
+    turns_waiting: bool,
+    /// Until the wheel's next slot holding a deadline.
+    deadline: Option<Duration>,
+    /// Access log lines wait to be written.
+    log_pending: bool,
+    /// A paused accept's retry time.
+    accept_retry: Option<Instant>,
+    /// Fewer connections are open than the cap.
+    below_cap: bool,
+    /// A drain ends then.
+    drain_until: Option<Instant>,
+}
+
+/// The poll timeout: zero while turns wait; otherwise the soonest of the
+/// next deadline's tick, a second while access log lines wait, a paused
+/// accept's retry, and the end of a drain; `None` (block until an event)
+/// when none of them is due.
+fn poll_timeout(due: Due, now: Instant) -> Option<Duration> {
+    if due.turns_waiting {
+        return Some(Duration::ZERO);
+    }
+    let soonest = |t: Option<Duration>, d: Duration| Some(t.map_or(d, |t| t.min(d)));
+    let mut timer = due.deadline;
+    if due.log_pending {
+        timer = soonest(timer, LOG_FLUSH);
+    }
+    // A paused accept retries at its time. If that time passed while
+    // this wakeup's events were handled (after `resume_accepting` last
+    // looked), the retry is due now: without this the loop could sleep
+    // until some other deadline, leaving clients in the backlog.
+    // (At the connection cap the pause ends with a close, an event of
+    // its own: no timer then, or the loop would spin.)
+    if let Some(until) = due.accept_retry
+        && (until > now || due.below_cap)
+    {
+        timer = soonest(timer, until.saturating_duration_since(now));
+    }
+    if let Some(until) = due.drain_until {
+        timer = soonest(timer, until.saturating_duration_since(now));
+    }
+    timer
 }
 
 /// Stops a running server from another thread.
@@ -207,7 +283,7 @@ impl Server {
             Some(Tls::new(&config.tls, config.http2, tls_counts.clone())?)
         };
         for (i, l) in listeners.iter_mut().enumerate() {
-            let token = Token(LISTENER_BASE - i);
+            let token = listener_token(i);
             let registry = poll.registry();
             match l {
                 Listener::Http(l) | Listener::Https(l) | Listener::Time(l) => {
@@ -350,16 +426,14 @@ impl Server {
 
             for event in events.iter() {
                 self.metrics().io.events += 1;
-                match event.token() {
-                    SIGNALS => self.on_signals(now),
-                    WAKER if self.handle.stop.swap(false, Ordering::SeqCst) => {
+                match owner(event.token(), self.listeners.len()) {
+                    Owner::Signals => self.on_signals(now),
+                    Owner::Waker if self.handle.stop.swap(false, Ordering::SeqCst) => {
                         self.begin_shutdown(now)
                     }
-                    WAKER => {}
-                    Token(t) if t > LISTENER_BASE - self.listeners.len() => {
-                        self.on_listener(LISTENER_BASE - t, now, wall)
-                    }
-                    Token(key) => {
+                    Owner::Waker => {}
+                    Owner::Listener(i) => self.on_listener(i, now, wall),
+                    Owner::Conn(key) => {
                         waiting.saw(key);
                         let readable = event.is_readable() || event.is_error();
                         self.on_conn(key, readable, event.is_read_closed(), now);
@@ -486,37 +560,22 @@ impl Server {
         }
     }
 
-    /// The poll timeout: the next deadline's tick, or the end of a drain;
-    /// zero while connections wait for another turn; at most a second while
-    /// access log lines wait to be written.
+    /// The poll timeout, from what is due (see [`poll_timeout`]).
     fn next_timeout(&self, now: Instant) -> Option<Duration> {
-        if !self.again.is_empty() || !self.listeners_again.is_empty() {
-            return Some(Duration::ZERO);
-        }
-        let mut timer = self.conns.next_timeout(now);
-        let log_pending = (self.shared.ops.access_log.as_ref()).is_some_and(AccessLog::pending);
-        if log_pending {
-            timer = Some(timer.map_or(LOG_FLUSH, |t| t.min(LOG_FLUSH)));
-        }
-        // A paused accept retries at its time. If that time passed while
-        // this wakeup's events were handled (after `resume_accepting` last
-        // looked), the retry is due now: without this the loop could sleep
-        // until some other deadline, leaving clients in the backlog.
-        // (At the connection cap the pause ends with a close, an event of
-        // its own: no timer then, or the loop would spin.)
-        if let Some(until) = self.accept.retry_at()
-            && (until > now || self.conns.len() < self.max_conns)
-        {
-            let retry = until.saturating_duration_since(now);
-            timer = Some(timer.map_or(retry, |t| t.min(retry)));
-        }
-        match self.state {
-            ServerState::Serving => timer,
-            ServerState::Draining { until } => {
-                let drain = until.saturating_duration_since(now);
-                Some(timer.map_or(drain, |t| t.min(drain)))
-            }
-        }
+        poll_timeout(
+            Due {
+                turns_waiting: !self.again.is_empty() || !self.listeners_again.is_empty(),
+                deadline: self.conns.next_timeout(now),
+                log_pending: (self.shared.ops.access_log.as_ref()).is_some_and(AccessLog::pending),
+                accept_retry: self.accept.retry_at(),
+                below_cap: self.conns.len() < self.max_conns,
+                drain_until: match self.state {
+                    ServerState::Serving => None,
+                    ServerState::Draining { until } => Some(until),
+                },
+            },
+            now,
+        )
     }
 
     fn on_listener(&mut self, i: usize, now: Instant, wall: SystemTime) {
@@ -754,5 +813,100 @@ fn signal_name(signal: i32) -> String {
         libc::SIGHUP => "SIGHUP".into(),
         libc::SIGQUIT => "SIGQUIT".into(),
         n => format!("signal {n}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The loop's pure decisions, pinned without a socket: whose event a
+    //! token is, and how long the loop may sleep.
+
+    use super::*;
+
+    #[test]
+    fn tokens_name_signals_the_waker_each_listener_and_every_key_below() {
+        assert_eq!(owner(SIGNALS, 3), Owner::Signals);
+        assert_eq!(owner(WAKER, 3), Owner::Waker);
+        for i in 0..3 {
+            assert_eq!(owner(listener_token(i), 3), Owner::Listener(i));
+        }
+        // The first token below the listeners, and the keys a slab hands
+        // out, are connections.
+        assert_eq!(owner(listener_token(3), 3), Owner::Conn(LISTENER_BASE - 3));
+        assert_eq!(owner(Token(0), 3), Owner::Conn(0));
+        assert_eq!(owner(Token(1_000_000), 3), Owner::Conn(1_000_000));
+        // Listeners dropped (shutdown): their tokens find no listener.
+        assert_eq!(owner(listener_token(0), 0), Owner::Conn(LISTENER_BASE));
+    }
+
+    #[test]
+    fn the_loop_sleeps_until_the_soonest_thing_due_and_no_longer() {
+        let now = Instant::now();
+        let ms = Duration::from_millis;
+        let due = Due::default();
+        assert_eq!(poll_timeout(due, now), None, "nothing due: block");
+        // Turns waiting: poll without blocking, whatever else is due.
+        let turns = Due {
+            turns_waiting: true,
+            deadline: Some(ms(500)),
+            ..due
+        };
+        assert_eq!(poll_timeout(turns, now), Some(Duration::ZERO));
+        let deadline = Due {
+            deadline: Some(ms(2500)),
+            ..due
+        };
+        assert_eq!(poll_timeout(deadline, now), Some(ms(2500)));
+        // Log lines wait at most a second.
+        let log = Due {
+            log_pending: true,
+            ..deadline
+        };
+        assert_eq!(poll_timeout(log, now), Some(LOG_FLUSH));
+        assert_eq!(
+            poll_timeout(
+                Due {
+                    log_pending: true,
+                    ..due
+                },
+                now
+            ),
+            Some(LOG_FLUSH)
+        );
+        // A paused accept: its retry time, or now if that passed, unless
+        // the pause is the cap's (a close ends it, with an event).
+        let retry = Due {
+            accept_retry: Some(now + ms(100)),
+            ..deadline
+        };
+        assert_eq!(poll_timeout(retry, now), Some(ms(100)));
+        let passed = Due {
+            accept_retry: Some(now),
+            below_cap: true,
+            ..deadline
+        };
+        assert_eq!(poll_timeout(passed, now + ms(5)), Some(Duration::ZERO));
+        let at_cap = Due {
+            accept_retry: Some(now),
+            below_cap: false,
+            ..due
+        };
+        assert_eq!(poll_timeout(at_cap, now + ms(5)), None);
+        // A drain ends on time, even with nothing else due.
+        let drain = Due {
+            drain_until: Some(now + ms(300)),
+            ..due
+        };
+        assert_eq!(poll_timeout(drain, now), Some(ms(300)));
+        assert_eq!(
+            poll_timeout(drain, now + ms(400)),
+            Some(Duration::ZERO),
+            "a drain past its end wakes at once"
+        );
+        let both = Due {
+            drain_until: Some(now + ms(300)),
+            ..deadline
+        };
+        assert_eq!(poll_timeout(both, now), Some(ms(300)));
     }
 }
