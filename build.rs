@@ -1,3 +1,5 @@
+//! Before the build: the man pages from src/cli.rs, and the embedded site's date.
+//!
 //! Two jobs before the build:
 //!
 //! - Writes the man pages, `oneloop.1` and one per subcommand

@@ -1,3 +1,5 @@
+//! Micro-benchmarks of the pure hot path: parsing, queuing, RFC 868, the write queue.
+//!
 //! Micro-benchmarks of the pure code on the hot path: request parsing,
 //! response queuing, the RFC 868 encoding and the write-queue advance.
 //! `cargo bench --bench micro`; throughput is reported in bytes where it

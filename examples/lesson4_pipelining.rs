@@ -30,8 +30,9 @@
 //! WRITABLE, as in lesson 3.
 //!
 //! Grown into: `src/out.rs` (the chunk queue; files go out with `sendfile`
-//! as another kind of chunk), `src/http1/response.rs` (heads rendered once,
-//! the `Date` line once a second). Next: lesson 5 closes connections that
+//! as another kind of chunk), `src/http1/heads.rs` (heads rendered once,
+//! the `Date` line once a second) and `src/http1/response.rs` (an answer
+//! queued as those chunks). Next: lesson 5 closes connections that
 //! linger, with a timer wheel driving the poll timeout.
 
 use std::collections::VecDeque;

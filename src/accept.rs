@@ -19,9 +19,9 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Registry, Token};
 
 use crate::conns::Conns;
+use crate::conns::Transport;
 use crate::http::conn::{Conn, ConnLoan, Next};
 use crate::metrics::Metrics;
-use crate::stream::Transport;
 use crate::sys::{interrupted, would_block};
 
 /// How long accepting pauses after running out of descriptors.

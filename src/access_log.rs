@@ -1,3 +1,5 @@
+//! The access log: Combined Log Format lines into a buffer, written once a second; %b as sent.
+//!
 //! The access log: one line per HTTP response in the Combined Log Format,
 //!
 //! ```text

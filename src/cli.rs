@@ -1,3 +1,5 @@
+//! The command line: every option of `oneloop` and `oneloop rdate` (clap), shared with build.rs.
+//!
 //! The command line: every option of `oneloop` and `oneloop rdate`, as
 //! clap reads them. Kept apart so that the build script can read the same
 //! definition to write the man page (`build.rs`, with clap_mangen).

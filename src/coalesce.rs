@@ -1,3 +1,5 @@
+//! How the loop waits: block, look a little first, or pause then look (pure).
+//!
 //! How the loop waits once a wakeup's events are handled: block in
 //! `epoll_wait`, look a little first (light load), or pause and then look
 //! (heavy load, when asked for).

@@ -1,3 +1,5 @@
+//! Dates: IMF-fixdate and CLF stamps, the Date line rendered once a second, HTTP-date parsing.
+//!
 //! Dates as the server writes and reads them: HTTP dates (RFC 9110 §5.6.7,
 //! IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT`) for HTTP and the `rdate`
 //! client, and the Common Log Format's stamp for the access log. A leaf:

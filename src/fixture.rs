@@ -1,3 +1,5 @@
+//! (tests) A socket whose room follows a script or a seed, a TLS client, a pinned World.
+//!
 //! Test fixtures that several modules' tests stand on (compiled for tests
 //! only): a socket whose room for each write follows a script or a seeded
 //! schedule, the generator behind the schedule, a scratch directory, and

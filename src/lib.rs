@@ -1,7 +1,8 @@
-//! # oneloop
+//! oneloop: RFC 868 time and HTTP/1.x and HTTP/2 static files on one single-threaded mio loop.
 //!
 //! One process, one thread, one `mio::Poll`: a server for the RFC 868 Time
-//! Protocol (TCP and UDP) and for HTTP/1.0 and HTTP/1.1 static files.
+//! Protocol (TCP and UDP) and for static files over HTTP/1.0, HTTP/1.1 and
+//! HTTP/2, with or without TLS.
 //!
 //! The whole server is one readiness loop ([`server`]). Listeners and
 //! connections are registered with the poller under tokens; each wakeup,
@@ -11,33 +12,37 @@
 //! ```text
 //!            ┌──────────────────── mio::Poll (epoll, edge-triggered) ───────────────────┐
 //!            │                                                                          │
-//!   HTTP listener ──accept──► conns[k]: Conn ──read──► Session ──► OutQueue ──writev/sendfile──►
-//!   time listener ──accept──► 4 bytes, close                 (parse, files, responses)
+//!   HTTP(S) listener ─accept─► conns[k]: Conn ─read─► Session ─► OutQueue ─writev/sendfile─►
+//!   time listener ──accept──► 4 bytes, close          (HTTP/1.x or HTTP/2; files, answers)
 //!   time UDP      ──recvmmsg─► 4 bytes each, sendmmsg
 //!   signals/waker ──► drain and exit
 //! ```
 //!
-//! The layers, each calling only those below it (`docs/ARCHITECTURE.md`
-//! draws them with their rules):
+//! The layers (`docs/ARCHITECTURE.md` draws them, with the table of what
+//! each may import that `tests/architecture.rs` holds the code to):
 //!
-//! - **Loop**: [`server`], [`accept`], [`conns`] (the slab and the
-//!   [`timers`] wheel), [`sockets`]. It owns every socket and the poller,
-//!   and registers and arms what the connections ask for.
+//! - **Loop**: [`server`], [`accept`], [`conns`] (the slab, and the
+//!   [`Transport`](conns::Transport) under each connection), [`timers`],
+//!   [`listeners`], [`coalesce`]. It owns every socket and the poller, and
+//!   registers and arms what the connections ask for.
 //! - **Http**: [`http`] (what a request means, and the connection),
 //!   [`http1`] and [`http2`] (how each protocol frames it). A connection
 //!   ([`http::conn`]) returns the interest and deadline it needs; its
 //!   session ([`http1::session`] or [`http2::session`]) is pure (bytes in,
 //!   responses queued) apart from asking the file cache, whose misses
 //!   `stat` and `open` files, once per file.
-//! - **Out**: [`out`] (the chunk queue), over a [`stream::Stream`], the
-//!   seam a TLS layer will use.
-//! - **Time**: [`rfc868`] and [`batch`]. **Ops**: [`ops`], [`metrics`],
-//!   [`access_log`] (written by the loop, once a second), [`trace`].
-//!   **Client**: [`rdate`]. Leaves anyone may read: [`config`], [`date`].
+//! - **Tls**: [`tls`], one more [`stream::Stream`] between the connection
+//!   and the socket.
+//! - **Out**: [`out`] (the chunk queue) and [`stream`] (the trait under a
+//!   connection).
+//! - **Ops**: [`ops`], [`metrics`], [`access_log`] (written by the loop,
+//!   once a second), [`trace`].
+//! - **Time**: [`rfc868`] and [`batch`].
+//! - **Client**: [`rdate`].
+//! - **Leaves** anyone may read: [`config`], [`date`], [`sys`] (the raw
+//!   system calls std and mio do not make; [`batch`] holds `recvmmsg` and
+//!   `sendmmsg`).
 //!
-//! Raw system calls live in [`sys`] (one helper each) and [`batch`]
-//! (`recvmmsg`, `sendmmsg`); the rest go through std and mio.
-
 //! Use it as a library to embed or test it: bind with port 0, read the
 //! addresses, run.
 //!

@@ -1,3 +1,5 @@
+//! Counters, loop counts and sampled gauges, rendered as Prometheus text.
+//!
 //! What the loop has done, counted as it goes and rendered on request in
 //! Prometheus' text exposition format (version 0.0.4).
 //!
@@ -34,8 +36,12 @@ pub struct ConnStates {
 
 /// What the loop did, counted where it happens with one add each: the live
 /// page divides them into events per wakeup, responses per write, bytes
-/// per write and syscalls per response. Every HTTP syscall the loop makes
-/// is in exactly one of them, so their sum is the loop's own count.
+/// per write and syscalls per response. On plain HTTP every syscall the
+/// loop makes is in exactly one of them, so their sum is the loop's own
+/// count. Over HTTPS, `reads` and `writes` count calls to the TLS stream,
+/// which usually make one syscall each but may make more (a read goes on
+/// until it has plaintext or the socket is empty; a write sends records
+/// held from before first): the sum is then a floor.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct LoopCounts {
     /// Returns from `epoll_wait`: wakeups.

@@ -1,3 +1,5 @@
+//! The counters and the access log, owned by the loop and lent to every connection.
+//!
 //! What the server keeps about its own traffic: the counters and the
 //! access log, owned by the loop and lent to every connection.
 //!

@@ -1,3 +1,5 @@
+//! The chunk queue: writev, sendfile, advance on short writes, turns.
+//!
 //! The write path: a queue of chunks that borrow instead of copy, flushed
 //! with one vectored write.
 //!

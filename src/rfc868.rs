@@ -1,3 +1,5 @@
+//! The Time Protocol: encode and decode (pure), serve_tcp, serve_udp.
+//!
 //! The Time Protocol (RFC 868): the number of seconds since 1900-01-01 00:00 UTC
 //! as a 32-bit big-endian integer.
 //!

@@ -1,3 +1,5 @@
+//! The loop: Poll, tokens, dispatch, applying a connection's Next, deadlines, shutdown.
+//!
 //! The loop: one `mio::Poll`, its listeners, the slab of HTTP connections,
 //! dispatch, deadlines and shutdown.
 //!
@@ -50,13 +52,13 @@ use crate::batch::DatagramBatch;
 use crate::coalesce::{Coalesce, Plan, Polled};
 use crate::config::{Clock, Config, Timeouts};
 use crate::conns::Conns;
+use crate::conns::Transport;
 use crate::http::conn::{ConnLoan, Next, WorkPool};
 use crate::http::site::Site;
 use crate::listeners::{Listener, Listeners};
 use crate::metrics::{ConnStates, Metrics, TlsCounts};
 use crate::ops::Ops;
 use crate::rfc868;
-use crate::stream::Transport;
 use crate::sys::{self, context, interrupted};
 #[cfg(feature = "tls")]
 use crate::tls::Tls;

@@ -1,3 +1,5 @@
+//! Raw syscalls behind syscall! (sendfile, MSG_MORE, setsockopt, rlimits, ...); would_block, interrupted.
+//!
 //! The raw system calls std and mio do not wrap, each in one small safe
 //! function, plus the two error tests every non-blocking loop repeats.
 //!

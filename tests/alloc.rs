@@ -1,3 +1,5 @@
+//! The hot path allocates nothing, counted by a global allocator.
+//!
 //! The hot path allocates nothing: keep-alive and pipelined requests for a
 //! cached file are served without a single heap allocation, proven by a
 //! counting allocator that counts what the server's thread allocates.

@@ -1,3 +1,5 @@
+//! The binary as users run it: options, bind errors, the start-up line, signals.
+//!
 //! The `oneloop` binary as users run it: options, bind errors, the start-up
 //! line, signals.
 

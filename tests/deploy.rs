@@ -1,3 +1,5 @@
+//! Deployment: systemd socket activation, SO_REUSEPORT, the README's HTTPS commands.
+//!
 //! Deployment: systemd socket activation (sockets handed over the way
 //! systemd does it) and SO_REUSEPORT for one process per core.
 

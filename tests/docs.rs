@@ -1,5 +1,6 @@
-//! What the README and the lessons tell a user to run is in the
-//! repository, and the benchmark chart reads the right way round.
+//! What the README and the lessons tell a user to run is in the repository; charts and manifests say what they should.
+//!
+//! (The architecture page is held to the code by `tests/architecture.rs`.)
 
 use std::path::Path;
 use std::process::Command;

@@ -1,3 +1,5 @@
+//! Downloads by slow and fast readers, HTTP and HTTPS, every body checked by hash.
+//!
 //! Downloads as people's clients make them, over loopback: slow readers
 //! (a 4 KiB receive buffer and a pause between reads, a phone on a poor
 //! link) and fast ones, over HTTP and HTTPS, files below and above the

@@ -1,3 +1,5 @@
+//! The lessons stay true: each runs on its own port and answers as its comments say.
+//!
 //! The lessons in `examples/` stay true: each is run on an ephemeral port
 //! and must answer as its comments say. (`cargo test` builds the examples
 //! before it runs this.)

@@ -1,3 +1,5 @@
+//! HTTP/2 with clients no one here wrote: curl, nghttp, h2load, Python's h2.
+//!
 //! HTTP/2 over loopback with clients no one here wrote: curl (prior
 //! knowledge on the plain port, ALPN over HTTPS), nghttp and h2load from
 //! nghttp2, Python's hyperframe and hpack frame by frame, and Chromium.

@@ -1,3 +1,5 @@
+//! HTTPS with real clients: curl, Python's ssl, openssl s_client; SNI, resumption, reload.
+//!
 //! HTTPS over loopback: certificates made at test time with rcgen, and
 //! real clients (curl, Python's ssl module, `openssl s_client`) on the
 //! other side.

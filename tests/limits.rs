@@ -1,3 +1,5 @@
+//! Limits and deadlines over real sockets: slow clients cut off, the cap, descriptor exhaustion.
+//!
 //! Limits and deadlines over real sockets: slow clients are cut off on
 //! time while others are served, the connection cap and descriptor
 //! exhaustion pause accepting without spinning, hidden files stay hidden,

@@ -1,3 +1,5 @@
+//! The live page in headless Chromium while clients keep the server busy.
+//!
 //! The live page in a real browser: headless Chromium loads
 //! `/metrics/live` while a client keeps the server busy with pipelined
 //! requests, and the DOM it ends with must show several updates whose

@@ -1,3 +1,5 @@
+//! `oneloop rdate` against the server, a closed port, a silent UDP port, a short answer.
+//!
 //! `oneloop rdate` against the project's own server, a closed port, a UDP
 //! port that never answers, and a fake server that sends three bytes.
 

@@ -1,3 +1,5 @@
+//! RFC 868 over TCP and UDP: the 2036 wrap, the pre-1970 clock, Debian's rdate.
+//!
 //! RFC 868 over real loopback sockets: TCP and UDP, the 2036 wrap and the
 //! pre-1970 clock with pinned clocks, and Debian's rdate as a real client.
 

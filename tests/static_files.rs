@@ -1,3 +1,5 @@
+//! Static files as someone replacing nginx expects: validators, ranges, types, redirects.
+//!
 //! What someone replacing nginx expects of static files, over real
 //! loopback sockets: validators and 304s, preconditions, byte ranges,
 //! content types, pre-compressed siblings, Cache-Control, OPTIONS, the

@@ -21,27 +21,9 @@ use crate::http::fields::Fields;
 use crate::http::files::{Entry, Files};
 use crate::http::path::redirect_location;
 use crate::http::resolve::Lookup;
-use crate::http::status::{Refusal, Status};
+use crate::http::status::{MOVED, Refusal, Status, TO_HTTPS, UNSATISFIABLE};
 use crate::metrics::Metrics;
 use crate::out::Chunk;
-
-// What an answer says, whatever frames it.
-
-/// The server's name in the `Server` field.
-pub const SERVER: &str = concat!("oneloop/", env!("CARGO_PKG_VERSION"));
-
-/// The body of a 416.
-pub const UNSATISFIABLE: &str =
-    "Range not satisfiable: the range starts past the end of the file.\n";
-
-/// The body of a 301 to a directory's slash.
-pub const MOVED: &str = "Moved permanently: add the trailing slash.\n";
-
-/// The body of a 308 to HTTPS.
-pub const TO_HTTPS: &str = "Permanent redirect: this site is served over HTTPS.\n";
-
-/// The methods the server answers, for `Allow`.
-pub const ALLOW: &str = "GET, HEAD, OPTIONS";
 
 /// A request, as far as its answer depends on it.
 #[derive(Debug, Clone, Copy)]

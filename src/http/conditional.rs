@@ -1,3 +1,5 @@
+//! If-Match, If-None-Match, If-(Un)Modified-Since, If-Range -> 200/304/412/206/416 (pure).
+//!
 //! Conditional requests (RFC 9110 §13): whether to send the file, say it
 //! has not changed, refuse, or send part of it.
 //!

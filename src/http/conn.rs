@@ -1,3 +1,5 @@
+//! The connection: a protocol's session on a stream; reads, flushes, lingering close.
+//!
 //! One HTTP connection: its stream, its [`Session`], and the edge-triggered
 //! discipline between them.
 //!

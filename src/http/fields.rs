@@ -1,3 +1,5 @@
+//! Fields: the request fields an answer or its log line reads, filled by either protocol.
+//!
 //! The request header fields that shape an answer or its log line, as any
 //! protocol's request carries them: HTTP/1.x's head
 //! (`crate::http1::request`) and HTTP/2's decoded block

@@ -25,14 +25,14 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use crate::date;
-use crate::http::answer::SERVER;
 use crate::http::conditional::Validators;
 use crate::http::mime;
 use crate::http::negotiate::{self, Coding};
 use crate::http::path::{has_hidden_segment, normalize};
 use crate::http::resolve::{self, Lookup, sibling_path};
 use crate::http::status::Refusal;
-use crate::http1::response::FullHeads;
+use crate::http::status::SERVER;
+use crate::http1::heads::FullHeads;
 use crate::out::Chunk;
 
 /// The embedded site: (path relative to the root, bytes).

@@ -1,3 +1,5 @@
+//! RFC 9110/9112/3986 grammar the parsers share: digits, tokens, chunk lines, host and port (pure).
+//!
 //! Pieces of HTTP's grammar (RFC 9110 §5.6) that more than one parser
 //! reads: kept apart so that the parsers depend on it, never on each other.
 

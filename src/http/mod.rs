@@ -1,3 +1,5 @@
+//! What a request means, whatever frames it (RFC 9110): the room for a change to what is answered.
+//!
 //! HTTP as a static file server means it (RFC 9110), whatever the
 //! protocol frames it: the room a change to *what is answered* belongs in.
 //!

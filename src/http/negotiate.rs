@@ -1,3 +1,5 @@
+//! Accept-Encoding -> which pre-compressed sibling (pure).
+//!
 //! Choosing a pre-compressed sibling from `Accept-Encoding` (RFC 9110
 //! §12.5.3).
 //!

@@ -1,3 +1,5 @@
+//! A pool of states lent to busy connections and given back when they go idle.
+//!
 //! Spare connection states: an idle connection holds no work state, so
 //! the states busy connections need are lent from here and given back.
 //!

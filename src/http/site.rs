@@ -1,3 +1,5 @@
+//! The Site (files, routes, limits, the Date line, canned heads) and the SessionLoan.
+//!
 //! What a connection is lent to answer requests, whatever the protocol:
 //! the [`Site`] (files, routes, limits, the `Date` line, the pre-rendered
 //! HTTP/1.x heads) and, per batch of input, the [`SessionLoan`] around it (the
@@ -14,7 +16,7 @@ use crate::http::answer::Routes;
 use crate::http::fields::Fields;
 use crate::http::files::Files;
 use crate::http::status::Status;
-use crate::http1::response::Canned;
+use crate::http1::heads::Canned;
 use crate::ops::Ops;
 
 /// What every session reads: the site being served. The files, the

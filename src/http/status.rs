@@ -1,7 +1,27 @@
+//! Status codes and reasons; Refusal (why, status, one-line body); what every answer says.
+//!
 //! The status codes the server sends (RFC 9110 §15), with their reason
-//! phrases and the one-line bodies of error responses.
+//! phrases, the one-line bodies of error responses, and the other words
+//! every answer says whatever frames it (`Server`, `Allow`, the bodies of
+//! redirects and of a 416).
 
 use std::fmt;
+
+/// The server's name in the `Server` field.
+pub const SERVER: &str = concat!("oneloop/", env!("CARGO_PKG_VERSION"));
+
+/// The body of a 416.
+pub const UNSATISFIABLE: &str =
+    "Range not satisfiable: the range starts past the end of the file.\n";
+
+/// The body of a 301 to a directory's slash.
+pub const MOVED: &str = "Moved permanently: add the trailing slash.\n";
+
+/// The body of a 308 to HTTPS.
+pub const TO_HTTPS: &str = "Permanent redirect: this site is served over HTTPS.\n";
+
+/// The methods the server answers, for `Allow`.
+pub const ALLOW: &str = "GET, HEAD, OPTIONS";
 
 /// A response status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -20,8 +20,9 @@ use crate::http::fields::Fields;
 use crate::http::site::{SessionLoan, Site};
 use crate::http::status::Status;
 use crate::http1::body::BodySkip;
+use crate::http1::heads::Persist;
 use crate::http1::request::{self, Framing, Parsed, Request};
-use crate::http1::response::{self, Frame, Persist};
+use crate::http1::response::{self, Frame};
 use crate::out::OutQueue;
 
 /// HTTP/1.x framing, with the site's Date line and canned heads.

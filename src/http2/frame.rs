@@ -1,3 +1,5 @@
+//! HTTP/2 frames: one checked frame from bytes, the frames a server writes (pure).
+//!
 //! HTTP/2 frames (RFC 9113 §4, §6): bytes to a checked [`Frame`], and the
 //! frames a server sends back to bytes.
 //!

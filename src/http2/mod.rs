@@ -1,3 +1,5 @@
+//! How HTTP/2 frames a request and its answer (RFC 9113, RFC 7541), all of it pure.
+//!
 //! HTTP/2 (RFC 9113), all of it pure: [`frame`] (one checked frame from
 //! bytes, and the frames a server writes), [`hpack`] with its [`huffman`]
 //! code (RFC 7541), [`request`] (decoded fields to a checked request head,

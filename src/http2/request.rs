@@ -1,3 +1,5 @@
+//! Decoded fields to a checked HTTP/2 request head (RFC 9113 §8.2, §8.3), as Fields (pure).
+//!
 //! An HTTP/2 request head (RFC 9113 §8.2, §8.3): decoded fields to a
 //! checked request, or the reason it is malformed.
 //!

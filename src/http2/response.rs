@@ -1,3 +1,5 @@
+//! An Answer's head as one HPACK block, the same on every connection (pure).
+//!
 //! An [`Answer`] framed for HTTP/2: its head as one HPACK block, its body
 //! as the same chunk HTTP/1.x sends (DATA frames carry it).
 //!
@@ -11,9 +13,9 @@
 //! holds, so one connection's block could serve all of them.
 
 use crate::http::answer::Answer;
-use crate::http::answer::{ALLOW, SERVER};
 use crate::http::files::Entry;
 use crate::http::status::Status;
+use crate::http::status::{ALLOW, SERVER};
 use crate::http2::hpack;
 
 /// The HTTP/1.x field lines that have no place in HTTP/2.

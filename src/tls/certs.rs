@@ -1,3 +1,5 @@
+//! PEM certificates and keys, checked, chosen by SNI, reloaded on SIGHUP.
+//!
 //! Certificates and keys: read from PEM files, checked against each
 //! other, chosen by the name the client asks for (SNI).
 

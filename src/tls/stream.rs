@@ -1,3 +1,5 @@
+//! TlsStream: rustls (unbuffered) over any Stream, as a Stream; one scratch buffer per thread.
+//!
 //! One TLS connection as a [`Stream`]: records in from the socket,
 //! plaintext out to the connection, and the reverse.
 //!

@@ -1,3 +1,5 @@
+//! Helpers for the integration tests: servers on ephemeral ports, strict response parsing.
+//!
 //! Helpers shared by the integration tests: start a server on ephemeral
 //! ports, talk to it over real loopback sockets, parse what it says strictly.
 

@@ -1,3 +1,5 @@
+//! (tests) Whole connections, plain and TLS, under thousands of seeded socket schedules.
+//!
 //! Seeded schedules: a connection serves cached, uncached and ranged
 //! files while its socket's room for each write (0 to 64 KiB, or EAGAIN)
 //! is drawn from a seed, plain and under TLS. What the client receives

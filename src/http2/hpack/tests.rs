@@ -1,3 +1,5 @@
+//! (tests) HPACK against RFC 7541 Appendix C and against what a client may get wrong.
+//!
 //! HPACK against RFC 7541's Appendix C, and against what a client may get
 //! wrong.
 

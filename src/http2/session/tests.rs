@@ -1,3 +1,5 @@
+//! (tests) The HTTP/2 session driven by a client written from the RFC.
+//!
 //! The HTTP/2 session driven by a client written from the RFC: frames in,
 //! frames out, no socket.
 

@@ -1,3 +1,5 @@
+//! (tests) The TLS stream under a scripted socket cut at every point, a rustls client beyond.
+//!
 //! The TLS stream under a socket that takes short writes and says
 //! WouldBlock at every point that matters: in the handshake's flight, with
 //! records held, between the steps of a file, at close_notify. A real
