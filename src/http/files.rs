@@ -251,7 +251,11 @@ pub struct Files {
     /// Canonical root; `None` for the embedded site.
     root: Option<PathBuf>,
     embedded: Vec<(&'static str, Resource)>,
-    cache: HashMap<Box<[u8]>, Cached, BuildHasherDefault<PathHash>>,
+    /// Cached files by normalized path: the index finds a path's slot with
+    /// one hash, and the slot is then read without hashing again. A slot
+    /// emptied by a stale file stays empty until the cache is cleared.
+    cache: HashMap<Box<[u8]>, usize, BuildHasherDefault<PathHash>>,
+    slots: Vec<Option<Cached>>,
     cached_bytes: u64,
     file_max: u64,
     total_max: u64,
@@ -272,6 +276,7 @@ impl Files {
             root,
             embedded: Vec::new(),
             cache: HashMap::default(),
+            slots: Vec::new(),
             cached_bytes: 0,
             file_max,
             total_max,
@@ -314,8 +319,7 @@ impl Files {
     /// Adds `Cache-Control: value` to every file response (200, 206, 304).
     pub fn set_cache_control(&mut self, value: Option<&str>) {
         self.cache_control = value.map(Box::from);
-        self.cache.clear();
-        self.cached_bytes = 0;
+        self.clear();
         self.render_embedded();
     }
 
@@ -335,7 +339,7 @@ impl Files {
         self.scratch = key;
         match found {
             Lookup::File(Place::Embedded(i)) => Lookup::File(&self.embedded[i].1),
-            Lookup::File(Place::Cached) => match self.cache.get(&self.scratch[..]) {
+            Lookup::File(Place::Cached(i)) => match &self.slots[i] {
                 Some(c) => Lookup::File(&c.resource),
                 None => Lookup::Refused(Refusal::NotFound),
             },
@@ -348,12 +352,12 @@ impl Files {
     /// directory form, so "/a" and "/a/" are told apart) and finds it,
     /// loading it into the cache on a miss.
     fn locate(&mut self, target: &[u8], key: &mut Vec<u8>, now: u64) -> Lookup<Place> {
-        let is_dir = match normalize(target, key) {
-            Ok(is_dir) => is_dir,
+        let (is_dir, dotted) = match normalize(target, key) {
+            Ok(n) => (n.is_dir, n.dotted),
             Err(status) => return Lookup::Refused(status),
         };
         let rel_len = key.len();
-        if !self.dotfiles && has_hidden_segment(key) {
+        if !self.dotfiles && dotted && has_hidden_segment(key) {
             return Lookup::Refused(Refusal::NotFound);
         }
         if self.root.is_none() {
@@ -362,8 +366,8 @@ impl Files {
         if is_dir {
             key.push(b'/');
         }
-        if self.revalidate(key, now) {
-            return Lookup::File(Place::Cached);
+        if let Some(i) = self.revalidate(key, now) {
+            return Lookup::File(Place::Cached(i));
         }
         // A miss: from here on allocating is fine, it happens once per file.
         let Some(root) = self.root.clone() else {
@@ -388,11 +392,10 @@ impl Files {
             }
         };
         let size = cached_size(&resource);
-        if self.cached_bytes + size > self.total_max || self.cache.len() >= CACHE_ENTRIES_MAX {
+        if self.cached_bytes + size > self.total_max || self.slots.len() >= CACHE_ENTRIES_MAX {
             // The cache is full: drop it all rather than track recency. The
             // next requests refill it with what is actually being asked for.
-            self.cache.clear();
-            self.cached_bytes = 0;
+            self.clear();
         }
         self.cached_bytes += size;
         let cached = Cached {
@@ -402,8 +405,10 @@ impl Files {
             siblings: siblings.map(|s| s.map(|(_, meta)| Ident::of(&meta))),
             checked: now,
         };
-        self.cache.insert(key.clone().into_boxed_slice(), cached);
-        Lookup::File(Place::Cached)
+        self.slots.push(Some(cached));
+        let i = self.slots.len() - 1;
+        self.cache.insert(key.clone().into_boxed_slice(), i);
+        Lookup::File(Place::Cached(i))
     }
 
     fn locate_embedded(&self, rel: &[u8], is_dir: bool) -> Lookup<Place> {
@@ -417,14 +422,13 @@ impl Files {
         }
     }
 
-    /// Whether `key` is cached and still the file on disk: one `stat` at
-    /// most once a second. A stale entry is dropped.
-    fn revalidate(&mut self, key: &[u8], now: u64) -> bool {
-        let Some(c) = self.cache.get_mut(key) else {
-            return false;
-        };
+    /// Where `key` is cached, if it is and is still the file on disk: one
+    /// `stat` at most once a second. A stale entry is dropped.
+    fn revalidate(&mut self, key: &[u8], now: u64) -> Option<usize> {
+        let &i = self.cache.get(key)?;
+        let c = self.slots[i].as_mut()?;
         if c.checked == now {
-            return true;
+            return Some(i);
         }
         let same = matches!(fs::metadata(&c.path), Ok(meta) if Ident::of(&meta) == c.ident)
             && SIBLINGS.iter().zip(&c.siblings).all(|(&(ext, _), was)| {
@@ -433,12 +437,20 @@ impl Files {
             });
         if same {
             c.checked = now;
-            return true;
+            return Some(i);
         }
-        if let Some(stale) = self.cache.remove(key) {
+        self.cache.remove(key);
+        if let Some(stale) = self.slots[i].take() {
             self.cached_bytes -= cached_size(&stale.resource);
         }
-        false
+        None
+    }
+
+    /// Drops every cached file.
+    fn clear(&mut self) {
+        self.cache.clear();
+        self.slots.clear();
+        self.cached_bytes = 0;
     }
 
     /// Reads a file and its siblings into a resource.
@@ -531,8 +543,8 @@ fn cached_size(resource: &Resource) -> u64 {
 enum Place {
     /// `embedded[i]`.
     Embedded(usize),
-    /// In the cache under the lookup's key.
-    Cached,
+    /// `slots[i]`, found under the lookup's key.
+    Cached(usize),
 }
 
 /// What a file's heads say about it.

@@ -220,6 +220,44 @@ pub fn is_host_port(value: &[u8]) -> bool {
     true
 }
 
+/// The last `Host` value [`is_host_port`] accepted, kept so that the same
+/// value is not checked again: a connection sends the same one with every
+/// request, and a pipelined batch of sixteen checked it sixteen times. It
+/// remembers bytes, not a connection, so it holds across connections.
+#[derive(Debug, Clone)]
+pub struct KnownHost {
+    /// `u8::MAX` until a value is known.
+    len: u8,
+    bytes: [u8; KnownHost::MAX],
+}
+
+impl Default for KnownHost {
+    fn default() -> Self {
+        KnownHost {
+            len: u8::MAX,
+            bytes: [0; KnownHost::MAX],
+        }
+    }
+}
+
+impl KnownHost {
+    /// The longest value remembered (longer ones are checked each time).
+    const MAX: usize = 46;
+
+    /// [`is_host_port`], skipped when `value` is the one last accepted.
+    pub fn is_host_port(&mut self, value: &[u8]) -> bool {
+        if usize::from(self.len) == value.len() && self.bytes[..value.len()] == *value {
+            return true;
+        }
+        let ok = is_host_port(value);
+        if ok && value.len() <= Self::MAX {
+            self.bytes[..value.len()].copy_from_slice(value);
+            self.len = value.len() as u8;
+        }
+        ok
+    }
+}
+
 /// `port = *DIGIT`, at most 65535 here.
 fn is_port(port: &[u8]) -> bool {
     port.len() <= 5
@@ -244,6 +282,33 @@ fn is_ip_literal(s: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_known_host_is_the_one_accepted_and_nothing_else() {
+        let mut known = KnownHost::default();
+        // Nothing is known at first, not even the empty value's length.
+        assert!(!known.is_host_port(b"a b"));
+        assert!(known.is_host_port(b"example.com:8080"));
+        assert!(known.is_host_port(b"example.com:8080"));
+        // Same length, other bytes: checked, and refused.
+        assert!(!known.is_host_port(b"example com:8080"));
+        assert!(!known.is_host_port(b"example.com:808x"));
+        // A refused value never becomes the known one.
+        assert!(known.is_host_port(b"example.com:8080"));
+        // Longer than it keeps: checked every time, both ways.
+        let long = [b'a'; 60];
+        assert!(known.is_host_port(&long));
+        let mut bad = long;
+        bad[59] = b' ';
+        assert!(!known.is_host_port(&bad));
+        for value in [&b"[::1]:80"[..], b"", b"h:", b"h:65536", b"%zz"] {
+            assert_eq!(
+                KnownHost::default().is_host_port(value),
+                is_host_port(value),
+                "{value:?}"
+            );
+        }
+    }
 
     #[test]
     fn chunk_lines() {

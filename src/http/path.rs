@@ -30,19 +30,34 @@ pub fn redirect_location(target: &[u8]) -> Vec<u8> {
     location
 }
 
+/// What [`normalize`] made of a target's path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Normalized {
+    /// The target names a directory (it ends in `/`, `/.` or `/..`).
+    pub is_dir: bool,
+    /// It took the general way, so a segment may start with a dot (see
+    /// [`has_hidden_segment`]); a plain path has none, and needs no look.
+    pub dotted: bool,
+}
+
 /// Decodes an origin-form target's path into `out` as a root-relative path
-/// with `.` and `..` folded and no leading or trailing slash. Returns whether
-/// the target names a directory (it ends in `/`, `/.` or `/..`). Refuses,
+/// with `.` and `..` folded and no leading or trailing slash. Refuses,
 /// with 400, anything that could name a file outside the root or that no
 /// honest client sends: `..` above the root, `%2F`, NUL, `\`, controls,
 /// bad percent escapes.
-pub fn normalize(target: &[u8], out: &mut Vec<u8>) -> Result<bool, Refusal> {
+pub fn normalize(target: &[u8], out: &mut Vec<u8>) -> Result<Normalized, Refusal> {
     out.clear();
     if let Some(rel) = plain_path(target) {
         out.extend_from_slice(rel);
-        return Ok(false);
+        return Ok(Normalized {
+            is_dir: false,
+            dotted: false,
+        });
     }
-    normalize_segments(target, out)
+    normalize_segments(target, out).map(|is_dir| Normalized {
+        is_dir,
+        dotted: true,
+    })
 }
 
 /// Bytes that stand for themselves in a path: no escape, no end of the
@@ -191,7 +206,7 @@ mod tests {
         for &(target, want) in cases {
             let mut out = Vec::new();
             let got = normalize(target.as_bytes(), &mut out)
-                .map(|d| (String::from_utf8_lossy(&out).into_owned(), d));
+                .map(|n| (String::from_utf8_lossy(&out).into_owned(), n.is_dir));
             let want = want.map(|(p, d)| (p.to_string(), d));
             assert_eq!(got.map_err(|r| r.status().code()), want, "{target}");
         }
@@ -214,6 +229,8 @@ mod tests {
                 Some(rel) => {
                     plain += 1;
                     assert_eq!(slow, Ok((rel.to_vec(), false)), "{target:?}");
+                    // Why the plain way needs no look for hidden segments.
+                    assert!(!has_hidden_segment(rel), "{target:?}");
                 }
                 None => general += 1,
             }

@@ -21,7 +21,7 @@ use std::mem::MaybeUninit;
 
 use crate::config::Limits;
 use crate::http::fields::Fields;
-use crate::http::grammar::{self, decimal};
+use crate::http::grammar::{self, KnownHost, decimal};
 use crate::http::status::Refusal;
 
 /// How the request's body is delimited (RFC 9112 §6.3).
@@ -71,6 +71,11 @@ pub enum Parsed<'b> {
 
 /// Parses the head at the start of `buf`.
 pub fn parse<'b>(buf: &'b [u8], limits: &Limits) -> Parsed<'b> {
+    parse_knowing(buf, limits, &mut KnownHost::default())
+}
+
+/// [`parse`], with the `Host` value last found valid (a session keeps it).
+pub fn parse_knowing<'b>(buf: &'b [u8], limits: &Limits, known: &mut KnownHost) -> Parsed<'b> {
     // The size checks come first so that a client cannot make us rescan an
     // ever-growing partial head: past the limits the answer is fixed.
     // A buffer no longer than the limit cannot hold a line over it, so a
@@ -131,7 +136,7 @@ pub fn parse<'b>(buf: &'b [u8], limits: &Limits) -> Parsed<'b> {
         Err(why) => return Parsed::Invalid(why),
     };
     let mut fields = Fields::default();
-    match interpret_headers(headers, minor, limits, &mut fields) {
+    match interpret_headers(headers, minor, limits, known, &mut fields) {
         Ok((keep_alive, framing, expect_continue)) => Parsed::Complete(
             Request {
                 method,
@@ -254,6 +259,7 @@ fn interpret_headers<'b>(
     headers: &[httparse::Header<'b>],
     minor: u8,
     limits: &Limits,
+    known: &mut KnownHost,
     fields: &mut Fields<'b>,
 ) -> Result<(bool, Framing, bool), Refusal> {
     let mut hosts = 0;
@@ -272,7 +278,7 @@ fn interpret_headers<'b>(
         }
         if name.eq_ignore_ascii_case(b"host") {
             hosts += 1;
-            if !grammar::is_host_port(h.value) {
+            if !known.is_host_port(h.value) {
                 return Err(Refusal::BadHost);
             }
             fields.host = Some(h.value);

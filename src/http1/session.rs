@@ -17,6 +17,7 @@
 
 use crate::http::answer::{self, Answer, Ask};
 use crate::http::fields::Fields;
+use crate::http::grammar::KnownHost;
 use crate::http::site::{SessionLoan, Site};
 use crate::http::status::Status;
 use crate::http1::body::BodySkip;
@@ -87,6 +88,8 @@ pub struct Session {
     /// size is unknown until the end, so the answer waits: a body over the
     /// limit or badly framed then gets a 413 or 400 instead, with a close.
     after_body: OutQueue,
+    /// The `Host` value last found valid, not checked again.
+    known_host: KnownHost,
 }
 
 impl Default for Session {
@@ -95,6 +98,7 @@ impl Default for Session {
             state: SessionState::Head,
             draining: false,
             after_body: OutQueue::default(),
+            known_host: KnownHost::default(),
         }
     }
 }
@@ -167,7 +171,11 @@ impl Session {
                         }
                     }
                 }
-                SessionState::Head => match request::parse(&input[pos..], &loan.site.limits) {
+                SessionState::Head => match request::parse_knowing(
+                    &input[pos..],
+                    &loan.site.limits,
+                    &mut self.known_host,
+                ) {
                     Parsed::Partial => break,
                     Parsed::Invalid(why) => {
                         // RFC 9112 §2.2 and §6.3: after an unparseable or
