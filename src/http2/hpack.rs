@@ -413,6 +413,9 @@ pub struct Encoder {
     /// A size update owed at the start of the next block (the peer's
     /// SETTINGS_HEADER_TABLE_SIZE changed).
     pending_max: Option<usize>,
+    /// Counts every change to the table: a block of indexes made at one
+    /// generation means the same fields at the same generation.
+    generation: u64,
 }
 
 impl Encoder {
@@ -422,7 +425,19 @@ impl Encoder {
         Encoder {
             table: Table::new(max),
             pending_max: None,
+            generation: 0,
         }
+    }
+
+    /// How many times the table has changed (see [`Encoder::generation`]'s
+    /// field): equal generations, equal tables.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// The most the table may hold now.
+    pub fn max(&self) -> usize {
+        self.table.max
     }
 
     /// The peer's decoder allows `max` bytes from now on: the next block
@@ -430,6 +445,7 @@ impl Encoder {
     pub fn set_max(&mut self, max: usize) {
         self.table.set_max(max);
         self.pending_max = Some(max);
+        self.generation += 1;
     }
 
     /// Starts a header block: the size update it owes, if any.
@@ -465,7 +481,13 @@ impl Encoder {
         write_string(out, value);
         if indexing == Indexing::Incremental {
             self.table.insert(name, value);
+            self.generation += 1;
         }
+    }
+
+    /// The index of the field whole, in either table.
+    pub fn index_of(&self, name: &[u8], value: &[u8]) -> Option<usize> {
+        self.find(name, value).0
     }
 
     /// The index of the field whole, and of its name, in either table.

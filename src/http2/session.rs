@@ -40,7 +40,7 @@ use crate::http2::frame::{
 };
 use crate::http2::hpack::Decoder;
 use crate::http2::request::Head;
-use crate::http2::response;
+use crate::http2::response::Heads;
 use crate::metrics::H2Counts;
 use crate::out::{Chunk, OutQueue};
 
@@ -127,8 +127,8 @@ pub struct H2Session {
     received: u64,
     /// Control frames and heads to queue, gathered per call.
     wire: Vec<u8>,
-    /// The first header block has said the table is empty.
-    table_said: bool,
+    /// Response heads: the HPACK encoder and its dynamic table.
+    heads: Heads,
     /// The request line the access log shows, rebuilt per request.
     log_head: Vec<u8>,
     /// Frames that did no work, less what requests earned back.
@@ -165,7 +165,7 @@ impl H2Session {
             peer_max_frame: DEFAULT_MAX_FRAME,
             received: 0,
             wire: Vec::new(),
-            table_said: false,
+            heads: Heads::default(),
             log_head: Vec::new(),
             chatter: 0,
             opened: 0,
@@ -397,6 +397,7 @@ impl H2Session {
                             }
                         }
                         setting::MAX_FRAME_SIZE => self.peer_max_frame = value as usize,
+                        setting::HEADER_TABLE_SIZE => self.heads.peer_table_size(value),
                         _ => {}
                     }
                 }
@@ -622,16 +623,9 @@ impl H2Session {
         let date = site.date.value();
         let mut block = std::mem::take(&mut self.block_bytes);
         block.clear();
-        if !self.table_said {
-            // The first block says our dynamic table is empty and stays
-            // so: every field is a literal without indexing, and no
-            // SETTINGS_HEADER_TABLE_SIZE can put the table out of bounds.
-            block.push(0x20);
-            self.table_said = true;
-        }
         // `--hsts`, over HTTPS only.
         let hsts = site.hsts.as_deref().filter(|_| loan.secure);
-        response::head_block(&answer, date, hsts, &mut block);
+        self.heads.block(&answer, date, hsts, &mut block);
         let len = answer.body_len();
         let status = answer.status();
         let no_body = head_only || len == 0 || status == Status::NotModified;
