@@ -410,9 +410,10 @@ pub enum Indexing {
 #[derive(Debug)]
 pub struct Encoder {
     table: Table,
-    /// A size update owed at the start of the next block (the peer's
-    /// SETTINGS_HEADER_TABLE_SIZE changed).
-    pending_max: Option<usize>,
+    /// Size updates owed at the start of the next block: the smallest
+    /// size since the last block, and the size now (§4.2: the smallest
+    /// first when it was smaller, then the final one).
+    pending: Option<(usize, usize)>,
     /// Counts every change to the table: a block of indexes made at one
     /// generation means the same fields at the same generation.
     generation: u64,
@@ -424,7 +425,7 @@ impl Encoder {
     pub fn new(max: usize) -> Encoder {
         Encoder {
             table: Table::new(max),
-            pending_max: None,
+            pending: None,
             generation: 0,
         }
     }
@@ -444,13 +445,32 @@ impl Encoder {
     /// starts with a size update (§4.2).
     pub fn set_max(&mut self, max: usize) {
         self.table.set_max(max);
-        self.pending_max = Some(max);
+        let least = self.pending.map_or(max, |(least, _)| least.min(max));
+        self.pending = Some((least, max));
         self.generation += 1;
+    }
+
+    /// Empties the table and gives back its memory: the next block tells
+    /// the peer to empty its own (a size update to 0, then back), so the
+    /// two tables stay the same. For a connection gone idle.
+    pub fn forget(&mut self) {
+        let max = self.table.max;
+        self.table = Table::new(max);
+        self.pending = Some((0, max));
+        self.generation += 1;
+    }
+
+    /// Whether the table holds anything.
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
     }
 
     /// Starts a header block: the size update it owes, if any.
     pub fn begin(&mut self, out: &mut Vec<u8>) {
-        if let Some(max) = self.pending_max.take() {
+        if let Some((least, max)) = self.pending.take() {
+            if least < max {
+                write_int(out, 0x20, 5, least);
+            }
             write_int(out, 0x20, 5, max);
         }
     }

@@ -74,6 +74,15 @@ impl Heads {
         }
     }
 
+    /// Gives back the table's memory when the connection is idle (see
+    /// [`Encoder::forget`]); the next file head fills it again.
+    pub fn rest(&mut self) {
+        self.memo = None;
+        if !self.hpack.is_empty() {
+            self.hpack.forget();
+        }
+    }
+
     /// Appends the HPACK block of `answer`'s head, as [`head_block`] says,
     /// with a cached file's 200 indexed.
     pub fn block(
@@ -506,6 +515,9 @@ mod tests {
                 let date = format!("Sun, 09 Sep 2001 01:46:{second} GMT");
                 let hsts: Option<&[u8]> = [None, Some(&b"max-age=60"[..])][rng.below(2) as usize];
                 let answer = embedded(target, &mut files);
+                if rng.below(20) == 0 {
+                    heads.rest(); // an idle second: both tables emptied
+                }
                 let mut block = Vec::new();
                 heads.block(&answer, date.as_bytes(), hsts, &mut block);
                 let mut literal = Vec::new();
@@ -515,5 +527,35 @@ mod tests {
                 assert!(client.table().size() <= size as usize);
             }
         }
+    }
+
+    #[test]
+    fn an_idle_connection_gives_its_table_back_and_the_client_empties_its_own() {
+        let mut files = Files::new(None, 1 << 20, 1 << 20).unwrap();
+        let answer = embedded(b"/hello.txt", &mut files);
+        let mut heads = Heads::default();
+        let mut client = Decoder::new(TABLE);
+        let mut block = Vec::new();
+        heads.block(&answer, DATE, None, &mut block);
+        let want = decode(&mut client, &block);
+        assert!(client.table().len() >= 5);
+        heads.rest();
+        assert!(heads.hpack.is_empty());
+        block.clear();
+        heads.block(&answer, DATE, None, &mut block);
+        // A size update to 0 and one back to 4,096 first, then the fields
+        // again as literals with indexing.
+        assert_eq!(&block[..4], &[0x20, 0x3f, 0xe1, 0x1f]);
+        assert_eq!(decode(&mut client, &block), want);
+        let mut again = Vec::new();
+        heads.block(&answer, DATE, None, &mut again);
+        assert!(again.len() <= 12);
+        assert_eq!(decode(&mut client, &again), want);
+        // Resting with nothing in the table owes the client nothing.
+        let mut fresh = Heads::default();
+        fresh.rest();
+        let mut first = Vec::new();
+        fresh.block(&Answer::Options, DATE, None, &mut first);
+        assert_eq!(first[0] & 0xe0, 0x80, "no size update: {first:x?}");
     }
 }

@@ -286,8 +286,9 @@ impl H2Session {
 
     /// Gives back the per-request buffers if no stream is left, and says
     /// whether it did: an idle HTTP/2 connection keeps its session (the
-    /// HPACK table, the settings, the windows), but not room for requests
-    /// it is not making. Thousands of idle connections are the common case
+    /// HPACK decoder's table, the settings, the windows), but not room for
+    /// requests it is not making, nor the table of heads it sent (the next
+    /// head tells the client to empty its copy). Thousands of idle connections are the common case
     /// on a small host.
     pub fn rest(&mut self) -> bool {
         if !self.streams.is_empty() || self.block.is_some() {
@@ -298,6 +299,7 @@ impl H2Session {
         self.wire = Vec::new();
         self.log_head = Vec::new();
         self.head = Head::default();
+        self.heads.rest();
         true
     }
 
