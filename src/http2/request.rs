@@ -18,7 +18,7 @@
 //! request yields, so [`crate::http::answer`] sees no difference.
 
 use crate::http::fields::Fields;
-use crate::http::grammar;
+use crate::http::grammar::{self, KnownHost};
 
 /// Why a request is malformed (for the log; the peer sees PROTOCOL_ERROR).
 pub type Malformed = &'static str;
@@ -92,7 +92,12 @@ impl Head {
     }
 
     fn check(&mut self, name: &[u8], value: &[u8]) -> Result<(), Malformed> {
-        if value.iter().any(|&b| b == 0 || b == b'\r' || b == b'\n') {
+        // A fold, not `any`: no early exit, so it runs as vector code over
+        // the whole value (every field of every request passes here).
+        let forbidden = value.iter().fold(false, |bad, &b| {
+            bad | (b == 0) | (b == b'\r') | (b == b'\n')
+        });
+        if forbidden {
             return Err("NUL, CR or LF in a field value");
         }
         if let Some(pseudo) = name.strip_prefix(b":") {
@@ -167,6 +172,12 @@ impl Head {
 
     /// Once the whole block is in: whether it makes a request (§8.3.1).
     pub fn finish(&self) -> Result<(), Malformed> {
+        self.finish_knowing(&mut KnownHost::default())
+    }
+
+    /// [`Head::finish`], with the host value last found valid (a session
+    /// keeps it, as HTTP/1.x's does).
+    pub fn finish_knowing(&self, known: &mut KnownHost) -> Result<(), Malformed> {
         if let Some(why) = self.malformed {
             return Err(why);
         }
@@ -191,7 +202,7 @@ impl Head {
             return Err(":path neither origin-form nor * for OPTIONS");
         }
         for span in [self.authority, self.host].into_iter().flatten() {
-            if !grammar::is_host_port(self.get(span)) {
+            if !known.is_host_port(self.get(span)) {
                 return Err(":authority or Host not host[:port]");
             }
         }

@@ -33,6 +33,7 @@ use std::rc::Rc;
 
 use crate::access_log::Line;
 use crate::http::answer::{self, Ask};
+use crate::http::grammar::KnownHost;
 use crate::http::site::{SessionLoan, Site};
 use crate::http::status::Status;
 use crate::http2::frame::{
@@ -129,6 +130,8 @@ pub struct H2Session {
     wire: Vec<u8>,
     /// Response heads: the HPACK encoder and its dynamic table.
     heads: Heads,
+    /// The `:authority` (or `Host`) value last found valid.
+    known_host: KnownHost,
     /// The request line the access log shows, rebuilt per request.
     log_head: Vec<u8>,
     /// Frames that did no work, less what requests earned back.
@@ -166,6 +169,7 @@ impl H2Session {
             received: 0,
             wire: Vec::new(),
             heads: Heads::default(),
+            known_host: KnownHost::default(),
             log_head: Vec::new(),
             chatter: 0,
             opened: 0,
@@ -585,7 +589,7 @@ impl H2Session {
         self.opened += 1;
         self.counts.streams += 1;
         self.chatter = self.chatter.saturating_sub(CHATTER_PER_STREAM);
-        if let Err(why) = self.head.finish() {
+        if let Err(why) = self.head.finish_knowing(&mut self.known_host) {
             return Err(H2Error::Stream(id, ErrorCode::Protocol, why));
         }
         if end_stream && self.head.content_length.is_some_and(|n| n > 0) {
