@@ -286,7 +286,7 @@ mod tests {
     #[test]
     fn a_known_host_is_the_one_accepted_and_nothing_else() {
         let mut known = KnownHost::default();
-        // Nothing is known at first, not even the empty value's length.
+        // A value that is no host is refused, and not remembered.
         assert!(!known.is_host_port(b"a b"));
         assert!(known.is_host_port(b"example.com:8080"));
         assert!(known.is_host_port(b"example.com:8080"));
