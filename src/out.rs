@@ -144,28 +144,51 @@ impl Chunk {
         matches!(self, Chunk::File { .. })
     }
 
-    /// A file range read into memory with one `pread`, where the bytes are
-    /// to be encrypted anyway (HTTP/2 over TLS: several DATA frames then
-    /// go in one write). Other chunks are returned as they are.
-    pub fn into_memory(self) -> io::Result<Chunk> {
+    /// A file range read into memory laid out for framing: before every
+    /// `every` bytes of the file (the last piece may be shorter), the `G`
+    /// bytes `gap(piece_len, is_last)` returns. One `preadv` puts each
+    /// piece straight into its place, so a frame's header and payload end
+    /// up side by side without a copy. This is HTTP/2 over TLS, where the
+    /// bytes are encrypted from memory anyway: a DATA frame and its header
+    /// are sized to fill one TLS record, and the stream seals each where
+    /// it lies. Other chunks are returned as they are.
+    pub fn read_framed<const G: usize>(
+        self,
+        every: usize,
+        mut gap: impl FnMut(usize, bool) -> [u8; G],
+    ) -> io::Result<Chunk> {
         let Chunk::File { file, pos, end } = self else {
             return Ok(self);
         };
-        // Read straight into fresh memory: zeroing it first cost as much
-        // as the read (and, pages being new, a fault each).
-        let mut buf = Rc::<[u8]>::new_uninit_slice((end - pos) as usize);
+        let len = (end - pos) as usize;
+        let every = every.max(1);
+        let pieces = len.div_ceil(every);
+        // Fresh memory, not zeroed first: zeroing cost as much as the read
+        // (and, pages being new, a fault each).
+        let mut buf = Rc::<[u8]>::new_uninit_slice(len + pieces * G);
         let Some(bytes) = Rc::get_mut(&mut buf) else {
             return Err(io::Error::other("a new buffer is shared")); // cannot be
         };
-        let n = crate::sys::pread_uninit(&file, bytes, pos)
-            .map_err(|e| crate::sys::context(e, "pread"))?;
-        if n < bytes.len() {
+        let mut slots = Vec::with_capacity(pieces);
+        let mut left = len;
+        for frame in bytes.chunks_mut(G + every) {
+            let (head, payload) = frame.split_at_mut(G);
+            left -= payload.len();
+            for (to, from) in head.iter_mut().zip(gap(payload.len(), left == 0)) {
+                to.write(from);
+            }
+            slots.push(payload);
+        }
+        let n = crate::sys::preadv_uninit(&file, &mut slots, pos)
+            .map_err(|e| crate::sys::context(e, "preadv"))?;
+        if n < len {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
-                "pread: the file is shorter than when it was opened",
+                "preadv: the file is shorter than when it was opened",
             ));
         }
-        // SAFETY: all `n == len` bytes were written by pread.
+        // SAFETY: every byte is written: the gaps above, and all `len`
+        // bytes of the slots, which tile the rest, by preadv.
         let buf = unsafe { buf.assume_init() };
         Ok(Chunk::owned(buf))
     }
@@ -618,34 +641,82 @@ mod tests {
     }
 
     #[test]
-    fn a_file_range_read_into_memory_is_that_range() {
-        let dir = crate::fixture::Scratch::new("into-memory");
+    fn a_file_range_read_framed_is_that_range_between_its_gaps() {
+        let dir = crate::fixture::Scratch::new("read-framed");
         let path = dir.path().join("f");
-        std::fs::write(&path, b"0123456789abcdef").unwrap();
+        let bytes: Vec<u8> = (0..5000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+        std::fs::write(&path, &bytes).unwrap();
         let file = Rc::new(File::open(&path).unwrap());
-        let mut chunk = Chunk::File {
-            file,
-            pos: 3,
-            end: 12,
-        };
-        let front = chunk.split_to(4).into_memory().unwrap();
-        assert_eq!(front.bytes(), Some(&b"3456"[..]));
-        let rest = chunk.into_memory().unwrap();
-        assert_eq!(rest.bytes(), Some(&b"789ab"[..]));
+        // Every length and piece size around the edges, each range read
+        // back as gap, piece, gap, piece: the pieces are the file's bytes
+        // in order, each gap says its piece's length and whether it is last.
+        for (pos, end, every) in [
+            (3, 12, 4),
+            (3, 12, 9),
+            (3, 12, 100),
+            (0, 5000, 1000),
+            (0, 5000, 999),
+            (17, 4999, 16),
+            (100, 100, 8),
+        ] {
+            let mut calls = Vec::new();
+            let framed = Chunk::File {
+                file: Rc::clone(&file),
+                pos,
+                end,
+            }
+            .read_framed(every, |len, last| {
+                calls.push((len, last));
+                [b'<', len as u8, (len >> 8) as u8, u8::from(last)]
+            })
+            .unwrap();
+            let got = framed.bytes().unwrap();
+            let (mut at, mut want) = (0, &bytes[pos as usize..end as usize]);
+            let mut seen = Vec::new();
+            while at < got.len() {
+                let len = usize::from(got[at + 1]) | usize::from(got[at + 2]) << 8;
+                assert_eq!(got[at], b'<');
+                seen.push((len, got[at + 3] == 1));
+                assert_eq!(
+                    &got[at + 4..at + 4 + len],
+                    &want[..len],
+                    "{pos}..{end} by {every}"
+                );
+                want = &want[len..];
+                at += 4 + len;
+            }
+            assert!(want.is_empty(), "{pos}..{end} by {every}: all of it");
+            assert_eq!(seen, calls);
+            let n = (end - pos) as usize;
+            assert_eq!(calls.len(), n.div_ceil(every));
+            assert!(
+                calls
+                    .iter()
+                    .rev()
+                    .skip(1)
+                    .all(|&(len, last)| len == every && !last)
+            );
+            if let Some(&(len, last)) = calls.last() {
+                assert!(last && len == n - every * (calls.len() - 1));
+            }
+        }
         // Past the end of the file: an error, not short bytes.
         let file = Rc::new(File::open(&path).unwrap());
         assert!(
             Chunk::File {
                 file,
-                pos: 10,
-                end: 40
+                pos: 4990,
+                end: 5040
             }
-            .into_memory()
+            .read_framed(16, |_, _| [0u8; 9])
             .is_err()
         );
         // Memory stays memory.
         assert_eq!(
-            Chunk::Static(b"x").into_memory().unwrap().bytes(),
+            Chunk::Static(b"x")
+                .read_framed(4, |_, _| [0u8; 9])
+                .unwrap()
+                .bytes(),
             Some(&b"x"[..])
         );
     }

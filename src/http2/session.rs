@@ -59,6 +59,12 @@ pub const MAX_BLOCK: usize = 64 << 10;
 /// the socket.
 pub const READ_AHEAD: u64 = 256 << 10;
 
+/// A DATA frame's payload when a file goes over TLS: with its 9-byte
+/// header it fills one TLS record (16 KiB of plaintext, RFC 8446 §5.1)
+/// exactly, so the records are sealed where the frames lie, with no copy
+/// to gather a record from a header and a payload apart.
+const SEALED_FRAME: i64 = (16 << 10) - frame::HEADER_LEN as i64;
+
 /// The default initial window (§6.9.2), both ways.
 const DEFAULT_WINDOW: i64 = 65_535;
 
@@ -691,8 +697,10 @@ impl H2Session {
     /// Queues DATA frames while windows allow, streams taking turns. On a
     /// plain connection a file's frames are `sendfile` ranges between
     /// frame headers, one frame a turn. Over TLS a turn is up to four
-    /// frames of a file read with one `pread` (the bytes are encrypted
-    /// from memory anyway), so that they leave in one write; and no more
+    /// frames of a file read with one `preadv` (the bytes are encrypted
+    /// from memory anyway), laid out header, payload, header, ... with
+    /// each frame one TLS record, so that they leave in one write sealed
+    /// where they lie; and no more
     /// than [`READ_AHEAD`] bytes are read ahead of the socket.
     fn send_data(&mut self, out: &mut OutQueue) {
         // What was gathered (HEADERS, control frames) goes first.
@@ -728,42 +736,58 @@ impl H2Session {
                 let Some(body) = s.body.as_mut() else {
                     continue;
                 };
-                let turn = if self.secure && body.is_file() {
-                    4 * frame_max
+                // Over TLS a file is read into memory to be encrypted
+                // anyway: up to four frames a turn, laid out as they go on
+                // the wire, one record each.
+                let sealed = self.secure && body.is_file();
+                let frame = if sealed {
+                    frame_max.min(SEALED_FRAME)
                 } else {
                     frame_max
                 };
+                let turn = if sealed { 4 * frame } else { frame };
                 let room = self.window.min(s.window).min(turn);
                 if room <= 0 {
                     continue;
                 }
                 let mut piece = body.split_to(room as u64);
                 let n = piece.len() as i64;
-                if self.secure {
-                    piece = match piece.into_memory() {
-                        Ok(piece) => piece,
+                let last = body.is_empty();
+                let id = s.id;
+                let end = |is_last: bool| {
+                    if last && is_last { flag::END_STREAM } else { 0 }
+                };
+                if sealed {
+                    let mut frames = 0;
+                    let framed = piece.read_framed(frame as usize, |len, is_last| {
+                        frames += 1;
+                        frame::header_bytes(len, kind::DATA, end(is_last), id)
+                    });
+                    match framed {
+                        Ok(framed) => out.push(framed),
                         Err(e) => {
                             // The file changed under us: this stream ends.
-                            log::warn!("HTTP/2 stream {}: pread: {e}", s.id);
-                            frame::write_rst_stream(&mut self.wire, s.id, ErrorCode::Internal);
+                            log::warn!("HTTP/2 stream {id}: {e}");
+                            frame::write_rst_stream(&mut self.wire, id, ErrorCode::Internal);
                             s.body = None;
                             continue;
                         }
-                    };
-                }
-                let last = body.is_empty();
-                while !piece.is_empty() {
-                    let part = piece.split_to(frame_max as u64);
-                    let flags = if last && piece.is_empty() {
-                        flag::END_STREAM
-                    } else {
-                        0
-                    };
-                    // The frame header rides in the chunk: no allocation.
-                    let header = frame::header_bytes(part.len() as usize, kind::DATA, flags, s.id);
-                    out.push(Chunk::inline(&header));
-                    out.push(part);
-                    self.data_frames += 1;
+                    }
+                    self.data_frames += frames;
+                } else {
+                    while !piece.is_empty() {
+                        let part = piece.split_to(frame as u64);
+                        // The frame header rides in the chunk: no allocation.
+                        let header = frame::header_bytes(
+                            part.len() as usize,
+                            kind::DATA,
+                            end(piece.is_empty()),
+                            id,
+                        );
+                        out.push(Chunk::inline(&header));
+                        out.push(part);
+                        self.data_frames += 1;
+                    }
                 }
                 self.window -= n;
                 s.window -= n;

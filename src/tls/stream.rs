@@ -35,7 +35,7 @@
 use std::cell::RefCell;
 use std::fs::File;
 use std::io::{self, IoSlice};
-use std::os::unix::fs::FileExt;
+use std::mem::MaybeUninit;
 use std::rc::Rc;
 
 use mio::net::TcpStream;
@@ -47,7 +47,7 @@ use rustls::unbuffered::{
 
 use crate::metrics::{Handshake, TlsCounts, TlsFailure};
 use crate::stream::Stream;
-use crate::sys::{interrupted, would_block};
+use crate::sys::{self, interrupted, would_block};
 
 /// The most plaintext one TLS record carries (RFC 8446 §5.1).
 const RECORD: usize = 16 * 1024;
@@ -574,15 +574,20 @@ impl<S: Stream> Stream for TlsStream<S> {
     // Never inlined, for its 64 KiB buffer: see `gather`.
     #[inline(never)]
     fn send_file(&mut self, file: &File, offset: u64, count: usize) -> io::Result<usize> {
-        let mut buf = [0u8; FILE_STEP];
+        // Not zeroed first: pread overwrites what is used, and zeroing
+        // 64 KiB a step would be one more pass over the bytes for nothing.
+        let mut buf = [MaybeUninit::<u8>::uninit(); FILE_STEP];
         let mut sent = 0;
         while sent < count {
             let want = (count - sent).min(FILE_STEP);
-            let n = file.read_at(&mut buf[..want], offset + sent as u64)?;
+            let n = sys::pread_uninit(file, &mut buf[..want], offset + sent as u64)
+                .map_err(|e| sys::context(e, "pread"))?;
             if n == 0 {
                 break; // the file shrank: the caller reports it
             }
-            let taken = match self.write_vectored(&[IoSlice::new(&buf[..n])]) {
+            // SAFETY: pread wrote the first `n` bytes.
+            let read = unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), n) };
+            let taken = match self.write_vectored(&[IoSlice::new(read)]) {
                 Ok(taken) => taken,
                 // The steps before were taken (sent, or sealed and held):
                 // their count must reach the caller, or it would send

@@ -721,3 +721,86 @@ fn an_idle_session_gives_back_its_request_buffers_and_keeps_its_table() {
             .any(|g| matches!(g, Got::Data(3, d, true) if d == b"Hello\n"))
     );
 }
+
+#[test]
+fn a_file_over_tls_goes_as_frames_that_each_fill_one_record() {
+    let dir = crate::fixture::Scratch::new("h2-sealed");
+    let bytes = crate::fixture::Rng::new(19).bytes(200_003);
+    std::fs::write(dir.path().join("big.bin"), &bytes).unwrap();
+    // Seeded windows, opened a random amount at a time: whatever the
+    // window lets through, the body is the file's bytes in order, and over
+    // TLS every DATA frame but a stream's last in a turn carries 16,375
+    // bytes, so that with its 9-byte header it is one 16 KiB record.
+    for (secure, range, seed) in [
+        (true, None, 1),
+        (true, None, 2),
+        (true, Some((1_000, 150_000)), 3),
+        (true, Some((199_990, 200_002)), 4),
+        (false, None, 5),
+    ] {
+        let mut c = Client::new();
+        let now = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
+        // Nothing cached: the body is a file range.
+        let files = crate::http::files::Files::new(Some(dir.path()), 0, 0).unwrap();
+        let mut date = crate::date::DateLine::default();
+        date.update(now);
+        c.site = Site::new(files, date, crate::config::Limits::default());
+        c.take();
+        c.start(&[(setting::INITIAL_WINDOW_SIZE, 0)]);
+        let mut fields = get("/big.bin");
+        let header;
+        if let Some((first, last)) = range {
+            header = format!("bytes={first}-{last}");
+            fields.push(("range", &header));
+        }
+        let b = c.headers(1, &fields, true);
+        let loan_send = |c: &mut Client, bytes: &[u8]| {
+            let mut loan = SessionLoan {
+                site: &mut c.site,
+                ops: &mut c.ops,
+                client: 0,
+                secure,
+            };
+            c.session.on_input(bytes, &mut loan, &mut c.out);
+            c.collect();
+        };
+        loan_send(&mut c, &b);
+        let want = match range {
+            Some((first, last)) => &bytes[first..=last],
+            None => &bytes[..],
+        };
+        let mut rng = crate::fixture::Rng::new(seed);
+        let (mut body, mut frames, mut done) = (Vec::new(), Vec::new(), false);
+        for _ in 0..10_000 {
+            for g in c.take() {
+                match g {
+                    Got::Data(1, data, end) => {
+                        frames.push(data.len());
+                        body.extend(data);
+                        done |= end;
+                    }
+                    Got::Headers(1, fields, _) => {
+                        assert!(["200", "206"].contains(&status(&fields)));
+                    }
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+            if done {
+                break;
+            }
+            let step = 1 + rng.below(70_000) as u32;
+            let mut w = Vec::new();
+            frame::write_window_update(&mut w, 0, step);
+            frame::write_window_update(&mut w, 1, step);
+            loan_send(&mut c, &w);
+        }
+        assert!(done, "secure {secure}, {range:?}: the stream ends");
+        assert!(body == want, "secure {secure}, {range:?}: the file's bytes");
+        let full = if secure { 16_375 } else { 16_384 };
+        assert!(frames.iter().all(|&n| n <= full), "{frames:?}");
+        assert!(
+            frames.iter().filter(|&&n| n == full).count() >= want.len() / full / 2,
+            "secure {secure}: most frames are full ({frames:?})"
+        );
+    }
+}
