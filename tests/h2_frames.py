@@ -1164,6 +1164,43 @@ def s8_4_push_promise_from_client():
     c.goaway(PROTOCOL_ERROR)
 
 
+# RFC 9218 §7.1: PRIORITY_UPDATE ---------------------------------------------------
+
+PRIORITY_UPDATE = 0x10
+
+
+@case
+def r9218_priority_update_ahead_and_after_accepted():
+    c = Conn()
+    c.send(raw(PRIORITY_UPDATE, 0, 0, struct.pack(">I", 1) + b"u=1, i"))
+    c.send(c.request(1))
+    fields, _ = c.response(1)
+    status(fields, 200)
+    c.send(raw(PRIORITY_UPDATE, 0, 0, struct.pack(">I", 1) + b"u=5"))
+    c.alive()
+
+
+@case
+def r9218_priority_update_on_a_stream():
+    c = Conn()
+    c.send(raw(PRIORITY_UPDATE, 0, 1, struct.pack(">I", 1) + b"u=1"))
+    c.goaway(PROTOCOL_ERROR)
+
+
+@case
+def r9218_priority_update_shorter_than_4_bytes():
+    c = Conn()
+    c.send(raw(PRIORITY_UPDATE, 0, 0, b"\x00\x00\x01"))
+    c.goaway(FRAME_SIZE_ERROR)
+
+
+@case
+def r9218_priority_update_for_stream_0():
+    c = Conn()
+    c.send(raw(PRIORITY_UPDATE, 0, 0, struct.pack(">I", 0) + b"u=1"))
+    c.goaway(PROTOCOL_ERROR)
+
+
 # RFC 7541: HPACK -------------------------------------------------------------------
 
 

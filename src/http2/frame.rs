@@ -93,6 +93,8 @@ pub mod kind {
     pub const GOAWAY: u8 = 0x7;
     pub const WINDOW_UPDATE: u8 = 0x8;
     pub const CONTINUATION: u8 = 0x9;
+    /// RFC 9218 §7.1.
+    pub const PRIORITY_UPDATE: u8 = 0x10;
 }
 
 /// Flags (§6).
@@ -194,6 +196,12 @@ pub enum Frame<'b> {
         block: &'b [u8],
         end_headers: bool,
     },
+    /// RFC 9218 §7.1: a new `priority` for a request stream, sent on
+    /// stream 0 (the value is the field's, unparsed).
+    PriorityUpdate {
+        prioritized: u32,
+        value: &'b [u8],
+    },
     /// A frame of a type this server does not know (§5.5): ignored.
     Unknown {
         kind: u8,
@@ -250,6 +258,9 @@ impl std::fmt::Display for Frame<'_> {
                 block.len(),
                 if end_headers { " END_HEADERS" } else { "" }
             ),
+            Frame::PriorityUpdate { prioritized, .. } => {
+                write!(f, "PRIORITY_UPDATE for stream {prioritized}")
+            }
             Frame::Unknown { kind } => write!(f, "frame of unknown type {kind:#x} (ignored)"),
         }
     }
@@ -454,6 +465,25 @@ fn frame<'b>(h: &Header, payload: &'b [u8]) -> Result<Frame<'b>, H2Error> {
                 block: payload,
                 end_headers: h.has(flag::END_HEADERS),
             })
+        }
+        kind::PRIORITY_UPDATE => {
+            // RFC 9218 §7.1: on stream 0, at least the 4-byte stream id,
+            // which names a stream the client may open (odd, not 0).
+            no_stream("PRIORITY_UPDATE on a stream")?;
+            let Some((id, value)) = payload.split_first_chunk::<4>() else {
+                return Err(connection(
+                    ErrorCode::FrameSize,
+                    "PRIORITY_UPDATE shorter than 4 bytes",
+                ));
+            };
+            let prioritized = u32::from_be_bytes(*id) & 0x7fff_ffff;
+            if prioritized % 2 == 0 {
+                return Err(connection(
+                    ErrorCode::Protocol,
+                    "PRIORITY_UPDATE for stream 0 or a pushed stream",
+                ));
+            }
+            Ok(Frame::PriorityUpdate { prioritized, value })
         }
         kind => Ok(Frame::Unknown { kind }),
     }

@@ -249,19 +249,10 @@ impl Head {
     /// and whether the response may be sent in pieces between others of
     /// its urgency (`i`, incremental; not by default).
     pub fn priority(&self) -> (u8, bool) {
-        let Some(span) = self.priority else {
-            return (3, false);
-        };
-        let (mut urgency, mut incremental) = (3, false);
-        for member in self.get(span).split(|&b| b == b',') {
-            match member.trim_ascii() {
-                [b'u', b'=', digit @ b'0'..=b'7'] => urgency = digit - b'0',
-                b"i" | b"i=?1" => incremental = true,
-                b"i=?0" => incremental = false,
-                _ => {}
-            }
+        match self.priority {
+            Some(span) => priority(self.get(span)),
+            None => (3, false),
         }
-        (urgency, incremental)
     }
 
     /// The fields an answer reads, as an HTTP/1.x request would give them.
@@ -275,6 +266,24 @@ impl Head {
         }
         fields
     }
+}
+
+/// A `priority` field value (RFC 9218 §4, in a HEADERS block or a
+/// PRIORITY_UPDATE frame): the urgency, 0 (most urgent) to 7, 3 when it
+/// says nothing this server reads; and whether the response is
+/// incremental. Members it does not know, or values out of range, are
+/// passed over, as §4 asks.
+pub fn priority(value: &[u8]) -> (u8, bool) {
+    let (mut urgency, mut incremental) = (3, false);
+    for member in value.split(|&b| b == b',') {
+        match member.trim_ascii() {
+            [b'u', b'=', digit @ b'0'..=b'7'] => urgency = digit - b'0',
+            b"i" | b"i=?1" => incremental = true,
+            b"i=?0" => incremental = false,
+            _ => {}
+        }
+    }
+    (urgency, incremental)
 }
 
 #[cfg(test)]

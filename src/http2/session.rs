@@ -40,7 +40,7 @@ use crate::http2::frame::{
     self, DEFAULT_MAX_FRAME, ErrorCode, Frame, H2Error, MAX_WINDOW, Parsed, flag, kind, setting,
 };
 use crate::http2::hpack::Decoder;
-use crate::http2::request::Head;
+use crate::http2::request::{self, Head};
 use crate::http2::response::Heads;
 use crate::metrics::H2Counts;
 use crate::out::{Chunk, OutQueue};
@@ -155,6 +155,9 @@ pub struct H2Session {
     /// The connection is HTTPS: file bodies are read, not sent with
     /// `sendfile`.
     secure: bool,
+    /// Priorities a client sent ahead of their streams (RFC 9218 §7.1,
+    /// PRIORITY_UPDATE for an idle stream): stream id, urgency, incremental.
+    ahead: Vec<(u32, u8, bool)>,
 }
 
 impl H2Session {
@@ -187,6 +190,7 @@ impl H2Session {
                 ..H2Counts::default()
             },
             secure: false,
+            ahead: Vec::new(),
         };
         frame::write_settings(
             &mut s.wire,
@@ -309,6 +313,9 @@ impl H2Session {
         self.wire = Vec::new();
         self.log_head = Vec::new();
         self.head = Head::default();
+        if self.ahead.is_empty() {
+            self.ahead = Vec::new();
+        }
         self.heads.rest();
         true
     }
@@ -372,6 +379,7 @@ impl H2Session {
             Frame::Ping { .. }
             | Frame::Settings { .. }
             | Frame::Priority { .. }
+            | Frame::PriorityUpdate { .. }
             | Frame::Unknown { .. } => true,
             Frame::Data {
                 flow_len,
@@ -459,6 +467,24 @@ impl H2Session {
                     let why = "more than half the streams reset (rapid reset)";
                     return Err(conn(ErrorCode::EnhanceYourCalm, why));
                 }
+            }
+            Frame::PriorityUpdate { prioritized, value } => {
+                let (urgency, incremental) = request::priority(value);
+                if let Some(s) = self.streams.iter_mut().find(|s| s.id == prioritized) {
+                    // The order of DATA is decided afresh at each turn.
+                    (s.urgency, s.incremental) = (urgency, incremental);
+                } else if prioritized > self.last_stream {
+                    // Ahead of its HEADERS: kept for it. Idle streams so
+                    // prioritized and open ones together may not pass
+                    // SETTINGS_MAX_CONCURRENT_STREAMS (§7.1).
+                    self.ahead.retain(|p| p.0 != prioritized);
+                    if self.ahead.len() + self.streams.len() >= MAX_STREAMS {
+                        let why = "PRIORITY_UPDATE for more streams than the concurrent limit";
+                        return Err(conn(ErrorCode::Protocol, why));
+                    }
+                    self.ahead.push((prioritized, urgency, incremental));
+                }
+                // A closed stream's is dropped, as §7.1 allows.
             }
             Frame::Priority { .. } | Frame::Unknown { .. } => {}
             Frame::Data {
@@ -585,6 +611,12 @@ impl H2Session {
             return Ok(());
         }
         self.last_stream = id;
+        // A priority sent ahead applies to its stream; those for streams
+        // skipped over (now closed, §5.1.1) go.
+        let ahead = (self.ahead.iter())
+            .find(|p| p.0 == id)
+            .map(|&(_, urgency, incremental)| (urgency, incremental));
+        self.ahead.retain(|p| p.0 > id);
         if self.streams.len() >= MAX_STREAMS {
             return Err(H2Error::Stream(
                 id,
@@ -604,7 +636,7 @@ impl H2Session {
             let why = "content-length on a request without DATA";
             return Err(H2Error::Stream(id, ErrorCode::Protocol, why));
         }
-        self.answer(id, end_stream, loan, out);
+        self.answer(id, end_stream, ahead, loan, out);
         Ok(())
     }
 
@@ -613,6 +645,7 @@ impl H2Session {
         &mut self,
         id: u32,
         end_stream: bool,
+        ahead: Option<(u8, bool)>,
         loan: &mut SessionLoan<'_>,
         out: &mut OutQueue,
     ) {
@@ -679,7 +712,10 @@ impl H2Session {
         loan.ops.response(loan.client, now, &line);
         let body = (!no_body).then(|| answer.into_body());
         let expect = self.head.content_length;
-        let (urgency, incremental) = self.head.priority();
+        // A PRIORITY_UPDATE sent ahead of the request wins over the
+        // field: the frame is the signal that changes a priority (RFC 9218
+        // §7), and a client sends it only to say something the field did not.
+        let (urgency, incremental) = ahead.unwrap_or_else(|| self.head.priority());
         self.streams.push(Stream {
             id,
             receiving: !end_stream,

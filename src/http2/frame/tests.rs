@@ -361,3 +361,40 @@ fn arbitrary_bytes_never_panic() {
         let _ = parse(&bytes, DEFAULT_MAX_FRAME);
     }
 }
+
+#[test]
+fn priority_update_rules() {
+    // RFC 9218 §7.1: on stream 0, at least a stream id, which names a
+    // stream a client opens (odd); the field value follows, unparsed.
+    assert_eq!(
+        one(&raw(kind::PRIORITY_UPDATE, 0, 0, b"\x80\0\0\x05u=1, i")),
+        Ok(Frame::PriorityUpdate {
+            prioritized: 5,
+            value: b"u=1, i"
+        })
+    );
+    assert_eq!(
+        one(&raw(kind::PRIORITY_UPDATE, 0, 0, &[0, 0, 0, 7])),
+        Ok(Frame::PriorityUpdate {
+            prioritized: 7,
+            value: b""
+        })
+    );
+    assert_eq!(
+        code(one(&raw(kind::PRIORITY_UPDATE, 0, 1, b"\0\0\0\x01u=1"))),
+        (true, Protocol),
+        "on a stream"
+    );
+    assert_eq!(
+        code(one(&raw(kind::PRIORITY_UPDATE, 0, 0, &[0, 0, 1]))),
+        (true, FrameSize),
+        "shorter than 4 bytes"
+    );
+    for id in [0u32, 2, 0x8000_0000] {
+        assert_eq!(
+            code(one(&raw(kind::PRIORITY_UPDATE, 0, 0, &id.to_be_bytes()))),
+            (true, Protocol),
+            "stream {id:#x}: 0 or a server's"
+        );
+    }
+}

@@ -804,3 +804,93 @@ fn a_file_over_tls_goes_as_frames_that_each_fill_one_record() {
         );
     }
 }
+
+fn priority_update(b: &mut Vec<u8>, id: u32, value: &str) {
+    frame::write_header(b, 4 + value.len(), kind::PRIORITY_UPDATE, 0, 0);
+    b.extend_from_slice(&id.to_be_bytes());
+    b.extend_from_slice(value.as_bytes());
+}
+
+#[test]
+fn priority_updates_reorder_open_streams_and_wait_for_idle_ones() {
+    // Streams 1 and 3 ask "u=7" and "u=0" by field; PRIORITY_UPDATEs sent
+    // before their HEADERS (idle streams), after them, or both.
+    let order = |before: &[(u32, &str)], after: &[(u32, &str)]| -> Vec<u32> {
+        let mut c = Client::new();
+        c.take();
+        c.start(&[(setting::INITIAL_WINDOW_SIZE, 100)]);
+        let mut b = Vec::new();
+        for &(id, p) in before {
+            priority_update(&mut b, id, p);
+        }
+        for (id, p) in [(1, "u=7"), (3, "u=0")] {
+            let mut fields = get("/");
+            fields.push(("priority", p));
+            b.extend(c.headers(id, &fields, true));
+        }
+        c.send(&b);
+        let mut w = Vec::new();
+        for &(id, p) in after {
+            priority_update(&mut w, id, p);
+        }
+        for id in [1, 3] {
+            frame::write_window_update(&mut w, id, 200);
+        }
+        c.send(&w);
+        assert!(
+            c.session.ahead.is_empty(),
+            "nothing kept once the streams opened"
+        );
+        data_order(&c.take())
+    };
+    assert_eq!(order(&[], &[]), [3, 1, 3, 1], "by the fields");
+    assert_eq!(
+        order(&[], &[(1, "u=0"), (3, "u=7")]),
+        [3, 1, 1, 3],
+        "updated while open: the next turn follows the frames"
+    );
+    assert_eq!(
+        order(&[(1, "u=0"), (3, "u=7")], &[]),
+        [1, 3, 1, 3],
+        "sent ahead: the frames win over the fields"
+    );
+    assert_eq!(
+        order(&[(1, "u=0"), (1, "u=7, i")], &[]),
+        [3, 1, 3, 1],
+        "the last word ahead counts"
+    );
+}
+
+#[test]
+fn priorities_ahead_are_bounded_and_dropped_for_skipped_streams() {
+    let mut c = Client::new();
+    c.take();
+    c.start(&[]);
+    // One for stream 5, then stream 7 opens: 5 can never open (§5.1.1).
+    let mut b = Vec::new();
+    priority_update(&mut b, 5, "u=0");
+    priority_update(&mut b, 9, "u=1");
+    c.send(&b);
+    assert_eq!(c.session.ahead.len(), 2);
+    let b = c.headers(7, &get("/hello.txt"), true);
+    c.send(&b);
+    assert_eq!(c.session.ahead, [(9, 1, false)], "5 went, 9 waits");
+    c.take();
+    // For a closed stream: dropped. For as many idle streams as the
+    // concurrent limit allows: kept; one more is a connection error.
+    let mut b = Vec::new();
+    priority_update(&mut b, 7, "u=0");
+    for i in 0..MAX_STREAMS as u32 - 1 {
+        priority_update(&mut b, 11 + 2 * i, "u=2");
+    }
+    c.send(&b);
+    assert_eq!(c.session.ahead.len(), MAX_STREAMS);
+    assert!(c.take().is_empty());
+    let mut b = Vec::new();
+    priority_update(&mut b, 1001, "u=2");
+    c.send(&b);
+    assert!(matches!(
+        c.take()[..],
+        [Got::GoAway(7, ErrorCode::Protocol)]
+    ));
+}
