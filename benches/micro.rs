@@ -1,7 +1,8 @@
-//! Micro-benchmarks of the pure hot path: parsing, queuing, RFC 868, the write queue.
+//! Micro-benchmarks of the pure hot path: parsing, queuing, RFC 868, the write queue, Huffman.
 //!
 //! Micro-benchmarks of the pure code on the hot path: request parsing,
-//! response queuing, the RFC 868 encoding and the write-queue advance.
+//! response queuing, the RFC 868 encoding, the write-queue advance and
+//! HPACK's Huffman decoding.
 //! `cargo bench --bench micro`; throughput is reported in bytes where it
 //! means something (httparse's habit).
 
@@ -138,5 +139,32 @@ fn queue(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, parse, respond, rfc868, queue);
+/// HPACK's Huffman decoding of what clients send as literals on every
+/// request (nghttp2 never indexes `:path`), and of a browser's
+/// user-agent, sent once per connection.
+fn huffman(c: &mut Criterion) {
+    use oneloop::http2::huffman;
+    let mut g = c.benchmark_group("huffman");
+    for (name, text) in [
+        ("path", &b"/hello.txt"[..]),
+        (
+            "user_agent",
+            &b"Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"[..],
+        ),
+    ] {
+        let mut coded = Vec::new();
+        huffman::encode(text, &mut coded);
+        let mut out = Vec::with_capacity(256);
+        g.throughput(Throughput::Bytes(text.len() as u64));
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                out.clear();
+                huffman::decode(black_box(&coded), &mut out).map(|()| out.len())
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, parse, respond, rfc868, queue, huffman);
 criterion_main!(benches);
