@@ -210,7 +210,7 @@ impl Drop for Scratch {
 }
 
 #[cfg(feature = "tls")]
-pub use tls::{TlsClient, tls_pair};
+pub use tls::{TlsClient, tls_pair, tls_pair_offering};
 
 #[cfg(feature = "tls")]
 mod tls {
@@ -230,6 +230,15 @@ mod tls {
     pub fn tls_pair(
         version: &'static rustls::SupportedProtocolVersion,
     ) -> (Tls, Arc<ClientConfig>) {
+        tls_pair_offering(version, b"http/1.1")
+    }
+
+    /// [`tls_pair`] whose client offers `alpn` alone (`h2`: the server,
+    /// which then offers HTTP/2 too, takes it).
+    pub fn tls_pair_offering(
+        version: &'static rustls::SupportedProtocolVersion,
+        alpn: &[u8],
+    ) -> (Tls, Arc<ClientConfig>) {
         let dir = Scratch::new("tls");
         let key = rcgen::KeyPair::generate().expect("a key");
         let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
@@ -242,7 +251,8 @@ mod tls {
         };
         std::fs::write(&pair.cert, cert.pem()).expect("write cert");
         std::fs::write(&pair.key, key.serialize_pem()).expect("write key");
-        let server = Tls::new(&[pair], false, Default::default()).expect("the server's TLS");
+        let http2 = alpn == b"h2";
+        let server = Tls::new(&[pair], http2, Default::default()).expect("the server's TLS");
         let mut roots = RootCertStore::empty();
         roots
             .add(CertificateDer::from(cert.der().to_vec()))
@@ -253,7 +263,7 @@ mod tls {
             .expect("versions")
             .with_root_certificates(roots)
             .with_no_client_auth();
-        client.alpn_protocols = vec![b"http/1.1".to_vec()];
+        client.alpn_protocols = vec![alpn.to_vec()];
         (server, Arc::new(client))
     }
 

@@ -51,17 +51,26 @@ impl Tree {
 
     /// A request drawn from `rng`, and the body its answer must carry.
     fn request(&self, rng: &mut Rng) -> (String, Vec<u8>) {
+        let (path, range, body) = self.pick(rng);
+        let range = range.map_or(String::new(), |r| format!("Range: {r}\r\n"));
+        let head = format!("GET /{path} HTTP/1.1\r\nHost: a\r\n{range}\r\n");
+        (head, body)
+    }
+
+    /// A file drawn from `rng`, the `Range` value asked for it if any, and
+    /// the body its answer must carry.
+    fn pick(&self, rng: &mut Rng) -> (&'static str, Option<String>, Vec<u8>) {
         let len = self.big.len();
-        let (path, range, body) = match rng.below(5) {
-            0 => ("small.bin", String::new(), self.small.clone()),
-            1 | 2 => ("big.bin", String::new(), self.big.clone()),
+        match rng.below(5) {
+            0 => ("small.bin", None, self.small.clone()),
+            1 | 2 => ("big.bin", None, self.big.clone()),
             3 => {
                 // A range in the middle, across step and turn boundaries.
                 let a = rng.below(len as u64 / 2) as usize;
                 let b = a + rng.below((len - a) as u64) as usize;
                 (
                     "big.bin",
-                    format!("Range: bytes={a}-{b}\r\n"),
+                    Some(format!("bytes={a}-{b}")),
                     self.big[a..=b].to_vec(),
                 )
             }
@@ -70,13 +79,11 @@ impl Tree {
                 let n = 1 + rng.below(300_000) as usize;
                 (
                     "big.bin",
-                    format!("Range: bytes=-{n}\r\n"),
+                    Some(format!("bytes=-{n}")),
                     self.big[len - n..].to_vec(),
                 )
             }
-        };
-        let head = format!("GET /{path} HTTP/1.1\r\nHost: a\r\n{range}\r\n");
-        (head, body)
+        }
     }
 }
 
@@ -256,5 +263,183 @@ fn https_files_arrive_exactly_under_thousands_of_socket_schedules() {
             Conn::new(tls.accept(Pipe::new(Rooms::Unlimited)).expect("accept"));
         let mut client = TlsClient::new(config);
         run(&tree, seed, &mut conn, |c| c.socket().inner(), &mut client);
+    }
+}
+
+/// Schedules per kind of stream for HTTP/2 (each is a fresh connection).
+const H2_SCHEDULES: u64 = 600;
+
+/// One HTTP/2 schedule: the preface and windows opened wide, then two
+/// rounds of one to four requests (streams 1, 3, ...) whose DATA may
+/// interleave; each stream's DATA must be exactly its file's bytes, and
+/// its HEADERS a 200 or 206. Over TLS a file's frames are read into place
+/// between their headers and sealed where they lie; on a plain socket they
+/// leave by `sendfile` between headers: either way, cut by the socket at
+/// every point the seed chooses.
+fn run_h2<S: Stream>(
+    tree: &Tree,
+    seed: u64,
+    conn: &mut Conn<S>,
+    pipe: impl Fn(&mut Conn<S>) -> &mut Pipe,
+    client: &mut impl Client,
+) {
+    use crate::http2::frame::{self, Frame, MAX_WINDOW, PREFACE, Parsed, flag, kind, setting};
+    use crate::http2::hpack::{Decoder, Encoder, Indexing};
+    use std::collections::BTreeMap;
+
+    let mut site = tree.site();
+    let mut ops = Ops::default();
+    let mut pool = WorkPool::default();
+    let mut buf = vec![0u8; 16 * 1024];
+    let now = Instant::now();
+    let mut rng = Rng::new(seed);
+    pipe(conn).rooms = Rooms::Random {
+        rng: Rng::new(seed ^ 0x5a5a),
+        max: 64 * 1024,
+        block_one_in: 2 + rng.below(4),
+    };
+    let mut first = PREFACE.to_vec();
+    frame::write_settings(&mut first, &[(setting::INITIAL_WINDOW_SIZE, MAX_WINDOW)]);
+    frame::write_window_update(&mut first, 0, MAX_WINDOW - 65_535);
+    client.send(pipe(conn), &first);
+    let (mut encoder, mut decoder) = (Encoder::new(4096), Decoder::new(4096));
+    let mut want: BTreeMap<u32, Vec<u8>> = BTreeMap::new();
+    let mut got: BTreeMap<u32, (Vec<u8>, bool)> = BTreeMap::new();
+    let (mut next_id, mut at) = (1u32, 0usize);
+    for _round in 0..2 {
+        let mut batch = Vec::new();
+        for _ in 0..1 + rng.below(4) {
+            let (path, range, body) = tree.pick(&mut rng);
+            let path = format!("/{path}");
+            let mut block = Vec::new();
+            encoder.begin(&mut block);
+            let mut fields = vec![
+                (":method", "GET"),
+                (":scheme", "https"),
+                (":authority", "a"),
+                (":path", path.as_str()),
+            ];
+            if let Some(range) = &range {
+                fields.push(("range", range));
+            }
+            for (n, v) in fields {
+                encoder.field(
+                    &mut block,
+                    n.as_bytes(),
+                    v.as_bytes(),
+                    Indexing::Incremental,
+                );
+            }
+            frame::write_header(
+                &mut batch,
+                block.len(),
+                kind::HEADERS,
+                flag::END_HEADERS | flag::END_STREAM,
+                next_id,
+            );
+            batch.extend_from_slice(&block);
+            want.insert(next_id, body);
+            next_id += 2;
+        }
+        client.send(pipe(conn), &batch);
+        let mut readable = true;
+        let mut turns = 0;
+        loop {
+            turns += 1;
+            assert!(turns < 100_000, "seed {seed:#x}: no progress");
+            let mut loan = ConnLoan {
+                buf: &mut buf,
+                site: &mut site,
+                ops: &mut ops,
+                pool: &mut pool,
+                now,
+                timeouts: Timeouts::default(),
+            };
+            let next = conn.on_event(0, readable, false, &mut loan);
+            assert_ne!(next, Next::Close, "seed {seed:#x}: closed early");
+            let before = pipe(conn).inbound.len();
+            let bytes = client.received(pipe(conn));
+            readable = pipe(conn).inbound.len() > before;
+            while let Ok(Parsed::Frame(f, n)) = frame::parse(&bytes[at..], 1 << 24) {
+                at += n;
+                match f {
+                    Frame::Headers { stream, block, .. } => {
+                        let mut status = Vec::new();
+                        decoder
+                            .decode(block, 1 << 16, |n, v| {
+                                if n == b":status" {
+                                    status = v.to_vec();
+                                }
+                            })
+                            .expect("the server's block decodes");
+                        assert!(
+                            status == b"200" || status == b"206",
+                            "seed {seed:#x}: stream {stream}: status {status:?}"
+                        );
+                        got.entry(stream).or_default();
+                    }
+                    Frame::Data {
+                        stream,
+                        data,
+                        end_stream,
+                        ..
+                    } => {
+                        let (body, done) = got.entry(stream).or_default();
+                        assert!(!*done, "seed {seed:#x}: DATA after END_STREAM");
+                        body.extend_from_slice(data);
+                        *done = end_stream;
+                    }
+                    Frame::Settings { .. } | Frame::WindowUpdate { .. } => {}
+                    other => panic!("seed {seed:#x}: unexpected {other:?}"),
+                }
+            }
+            if want.keys().all(|id| got.get(id).is_some_and(|g| g.1)) {
+                break;
+            }
+        }
+    }
+    for (id, body) in &want {
+        assert!(
+            got[id].0 == *body,
+            "seed {seed:#x}: stream {id}: {} bytes, {} wanted, or different",
+            got[id].0.len(),
+            body.len()
+        );
+    }
+    assert_eq!(ops.metrics.responses.iter().sum::<u64>(), want.len() as u64);
+}
+
+#[test]
+fn http2_files_arrive_exactly_under_socket_schedules() {
+    let tree = Tree::new("h2c-schedules");
+    for seed in 0..H2_SCHEDULES {
+        let mut conn = Conn::new(Pipe::new(Rooms::Unlimited));
+        run_h2(&tree, seed, &mut conn, |c| c.socket(), &mut Plain);
+    }
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn http2_over_tls_files_arrive_exactly_under_socket_schedules() {
+    use crate::fixture::{TlsClient, tls_pair_offering};
+    use crate::tls::TlsStream;
+    use rustls::version::{TLS12, TLS13};
+
+    let tree = Tree::new("h2-schedules");
+    let pairs = [
+        tls_pair_offering(&TLS13, b"h2"),
+        tls_pair_offering(&TLS12, b"h2"),
+    ];
+    for seed in 0..H2_SCHEDULES {
+        let (tls, config) = &pairs[(seed % 2) as usize];
+        let mut conn: Conn<TlsStream<Pipe>> =
+            Conn::new(tls.accept(Pipe::new(Rooms::Unlimited)).expect("accept"));
+        let mut client = TlsClient::new(config);
+        run_h2(&tree, seed, &mut conn, |c| c.socket().inner(), &mut client);
+        assert_eq!(
+            client.conn.alpn_protocol(),
+            Some(&b"h2"[..]),
+            "seed {seed:#x}"
+        );
     }
 }
