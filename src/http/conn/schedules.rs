@@ -2,7 +2,7 @@
 //!
 //! Seeded schedules: a connection serves cached, uncached and ranged
 //! files while its socket's room for each write (0 to 64 KiB, or EAGAIN)
-//! is drawn from a seed, plain and under TLS. What the client receives
+//! is drawn from a seed, plain and under TLS, over HTTP/1.1 and HTTP/2. What the client receives
 //! must be exactly each file's bytes, once, in order, however the writes
 //! were cut. A failure names its seed, which replays it.
 
