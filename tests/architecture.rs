@@ -422,6 +422,7 @@ const KNOWN_ELSEWHERE: &[&str] = &[
     "TransmitTlsData",
     "BlockedHandshake",
     "WriteTraffic",
+    "KernelConnection",
     "CertifiedKey",
     "Ready",
     "Host",

@@ -12,9 +12,12 @@
 //! 1.2 and 1.3 only, ALPN `http/1.1` (or `http/1.0`), resumption by tickets (keys rotated
 //! in memory) and a bounded session cache, no 0-RTT, and only the ring
 //! provider's suites (AES-GCM and ChaCha20-Poly1305 with ECDHE: no CBC, RC4,
-//! 3DES or RSA key exchange).
+//! 3DES or RSA key exchange). After a TLS 1.3 handshake the records
+//! themselves are sealed and opened in `records.rs`, with the keys rustls
+//! hands over (its kernel-TLS interface).
 
 mod certs;
+mod records;
 mod stream;
 
 use std::io;
@@ -68,6 +71,9 @@ impl Tls {
         // encryption and a record in every full handshake.
         config.send_tls13_tickets = 1;
         config.max_early_data_size = 0;
+        // After a TLS 1.3 handshake the stream seals and opens records
+        // itself (records.rs): rustls hands it the traffic keys.
+        config.enable_secret_extraction = true;
         Ok(Tls {
             config: Arc::new(config),
             certs,

@@ -27,6 +27,10 @@
 //!   flight, or a response larger than the socket's room): it says so
 //!   ([`Stream::holds_output`]) and the connection keeps WRITABLE interest
 //!   until they are sent. A write is short only when the socket is full.
+//! - After a TLS 1.3 handshake rustls hands the traffic keys over and the
+//!   stream seals and opens records itself ([`super::records`]), one copy
+//!   of the plaintext per record instead of rustls's two; rustls keeps what
+//!   changes keys. TLS 1.2 connections stay with rustls.
 //! - There is no `sendfile` under TLS (this kernel offers no kTLS): a file
 //!   is read (`pread`) into a 64 KiB stack buffer, four records at a time,
 //!   and encrypted. With kTLS, the keys would be handed to the kernel after
@@ -39,12 +43,13 @@ use std::mem::MaybeUninit;
 use std::rc::Rc;
 
 use mio::net::TcpStream;
-use rustls::HandshakeKind;
 use rustls::server::UnbufferedServerConnection;
 use rustls::unbuffered::{
     ConnectionState, EncodeError, EncryptError, InsufficientSizeError, UnbufferedStatus,
 };
+use rustls::{HandshakeKind, ProtocolVersion};
 
+use super::records::{Fatal, MAX_PLAIN, OVERHEAD as SEALING, Opened, Records, alert};
 use crate::metrics::{Handshake, TlsCounts, TlsFailure};
 use crate::stream::Stream;
 use crate::sys::{self, interrupted, would_block};
@@ -77,7 +82,13 @@ thread_local! {
 /// generic over what lies beneath, as a connection is.
 pub struct TlsStream<S = TcpStream> {
     io: S,
-    tls: UnbufferedServerConnection,
+    /// rustls, through the handshake (and for good over TLS 1.2).
+    tls: Option<UnbufferedServerConnection>,
+    /// After a TLS 1.3 handshake: the keys, and records sealed and
+    /// opened here (records.rs).
+    records: Option<Box<Records>>,
+    /// The client chose HTTP/2 by ALPN (kept once rustls is gone).
+    h2: bool,
     /// The start of a record the client has not finished sending.
     incoming: Vec<u8>,
     /// Records the socket has not taken yet.
@@ -99,7 +110,11 @@ impl<S: std::fmt::Debug> std::fmt::Debug for TlsStream<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TlsStream")
             .field("io", &self.io)
-            .field("handshaking", &self.tls.is_handshaking())
+            .field(
+                "handshaking",
+                &self.tls.as_ref().is_some_and(|t| t.is_handshaking()),
+            )
+            .field("own_records", &self.records.is_some())
             .finish()
     }
 }
@@ -119,7 +134,9 @@ impl<S: Stream> TlsStream<S> {
     pub fn new(io: S, tls: UnbufferedServerConnection, counts: Rc<TlsCounts>) -> TlsStream<S> {
         TlsStream {
             io,
-            tls,
+            tls: Some(tls),
+            records: None,
+            h2: false,
             incoming: Vec::new(),
             outgoing: Vec::new(),
             plaintext: Vec::new(),
@@ -160,9 +177,12 @@ impl<S: Stream> TlsStream<S> {
     ) -> io::Result<(usize, Stop)> {
         let mut used = 0;
         loop {
-            let was_handshaking = self.tls.is_handshaking();
+            let Some(tls) = self.tls.as_mut() else {
+                return Err(io::Error::other("TLS: rustls is gone"));
+            };
+            let was_handshaking = tls.is_handshaking();
             let UnbufferedStatus { mut discard, state } =
-                self.tls.process_tls_records(&mut incoming[used..]);
+                tls.process_tls_records(&mut incoming[used..]);
             let state = match state {
                 Ok(state) => state,
                 Err(e) => return Err(self.fail(e, was_handshaking)),
@@ -205,7 +225,7 @@ impl<S: Stream> TlsStream<S> {
                 _ => return Err(io::Error::other("TLS: unexpected state")),
             };
             used += discard;
-            if was_handshaking && !self.tls.is_handshaking() {
+            if was_handshaking && !self.handshaking() {
                 self.handshake_done();
             }
             if *filled == buf.len() && !matches!(stop, Some(Stop::Closed)) {
@@ -219,21 +239,54 @@ impl<S: Stream> TlsStream<S> {
 
     /// Notes how the handshake ended.
     fn handshake_done(&mut self) {
-        self.ended(match self.tls.handshake_kind() {
+        let Some(tls) = self.tls.as_ref() else {
+            return;
+        };
+        let how = match tls.handshake_kind() {
             Some(HandshakeKind::Resumed) => Handshake::Resumed,
             _ => Handshake::Full,
-        });
+        };
+        self.h2 = tls.alpn_protocol() == Some(b"h2");
         log::trace!(
             "TLS: handshake done ({:?}, {}, ALPN {})",
-            self.tls.protocol_version(),
-            match self.outcome {
-                Some(Handshake::Resumed) => "session resumed",
+            tls.protocol_version(),
+            match how {
+                Handshake::Resumed => "session resumed",
                 _ => "full handshake",
             },
-            self.tls
-                .alpn_protocol()
+            tls.alpn_protocol()
                 .map_or("none".into(), String::from_utf8_lossy)
         );
+        self.ended(how);
+    }
+
+    /// Over TLS 1.3, once the handshake is done and rustls has nothing
+    /// more to say (no record of its own to send, every whole record
+    /// read), the keys move here and rustls keeps only what changes them.
+    fn take_keys(&mut self) -> io::Result<()> {
+        let Some(tls) = self.tls.as_mut() else {
+            return Ok(());
+        };
+        if tls.is_handshaking() || tls.protocol_version() != Some(ProtocolVersion::TLSv1_3) {
+            return Ok(());
+        }
+        let UnbufferedStatus { discard, state } = tls.process_tls_records(&mut self.incoming);
+        let ready = matches!(state, Ok(ConnectionState::WriteTraffic(_)));
+        self.incoming.drain(..discard);
+        if !ready {
+            return Ok(());
+        }
+        let Some(tls) = self.tls.take() else {
+            return Ok(());
+        };
+        let (secrets, kernel) = tls
+            .dangerous_into_kernel_connection()
+            .map_err(|e| io::Error::other(format!("TLS: the keys could not be taken: {e}")))?;
+        let records = Records::new(secrets, kernel)
+            .ok_or_else(|| io::Error::other("TLS: keys of a suite records.rs does not know"))?;
+        log::trace!("TLS: records sealed and opened here from now on");
+        self.records = Some(Box::new(records));
+        Ok(())
     }
 
     /// A rustls error ends the connection: counted, and the alert rustls
@@ -246,7 +299,10 @@ impl<S: Stream> TlsStream<S> {
         // The alert waits in rustls as a record to encode; a few turns of
         // the state machine bring it out.
         for _ in 0..4 {
-            let UnbufferedStatus { state, .. } = self.tls.process_tls_records(&mut []);
+            let Some(tls) = self.tls.as_mut() else {
+                break;
+            };
+            let UnbufferedStatus { state, .. } = tls.process_tls_records(&mut []);
             match state {
                 Ok(ConnectionState::EncodeTlsData(mut data)) => {
                     if encode(&mut self.outgoing, |out| data.encode(out)).is_err() {
@@ -282,7 +338,12 @@ impl<S: Stream> TlsStream<S> {
         self.incoming = Vec::new();
         let mut emptied = false;
         let result = loop {
-            let (used, stop) = match self.run(&mut scratch[..have], buf, &mut filled) {
+            let ran = if self.records.is_some() {
+                self.open_records(&mut scratch[..have], buf, &mut filled)
+            } else {
+                self.run(&mut scratch[..have], buf, &mut filled)
+            };
+            let (used, stop) = match ran {
                 Ok(r) => r,
                 Err(e) => break Err(e),
             };
@@ -301,7 +362,7 @@ impl<S: Stream> TlsStream<S> {
             // always has room for the rest of one.
             match self.io.read(&mut scratch[have..]) {
                 Ok(0) => {
-                    if self.tls.is_handshaking() {
+                    if self.handshaking() {
                         self.ended(Handshake::Failed(TlsFailure::Closed));
                     }
                     self.eof = true;
@@ -337,11 +398,17 @@ impl<S: Stream> TlsStream<S> {
         skip: usize,
         scratch: &mut [u8],
     ) -> io::Result<(usize, usize)> {
+        if self.records.is_some() {
+            return self.seal_records(bufs, skip, scratch);
+        }
         let total: usize = bufs.iter().map(|b| b.len()).sum();
         let (mut taken, mut made) = (0, 0);
         loop {
+            let Some(tls) = self.tls.as_mut() else {
+                return Err(io::Error::other("TLS: rustls is gone"));
+            };
             let UnbufferedStatus { mut discard, state } =
-                self.tls.process_tls_records(&mut self.incoming);
+                tls.process_tls_records(&mut self.incoming);
             match state {
                 Ok(ConnectionState::WriteTraffic(mut traffic)) => {
                     while skip + taken < total && taken < FILE_STEP {
@@ -417,6 +484,117 @@ impl<S: Stream> TlsStream<S> {
             }
         }
         Ok(done)
+    }
+}
+
+impl<S: Stream> TlsStream<S> {
+    /// Opens the whole records at the start of `incoming` with the keys
+    /// taken from rustls: plaintext to `buf[*filled..]`, as [`Self::run`]
+    /// does. Returns how many bytes of `incoming` it used, and why it
+    /// stopped.
+    fn open_records(
+        &mut self,
+        incoming: &mut [u8],
+        buf: &mut [u8],
+        filled: &mut usize,
+    ) -> io::Result<(usize, Stop)> {
+        let mut used = 0;
+        loop {
+            let Some(records) = self.records.as_mut() else {
+                return Err(io::Error::other("TLS: no keys"));
+            };
+            let (n, opened) = match records.open(&mut incoming[used..]) {
+                Ok(Some(record)) => record,
+                Ok(None) => return Ok((used, Stop::NeedData)),
+                Err(fatal) => return Err(self.fail_records(fatal)),
+            };
+            match opened {
+                Opened::Data(range) => {
+                    let plain = &incoming[used + range.start..used + range.end];
+                    deliver(plain, buf, filled, &mut self.plaintext);
+                }
+                Opened::Nothing => {}
+                Opened::Closed => return Ok((used + n, Stop::Closed)),
+            }
+            used += n;
+            if *filled == buf.len() {
+                return Ok((used, Stop::Full));
+            }
+        }
+    }
+
+    /// Seals `bufs` after their first `skip` bytes into `scratch` with the
+    /// keys taken from rustls, a record at a time (each one copy of its
+    /// plaintext, gathered from the slices), up to four records; returns
+    /// the plaintext taken and the ciphertext made.
+    fn seal_records(
+        &mut self,
+        bufs: &[IoSlice<'_>],
+        skip: usize,
+        scratch: &mut [u8],
+    ) -> io::Result<(usize, usize)> {
+        let total: usize = bufs.iter().map(|b| b.len()).sum();
+        let (mut taken, mut made) = (0, 0);
+        let Some(records) = self.records.as_mut() else {
+            return Err(io::Error::other("TLS: no keys"));
+        };
+        let mut failed = None;
+        while skip + taken < total && taken < FILE_STEP {
+            let len = (total - skip - taken).min(MAX_PLAIN);
+            if scratch.len() - made < records.room(len) {
+                break;
+            }
+            let from = skip + taken;
+            match records.seal(len, &mut scratch[made..], |plain| {
+                copy_out(bufs, from, plain)
+            }) {
+                Ok(n) => {
+                    taken += len;
+                    made += n;
+                }
+                Err(fatal) => {
+                    failed = Some(fatal);
+                    break;
+                }
+            }
+        }
+        match failed {
+            Some(fatal) => Err(self.fail_records(fatal)),
+            None => Ok((taken, made)),
+        }
+    }
+
+    /// A record that ends the connection: the alert it calls for is sent
+    /// (as far as the socket takes it), and the error names why.
+    fn fail_records(&mut self, fatal: Fatal) -> io::Error {
+        log::trace!("{}: closing", fatal.why);
+        if let (Some(description), Some(records)) = (fatal.alert, self.records.as_mut()) {
+            let start = self.outgoing.len();
+            self.outgoing.resize(start + SEALING + 2, 0);
+            let n = records.seal_alert(description, &mut self.outgoing[start..]);
+            self.outgoing.truncate(start + n.unwrap_or(0));
+            let _ = send(&mut self.io, &mut self.outgoing);
+        }
+        io::Error::new(io::ErrorKind::InvalidData, fatal.why)
+    }
+}
+
+/// Copies `out.len()` bytes of `bufs`, from `skip` bytes in, into `out`.
+fn copy_out(bufs: &[IoSlice<'_>], mut skip: usize, out: &mut [u8]) {
+    let mut at = 0;
+    for b in bufs {
+        if at == out.len() {
+            return;
+        }
+        if skip >= b.len() {
+            skip -= b.len();
+            continue;
+        }
+        let part = &b[skip..];
+        skip = 0;
+        let take = part.len().min(out.len() - at);
+        out[at..at + take].copy_from_slice(&part[..take]);
+        at += take;
     }
 }
 
@@ -561,10 +739,12 @@ fn reason(e: &rustls::Error) -> TlsFailure {
 
 impl<S: Stream> Stream for TlsStream<S> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.take_keys()?;
         SCRATCH_BUF.with_borrow_mut(|scratch| self.read_with(buf, scratch))
     }
 
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.take_keys()?;
         // Records held from before go first; if they cannot, nothing new
         // is taken.
         self.send_held()?;
@@ -608,16 +788,23 @@ impl<S: Stream> Stream for TlsStream<S> {
     fn shutdown_write(&mut self) -> io::Result<()> {
         // The connection is ending: records still unread (a lingering
         // close discards its input anyway) need not come out first.
-        let UnbufferedStatus { discard, state } = self.tls.process_tls_records(&mut self.incoming);
-        if let Ok(ConnectionState::WriteTraffic(mut traffic)) = state {
-            let _ = encode(&mut self.outgoing, |out| {
-                traffic.queue_close_notify(out).map_err(|e| match e {
-                    EncryptError::InsufficientSize(s) => EncodeError::InsufficientSize(s),
-                    _ => EncodeError::AlreadyEncoded,
-                })
-            });
+        if let Some(records) = self.records.as_mut() {
+            let start = self.outgoing.len();
+            self.outgoing.resize(start + SEALING + 2, 0);
+            let n = records.seal_alert(alert::CLOSE_NOTIFY, &mut self.outgoing[start..]);
+            self.outgoing.truncate(start + n.unwrap_or(0));
+        } else if let Some(tls) = self.tls.as_mut() {
+            let UnbufferedStatus { discard, state } = tls.process_tls_records(&mut self.incoming);
+            if let Ok(ConnectionState::WriteTraffic(mut traffic)) = state {
+                let _ = encode(&mut self.outgoing, |out| {
+                    traffic.queue_close_notify(out).map_err(|e| match e {
+                        EncryptError::InsufficientSize(s) => EncodeError::InsufficientSize(s),
+                        _ => EncodeError::AlreadyEncoded,
+                    })
+                });
+            }
+            self.incoming.drain(..discard);
         }
-        self.incoming.drain(..discard);
         self.fin_pending = true;
         match self.send_held() {
             Err(e) if would_block(&e) => Ok(()),
@@ -639,7 +826,7 @@ impl<S: Stream> Stream for TlsStream<S> {
     }
 
     fn handshaking(&self) -> bool {
-        self.tls.is_handshaking()
+        self.tls.as_ref().is_some_and(|t| t.is_handshaking())
     }
 
     fn secure(&self) -> bool {
@@ -647,7 +834,7 @@ impl<S: Stream> Stream for TlsStream<S> {
     }
 
     fn alpn_h2(&self) -> bool {
-        self.tls.alpn_protocol() == Some(b"h2")
+        self.h2
     }
 }
 

@@ -326,3 +326,140 @@ fn each_handshake_is_counted_once_the_moment_it_ends() {
     assert_eq!(count(Handshake::Failed(TlsFailure::Closed)), 1);
     assert_eq!(count(Handshake::Full) + count(Handshake::Resumed), 2);
 }
+
+#[test]
+fn after_a_tls13_handshake_the_stream_holds_the_keys_and_tls12_stays_with_rustls() {
+    for (version, own) in [(&TLS13, true), (&TLS12, false)] {
+        let mut ends = Ends::new(version, Rooms::Unlimited);
+        ends.handshake();
+        // A request and an answer, each way through whoever holds the keys.
+        ends.client.send(b"GET / HTTP/1.1\r\n\r\n");
+        let Ends { server, client } = &mut ends;
+        client.turn(server.inner());
+        assert_eq!(ends.server_turn(), b"GET / HTTP/1.1\r\n\r\n");
+        let body = Rng::new(8).bytes(70_000);
+        let mut sent = 0;
+        while sent < body.len() {
+            sent += ends
+                .server
+                .write_vectored(&[IoSlice::new(&body[sent..])])
+                .unwrap();
+        }
+        ends.settle();
+        assert!(ends.client.plain == body, "{version:?}");
+        assert_eq!(ends.server.records.is_some(), own, "{version:?}");
+        assert_eq!(ends.server.tls.is_none(), own, "{version:?}");
+    }
+}
+
+#[test]
+fn key_updates_from_the_client_move_both_keys_on() {
+    let mut ends = Ends::new(&TLS13, Rooms::Unlimited);
+    ends.handshake();
+    ends.client.send(b"first");
+    let Ends { server, client } = &mut ends;
+    client.turn(server.inner());
+    assert_eq!(ends.server_turn(), b"first");
+    assert!(ends.server.records.is_some());
+    for round in 0..3 {
+        // rustls's client asks for our update too (update_requested):
+        // what it sends next is under its new key, and what we send next
+        // must come after a KeyUpdate of ours, under our new key.
+        ends.client.conn.refresh_traffic_keys().expect("refresh");
+        let asked = format!("after update {round}");
+        ends.client.send(asked.as_bytes());
+        let Ends { server, client } = &mut ends;
+        client.turn(server.inner());
+        assert_eq!(ends.server_turn(), asked.as_bytes(), "round {round}");
+        let answer = format!("answer {round}");
+        ends.server
+            .write_vectored(&[IoSlice::new(answer.as_bytes())])
+            .unwrap();
+        // Our KeyUpdate went under the old key; the answer is the first
+        // record under the new one.
+        let records = ends.server.records.as_ref().expect("own records");
+        assert_eq!(records.write_seq(), 1, "round {round}: a new write key");
+        ends.client.plain.clear();
+        let Ends { server, client } = &mut ends;
+        client.turn(server.inner());
+        assert_eq!(ends.client.plain, answer.as_bytes(), "round {round}");
+    }
+}
+
+#[test]
+fn a_record_that_does_not_open_ends_the_connection_with_bad_record_mac() {
+    let mut ends = Ends::new(&TLS13, Rooms::Unlimited);
+    ends.handshake();
+    ends.client.send(b"hello");
+    let Ends { server, client } = &mut ends;
+    client.turn(server.inner());
+    assert_eq!(ends.server_turn(), b"hello");
+    // The next record, one bit of its ciphertext flipped on the way.
+    ends.client.send(b"tampered");
+    let before = ends.pipe().inbound.len();
+    let Ends { server, client } = &mut ends;
+    client.turn(server.inner());
+    let at = before + 10;
+    assert!(ends.pipe().inbound.len() > at);
+    ends.pipe().inbound[at] ^= 1;
+    let mut buf = [0u8; 100];
+    let err = ends.server.read(&mut buf).expect_err("refused");
+    assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+    // The client is told why: a fatal alert it can open.
+    let Ends { server, client } = &mut ends;
+    let seen = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        client.turn(server.inner());
+    }));
+    let why = seen.expect_err("the client read an alert and failed");
+    let why = why.downcast_ref::<String>().expect("a message");
+    assert!(why.contains("BadRecordMac"), "{why}");
+}
+
+#[test]
+fn junk_after_the_handshake_is_refused_never_a_panic() {
+    let mut rng = Rng::new(8446);
+    for i in 0..300 {
+        let mut ends = Ends::new(&TLS13, Rooms::Unlimited);
+        ends.handshake();
+        ends.client.send(b"x");
+        let Ends { server, client } = &mut ends;
+        client.turn(server.inner());
+        assert_eq!(ends.server_turn(), b"x");
+        // A header that may or may not look like one, and random bytes.
+        let len = rng.below(300) as usize;
+        let mut junk = rng.bytes(5 + len);
+        if i % 2 == 0 {
+            junk[..5].copy_from_slice(&[23, 3, 3, (len >> 8) as u8, len as u8]);
+        }
+        ends.pipe().inbound.extend(&junk);
+        let mut buf = [0u8; 512];
+        match ends.server.read(&mut buf) {
+            Err(e) => assert!(
+                [io::ErrorKind::InvalidData, io::ErrorKind::WouldBlock].contains(&e.kind()),
+                "{e}"
+            ),
+            Ok(n) => panic!("junk {i} read as {n} bytes"),
+        }
+    }
+}
+
+#[test]
+fn the_clients_close_notify_ends_its_input_and_ours_reaches_it() {
+    let mut ends = Ends::new(&TLS13, Rooms::Unlimited);
+    ends.handshake();
+    ends.client.send(b"bye");
+    let Ends { server, client } = &mut ends;
+    client.turn(server.inner());
+    assert_eq!(ends.server_turn(), b"bye");
+    assert!(ends.server.records.is_some());
+    ends.client.conn.send_close_notify();
+    let Ends { server, client } = &mut ends;
+    client.turn(server.inner());
+    let mut buf = [0u8; 100];
+    assert_eq!(ends.server.read(&mut buf).unwrap(), 0, "end of input");
+    ends.server.shutdown_write().expect("shutdown");
+    assert!(ends.pipe().shut);
+    let Ends { server, client } = &mut ends;
+    client.turn(server.inner());
+    assert!(ends.client.closed, "the client saw our close_notify");
+}
