@@ -26,6 +26,9 @@ With --https it also serves HTTPS (a certificate made with openssl at
 start), and the mix gains HTTPS clients of each kind: keep-alive, churning
 (a full handshake per connection, half of them resuming), clients that
 vanish mid-handshake, and slow readers whose bodies are checked by hash.
+Where the python3 running it has Debian's python3-h2 (/usr/bin/python3
+does), the "all" mix also downloads over HTTP/2, h2c and (with --https)
+h2 by ALPN, the same way: 4 KiB reads with a pause, every body hashed.
 A body that differs from the file counts as an error ("mismatch").
 
 Every 10 seconds it prints the server's RSS and descriptor count; at the
@@ -46,6 +49,7 @@ import time
 HTTP, TIME = 18580, 18537
 HTTPS = None
 TLS = None  # the client context, when --https
+H2TLS = None  # the same, offering h2 by ALPN
 GET = b"GET /hello.txt HTTP/1.1\r\nHost: soak\r\n\r\n"
 FILES = {}  # name -> bytes, for the checked downloads
 
@@ -242,24 +246,37 @@ def slow_socket(port):
     return s
 
 
+def pick_download():
+    """A file to download, whole or a range: its name, the Range value
+    (or None) and the bytes the body must be."""
+    name = random.choice(("mid.bin", "big.bin", "big.bin"))
+    data = FILES[name]
+    if name == "big.bin" and random.random() < 0.5:
+        if random.random() < 0.5:
+            a = random.randrange(len(data) // 2)
+            b = random.randrange(a, len(data))
+            return name, f"bytes={a}-{b}", data[a:b + 1]
+        n = random.randint(1, 500_000)
+        return name, f"bytes=-{n}", data[-n:]
+    return name, None, data
+
+
+def checked(stats, kind, name, rng, got, digest, want):
+    """Counts a body read whole as checked, or as a mismatch."""
+    if got != len(want) or digest.digest() != hashlib.sha256(want).digest():
+        stats["mismatch"] += 1
+        stats["errors"] += 1
+        print(f"MISMATCH {kind} {name} {rng}: {got} bytes, wanted {len(want)}", flush=True)
+    else:
+        stats["checked"] += 1
+
+
 def checked_download(s, stats, kind):
     """One request on `s` for a file, whole or a range, read 4 KiB at a
     time with a pause after each read; the body is compared by hash with
     the file's bytes."""
-    name = random.choice(("mid.bin", "big.bin", "big.bin"))
-    data = FILES[name]
-    ranged = name == "big.bin" and random.random() < 0.5
-    if ranged:
-        if random.random() < 0.5:
-            a = random.randrange(len(data) // 2)
-            b = random.randrange(a, len(data))
-            rng, want = f"bytes={a}-{b}", data[a:b + 1]
-        else:
-            n = random.randint(1, 500_000)
-            rng, want = f"bytes=-{n}", data[-n:]
-        extra = f"Range: {rng}\r\n"
-    else:
-        extra, want = "", data
+    name, rng, want = pick_download()
+    extra = f"Range: {rng}\r\n" if rng else ""
     s.sendall(f"GET /{name} HTTP/1.1\r\nHost: soak\r\n{extra}\r\n".encode())
     buf = b""
     while b"\r\n\r\n" not in buf:
@@ -279,12 +296,42 @@ def checked_download(s, stats, kind):
         digest.update(d)
         got += len(d)
         time.sleep(0.0005)
-    if got != len(want) or digest.digest() != hashlib.sha256(want).digest():
-        stats["mismatch"] += 1
-        stats["errors"] += 1
-        print(f"MISMATCH {kind} {name} {extra.strip()}: {got} bytes, wanted {len(want)}", flush=True)
-    else:
-        stats["checked"] += 1
+    checked(stats, kind, name, rng, got, digest, want)
+
+
+def h2_downloads(s, stats, kind, scheme):
+    """Two downloads over HTTP/2 on `s` (Python's h2 as the client), read 4
+    KiB at a time with a pause after each read, the windows given back as
+    the bytes are read; each body compared by hash with the file's bytes."""
+    import h2.config
+    import h2.connection
+    import h2.events
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    conn.initiate_connection()
+    s.sendall(conn.data_to_send())
+    for _ in range(2):
+        name, rng, want = pick_download()
+        sid = conn.get_next_available_stream_id()
+        fields = [(":method", "GET"), (":scheme", scheme), (":authority", "soak"), (":path", "/" + name)]
+        conn.send_headers(sid, fields + ([("range", rng)] if rng else []), end_stream=True)
+        s.sendall(conn.data_to_send())
+        digest, got, done = hashlib.sha256(), 0, False
+        while not done:
+            d = s.recv(4096)
+            if not d:
+                raise ConnectionError(f"closed after {got} body bytes")
+            for ev in conn.receive_data(d):
+                if isinstance(ev, h2.events.DataReceived) and ev.stream_id == sid:
+                    digest.update(ev.data)
+                    got += len(ev.data)
+                    conn.acknowledge_received_data(ev.flow_controlled_length, sid)
+                elif isinstance(ev, h2.events.StreamEnded) and ev.stream_id == sid:
+                    done = True
+                elif isinstance(ev, (h2.events.StreamReset, h2.events.ConnectionTerminated)):
+                    raise ConnectionError(f"HTTP/2: {ev}")
+            s.sendall(conn.data_to_send())
+            time.sleep(0.0005)
+        checked(stats, kind, name, rng, got, digest, want)
 
 
 def slow_reads(stop, stats, kind, connect):
@@ -305,6 +352,24 @@ def slow_reader(stop, stats):
 def tls_slow_reader(stop, stats):
     slow_reads(stop, stats, "https",
                lambda: TLS.wrap_socket(slow_socket(HTTPS), server_hostname="localhost"))
+
+
+def h2_slow_reads(stop, stats, kind, connect):
+    while not stop.is_set():
+        try:
+            with connect() as s:
+                h2_downloads(s, stats, kind, "http" if kind == "h2c" else "https")
+        except OSError as e:
+            note_error(stats, e)
+
+
+def h2c_slow_reader(stop, stats):
+    h2_slow_reads(stop, stats, "h2c", lambda: slow_socket(HTTP))
+
+
+def h2_slow_reader(stop, stats):
+    h2_slow_reads(stop, stats, "h2",
+                  lambda: H2TLS.wrap_socket(slow_socket(HTTPS), server_hostname="localhost"))
 
 
 def time_tcp(stop, stats):
@@ -337,7 +402,7 @@ def sample(pid):
 
 
 def main():
-    global HTTP, TIME, HTTPS, TLS
+    global HTTP, TIME, HTTPS, TLS, H2TLS
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=600)
     ap.add_argument("--bin", default="target/release/oneloop")
@@ -367,6 +432,8 @@ def main():
                         "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=localhost",
                         "-addext", "subjectAltName=DNS:localhost"], check=True, capture_output=True)
         TLS = ssl.create_default_context(cafile=cert)
+        H2TLS = ssl.create_default_context(cafile=cert)
+        H2TLS.set_alpn_protocols(["h2"])
         command += ["--https", f"127.0.0.1:{HTTPS}", "--tls-cert", cert, "--tls-key", key]
     server = subprocess.Popen(command, stderr=subprocess.DEVNULL)
     time.sleep(0.5)
@@ -382,6 +449,12 @@ def main():
     if args.https:
         kinds += [tls_keep, tls_keep, tls_churn, tls_churn, tls_vanish, tls_slow_reader,
                   tls_slow_reader]
+    try:
+        import h2.connection  # noqa: F401  (Debian's python3-h2)
+        if args.mix == "all":
+            kinds += [h2c_slow_reader] + ([h2_slow_reader, h2_slow_reader] if args.https else [])
+    except ImportError:
+        print("no HTTP/2 downloads: this python3 has no h2 (apt-get install python3-h2)")
     threads = [threading.Thread(target=k, args=(stop, stats), daemon=True) for k in kinds]
     for t in threads:
         t.start()
