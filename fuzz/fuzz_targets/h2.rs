@@ -12,7 +12,7 @@ use libfuzzer_sys::fuzz_target;
 use oneloop::Limits;
 use oneloop::date::DateLine;
 use oneloop::http::files::Files;
-use oneloop::http::site::{Env, Site};
+use oneloop::http::site::{SessionLoan, Site};
 use oneloop::http2::frame::{self, Parsed};
 use oneloop::http2::hpack::Decoder;
 use oneloop::http2::request::Head;
@@ -27,7 +27,7 @@ fn session(input: &[u8], cut: usize) -> u64 {
     let files = Files::new(None, 1 << 20, 1 << 20).expect("embedded site");
     let mut site = Site::new(files, date, Limits::default());
     let mut ops = Ops::default();
-    let mut env = Env {
+    let mut env = SessionLoan {
         site: &mut site,
         ops: &mut ops,
         client: 0,

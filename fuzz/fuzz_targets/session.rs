@@ -9,7 +9,7 @@ use libfuzzer_sys::fuzz_target;
 use oneloop::Limits;
 use oneloop::date::DateLine;
 use oneloop::http::files::Files;
-use oneloop::http::site::{Env, Site};
+use oneloop::http::site::{SessionLoan, Site};
 use oneloop::http1::session::Session;
 use oneloop::ops::Ops;
 use oneloop::out::OutQueue;
@@ -22,7 +22,7 @@ fn run(input: &[u8], cut: usize) -> usize {
     let mut site = Site::new(files, date, Limits::default());
     site.routes.metrics_path = Some(b"/metrics"[..].into());
     let mut ops = Ops::default();
-    let mut ctx = Env {
+    let mut ctx = SessionLoan {
         site: &mut site,
         ops: &mut ops,
         client: 0,
