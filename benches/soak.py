@@ -82,6 +82,8 @@ def note_error(stats, e):
     key = f"{sys._getframe(1).f_code.co_name}: {type(e).__name__}"
     stats.setdefault("error_kinds", {}).setdefault(key, 0)
     stats["error_kinds"][key] += 1
+    if stats["error_kinds"][key] <= 3:  # the first few, with what they said
+        print(f"error {key}: {e}", flush=True)
 
 
 def keep_alive(stop, stats):
@@ -309,12 +311,15 @@ def h2_downloads(s, stats, kind, scheme):
     conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
     conn.initiate_connection()
     s.sendall(conn.data_to_send())
+    goaway = False
     for _ in range(2):
         name, rng, want = pick_download()
         sid = conn.get_next_available_stream_id()
         fields = [(":method", "GET"), (":scheme", scheme), (":authority", "soak"), (":path", "/" + name)]
         conn.send_headers(sid, fields + ([("range", rng)] if rng else []), end_stream=True)
         s.sendall(conn.data_to_send())
+        if goaway:
+            return  # no new stream after GOAWAY
         digest, got, done = hashlib.sha256(), 0, False
         while not done:
             d = s.recv(4096)
@@ -327,7 +332,13 @@ def h2_downloads(s, stats, kind, scheme):
                     conn.acknowledge_received_data(ev.flow_controlled_length, sid)
                 elif isinstance(ev, h2.events.StreamEnded) and ev.stream_id == sid:
                     done = True
-                elif isinstance(ev, (h2.events.StreamReset, h2.events.ConnectionTerminated)):
+                elif isinstance(ev, h2.events.ConnectionTerminated):
+                    # A graceful GOAWAY (the server draining) still owes the
+                    # streams it took their whole answers (RFC 9113 §6.8).
+                    if ev.error_code != 0 or ev.last_stream_id < sid:
+                        raise ConnectionError(f"HTTP/2: {ev}")
+                    goaway = True
+                elif isinstance(ev, h2.events.StreamReset):
                     raise ConnectionError(f"HTTP/2: {ev}")
             s.sendall(conn.data_to_send())
             time.sleep(0.0005)
