@@ -7,15 +7,14 @@
 //! were cut. A failure names its seed, which replays it.
 
 use std::io::Write;
-use std::time::{Duration, Instant, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
-use super::{Conn, ConnLoan, Next, WorkPool};
-use crate::config::{Limits, Timeouts};
+use super::{Conn, Next};
+use crate::config::Limits;
 use crate::date::DateLine;
-use crate::fixture::{Pipe, Rng, Rooms, Scratch};
+use crate::fixture::{Pipe, Rng, Rooms, Scratch, World};
 use crate::http::files::Files;
 use crate::http::site::Site;
-use crate::ops::Ops;
 use crate::out::SENDFILE_MAX;
 use crate::stream::Stream;
 
@@ -166,6 +165,21 @@ fn check(got: &[u8], want: &[Vec<u8>], seed: u64) -> usize {
     want.len()
 }
 
+/// What a schedule starts from: the site's files served to a connection
+/// whose pipe takes writes of a room drawn from `seed` (salted, so that
+/// the requests drawn from the returned generator differ from the rooms).
+fn begin(tree: &Tree, seed: u64, salt: u64, pipe: &mut Pipe) -> (World, Rng) {
+    let mut world = World::new(16 * 1024);
+    world.site = tree.site();
+    let mut rng = Rng::new(seed);
+    pipe.rooms = Rooms::Random {
+        rng: Rng::new(seed ^ salt),
+        max: 64 * 1024,
+        block_one_in: 2 + rng.below(4),
+    };
+    (world, rng)
+}
+
 /// One schedule: a connection over a pipe whose rooms come from `seed`,
 /// asked one to three requests at a time, twice. Half the time the last
 /// says `Connection: close` with bytes behind it, so the connection ends
@@ -178,17 +192,7 @@ fn run<S: Stream>(
     pipe: impl Fn(&mut Conn<S>) -> &mut Pipe,
     client: &mut impl Client,
 ) {
-    let mut site = tree.site();
-    let mut ops = Ops::default();
-    let mut pool = WorkPool::default();
-    let mut buf = vec![0u8; 16 * 1024];
-    let now = Instant::now();
-    let mut rng = Rng::new(seed);
-    pipe(conn).rooms = Rooms::Random {
-        rng: Rng::new(seed ^ 0xa5a5),
-        max: 64 * 1024,
-        block_one_in: 2 + rng.below(4),
-    };
+    let (mut world, mut rng) = begin(tree, seed, 0xa5a5, pipe(conn));
     let mut want = Vec::new();
     let closing = rng.below(2) == 0;
     for round in 0..2 {
@@ -212,15 +216,7 @@ fn run<S: Stream>(
         loop {
             turns += 1;
             assert!(turns < 100_000, "seed {seed:#x}: no progress");
-            let mut loan = ConnLoan {
-                buf: &mut buf,
-                site: &mut site,
-                ops: &mut ops,
-                pool: &mut pool,
-                now,
-                timeouts: Timeouts::default(),
-            };
-            let next = conn.on_event(0, readable, false, &mut loan);
+            let next = conn.on_event(0, readable, false, &mut world.at(0));
             assert_ne!(next, Next::Close, "seed {seed:#x}: closed early");
             let before = pipe(conn).inbound.len();
             let got = client.received(pipe(conn));
@@ -233,7 +229,10 @@ fn run<S: Stream>(
             }
         }
     }
-    assert_eq!(ops.metrics.responses.iter().sum::<u64>(), want.len() as u64);
+    assert_eq!(
+        world.ops.metrics.responses.iter().sum::<u64>(),
+        want.len() as u64
+    );
 }
 
 /// Schedules per kind of stream: each is a fresh connection.
@@ -287,17 +286,7 @@ fn run_h2<S: Stream>(
     use crate::http2::hpack::{Decoder, Encoder, Indexing};
     use std::collections::BTreeMap;
 
-    let mut site = tree.site();
-    let mut ops = Ops::default();
-    let mut pool = WorkPool::default();
-    let mut buf = vec![0u8; 16 * 1024];
-    let now = Instant::now();
-    let mut rng = Rng::new(seed);
-    pipe(conn).rooms = Rooms::Random {
-        rng: Rng::new(seed ^ 0x5a5a),
-        max: 64 * 1024,
-        block_one_in: 2 + rng.below(4),
-    };
+    let (mut world, mut rng) = begin(tree, seed, 0x5a5a, pipe(conn));
     let mut first = PREFACE.to_vec();
     frame::write_settings(&mut first, &[(setting::INITIAL_WINDOW_SIZE, MAX_WINDOW)]);
     frame::write_window_update(&mut first, 0, MAX_WINDOW - 65_535);
@@ -347,15 +336,7 @@ fn run_h2<S: Stream>(
         loop {
             turns += 1;
             assert!(turns < 100_000, "seed {seed:#x}: no progress");
-            let mut loan = ConnLoan {
-                buf: &mut buf,
-                site: &mut site,
-                ops: &mut ops,
-                pool: &mut pool,
-                now,
-                timeouts: Timeouts::default(),
-            };
-            let next = conn.on_event(0, readable, false, &mut loan);
+            let next = conn.on_event(0, readable, false, &mut world.at(0));
             assert_ne!(next, Next::Close, "seed {seed:#x}: closed early");
             let before = pipe(conn).inbound.len();
             let bytes = client.received(pipe(conn));
@@ -406,7 +387,10 @@ fn run_h2<S: Stream>(
             body.len()
         );
     }
-    assert_eq!(ops.metrics.responses.iter().sum::<u64>(), want.len() as u64);
+    assert_eq!(
+        world.ops.metrics.responses.iter().sum::<u64>(),
+        want.len() as u64
+    );
 }
 
 #[test]
