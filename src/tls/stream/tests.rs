@@ -418,8 +418,9 @@ fn a_record_that_does_not_open_ends_the_connection_with_bad_record_mac() {
 #[test]
 fn junk_after_the_handshake_is_refused_never_a_panic() {
     let mut rng = Rng::new(8446);
+    let (tls, config) = tls_pair(&TLS13);
     for i in 0..300 {
-        let mut ends = Ends::new(&TLS13, Rooms::Unlimited);
+        let mut ends = Ends::with(&tls, &config, Rooms::Unlimited);
         ends.handshake();
         ends.client.send(b"x");
         let Ends { server, client } = &mut ends;
