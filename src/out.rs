@@ -150,8 +150,9 @@ impl Chunk {
     /// piece straight into its place, so a frame's header and payload end
     /// up side by side without a copy. This is HTTP/2 over TLS, where the
     /// bytes are encrypted from memory anyway: a DATA frame and its header
-    /// are sized to fill one TLS record, and the stream seals each where
-    /// it lies. Other chunks are returned as they are.
+    /// are sized to fill one TLS record, so a turn is one chunk and no
+    /// record has to be gathered from two. Other chunks are returned as
+    /// they are.
     pub fn read_framed<const G: usize>(
         self,
         every: usize,

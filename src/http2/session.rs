@@ -61,8 +61,11 @@ pub const READ_AHEAD: u64 = 256 << 10;
 
 /// A DATA frame's payload when a file goes over TLS: with its 9-byte
 /// header it fills one TLS record (16 KiB of plaintext, RFC 8446 §5.1)
-/// exactly, so the records are sealed where the frames lie, with no copy
-/// to gather a record from a header and a payload apart.
+/// exactly. Under TLS 1.2 (rustls seals one slice at a time) each record
+/// is then one slice of the turn's buffer, passed as it is instead of
+/// gathered from a header and a payload; under TLS 1.3 the stream copies
+/// each record's plaintext once whatever the slices (`tls/records.rs`),
+/// and the layout keeps a turn one chunk.
 const SEALED_FRAME: i64 = (16 << 10) - frame::HEADER_LEN as i64;
 
 /// The default initial window (§6.9.2), both ways.
@@ -735,8 +738,8 @@ impl H2Session {
     /// frame headers, one frame a turn. Over TLS a turn is up to four
     /// frames of a file read with one `preadv` (the bytes are encrypted
     /// from memory anyway), laid out header, payload, header, ... with
-    /// each frame one TLS record, so that they leave in one write sealed
-    /// where they lie; and no more
+    /// each frame one TLS record (see [`SEALED_FRAME`]), so that they
+    /// leave in one write; and no more
     /// than [`READ_AHEAD`] bytes are read ahead of the socket.
     fn send_data(&mut self, out: &mut OutQueue) {
         // What was gathered (HEADERS, control frames) goes first.
