@@ -46,7 +46,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use mio::{Events, Interest, Poll, Token, Waker};
 
-use crate::accept::{ACCEPTS_PER_TURN, Accepted, Pause, accept_http};
+use crate::accept::{ACCEPTS_PER_TURN, Accepted, HANDSHAKES_PER_TURN, Pause, accept_http};
 use crate::access_log::AccessLog;
 use crate::batch::DatagramBatch;
 use crate::coalesce::{Coalesce, Plan, Polled};
@@ -617,7 +617,7 @@ impl Server {
                             None
                         }
                     },
-                    ACCEPTS_PER_TURN,
+                    HANDSHAKES_PER_TURN,
                 )
             }
             #[cfg(not(feature = "tls"))]
