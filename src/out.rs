@@ -19,6 +19,7 @@
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, IoSlice};
+use std::mem::MaybeUninit;
 use std::rc::Rc;
 
 use crate::stream::Stream;
@@ -427,22 +428,29 @@ impl OutQueue {
 
     /// One `writev` of the leading in-memory chunks.
     fn write_memory<S: Stream>(&self, sock: &mut S) -> io::Result<usize> {
-        let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
+        // Only the slots used are written: filling all 64 with empty
+        // slices first cost a quarter of this function's time on
+        // keep-alive (a kilobyte of stores for a two-slice response).
+        let mut storage = [const { MaybeUninit::<IoSlice<'_>>::uninit() }; MAX_IOVECS];
         let mut count = 0;
         for bytes in self.chunks.iter().map_while(Chunk::bytes).take(MAX_IOVECS) {
-            slices[count] = IoSlice::new(bytes);
+            storage[count].write(IoSlice::new(bytes));
             count += 1;
         }
+        // SAFETY: the first `count` slots were written just above, and
+        // MaybeUninit<T> has T's layout.
+        let slices =
+            unsafe { std::slice::from_raw_parts(storage.as_ptr().cast::<IoSlice<'_>>(), count) };
         if let Some(Chunk::File { .. }) = self.chunks.get(count) {
             // A file follows: MSG_MORE holds these bytes back so the head
             // and the first bytes of the file leave in the same segments.
-            return sock.write_vectored_more(&slices[..count]);
+            return sock.write_vectored_more(slices);
         }
         if self.fin_follows && count == self.chunks.len() {
             // The last bytes of the connection: the FIN shares their segment.
-            return sock.write_vectored_more(&slices[..count]);
+            return sock.write_vectored_more(slices);
         }
-        sock.write_vectored(&slices[..count])
+        sock.write_vectored(slices)
     }
 
     /// One `sendfile` of up to `count` bytes from the front file chunk.
