@@ -13,7 +13,7 @@
 //! `sendfile`), itself over any of these.
 
 use std::fs::File;
-use std::io::{self, IoSlice, Read, Write};
+use std::io::{self, IoSlice, Read};
 use std::net::Shutdown;
 use std::os::fd::AsRawFd;
 
@@ -76,7 +76,7 @@ impl Stream for TcpStream {
     }
 
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        Write::write_vectored(self, bufs)
+        sys::send_gathered(self.as_raw_fd(), bufs)
     }
 
     fn write_vectored_more(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
