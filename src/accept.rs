@@ -3,7 +3,7 @@
 //! The HTTP listener defers accepting until the request has arrived
 //! (TCP_DEFER_ACCEPT), so [`accept_http`] serves each new connection at
 //! once, before it is registered: a `Connection: close` exchange then costs
-//! accept, read, writev, close and never touches epoll, and a keep-alive
+//! accept, read, one write, close and never touches epoll, and a keep-alive
 //! one is registered with the interest its state needs.
 //!
 //! At the connection cap, or when `accept` fails for lack of descriptors

@@ -56,7 +56,7 @@ pub struct LoopCounts {
     pub spins: u64,
     /// `read` calls on HTTP connections, those that found nothing included.
     pub reads: u64,
-    /// `writev`, `sendmsg` and `sendfile` calls on HTTP connections.
+    /// `send`, `writev`, `sendmsg` and `sendfile` calls on HTTP connections.
     pub writes: u64,
     /// The other HTTP syscalls: `accept`, `epoll_ctl`, `shutdown`, `close`.
     pub other: u64,

@@ -9,7 +9,8 @@
 //! embedded file, or a range of an open file for `sendfile(2)`). Queuing a
 //! response copies no bytes and, for cached files, allocates nothing.
 //!
-//! [`OutQueue::flush`] gathers as many chunks as it can into one `writev`,
+//! [`OutQueue::flush`] gathers as many chunks as it can into one write
+//! (`writev`, or on a bare socket one `send` when they are few and small),
 //! advances across chunks on a short write, and reports whether the socket
 //! took everything ([`Flush::Done`], no WRITABLE interest needed), is full
 //! ([`Flush::Blocked`], wait for WRITABLE), or could take more but the
@@ -426,7 +427,8 @@ impl OutQueue {
         }
     }
 
-    /// One `writev` of the leading in-memory chunks.
+    /// One write of the leading in-memory chunks (a bare socket sends a
+    /// few small ones as one buffer: see `sys::send_gathered`).
     fn write_memory<S: Stream>(&self, sock: &mut S) -> io::Result<usize> {
         // Only the slots used are written: filling all 64 with empty
         // slices first cost a quarter of this function's time on

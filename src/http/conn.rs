@@ -8,7 +8,7 @@
 //! readable event sets it; a read that would block, or that came back
 //! shorter than the buffer (the kernel had no more), clears it. Reading
 //! only while it is set is what keeps a keep-alive request at two syscalls:
-//! one `read`, one `writev`, and no `read` that answers EAGAIN.
+//! one `read`, one write, and no `read` that answers EAGAIN.
 //!
 //! Bytes are read into the loop's one shared buffer; only the tail of an
 //! incomplete request is copied into the connection's own `partial`, and
