@@ -358,4 +358,62 @@ mod tests {
             assert!(got == pattern[start..at], "{lengths:?}: bytes out of order");
         }
     }
+
+    /// Short sends: a non-blocking socket with a small send buffer and a
+    /// slow reader takes part of a batch, or nothing (EAGAIN), at any
+    /// byte; the caller goes on from the count returned, as the output
+    /// queue does, and the reader gets every byte once, in order.
+    #[test]
+    fn a_short_gathered_send_resumes_where_it_stopped() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let writer = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut reader, _) = listener.accept().unwrap();
+        setsockopt(writer.as_raw_fd(), libc::SOL_SOCKET, libc::SO_SNDBUF, 4096).unwrap();
+        writer.set_nonblocking(true).unwrap();
+        // Slices of 1 to 700 bytes, batches of 1 to 9 of them: mostly
+        // gathered, some over GATHER_MAX (writev), some single.
+        let pattern: Vec<u8> = (0..400_000u32).map(|i| (i ^ (i >> 9)) as u8).collect();
+        let expected = pattern.clone();
+        let slow = std::thread::spawn(move || {
+            let mut got = Vec::new();
+            let mut buf = [0; 1500];
+            while got.len() < expected.len() {
+                let n = reader.read(&mut buf).unwrap();
+                assert!(n > 0, "the writer closed early");
+                got.extend_from_slice(&buf[..n]);
+                if got.len() % 7 == 0 {
+                    std::thread::sleep(std::time::Duration::from_micros(200));
+                }
+            }
+            assert!(
+                got == expected,
+                "the reader's bytes differ from what was sent"
+            );
+        });
+        let (mut at, mut seed, mut short) = (0, 1u32, 0);
+        while at < pattern.len() {
+            // A batch of slices from `at`, lengths from a small LCG.
+            let mut slices = Vec::new();
+            let mut end = at;
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            for k in 0..=(seed >> 16) % 9 {
+                let n = (1 + (seed >> (k % 8)) % 700) as usize;
+                let next = (end + n).min(pattern.len());
+                slices.push(IoSlice::new(&pattern[end..next]));
+                end = next;
+            }
+            match send_gathered(writer.as_raw_fd(), &slices) {
+                Ok(n) => {
+                    short += usize::from(at + n < end);
+                    at += n;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    std::thread::sleep(std::time::Duration::from_micros(100));
+                }
+                Err(e) => panic!("send: {e}"),
+            }
+        }
+        slow.join().unwrap();
+        assert!(short > 0, "no send was short: the test did not test");
+    }
 }
