@@ -345,42 +345,44 @@ def h2_downloads(s, stats, kind, scheme):
         checked(stats, kind, name, rng, got, digest, want)
 
 
-def slow_reads(stop, stats, kind, connect):
+def slow_reads(stop, stats, connect, session):
+    """Connects and runs `session` on the socket, again and again until
+    stopped; a socket error is counted and the next connection tried."""
     while not stop.is_set():
         try:
             with connect() as s:
-                # Two downloads on one connection: it must stay good.
-                for _ in range(2):
-                    checked_download(s, stats, kind)
+                session(s)
         except OSError as e:
             note_error(stats, e)
+
+
+def two_downloads(stats, kind):
+    """Two HTTP/1.1 downloads on one connection: it must stay good."""
+    def session(s):
+        for _ in range(2):
+            checked_download(s, stats, kind)
+    return session
 
 
 def slow_reader(stop, stats):
-    slow_reads(stop, stats, "http", lambda: slow_socket(HTTP))
+    slow_reads(stop, stats, lambda: slow_socket(HTTP), two_downloads(stats, "http"))
 
 
 def tls_slow_reader(stop, stats):
-    slow_reads(stop, stats, "https",
-               lambda: TLS.wrap_socket(slow_socket(HTTPS), server_hostname="localhost"))
-
-
-def h2_slow_reads(stop, stats, kind, connect):
-    while not stop.is_set():
-        try:
-            with connect() as s:
-                h2_downloads(s, stats, kind, "http" if kind == "h2c" else "https")
-        except OSError as e:
-            note_error(stats, e)
+    slow_reads(stop, stats,
+               lambda: TLS.wrap_socket(slow_socket(HTTPS), server_hostname="localhost"),
+               two_downloads(stats, "https"))
 
 
 def h2c_slow_reader(stop, stats):
-    h2_slow_reads(stop, stats, "h2c", lambda: slow_socket(HTTP))
+    slow_reads(stop, stats, lambda: slow_socket(HTTP),
+               lambda s: h2_downloads(s, stats, "h2c", "http"))
 
 
 def h2_slow_reader(stop, stats):
-    h2_slow_reads(stop, stats, "h2",
-                  lambda: H2TLS.wrap_socket(slow_socket(HTTPS), server_hostname="localhost"))
+    slow_reads(stop, stats,
+               lambda: H2TLS.wrap_socket(slow_socket(HTTPS), server_hostname="localhost"),
+               lambda s: h2_downloads(s, stats, "h2", "https"))
 
 
 def time_tcp(stop, stats):
