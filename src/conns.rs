@@ -178,6 +178,9 @@ impl Stream for Transport {
     fn send_held(&mut self) -> io::Result<()> {
         each!(self, s => s.send_held())
     }
+    fn holds_input(&self) -> bool {
+        each!(self, s => s.holds_input())
+    }
     fn handshaking(&self) -> bool {
         each!(self, s => s.handshaking())
     }
@@ -216,6 +219,16 @@ impl Transport {
     /// Whether the connection is HTTPS.
     pub fn is_tls(&self) -> bool {
         !matches!(self, Transport::Plain(_))
+    }
+
+    /// The connection is closing: over TLS the client is told so with
+    /// close_notify (RFC 8446 §6.1), as far as the socket takes it now,
+    /// unless our last word was said already.
+    pub fn close_notify(&mut self) {
+        #[cfg(feature = "tls")]
+        if let Transport::Tls(tls) = self {
+            tls.close_notify();
+        }
     }
 }
 

@@ -704,6 +704,7 @@ impl Server {
         // connection for nothing (the descriptor is never duplicated). Its
         // wheel entry goes with it, so the wheel only ever holds live keys.
         if let Some(mut conn) = self.conns.remove(key) {
+            conn.socket().close_notify();
             // Lines of responses cut short are written with what was sent.
             if let Some(log) = self.shared.ops.access_log.as_mut() {
                 log.settle(key, conn.sent(), true);

@@ -3,11 +3,12 @@
 //! A connection and its output queue need five things from a socket: read,
 //! write a batch of slices, write a batch that more bytes will follow at
 //! once (MSG_MORE), send part of a file (`sendfile`), and shut the write
-//! side. A layer with state of its own (TLS) answers five more, each with a
+//! side. A layer with state of its own (TLS) answers six more, each with a
 //! default for a bare socket: whether it holds output the socket has not
-//! taken, sending that, whether it is still handshaking, whether it is
-//! encrypted, and whether ALPN chose HTTP/2. [`Stream`] names exactly
-//! those ten, so anything that provides them can stand under a connection:
+//! taken, sending that, whether it holds input the socket will not
+//! announce, whether it is still handshaking, whether it is encrypted,
+//! and whether ALPN chose HTTP/2. [`Stream`] names exactly those eleven,
+//! so anything that provides them can stand under a connection:
 //! a TCP socket here, a scripted fake in the fixture tests, and
 //! [`crate::tls::TlsStream`] (which reads and writes records and has no
 //! `sendfile`), itself over any of these.
@@ -51,6 +52,14 @@ pub trait Stream {
     /// all of it now.
     fn send_held(&mut self) -> io::Result<()> {
         Ok(())
+    }
+
+    /// Whether the stream holds input that no read of the socket would
+    /// announce (whole records it stopped opening so that others get
+    /// their turn, or the client's close_notify not yet read as the end):
+    /// a short read does not mean the stream is empty.
+    fn holds_input(&self) -> bool {
+        false
     }
 
     /// Whether the stream is still setting itself up (a TLS handshake):
@@ -114,6 +123,9 @@ impl<T: Stream + ?Sized> Stream for Box<T> {
     }
     fn send_held(&mut self) -> io::Result<()> {
         (**self).send_held()
+    }
+    fn holds_input(&self) -> bool {
+        (**self).holds_input()
     }
     fn alpn_h2(&self) -> bool {
         (**self).alpn_h2()

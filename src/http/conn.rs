@@ -456,14 +456,20 @@ impl Work {
         if let ConnState::Lingering { .. } = self.state {
             return self.linger(sock, loan);
         }
+        // The stream stopped reading with input of its own still held
+        // (TLS: many records that carried little): the answers go out,
+        // and the rest is read on the connection's next turn, after the
+        // others have had theirs.
+        let mut yielded = false;
         loop {
             // Readable before writable: requests read now are answered by the
             // flush below, in this same wakeup.
-            if self.wants_input() {
+            if self.wants_input() && !yielded {
                 if let Err(e) = self.read_and_answer(sock, key, loan) {
                     log::debug!("connection {key}: read: {e}");
                     return Next::Close;
                 }
+                yielded = sock.holds_input();
                 continue;
             }
             let queued = self.out.queued_bytes();
@@ -481,7 +487,7 @@ impl Work {
             match flushed {
                 Ok(Flush::Blocked) => break,
                 Ok(Flush::Yield) => return Next::Again(self.wait(&loan.timeouts, sock)),
-                Ok(Flush::Done) if self.wants_input() => continue,
+                Ok(Flush::Done) if self.wants_input() && !yielded => continue,
                 Ok(Flush::Done) => {
                     // HTTP/2 cuts DATA frames as the queue empties and the
                     // windows allow.
@@ -500,7 +506,10 @@ impl Work {
                 }
             }
         }
-        self.next_step(sock, key, loan)
+        match self.next_step(sock, key, loan) {
+            Next::Wait(wait) if yielded && self.wants_input() => Next::Again(wait),
+            next => next,
+        }
     }
 
     /// Hands input to the connection's protocol, choosing it with the

@@ -36,7 +36,9 @@ pub enum Got {
 /// One `read`, keeping `ready.readable` honest: cleared when the read would
 /// block or comes back shorter than the buffer (the kernel gave all it had,
 /// so another read would only say EAGAIN), unless the peer's FIN is known
-/// to be queued behind the data (`ready.hup`). Each call is counted.
+/// to be queued behind the data (`ready.hup`) or the stream holds input
+/// of its own ([`Stream::holds_input`]: then the connection yields, and
+/// reads again on its next turn). Each call is counted.
 pub fn read<S: Stream>(
     sock: &mut S,
     buf: &mut [u8],
@@ -51,14 +53,14 @@ pub fn read<S: Stream>(
                 return Ok(Got::Eof);
             }
             Ok(n) => {
-                if n < buf.len() && !ready.hup {
+                if n < buf.len() && !ready.hup && !sock.holds_input() {
                     ready.readable = false;
                 }
                 return Ok(Got::Data(n));
             }
             Err(e) if interrupted(&e) => continue,
             Err(e) if would_block(&e) => {
-                ready.readable = false;
+                ready.readable = sock.holds_input();
                 return Ok(Got::WouldBlock);
             }
             Err(e) => return Err(e),

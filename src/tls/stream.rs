@@ -71,6 +71,11 @@ const FILE_STEP: usize = 64 * 1024;
 /// also more than any one record a client may send.
 const SCRATCH: usize = FILE_STEP + 4 * OVERHEAD;
 
+/// Records opened in one read at most: a client that sends many records
+/// carrying little (1-byte records, KeyUpdates between them) gets its
+/// turn, and the others theirs, and the rest waits for the next turn.
+const RECORDS_PER_READ: usize = 256;
+
 thread_local! {
     /// The ciphertext of whichever connection is reading or writing. Its
     /// pages are touched only when HTTPS is served.
@@ -95,8 +100,15 @@ pub struct TlsStream<S = TcpStream> {
     outgoing: Vec<u8>,
     /// Plaintext the connection's buffer had no room for.
     plaintext: Vec<u8>,
-    /// The client closed (close_notify, or the socket's EOF).
+    /// The client closed (close_notify, or the socket's EOF): nothing it
+    /// sends after is read (RFC 8446 §6.1).
     eof: bool,
+    /// ... and a read has said so (returned 0).
+    eof_told: bool,
+    /// A read stopped at [`RECORDS_PER_READ`] with whole records unread.
+    more: bool,
+    /// This side said its last word: a fatal alert, or close_notify.
+    said_goodbye: bool,
     /// How the handshake ended, once it has.
     outcome: Option<Handshake>,
     /// Where it is counted, the moment it ends (shared with the metrics).
@@ -127,6 +139,11 @@ enum Stop {
     Full,
     /// The client closed the TLS session.
     Closed,
+    /// The TLS 1.3 handshake is done: the keys move here before another
+    /// record of the client's is read.
+    HandOver,
+    /// [`RECORDS_PER_READ`] records were opened in this read.
+    Budget,
 }
 
 impl<S: Stream> TlsStream<S> {
@@ -141,6 +158,9 @@ impl<S: Stream> TlsStream<S> {
             outgoing: Vec::new(),
             plaintext: Vec::new(),
             eof: false,
+            eof_told: false,
+            more: false,
+            said_goodbye: false,
             outcome: None,
             counts,
             fin_pending: false,
@@ -176,13 +196,25 @@ impl<S: Stream> TlsStream<S> {
         filled: &mut usize,
     ) -> io::Result<(usize, Stop)> {
         let mut used = 0;
+        // While the handshake lasts, rustls is given one more whole record
+        // each time it asks for more, so that it stops at the client's
+        // Finished: what follows is for the keys' next holder (see
+        // `take_keys`). rustls would go on to act on it when it has no
+        // session ticket to send.
+        let mut fed = 0;
         loop {
             let Some(tls) = self.tls.as_mut() else {
                 return Err(io::Error::other("TLS: rustls is gone"));
             };
             let was_handshaking = tls.is_handshaking();
+            let end = if was_handshaking {
+                fed = fed.max(record_end(incoming, used));
+                fed
+            } else {
+                incoming.len()
+            };
             let UnbufferedStatus { mut discard, state } =
-                tls.process_tls_records(&mut incoming[used..]);
+                tls.process_tls_records(&mut incoming[used..end]);
             let state = match state {
                 Ok(state) => state,
                 Err(e) => return Err(self.fail(e, was_handshaking)),
@@ -227,9 +259,18 @@ impl<S: Stream> TlsStream<S> {
             used += discard;
             if was_handshaking && !self.handshaking() {
                 self.handshake_done();
+                if self.protocol() == Some(ProtocolVersion::TLSv1_3) {
+                    return Ok((used, Stop::HandOver));
+                }
             }
             if *filled == buf.len() && !matches!(stop, Some(Stop::Closed)) {
                 return Ok((used, Stop::Full));
+            }
+            if let (true, Some(Stop::NeedData)) = (was_handshaking, &stop)
+                && fed < incoming.len()
+            {
+                fed = record_end(incoming, fed);
+                continue;
             }
             if let Some(stop) = stop {
                 return Ok((used, stop));
@@ -260,21 +301,45 @@ impl<S: Stream> TlsStream<S> {
         self.ended(how);
     }
 
-    /// Over TLS 1.3, once the handshake is done and rustls has nothing
-    /// more to say (no record of its own to send, every whole record
-    /// read), the keys move here and rustls keeps only what changes them.
+    /// The version rustls negotiated, while rustls has the connection.
+    fn protocol(&self) -> Option<ProtocolVersion> {
+        self.tls.as_ref().and_then(|t| t.protocol_version())
+    }
+
+    /// Over TLS 1.3, once the handshake is done, the keys move here and
+    /// rustls keeps only what changes them. No record the client sent
+    /// after its Finished is given to rustls first: one it acted on (a
+    /// KeyUpdate asking for ours) would leave rustls holding a message of
+    /// its own that handing over the keys drops. What rustls made by
+    /// itself (the session ticket) is sent first.
     fn take_keys(&mut self) -> io::Result<()> {
-        let Some(tls) = self.tls.as_mut() else {
-            return Ok(());
-        };
-        if tls.is_handshaking() || tls.protocol_version() != Some(ProtocolVersion::TLSv1_3) {
+        if self.records.is_some()
+            || self.handshaking()
+            || self.protocol() != Some(ProtocolVersion::TLSv1_3)
+        {
             return Ok(());
         }
-        let UnbufferedStatus { discard, state } = tls.process_tls_records(&mut self.incoming);
-        let ready = matches!(state, Ok(ConnectionState::WriteTraffic(_)));
-        self.incoming.drain(..discard);
-        if !ready {
-            return Ok(());
+        loop {
+            let Some(tls) = self.tls.as_mut() else {
+                return Ok(());
+            };
+            let error = match tls.process_tls_records(&mut []).state {
+                Ok(ConnectionState::EncodeTlsData(mut data)) => {
+                    encode(&mut self.outgoing, |out| data.encode(out))?;
+                    continue;
+                }
+                Ok(ConnectionState::TransmitTlsData(data)) => {
+                    match send(&mut self.io, &mut self.outgoing) {
+                        Err(e) if !would_block(&e) => return Err(e),
+                        _ => data.done(),
+                    }
+                    continue;
+                }
+                Ok(ConnectionState::WriteTraffic(_)) => break,
+                Ok(_) => return Err(io::Error::other("TLS: the keys are not ready")),
+                Err(e) => e,
+            };
+            return Err(self.fail(error, false));
         }
         let Some(tls) = self.tls.take() else {
             return Ok(());
@@ -293,6 +358,7 @@ impl<S: Stream> TlsStream<S> {
     /// made for it sent first, as far as the socket takes it.
     fn fail(&mut self, e: rustls::Error, was_handshaking: bool) -> io::Error {
         log::trace!("TLS: {e}: sending an alert and closing");
+        self.said_goodbye = true;
         if was_handshaking {
             self.ended(Handshake::Failed(reason(&e)));
         }
@@ -328,7 +394,12 @@ impl<S: Stream> TlsStream<S> {
         if self.plaintext.is_empty() {
             self.plaintext = Vec::new();
         }
+        self.more = false;
         if filled == buf.len() {
+            return Ok(filled);
+        }
+        if self.eof {
+            self.eof_told = filled == 0;
             return Ok(filled);
         }
         // Then the part of a record kept from last time, and what the
@@ -352,7 +423,18 @@ impl<S: Stream> TlsStream<S> {
             match stop {
                 Stop::Full => break Ok(()),
                 Stop::Closed => {
+                    // What follows close_notify is never read (RFC 8446
+                    // §6.1).
                     self.eof = true;
+                    have = 0;
+                    break Ok(());
+                }
+                Stop::HandOver => match self.take_keys() {
+                    Ok(()) => continue,
+                    Err(e) => break Err(e),
+                },
+                Stop::Budget => {
+                    self.more = true;
                     break Ok(());
                 }
                 Stop::NeedData if emptied || self.eof => break Ok(()),
@@ -383,7 +465,10 @@ impl<S: Stream> TlsStream<S> {
         }
         result?;
         match filled {
-            0 if self.eof => Ok(0),
+            0 if self.eof => {
+                self.eof_told = true;
+                Ok(0)
+            }
             0 => Err(io::ErrorKind::WouldBlock.into()),
             n => Ok(n),
         }
@@ -488,6 +573,40 @@ impl<S: Stream> TlsStream<S> {
 }
 
 impl<S: Stream> TlsStream<S> {
+    /// The connection is closing: close_notify (RFC 8446 §6.1), sent as
+    /// far as the socket takes it now, unless our last word was said.
+    pub fn close_notify(&mut self) {
+        self.seal_close_notify();
+        let _ = send(&mut self.io, &mut self.outgoing);
+    }
+
+    /// Puts close_notify behind the records held, once: not after a
+    /// fatal alert, nor in the middle of the handshake. Records still
+    /// unread need not come out first (a lingering close discards its
+    /// input anyway).
+    fn seal_close_notify(&mut self) {
+        if std::mem::replace(&mut self.said_goodbye, true) {
+            return;
+        }
+        if let Some(records) = self.records.as_mut() {
+            let start = self.outgoing.len();
+            self.outgoing.resize(start + SEALING + 2, 0);
+            let n = records.seal_alert(alert::CLOSE_NOTIFY, &mut self.outgoing[start..]);
+            self.outgoing.truncate(start + n.unwrap_or(0));
+        } else if let Some(tls) = self.tls.as_mut() {
+            let UnbufferedStatus { discard, state } = tls.process_tls_records(&mut self.incoming);
+            if let Ok(ConnectionState::WriteTraffic(mut traffic)) = state {
+                let _ = encode(&mut self.outgoing, |out| {
+                    traffic.queue_close_notify(out).map_err(|e| match e {
+                        EncryptError::InsufficientSize(s) => EncodeError::InsufficientSize(s),
+                        _ => EncodeError::AlreadyEncoded,
+                    })
+                });
+            }
+            self.incoming.drain(..discard);
+        }
+    }
+
     /// Opens the whole records at the start of `incoming` with the keys
     /// taken from rustls: plaintext to `buf[*filled..]`, as [`Self::run`]
     /// does. Returns how many bytes of `incoming` it used, and why it
@@ -499,7 +618,7 @@ impl<S: Stream> TlsStream<S> {
         filled: &mut usize,
     ) -> io::Result<(usize, Stop)> {
         let mut used = 0;
-        loop {
+        for _ in 0..RECORDS_PER_READ {
             let Some(records) = self.records.as_mut() else {
                 return Err(io::Error::other("TLS: no keys"));
             };
@@ -521,6 +640,7 @@ impl<S: Stream> TlsStream<S> {
                 return Ok((used, Stop::Full));
             }
         }
+        Ok((used, Stop::Budget))
     }
 
     /// Seals `bufs` after their first `skip` bytes into `scratch` with the
@@ -568,6 +688,7 @@ impl<S: Stream> TlsStream<S> {
     /// (as far as the socket takes it), and the error names why.
     fn fail_records(&mut self, fatal: Fatal) -> io::Error {
         log::trace!("{}: closing", fatal.why);
+        self.said_goodbye = true;
         if let (Some(description), Some(records)) = (fatal.alert, self.records.as_mut()) {
             let start = self.outgoing.len();
             self.outgoing.resize(start + SEALING + 2, 0);
@@ -576,6 +697,19 @@ impl<S: Stream> TlsStream<S> {
             let _ = send(&mut self.io, &mut self.outgoing);
         }
         io::Error::new(io::ErrorKind::InvalidData, fatal.why)
+    }
+}
+
+/// Where the record that starts at `at` in `bytes` ends, if it is whole;
+/// else the end of `bytes` (rustls waits for the rest, or refuses a
+/// header that is none).
+fn record_end(bytes: &[u8], at: usize) -> usize {
+    match bytes.get(at..at + 5) {
+        Some(&[_, _, _, high, low]) => {
+            let end = at + 5 + usize::from(u16::from_be_bytes([high, low]));
+            end.min(bytes.len())
+        }
+        _ => bytes.len(),
     }
 }
 
@@ -786,30 +920,16 @@ impl<S: Stream> Stream for TlsStream<S> {
     }
 
     fn shutdown_write(&mut self) -> io::Result<()> {
-        // The connection is ending: records still unread (a lingering
-        // close discards its input anyway) need not come out first.
-        if let Some(records) = self.records.as_mut() {
-            let start = self.outgoing.len();
-            self.outgoing.resize(start + SEALING + 2, 0);
-            let n = records.seal_alert(alert::CLOSE_NOTIFY, &mut self.outgoing[start..]);
-            self.outgoing.truncate(start + n.unwrap_or(0));
-        } else if let Some(tls) = self.tls.as_mut() {
-            let UnbufferedStatus { discard, state } = tls.process_tls_records(&mut self.incoming);
-            if let Ok(ConnectionState::WriteTraffic(mut traffic)) = state {
-                let _ = encode(&mut self.outgoing, |out| {
-                    traffic.queue_close_notify(out).map_err(|e| match e {
-                        EncryptError::InsufficientSize(s) => EncodeError::InsufficientSize(s),
-                        _ => EncodeError::AlreadyEncoded,
-                    })
-                });
-            }
-            self.incoming.drain(..discard);
-        }
+        self.seal_close_notify();
         self.fin_pending = true;
         match self.send_held() {
             Err(e) if would_block(&e) => Ok(()),
             r => r,
         }
+    }
+
+    fn holds_input(&self) -> bool {
+        self.more || !self.plaintext.is_empty() || (self.eof && !self.eof_told)
     }
 
     fn holds_output(&self) -> bool {
