@@ -422,8 +422,8 @@ impl<K: Schedule> Records<K> {
         if level == FATAL {
             return Err(silent("TLS: the client sent an alert"));
         }
-        self.warnings_left = (self.warnings_left.checked_sub(1))
-            .ok_or(silent("TLS: too many warning alerts"))?;
+        self.warnings_left =
+            (self.warnings_left.checked_sub(1)).ok_or(silent("TLS: too many warning alerts"))?;
         if description != alert::USER_CANCELED {
             // TLS 1.3 has no warnings but user_canceled (§6).
             return Err(fatal(alert::DECODE_ERROR, "TLS: a warning alert"));
@@ -439,7 +439,10 @@ impl<K: Schedule> Records<K> {
         };
         let len = usize::from(a) << 16 | usize::from(b) << 8 | usize::from(c);
         if len > MAX_MESSAGE {
-            return Err(fatal(alert::DECODE_ERROR, "TLS: a handshake message too long"));
+            return Err(fatal(
+                alert::DECODE_ERROR,
+                "TLS: a handshake message too long",
+            ));
         }
         if self.message.len() < MESSAGE_HEADER + len {
             return Ok(()); // its body spans records
@@ -493,7 +496,10 @@ fn check_header(header: [u8; HEADER]) -> Result<usize, Fatal> {
         return Err(fatal(alert::DECODE_ERROR, "TLS: a record of no known type"));
     }
     if major != 3 {
-        return Err(fatal(alert::DECODE_ERROR, "TLS: a record of no TLS version"));
+        return Err(fatal(
+            alert::DECODE_ERROR,
+            "TLS: a record of no TLS version",
+        ));
     }
     if content != APPLICATION_DATA && sealed == 0 {
         return Err(fatal(alert::DECODE_ERROR, "TLS: an empty record"));

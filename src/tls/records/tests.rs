@@ -144,7 +144,10 @@ fn alert_of(result: Result<Vec<Vec<u8>>, Fatal>) -> Option<u8> {
 
 #[test]
 fn rfc8448_the_clients_records_open_and_ours_seal_as_traced() {
-    assert_eq!(expand_label(&hex(CLIENT_SECRET), "key", 16), hex(CLIENT_KEY));
+    assert_eq!(
+        expand_label(&hex(CLIENT_SECRET), "key", 16),
+        hex(CLIENT_KEY)
+    );
     assert_eq!(expand_label(&hex(CLIENT_SECRET), "iv", 12), hex(CLIENT_IV));
     let (mut server, _) = pair(u64::MAX);
     let fifty: Vec<u8> = (0..50).collect();
@@ -245,7 +248,12 @@ fn records_that_carry_nothing_are_counted_as_rustls_counts_them() {
     let (mut server, mut client) = pair(u64::MAX);
     let mut input = Vec::new();
     for _ in 0..4 {
-        input.extend(craft(&mut client, ALERT, &[WARNING, alert::USER_CANCELED], 0));
+        input.extend(craft(
+            &mut client,
+            ALERT,
+            &[WARNING, alert::USER_CANCELED],
+            0,
+        ));
         input.extend(craft(&mut client, APPLICATION_DATA, b"d", 0));
     }
     assert_eq!(open_all(&mut server, &input).map(|v| v.len()), Ok(4));
@@ -276,12 +284,24 @@ fn records_that_carry_nothing_are_counted_as_rustls_counts_them() {
 fn alerts_end_the_input_or_the_connection_with_rustlss_answers() {
     for (plain, want) in [
         // close_notify at either level ends the input.
-        (&[WARNING, alert::CLOSE_NOTIFY][..], Ok(vec![b"<close_notify>".to_vec()])),
-        (&[FATAL, alert::CLOSE_NOTIFY][..], Ok(vec![b"<close_notify>".to_vec()])),
+        (
+            &[WARNING, alert::CLOSE_NOTIFY][..],
+            Ok(vec![b"<close_notify>".to_vec()]),
+        ),
+        (
+            &[FATAL, alert::CLOSE_NOTIFY][..],
+            Ok(vec![b"<close_notify>".to_vec()]),
+        ),
         (&[WARNING, alert::USER_CANCELED][..], Ok(vec![])),
         // TLS 1.3 has no other warnings.
-        (&[WARNING, alert::BAD_RECORD_MAC][..], Err(Some(alert::DECODE_ERROR))),
-        (&[3, alert::USER_CANCELED][..], Err(Some(alert::ILLEGAL_PARAMETER))),
+        (
+            &[WARNING, alert::BAD_RECORD_MAC][..],
+            Err(Some(alert::DECODE_ERROR)),
+        ),
+        (
+            &[3, alert::USER_CANCELED][..],
+            Err(Some(alert::ILLEGAL_PARAMETER)),
+        ),
         (&[FATAL, alert::INTERNAL_ERROR][..], Err(None)),
         (&[FATAL, alert::USER_CANCELED][..], Err(None)),
         (&[WARNING][..], Err(Some(alert::DECODE_ERROR))),
