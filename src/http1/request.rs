@@ -107,6 +107,11 @@ pub fn parse_knowing<'b>(buf: &'b [u8], limits: &Limits, known: &mut KnownHost) 
         Err(httparse::Error::TooManyHeaders) => {
             return Parsed::Invalid(Refusal::HeadTooLarge);
         }
+        // httparse judges the version as soon as its bytes are in, but
+        // what the line means depends on the rest of it (a later minor
+        // version is served as 1.1; `HTTP/1.4x` is malformed): wait for
+        // its end, or the answer would depend on where TCP cut the bytes.
+        Err(httparse::Error::Version) if !buf.contains(&b'\n') => return Parsed::Partial,
         Err(httparse::Error::Version) => {
             let Some((method, path, line)) = later_minor(buf) else {
                 return Parsed::Invalid(version_error(buf));

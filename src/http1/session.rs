@@ -332,6 +332,30 @@ mod tests {
     }
 
     #[test]
+    fn a_version_cut_before_its_line_ends_waits_for_the_line() {
+        // Found by the session fuzz target: sent whole, the head is
+        // incomplete (HTTP/1.4 is served as 1.1, and `TTP4Q4` is the
+        // start of a field); cut after the version, it was refused at
+        // once. Every cut must give what the whole gives.
+        let inputs: [&[u8]; 4] = [
+            b"Q A HTTP/1.4\nTTP4Q4",
+            b"GET / HTTP/1.4\r\nHost: a\r\n\r\n",
+            b"GET / HTTP/1.4x\r\n\r\n",
+            b"GET / HTTP/2.0\r\n\r\n",
+        ];
+        for input in inputs {
+            let whole = run(input, &[]);
+            for cut in 1..input.len() {
+                assert_eq!(run(input, &[cut]), whole, "{input:?} cut at {cut}");
+            }
+        }
+        assert_eq!(run(inputs[0], &[]), (String::new(), SessionState::Head));
+        assert_eq!(statuses(&run(inputs[1], &[]).0), ["200"]);
+        assert_eq!(statuses(&run(inputs[2], &[]).0), ["400"]);
+        assert_eq!(statuses(&run(inputs[3], &[]).0), ["505"]);
+    }
+
+    #[test]
     fn any_cut_of_a_pipelined_stream_gives_the_same_responses() {
         let stream: &[u8] = b"GET /hello.txt HTTP/1.1\r\nHost: a\r\n\r\n\
             POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\nbody\
