@@ -251,6 +251,16 @@ impl Conn {
                         break false;
                     }
                 }
+                // A stream error in a frame of its own (a PRIORITY of the
+                // wrong length, say): that stream is reset, and the frame
+                // after it read as usual.
+                Ok(Parsed::Refused(e, n)) => {
+                    pos += n;
+                    if let frame::H2Error::Stream(id, code, _) = e {
+                        self.streams.retain(|s| s.id != id);
+                        frame::write_rst_stream(&mut self.out, id, code);
+                    }
+                }
                 Err(e) => {
                     let code = match e {
                         frame::H2Error::Connection(code, _)

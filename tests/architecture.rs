@@ -270,7 +270,9 @@ fn test_only(file: &str) -> bool {
         let lines: Vec<&str> = text.lines().collect();
         for (i, line) in lines.iter().enumerate() {
             if line.trim() == format!("mod {name};") || line.trim() == format!("pub mod {name};") {
-                return i > 0 && lines[i - 1].contains("cfg(test)");
+                // Behind `#[cfg(test)]`, or declared in a file that is.
+                let parent = parent.to_string_lossy();
+                return (i > 0 && lines[i - 1].contains("cfg(test)")) || test_only(&parent);
             }
         }
     }

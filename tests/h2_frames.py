@@ -12,8 +12,14 @@ where a frame must be malformed in a way hyperframe refuses to build) and
 header blocks encoded with hpack, and reads the server's frames with
 hyperframe and hpack: clients that know nothing of the server.
 
-Prints `PASS name` or `FAIL name: why` per case, then `TOTAL n`; exits 1 if
-any case failed. Where the RFC allows a stream error or a connection error
+Every case runs twice: as written, and "merged", as attackers and real
+stacks send: the frames a case sends wait and go in the write of its next
+read, and where it expects a stream error, the next valid request (on a
+new stream) shares that write and must be answered as well, whatever the
+error did to the HPACK tables and the framing.
+
+Prints `PASS name` (`PASS name merged`) or `FAIL name: why` per case, then
+`TOTAL n`; exits 1 if any case failed. Where the RFC allows a stream error or a connection error
 (RFC 9113 §5.4.1 lets an endpoint end the connection for a stream error),
 either is taken; where it names an error code, only that code is.
 """
@@ -44,7 +50,12 @@ NO_ERROR, PROTOCOL_ERROR, INTERNAL_ERROR, FLOW_CONTROL_ERROR = 0x0, 0x1, 0x2, 0x
 STREAM_CLOSED, FRAME_SIZE_ERROR, REFUSED_STREAM, COMPRESSION_ERROR = 0x5, 0x6, 0x7, 0x9
 END_STREAM, END_HEADERS, PADDED, PRIORITY_FLAG, ACK = 0x1, 0x4, 0x8, 0x20, 0x1
 
-NAMES = {v: k for k, v in list(globals().items()) if k.endswith("_ERROR") or k in ("NO_ERROR", "STREAM_CLOSED")}
+ENHANCE_YOUR_CALM = 0xB
+
+NAMES = {v: k for k, v in list(globals().items()) if k.endswith("_ERROR") or k in ("NO_ERROR", "STREAM_CLOSED", "ENHANCE_YOUR_CALM")}
+
+# Set while the cases run merged (see the module's docs).
+MERGED = False
 
 
 class Failed(Exception):
@@ -65,6 +76,7 @@ class Conn:
         self.decoder = hpack.Decoder()
         self.buf = b""
         self.server_settings = None
+        self.stash, self.top = None, 0
         self.sock.sendall(PREFACE + SettingsFrame(0, settings=settings or {}).serialize())
         # §3.4: the server's preface is a SETTINGS frame, and it goes first;
         # §6.5.3: our SETTINGS are acknowledged.
@@ -76,9 +88,25 @@ class Conn:
         acked = self.until(lambda f: isinstance(f, SettingsFrame) and "ACK" in f.flags, "SETTINGS ACK")
         if acked is None:
             raise Failed("our SETTINGS were not acknowledged")
+        # Merged: what the case sends waits for its next read.
+        self.stash = [] if MERGED else None
 
     def send(self, *frames):
-        self.sock.sendall(b"".join(f if isinstance(f, bytes) else f.serialize() for f in frames))
+        data = b"".join(f if isinstance(f, bytes) else f.serialize() for f in frames)
+        at = 0
+        while at + 9 <= len(data):
+            self.top = max(self.top, int.from_bytes(data[at + 5 : at + 9], "big") & 0x7FFFFFFF)
+            at += 9 + int.from_bytes(data[at : at + 3], "big")
+        if self.stash is not None:
+            self.stash.append(data)
+        else:
+            self.sock.sendall(data)
+
+    def flush(self):
+        """Sends what waits, in one write."""
+        if self.stash:
+            self.sock.sendall(b"".join(self.stash))
+            self.stash.clear()
 
     def block(self, fields, **kw):
         return self.encoder.encode(fields, **kw)
@@ -93,6 +121,7 @@ class Conn:
 
     def read(self):
         """The next frame, or None when the server closed the connection."""
+        self.flush()
         while True:
             if len(self.buf) >= 9:
                 length = int.from_bytes(self.buf[:3], "big")
@@ -152,7 +181,17 @@ class Conn:
     def reset(self, stream, *codes):
         """A stream error (RST_STREAM with one of `codes` on `stream`), or
         the connection error in its place (§5.4.1). After RST_STREAM the
-        connection must still work."""
+        connection must still work: merged, the next valid request went in
+        the same write and must be answered."""
+        after = None
+        if self.stash and REFUSED_STREAM not in codes:
+            after = (self.top | 1) + 2
+            # Room in both windows, whatever the case did to them.
+            self.send(
+                self.request(after),
+                WindowUpdateFrame(after, window_increment=65535),
+                WindowUpdateFrame(0, window_increment=65535),
+            )
         while True:
             f = self.read()
             if f is None:
@@ -164,8 +203,15 @@ class Conn:
             if isinstance(f, RstStreamFrame):
                 if f.stream_id != stream or f.error_code not in codes:
                     raise Failed(f"RST_STREAM {name(f.error_code)} on {f.stream_id}, wanted {names(codes)} on {stream}")
+                if after is not None:
+                    fields, body = self.response(after)
+                    status(fields, 200)
+                    if body != SMALL_BODY:
+                        raise Failed(f"the request after the error got {len(body)} bytes")
                 self.alive()
                 return
+            if isinstance(f, HeadersFrame) and f.stream_id == stream:
+                raise Failed(f"stream {stream} answered before its RST_STREAM")
 
     def response(self, stream, graceful=False):
         """The response on `stream`: (fields, body), until END_STREAM."""
@@ -256,7 +302,18 @@ def s3_4_invalid_preface():
     if got.startswith(b"HTTP/1.1 4") or got.startswith(b"HTTP/1.1 5") or got == b"":
         return
     c = Conn.__new__(Conn)
-    c.sock, c.buf, c.decoder = s, got, hpack.Decoder()
+    c.sock, c.buf, c.decoder, c.stash = s, got, hpack.Decoder(), None
+    c.goaway(PROTOCOL_ERROR)
+
+
+@case
+def s3_4_preface_then_ping_not_settings():
+    # The preface is the 24 bytes and a SETTINGS frame: anything else
+    # first is an invalid preface (PROTOCOL_ERROR).
+    s = socket.create_connection(("127.0.0.1", PORT), timeout=5)
+    s.sendall(PREFACE + PingFrame(0, opaque_data=b"12345678").serialize())
+    c = Conn.__new__(Conn)
+    c.sock, c.buf, c.decoder, c.stash = s, b"", hpack.Decoder(), None
     c.goaway(PROTOCOL_ERROR)
 
 
@@ -462,11 +519,12 @@ def s5_1_closed_by_reset_priority_accepted():
 
 @case
 def s5_1_closed_data():
+    # END_STREAM both ways, then DATA: a connection error (§5.1, closed).
     c = Conn()
     c.send(c.request(1))
     c.response(1)
     c.send(DataFrame(1, data=b"x"))
-    c.reset(1, STREAM_CLOSED)
+    c.goaway(STREAM_CLOSED)
 
 
 @case
@@ -1285,6 +1343,123 @@ def r7541_header_table_size_0_respected():
         status(fields, 200)
 
 
+# Hostile peers: stream errors among valid requests, and floods of them ----
+
+
+def answers(c, streams):
+    """Reads until every stream in `streams` has its whole response
+    (opening windows as DATA comes); returns {stream: (fields, body)}.
+    A RST_STREAM or GOAWAY first fails."""
+    got = {sid: [None, b""] for sid in streams}
+    done = set()
+    while len(done) < len(streams):
+        f = c.until(lambda f: f.stream_id in got, f"the responses on {sorted(streams)}")
+        entry = got[f.stream_id]
+        if isinstance(f, HeadersFrame) and entry[0] is None:
+            entry[0] = dict(f.fields)
+        elif isinstance(f, DataFrame):
+            entry[1] += bytes(f.data)
+            if f.flow_controlled_length:
+                c.send(WindowUpdateFrame(0, window_increment=f.flow_controlled_length))
+                if "END_STREAM" not in f.flags:
+                    c.send(WindowUpdateFrame(f.stream_id, window_increment=f.flow_controlled_length))
+        if "END_STREAM" in f.flags:
+            done.add(f.stream_id)
+    return {sid: tuple(v) for sid, v in got.items()}
+
+
+@case
+def hostile_get_with_content_length_and_short_data_is_not_answered():
+    # §8.1.1: DATA that do not add up to content-length make the request
+    # malformed: a stream error, and no answer, even in the same write.
+    c = Conn()
+    c.send(
+        c.request(1, end_stream=False, extra=[("content-length", "10")]),
+        DataFrame(1, data=b"12345", flags=["END_STREAM"]),
+    )
+    c.reset(1, PROTOCOL_ERROR)
+
+
+@case
+def hostile_header_list_too_large_is_refused_alone():
+    # A header list past SETTINGS_MAX_HEADER_LIST_SIZE on one stream gets
+    # 431 on that stream; a download on another goes on to its end, and
+    # the tables stay in step for the next request.
+    c = Conn()
+    limit = c.server_settings.get(SettingsFrame.MAX_HEADER_LIST_SIZE)
+    if not limit or limit > 1 << 20:
+        raise Failed(f"SETTINGS_MAX_HEADER_LIST_SIZE is {limit}")
+    c.send(c.request(1, path=BIG))
+    fields = [(":method", "GET"), (":scheme", "http"), (":path", SMALL), (":authority", "localhost")]
+    fields += [(f"x-big-{i}", "v" * 4000) for i in range(limit // 4000 + 2)]
+    block = c.block(fields)
+    parts = [block[i : i + 16384] for i in range(0, len(block), 16384)]
+    frames = [HeadersFrame(3, data=parts[0], flags=["END_STREAM"] + (["END_HEADERS"] if len(parts) == 1 else []))]
+    for i, part in enumerate(parts[1:], 1):
+        frames.append(ContinuationFrame(3, data=part, flags=["END_HEADERS"] if i == len(parts) - 1 else []))
+    c.send(*frames, c.request(5))
+    got = answers(c, [1, 3, 5])
+    status(got[3][0], 431)
+    status(got[1][0], 200)
+    if len(got[1][1]) != BIG_LEN:
+        raise Failed(f"the download got {len(got[1][1])} of {BIG_LEN} bytes")
+    status(got[5][0], 200)
+    c.alive()
+
+
+def flood(make, n=10_000):
+    """`n` frames that each make this side reset a stream, a valid request
+    every 100: the valid ones sent before the server gives up are
+    answered, and it gives up with GOAWAY (ENHANCE_YOUR_CALM, or the
+    connection error the frame itself is) long before the end."""
+    c = Conn()
+    frames = []
+    for i in range(n):
+        sid = 2 * i + 1
+        frames.append(make(c, sid))
+    c.sock.settimeout(10)
+    try:
+        c.send(*frames)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    while True:
+        f = c.read()
+        if f is None:
+            raise Failed("closed without GOAWAY")
+        if isinstance(f, GoAwayFrame):
+            if f.error_code not in (ENHANCE_YOUR_CALM, STREAM_CLOSED):
+                raise Failed(f"GOAWAY {name(f.error_code)}")
+            return
+
+
+@case
+def hostile_flood_of_priority_on_itself():
+    flood(lambda c, sid: PriorityFrame(sid, depends_on=sid, stream_weight=16).serialize())
+
+
+@case
+def hostile_flood_of_zero_window_updates():
+    flood(lambda c, sid: c.request(sid).serialize() + raw(WINDOW_UPDATE, 0, sid, b"\x00\x00\x00\x00"))
+
+
+@case
+def hostile_flood_of_data_after_end_stream():
+    # "MadeYouReset" (CVE-2025-8671): each DATA after the request's
+    # END_STREAM makes this side reset the stream.
+    flood(lambda c, sid: c.request(sid, path=BIG).serialize() + DataFrame(sid, data=b"x").serialize())
+
+
+@case
+def hostile_flood_of_headers_on_itself():
+    def one(c, sid):
+        f = c.request(sid)
+        f.flags.add("PRIORITY")
+        f.depends_on, f.stream_weight = sid, 16
+        return f.serialize()
+
+    flood(one)
+
+
 def main():
     global PORT, SMALL, BIG, SMALL_BODY, BIG_LEN
     PORT, SMALL, BIG = int(sys.argv[1]), sys.argv[2], sys.argv[3]
@@ -1293,19 +1468,22 @@ def main():
     only = set(sys.argv[6:])
     failed = 0
     ran = 0
-    for fn in CASES:
-        if only and fn.__name__ not in only:
-            continue
-        ran += 1
-        try:
-            fn()
-            print(f"PASS {fn.__name__}")
-        except Failed as e:
-            failed += 1
-            print(f"FAIL {fn.__name__}: {e}")
-        except Exception as e:  # a crash in the client is a failure too
-            failed += 1
-            print(f"FAIL {fn.__name__}: {type(e).__name__}: {e}")
+    global MERGED
+    for MERGED in (False, True):
+        how = " merged" if MERGED else ""
+        for fn in CASES:
+            if only and fn.__name__ not in only:
+                continue
+            ran += 1
+            try:
+                fn()
+                print(f"PASS {fn.__name__}{how}")
+            except Failed as e:
+                failed += 1
+                print(f"FAIL {fn.__name__}{how}: {e}")
+            except Exception as e:  # a crash in the client is a failure too
+                failed += 1
+                print(f"FAIL {fn.__name__}{how}: {type(e).__name__}: {e}")
     print(f"TOTAL {ran}")
     sys.exit(1 if failed else 0)
 

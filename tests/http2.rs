@@ -468,6 +468,25 @@ fn an_idle_connection_is_told_goodbye_and_a_drain_finishes_its_streams() {
     use oneloop::http2::frame;
     use std::time::Duration;
     let (_dir, big, root) = site("h2-goaway");
+    // A drain with an HTTP/2 connection whose streams are done: GOAWAY,
+    // then the close at once, not at the shutdown timeout (60 s here; a
+    // read gives up after 10).
+    let server = start(Config {
+        root: Some(root.clone()),
+        shutdown_timeout: Duration::from_secs(60),
+        ..Config::ephemeral()
+    });
+    let mut c = Raw::connect(server.http[0], &[]);
+    c.get(1, "/hello.txt");
+    while c.next() != Some(Seen::Data(1, 6, true)) {}
+    let stopping = std::thread::spawn(move || server.stop());
+    let mut frames = Vec::new();
+    while let Some(f) = c.next() {
+        frames.push(f);
+    }
+    assert_eq!(frames, [Seen::GoAway(1, 0)]);
+    drop(c);
+    stopping.join().unwrap().unwrap();
     // Idle: after an answer, GOAWAY (NO_ERROR, the last stream) at the
     // keep-alive deadline, then the close.
     let server = start(Config {

@@ -204,8 +204,11 @@ impl<S: Stream> Conn<S> {
             Some(mut work) if !work.is_idle(Under::of(&self.sock)) => {
                 work.session.drain();
                 if let Some(h2) = work.h2.as_mut() {
-                    // GOAWAY with the last stream taken; those finish.
+                    // GOAWAY with the last stream taken; those finish,
+                    // and with none in flight the connection ends once
+                    // the GOAWAY is out.
                     h2.drain(&mut work.out);
+                    work.end_if_done(false);
                 }
                 let next = work.next_step(&mut self.sock, key, loan);
                 self.park(work, next, key, loan)
@@ -494,6 +497,9 @@ impl Work {
                     if let Some(h2) = self.h2.as_mut() {
                         self.data_mark = h2.data_frames();
                         h2.on_writable(&mut self.out);
+                        // After a GOAWAY, the last stream's last DATA
+                        // ends the connection.
+                        self.end_if_done(false);
                         if !self.out.is_empty() {
                             continue;
                         }
@@ -650,17 +656,7 @@ impl Work {
         if !owed {
             self.progress = loan.now;
         }
-        if !self.reading() {
-            // The session ended with this input (RFC 9112 §9.6): what it
-            // left unread decides whether closing must linger. An HTTP/2
-            // client goes on sending (WINDOW_UPDATE for the last DATA, PING,
-            // its own GOAWAY) after ours, so its close always lingers: a
-            // close with those bytes unread would be a reset that can
-            // destroy the answers it has not read yet.
-            let unread = unread || self.h2.is_some();
-            self.state = ConnState::Ending { ready, unread };
-            self.out.fin_follows();
-        }
+        self.end_if_done(unread);
         log::trace!(
             "connection {key}: read {n} bytes{}, {} bytes of answers queued",
             if ready.readable {
@@ -671,6 +667,23 @@ impl Work {
             self.out.queued_bytes()
         );
         Ok(())
+    }
+
+    /// Once the session wants no more input (RFC 9112 §9.6), the
+    /// connection ends after its last answers: what it left `unread`
+    /// decides whether closing must linger. An HTTP/2 client goes on
+    /// sending (WINDOW_UPDATE for the last DATA, PING, its own GOAWAY)
+    /// after ours, so its close always lingers: a close with those bytes
+    /// unread would be a reset that can destroy the answers it has not
+    /// read yet.
+    fn end_if_done(&mut self, unread: bool) {
+        if let ConnState::Open(ready) = self.state
+            && !self.reading()
+        {
+            let unread = unread || self.h2.is_some();
+            self.state = ConnState::Ending { ready, unread };
+            self.out.fin_follows();
+        }
     }
 
     /// A read that brought no bytes: the socket is empty, or the client

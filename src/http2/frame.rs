@@ -273,6 +273,9 @@ pub enum Parsed<'b> {
     Frame(Frame<'b>, usize),
     /// Not all of it is here yet.
     Partial,
+    /// A whole frame that is a stream error (§5.4.2), and how many bytes
+    /// it took: the frames after it are read as usual.
+    Refused(H2Error, usize),
 }
 
 fn connection(code: ErrorCode, why: &'static str) -> H2Error {
@@ -296,7 +299,11 @@ pub fn parse(buf: &[u8], max_frame: usize) -> Result<Parsed<'_>, H2Error> {
     let Some(payload) = buf.get(HEADER_LEN..HEADER_LEN + h.len) else {
         return Ok(Parsed::Partial);
     };
-    Ok(Parsed::Frame(frame(&h, payload)?, HEADER_LEN + h.len))
+    match frame(&h, payload) {
+        Ok(f) => Ok(Parsed::Frame(f, HEADER_LEN + h.len)),
+        Err(e @ H2Error::Stream(..)) => Ok(Parsed::Refused(e, HEADER_LEN + h.len)),
+        Err(e) => Err(e),
+    }
 }
 
 /// Checks a frame's header and payload against §6.
@@ -338,15 +345,10 @@ fn frame<'b>(h: &Header, payload: &'b [u8]) -> Result<Frame<'b>, H2Error> {
                         "HEADERS too short for its priority",
                     ));
                 };
+                // One that depends on itself is a stream error (§5.3.1),
+                // found by the session once the block is decoded: the
+                // block must be decoded all the same (§4.3).
                 let dep = u32::from_be_bytes([prio[0], prio[1], prio[2], prio[3]]) & 0x7fff_ffff;
-                if dep == stream {
-                    // §5.3.1: a stream cannot depend on itself.
-                    return Err(H2Error::Stream(
-                        stream,
-                        ErrorCode::Protocol,
-                        "stream depends on itself",
-                    ));
-                }
                 depends_on = Some(dep);
                 block = rest;
             }

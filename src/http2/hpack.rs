@@ -301,9 +301,12 @@ impl Decoder {
 
     /// Decodes one whole header block, calling `field` with each name and
     /// value in order. The fields' size (name, value and 32 bytes each,
-    /// as SETTINGS_MAX_HEADER_LIST_SIZE counts) may not pass `max_list`.
-    /// On an error the connection must end: the table may have changed in
-    /// ways the peer does not know.
+    /// as SETTINGS_MAX_HEADER_LIST_SIZE counts) may not pass `max_list`:
+    /// past it `field` is called no more, but the block is decoded to its
+    /// end, so the table stays in step with the peer's and only the
+    /// request is refused ([`HpackError::TooLarge`]). On any other error
+    /// the connection must end: the table may have changed in ways the
+    /// peer does not know.
     pub fn decode(
         &mut self,
         block: &[u8],
@@ -347,15 +350,17 @@ impl Decoder {
             };
             fields_seen = true;
             let (n, v) = self.resolve(block, name, value)?;
-            listed += n.len() + v.len() + ENTRY_OVERHEAD;
-            if listed > max_list {
-                return Err(HpackError::TooLarge);
+            listed = listed.saturating_add(n.len() + v.len() + ENTRY_OVERHEAD);
+            if listed <= max_list {
+                field(n, v);
             }
-            field(n, v);
             if index {
                 let (n, v) = (n.to_vec(), v.to_vec());
                 self.table.insert(&n, &v);
             }
+        }
+        if listed > max_list {
+            return Err(HpackError::TooLarge);
         }
         Ok(())
     }

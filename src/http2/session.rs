@@ -31,15 +31,13 @@
 
 use std::rc::Rc;
 
-use crate::access_log::Line;
-use crate::http::answer::{self, Ask};
 use crate::http::grammar::KnownHost;
-use crate::http::site::{SessionLoan, Site};
-use crate::http::status::Status;
+use crate::http::site::SessionLoan;
+use crate::http::status::Refusal;
 use crate::http2::frame::{
     self, DEFAULT_MAX_FRAME, ErrorCode, Frame, H2Error, MAX_WINDOW, Parsed, flag, kind, setting,
 };
-use crate::http2::hpack::Decoder;
+use crate::http2::hpack::{Decoder, HpackError};
 use crate::http2::request::{self, Head};
 use crate::http2::response::Heads;
 use crate::metrics::H2Counts;
@@ -55,8 +53,11 @@ pub const MAX_HEADER_LIST: usize = 16 << 10;
 /// a CONTINUATION flood (2024) ends the connection.
 pub const MAX_BLOCK: usize = 64 << 10;
 
-/// Bytes of file a TLS connection may have read into its queue ahead of
-/// the socket.
+/// Bytes of DATA a connection may have queued ahead of the socket, on
+/// every transport: a client that opens its windows wide and then reads
+/// nothing holds this much of our memory (over TLS the bytes themselves,
+/// read to be sealed; on a plain connection the chunks that name them),
+/// not the files it asked for; and a GOAWAY waits behind no more.
 pub const READ_AHEAD: u64 = 256 << 10;
 
 /// A DATA frame's payload when a file goes over TLS: with its 9-byte
@@ -80,16 +81,30 @@ pub const MAX_CHATTER: u32 = 1_000;
 /// What each request earns back of the chatter budget.
 const CHATTER_PER_STREAM: u32 = 10;
 
-/// Streams a client may reset before the rule against rapid resets
-/// (CVE-2023-44487) applies: past it, a client that has reset more than
-/// half of the streams it opened is sent ENHANCE_YOUR_CALM.
+/// Streams that may be reset, either way, before the rule against rapid
+/// resets applies: past it, a client whose streams were reset more often
+/// than half the times it opened one is sent ENHANCE_YOUR_CALM. Resets
+/// the client sends (CVE-2023-44487) and those its frames make this side
+/// send (a DATA after END_STREAM, a bad content-length, a zero
+/// WINDOW_UPDATE: "MadeYouReset", CVE-2025-8671) count alike.
 pub const RESETS_ALLOWED: u32 = 100;
+
+/// Requests with a body that may wait for its end at once: each keeps
+/// its head (up to [`MAX_HEADER_LIST`]) until then; past it, REFUSED_STREAM.
+pub const HELD_REQUESTS: usize = 8;
+
+/// Streams this side reset, remembered so that what the client sent
+/// before our RST_STREAM reached it is ignored (§5.1, "closed"), rather
+/// than taken as a frame on a stream that closed normally.
+const RESETS_REMEMBERED: usize = 32;
 
 /// Where the connection stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
     /// Waiting for the client's preface.
     Preface,
+    /// The preface is in; its SETTINGS frame must come next (§3.4).
+    Settings,
     /// Exchanging frames.
     Frames,
     /// GOAWAY is queued; nothing more is read. The connection closes once
@@ -115,6 +130,19 @@ struct Stream {
     /// interleaved with others of its urgency.
     urgency: u8,
     incremental: bool,
+    /// A request whose body has not ended: it is answered at its end,
+    /// once it is known to be well formed (§8.1.1: a content-length the
+    /// DATA do not add up to makes it malformed, and it gets no answer).
+    request: Option<Box<Head>>,
+}
+
+/// A header block in progress (HEADERS, then CONTINUATIONs).
+#[derive(Debug, Clone, Copy)]
+struct Block {
+    stream: u32,
+    end_stream: bool,
+    /// Its priority names its own stream (§5.3.1): refused once decoded.
+    on_itself: bool,
 }
 
 /// One connection's HTTP/2 state.
@@ -123,8 +151,8 @@ pub struct H2Session {
     phase: Phase,
     decoder: Decoder,
     head: Head,
-    /// A header block in progress: its stream, END_STREAM, and the bytes.
-    block: Option<(u32, bool)>,
+    /// A header block in progress, and its bytes.
+    block: Option<Block>,
     block_bytes: Vec<u8>,
     streams: Vec<Stream>,
     /// The highest stream the client opened (for GOAWAY, §6.8).
@@ -145,9 +173,11 @@ pub struct H2Session {
     log_head: Vec<u8>,
     /// Frames that did no work, less what requests earned back.
     chatter: u32,
-    /// Streams opened, and streams the client reset.
+    /// Streams opened, and streams reset (either way).
     opened: u32,
     resets: u32,
+    /// The last streams this side reset (at most [`RESETS_REMEMBERED`]).
+    reset_by_us: Vec<u32>,
     /// Frames received.
     pub frames_in: u64,
     /// DATA frames queued, ever: the connection watches it move to tell
@@ -186,6 +216,7 @@ impl H2Session {
             chatter: 0,
             opened: 0,
             resets: 0,
+            reset_by_us: Vec::new(),
             frames_in: 0,
             data_frames: 0,
             counts: H2Counts {
@@ -271,7 +302,7 @@ impl H2Session {
                 return 0;
             }
             pos = have;
-            self.phase = Phase::Frames;
+            self.phase = Phase::Settings;
         }
         while self.reading() && pos < input.len() {
             match frame::parse(&input[pos..], DEFAULT_MAX_FRAME) {
@@ -284,6 +315,22 @@ impl H2Session {
                     if let Err(e) = self.apply(f, loan, out) {
                         self.fail(e, out);
                     }
+                }
+                // A stream error in a frame of its own: that stream is
+                // reset, and the frames after it are read as usual (a
+                // valid request may share the write).
+                Ok(Parsed::Refused(e, n)) => {
+                    pos += n;
+                    self.frames_in += 1;
+                    self.counts.frames_received += 1;
+                    let e = match (self.block, self.phase) {
+                        (Some(_), _) => conn_error("frame inside a header block"),
+                        (_, Phase::Settings) => {
+                            conn_error("the preface's SETTINGS must come first")
+                        }
+                        _ => e,
+                    };
+                    self.fail(e, out);
                 }
                 Err(e) => {
                     self.fail(e, out);
@@ -310,6 +357,9 @@ impl H2Session {
     pub fn rest(&mut self) -> bool {
         if !self.streams.is_empty() || self.block.is_some() {
             return false;
+        }
+        if self.reset_by_us.is_empty() {
+            self.reset_by_us = Vec::new();
         }
         self.streams = Vec::new();
         self.block_bytes = Vec::new();
@@ -343,8 +393,26 @@ impl H2Session {
                 self.streams.retain(|s| s.id != id);
                 frame::write_rst_stream(&mut self.wire, id, code);
                 self.counts.resets_sent += 1;
+                if self.reset_by_us.len() == RESETS_REMEMBERED {
+                    self.reset_by_us.remove(0);
+                }
+                self.reset_by_us.push(id);
+                if let Err(e) = self.count_reset() {
+                    self.fail(e, out);
+                }
             }
         }
+    }
+
+    /// Counts a stream reset, either way: past [`RESETS_ALLOWED`], more
+    /// resets than half the streams opened end the connection.
+    fn count_reset(&mut self) -> Result<(), H2Error> {
+        self.resets += 1;
+        if self.resets > RESETS_ALLOWED && self.resets * 2 > self.opened {
+            let why = "more than half the streams reset (rapid reset)";
+            return Err(H2Error::Connection(ErrorCode::EnhanceYourCalm, why));
+        }
+        Ok(())
     }
 
     fn go_away(&mut self, code: ErrorCode, error: bool, out: &mut OutQueue) {
@@ -373,10 +441,17 @@ impl H2Session {
     ) -> Result<(), H2Error> {
         let conn = |code, why| H2Error::Connection(code, why);
         // §6.10: once a block has begun, only its CONTINUATIONs may follow.
-        if let Some((id, _)) = self.block
-            && !matches!(f, Frame::Continuation { stream, .. } if stream == id)
+        if let Some(block) = self.block
+            && !matches!(f, Frame::Continuation { stream, .. } if stream == block.stream)
         {
             return Err(conn(ErrorCode::Protocol, "frame inside a header block"));
+        }
+        // §3.4: the client's preface ends with a SETTINGS frame.
+        if self.phase == Phase::Settings {
+            if !matches!(f, Frame::Settings { ack: false, .. }) {
+                return Err(conn_error("the preface's SETTINGS must come first"));
+            }
+            self.phase = Phase::Frames;
         }
         let idle = match f {
             Frame::Ping { .. }
@@ -464,12 +539,8 @@ impl H2Session {
                     return Err(conn(ErrorCode::Protocol, "RST_STREAM on an idle stream"));
                 }
                 self.streams.retain(|s| s.id != stream);
-                self.resets += 1;
                 self.counts.resets_received += 1;
-                if self.resets > RESETS_ALLOWED && self.resets * 2 > self.opened {
-                    let why = "more than half the streams reset (rapid reset)";
-                    return Err(conn(ErrorCode::EnhanceYourCalm, why));
-                }
+                self.count_reset()?;
             }
             Frame::PriorityUpdate { prioritized, value } => {
                 let (urgency, incremental) = request::priority(value);
@@ -503,31 +574,44 @@ impl H2Session {
                     frame::write_window_update(&mut self.wire, 0, self.received as u32);
                     self.received = 0;
                 }
-                let open = self
-                    .streams
-                    .iter_mut()
-                    .find(|s| s.id == stream && s.receiving);
-                match open {
-                    Some(s) => {
-                        s.got += data.len() as u64;
-                        if s.expect
-                            .is_some_and(|n| s.got > n || (end_stream && s.got != n))
-                        {
-                            let why = "DATA disagrees with content-length";
-                            return Err(H2Error::Stream(stream, ErrorCode::Protocol, why));
-                        }
-                        s.receiving &= !end_stream;
-                        if flow_len > 0 && !end_stream {
-                            frame::write_window_update(&mut self.wire, stream, flow_len as u32);
-                        }
-                    }
-                    None if stream > self.last_stream => {
+                let max_body = loan.site.limits.max_body_bytes;
+                let Some(s) = self.streams.iter_mut().find(|s| s.id == stream) else {
+                    if stream > self.last_stream {
                         return Err(conn(ErrorCode::Protocol, "DATA on an idle stream"));
                     }
-                    None => {
-                        let why = "DATA on a closed stream";
-                        return Err(H2Error::Stream(stream, ErrorCode::StreamClosed, why));
+                    if self.reset_by_us.contains(&stream) {
+                        // Sent before our RST_STREAM reached the client
+                        // (§5.1): its bytes counted toward the window
+                        // above, and that is all.
+                        return Ok(());
                     }
+                    // After END_STREAM both ways, or the client's own
+                    // RST_STREAM (§5.1).
+                    let why = "DATA on a closed stream";
+                    return Err(conn(ErrorCode::StreamClosed, why));
+                };
+                if !s.receiving {
+                    let why = "DATA after the request's END_STREAM";
+                    return Err(H2Error::Stream(stream, ErrorCode::StreamClosed, why));
+                }
+                s.got += data.len() as u64;
+                if s.expect
+                    .is_some_and(|n| s.got > n || (end_stream && s.got != n))
+                {
+                    let why = "DATA disagrees with content-length";
+                    return Err(H2Error::Stream(stream, ErrorCode::Protocol, why));
+                }
+                s.receiving &= !end_stream;
+                if flow_len > 0 && !end_stream {
+                    frame::write_window_update(&mut self.wire, stream, flow_len as u32);
+                }
+                // A request held for its body is answered at the body's
+                // end, or as soon as the body is past the limit (413).
+                if (end_stream || s.got > max_body)
+                    && let Some(head) = s.request.take()
+                {
+                    self.head = *head;
+                    self.answer(stream, None, loan, out);
                 }
             }
             Frame::Headers {
@@ -535,7 +619,7 @@ impl H2Session {
                 block,
                 end_stream,
                 end_headers,
-                ..
+                depends_on,
             } => {
                 if stream % 2 == 0 {
                     return Err(conn(ErrorCode::Protocol, "even stream id from a client"));
@@ -548,7 +632,12 @@ impl H2Session {
                         return Err(conn(ErrorCode::StreamClosed, "HEADERS on a used stream"));
                     }
                 }
-                self.block = Some((stream, end_stream));
+                let on_itself = depends_on == Some(stream);
+                self.block = Some(Block {
+                    stream,
+                    end_stream,
+                    on_itself,
+                });
                 self.block_bytes.clear();
                 self.block_bytes.extend_from_slice(block);
                 if end_headers {
@@ -560,7 +649,7 @@ impl H2Session {
                 block,
                 end_headers,
             } => {
-                if self.block.map(|(id, _)| id) != Some(stream) {
+                if self.block.map(|b| b.stream) != Some(stream) {
                     return Err(conn(ErrorCode::Protocol, "CONTINUATION without HEADERS"));
                 }
                 if self.block_bytes.len() + block.len() > MAX_BLOCK {
@@ -577,36 +666,33 @@ impl H2Session {
 
     /// A whole header block: decode it, and answer a new stream.
     fn end_block(&mut self, loan: &mut SessionLoan<'_>, out: &mut OutQueue) -> Result<(), H2Error> {
-        let Some((id, end_stream)) = self.block.take() else {
+        let Some(Block {
+            stream: id,
+            end_stream,
+            on_itself,
+        }) = self.block.take()
+        else {
             return Ok(());
         };
         self.head.clear();
         let head = &mut self.head;
-        let decoded = self
-            .decoder
-            .decode(&self.block_bytes, MAX_HEADER_LIST, |n, v| head.field(n, v));
-        if let Err(e) = decoded {
-            log::debug!("HTTP/2 header block: {e}");
-            return Err(H2Error::Connection(
-                ErrorCode::Compression,
-                "header block does not decode",
-            ));
-        }
+        // A list past the limit is decoded whole all the same (the tables
+        // stay in step): that request alone is refused, with 431.
+        let too_large = match (self.decoder)
+            .decode(&self.block_bytes, MAX_HEADER_LIST, |n, v| head.field(n, v))
+        {
+            Ok(()) => false,
+            Err(HpackError::TooLarge) => true,
+            Err(e) => {
+                log::debug!("HTTP/2 header block: {e}");
+                return Err(H2Error::Connection(
+                    ErrorCode::Compression,
+                    "header block does not decode",
+                ));
+            }
+        };
         if id <= self.last_stream {
-            // Trailers: decoded to keep the table in step, checked, then
-            // dropped. They end the stream's input (§8.1).
-            let why = if !end_stream {
-                Some("trailers without END_STREAM")
-            } else {
-                self.head.finish_trailers().err()
-            };
-            if let Some(why) = why {
-                return Err(H2Error::Stream(id, ErrorCode::Protocol, why));
-            }
-            if let Some(s) = self.streams.iter_mut().find(|s| s.id == id) {
-                s.receiving = false;
-            }
-            return Ok(());
+            return self.trailers(id, end_stream, on_itself, loan, out);
         }
         if self.phase != Phase::Frames {
             // After our GOAWAY, new streams are ignored (§6.8); the block
@@ -620,6 +706,16 @@ impl H2Session {
             .find(|p| p.0 == id)
             .map(|&(_, urgency, incremental)| (urgency, incremental));
         self.ahead.retain(|p| p.0 > id);
+        if on_itself {
+            let why = "stream depends on itself";
+            return Err(H2Error::Stream(id, ErrorCode::Protocol, why));
+        }
+        if self.streams.len() >= MAX_STREAMS {
+            // Answers whose DATA the windows allow end their streams:
+            // whether a stream is refused must not depend on how many
+            // requests came in one read.
+            self.send_data(out);
+        }
         if self.streams.len() >= MAX_STREAMS {
             return Err(H2Error::Stream(
                 id,
@@ -630,107 +726,85 @@ impl H2Session {
         self.opened += 1;
         self.counts.streams += 1;
         self.chatter = self.chatter.saturating_sub(CHATTER_PER_STREAM);
-        if let Err(why) = self.head.finish_knowing(&mut self.known_host) {
-            return Err(H2Error::Stream(id, ErrorCode::Protocol, why));
-        }
-        if end_stream && self.head.content_length.is_some_and(|n| n > 0) {
-            // The head ends the stream, so the body its content-length
-            // announces can never come (§8.1.1).
-            let why = "content-length on a request without DATA";
-            return Err(H2Error::Stream(id, ErrorCode::Protocol, why));
-        }
-        self.answer(id, end_stream, ahead, loan, out);
-        Ok(())
-    }
-
-    /// Decides and queues the answer to the request in `self.head`.
-    fn answer(
-        &mut self,
-        id: u32,
-        end_stream: bool,
-        ahead: Option<(u8, bool)>,
-        loan: &mut SessionLoan<'_>,
-        out: &mut OutQueue,
-    ) {
-        let fields = self.head.fields();
-        let ask = Ask {
-            method: self.head.method(),
-            target: self.head.target(),
-            fields: &fields,
-            body_too_large: self
-                .head
-                .content_length
-                .is_some_and(|n| n > loan.site.limits.max_body_bytes),
-            secure: loan.secure,
-            draining: !self.reading(),
-        };
-        let head_only = ask.head_only();
-        let site: &mut Site = loan.site;
-        let now = site.date.second().unwrap_or(0);
-        let answer = answer::decide(&ask, &mut site.files, &site.routes, &loan.ops.metrics, now);
-        let date = site.date.value();
-        let mut block = std::mem::take(&mut self.block_bytes);
-        block.clear();
-        // `--hsts`, over HTTPS only.
-        let hsts = site.hsts.as_deref().filter(|_| loan.secure);
-        self.heads.block(&answer, date, hsts, &mut block);
-        let len = answer.body_len();
-        let status = answer.status();
-        let no_body = head_only || len == 0 || status == Status::NotModified;
-        let flags = flag::END_HEADERS | if no_body { flag::END_STREAM } else { 0 };
-        log::trace!(
-            "connection {}: HTTP/2 out: HEADERS stream {id} ({}){}",
-            loan.client,
-            status.code(),
-            if no_body {
-                " END_STREAM"
-            } else {
-                ", DATA to follow as windows allow"
-            }
-        );
-        // One HEADERS frame: an answer's head is far under the 16 KiB
-        // every peer takes.
-        frame::write_header(&mut self.wire, block.len(), kind::HEADERS, flags, id);
-        self.wire.extend_from_slice(&block);
-        self.block_bytes = block;
-        // Counted, and logged (`HTTP/2.0` in the request line). A stream's
-        // DATA may leave interleaved with others', so where its response
-        // ends in the output is taken as the head plus the body: close
-        // enough for %b on a connection cut short.
-        self.log_head.clear();
-        self.log_head
-            .extend_from_slice(self.head.method().as_bytes());
-        self.log_head.push(b' ');
-        self.log_head.extend_from_slice(self.head.target());
-        self.log_head.extend_from_slice(b" HTTP/2.0");
-        let body_bytes = if no_body { 0 } else { len };
-        let line = Line {
-            head: &self.log_head,
-            status: status.code(),
-            body_bytes,
-            end: out.pushed() + self.wire.len() as u64 + body_bytes,
-            referer: fields.referer,
-            user_agent: fields.user_agent,
-        };
-        loan.ops.response(loan.client, now, &line);
-        let body = (!no_body).then(|| answer.into_body());
-        let expect = self.head.content_length;
-        // A PRIORITY_UPDATE sent ahead of the request wins over the
-        // field: the frame is the signal that changes a priority (RFC 9218
-        // §7), and a client sends it only to say something the field did not.
         let (urgency, incremental) = ahead.unwrap_or_else(|| self.head.priority());
+        let refusal = if too_large {
+            Some(Refusal::HeadTooLarge)
+        } else {
+            if let Err(why) = self.head.finish_knowing(&mut self.known_host) {
+                return Err(H2Error::Stream(id, ErrorCode::Protocol, why));
+            }
+            if end_stream && self.head.content_length.is_some_and(|n| n > 0) {
+                // The head ends the stream, so the body its content-length
+                // announces can never come (§8.1.1).
+                let why = "content-length on a request without DATA";
+                return Err(H2Error::Stream(id, ErrorCode::Protocol, why));
+            }
+            None
+        };
+        let body_too_large =
+            (self.head.content_length).is_some_and(|n| n > loan.site.limits.max_body_bytes);
+        let hold = !end_stream && refusal.is_none() && !body_too_large;
+        if hold && self.streams.iter().filter(|s| s.request.is_some()).count() >= HELD_REQUESTS {
+            let why = "too many requests waiting for their bodies";
+            return Err(H2Error::Stream(id, ErrorCode::RefusedStream, why));
+        }
         self.streams.push(Stream {
             id,
             receiving: !end_stream,
-            body,
+            body: None,
             window: self.peer_initial_window,
-            expect,
+            expect: self.head.content_length,
             got: 0,
             urgency,
             incremental,
+            request: None,
         });
-        self.emit(out);
-        self.streams.retain(|s| s.body.is_some() || s.receiving);
+        if hold {
+            // Answered once its body has ended (see `Stream::request`).
+            let request = Box::new(std::mem::take(&mut self.head));
+            if let Some(s) = self.streams.last_mut() {
+                s.request = Some(request);
+            }
+            return Ok(());
+        }
+        self.answer(id, refusal, loan, out);
+        Ok(())
+    }
+
+    /// A header block on a stream already open: trailers, decoded to keep
+    /// the table in step, checked, then dropped. They end the stream's
+    /// input (§8.1), and a request held for its body is answered.
+    fn trailers(
+        &mut self,
+        id: u32,
+        end_stream: bool,
+        on_itself: bool,
+        loan: &mut SessionLoan<'_>,
+        out: &mut OutQueue,
+    ) -> Result<(), H2Error> {
+        let why = if on_itself {
+            Some("stream depends on itself")
+        } else if !end_stream {
+            Some("trailers without END_STREAM")
+        } else {
+            self.head.finish_trailers().err()
+        };
+        if let Some(why) = why {
+            return Err(H2Error::Stream(id, ErrorCode::Protocol, why));
+        }
+        let Some(s) = self.streams.iter_mut().find(|s| s.id == id) else {
+            return Ok(());
+        };
+        s.receiving = false;
+        if s.expect.is_some_and(|n| s.got != n) {
+            let why = "DATA disagrees with content-length";
+            return Err(H2Error::Stream(id, ErrorCode::Protocol, why));
+        }
+        if let Some(head) = s.request.take() {
+            self.head = *head;
+            self.answer(id, None, loan, out);
+        }
+        Ok(())
     }
 
     /// Queues DATA frames while windows allow, streams taking turns. On a
@@ -766,7 +840,7 @@ impl H2Session {
                 .map(|s| s.id)
                 .min();
             for s in &mut self.streams {
-                if self.secure && out.queued_bytes() >= READ_AHEAD {
+                if out.queued_bytes() >= READ_AHEAD {
                     return;
                 }
                 if s.urgency != level || whole.is_some_and(|id| id != s.id) {
@@ -861,5 +935,11 @@ impl H2Session {
     }
 }
 
+/// A connection error of the protocol's own (PROTOCOL_ERROR).
+fn conn_error(why: &'static str) -> H2Error {
+    H2Error::Connection(ErrorCode::Protocol, why)
+}
+
+mod respond;
 #[cfg(test)]
 mod tests;

@@ -15,6 +15,11 @@ fn one(bytes: &[u8]) -> Result<Frame<'_>, H2Error> {
             assert_eq!(n, bytes.len());
             Ok(f)
         }
+        // A stream error takes its whole frame, so the next is read.
+        Parsed::Refused(e, n) => {
+            assert_eq!(n, bytes.len());
+            Err(e)
+        }
         Parsed::Partial => panic!("partial: {bytes:?}"),
     }
 }
@@ -144,12 +149,19 @@ fn headers_with_priority() {
             depends_on: Some(3)
         })
     );
-    // On itself: a stream error (§5.3.1).
+    // On itself: passed on with its block, which must be decoded before
+    // the stream is refused (§5.3.1, §4.3).
     let mut own = vec![0, 0, 0, 5, 15];
     own.push(0x82);
     assert_eq!(
-        code(one(&raw(kind::HEADERS, flag::PRIORITY, 5, &own))),
-        (false, Protocol)
+        one(&raw(kind::HEADERS, flag::PRIORITY, 5, &own)),
+        Ok(Frame::Headers {
+            stream: 5,
+            block: &[0x82],
+            end_stream: false,
+            end_headers: false,
+            depends_on: Some(5)
+        })
     );
     assert_eq!(
         code(one(&raw(kind::HEADERS, flag::PRIORITY, 5, &[0, 0]))),

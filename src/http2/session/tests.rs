@@ -5,6 +5,7 @@
 
 use super::*;
 use crate::fixture::site;
+use crate::http::site::Site;
 use crate::http2::hpack::{Encoder, Indexing};
 use crate::ops::Ops;
 
@@ -21,6 +22,8 @@ enum Got {
 }
 
 struct Client {
+    /// The connection is HTTPS (file bodies read, not sent with sendfile).
+    secure: bool,
     site: Site,
     ops: Ops,
     session: H2Session,
@@ -37,6 +40,7 @@ impl Client {
         let mut out = OutQueue::default();
         let session = H2Session::new(&mut out);
         let mut c = Client {
+            secure: true,
             site: site(),
             ops: Ops::default(),
             session,
@@ -55,7 +59,7 @@ impl Client {
             site: &mut self.site,
             ops: &mut self.ops,
             client: 0,
-            secure: true,
+            secure: self.secure,
         };
         let used = self.session.on_input(bytes, &mut loan, &mut self.out);
         self.collect();
@@ -155,6 +159,8 @@ fn status(fields: &[(String, String)]) -> &str {
     assert_eq!(fields[0].0, ":status", "status first");
     &fields[0].1
 }
+
+mod hostile;
 
 #[test]
 fn a_get_is_answered_with_headers_and_data() {
@@ -463,12 +469,11 @@ fn connection_errors_end_it_with_the_right_code() {
 fn streams_past_the_limit_are_refused() {
     let mut c = Client::new();
     c.take();
-    c.start(&[]);
-    // POSTs whose bodies never come keep their streams open.
-    let mut post = get("/");
-    post[0].1 = "POST";
+    // Windows of 0: every answer waits for its DATA, so its stream stays
+    // open.
+    c.start(&[(setting::INITIAL_WINDOW_SIZE, 0)]);
     for i in 0..MAX_STREAMS as u32 {
-        let req = c.headers(1 + 2 * i, &post, false);
+        let req = c.headers(1 + 2 * i, &get("/hello.txt"), true);
         c.send(&req);
     }
     let answered = c
@@ -478,8 +483,22 @@ fn streams_past_the_limit_are_refused() {
         .count();
     assert_eq!(answered, MAX_STREAMS);
     let id = 1 + 2 * MAX_STREAMS as u32;
-    let req = c.headers(id, &post, false);
+    let req = c.headers(id, &get("/hello.txt"), true);
     c.send(&req);
+    assert_eq!(c.take(), [Got::Rst(id, ErrorCode::RefusedStream)]);
+    // Requests with a body wait for its end, a few at a time: past
+    // HELD_REQUESTS, refused.
+    let mut c = Client::new();
+    c.take();
+    c.start(&[]);
+    let mut post = get("/");
+    post[0].1 = "POST";
+    let mut b = Vec::new();
+    for i in 0..HELD_REQUESTS as u32 + 1 {
+        b.extend(c.headers(1 + 2 * i, &post, false));
+    }
+    c.send(&b);
+    let id = 1 + 2 * HELD_REQUESTS as u32;
     assert_eq!(c.take(), [Got::Rst(id, ErrorCode::RefusedStream)]);
 }
 
@@ -572,6 +591,11 @@ fn rapid_reset_is_cut_off() {
     }
     c.send(&b);
     assert!(c.session.reading());
+    assert!(
+        !c.take()
+            .iter()
+            .any(|g| matches!(g, Got::GoAway(..) | Got::Rst(..)))
+    );
 }
 
 #[test]
