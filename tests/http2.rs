@@ -613,3 +613,52 @@ fn a_shut_window_meets_the_send_deadline() {
     );
     server.stop().unwrap();
 }
+
+/// The HPACK decoder beside loona-hpack's on the same blocks (the harness
+/// the `hpack` fuzz target runs): RFC 7541 Appendix C's requests, one
+/// connection's in a row, then ten thousand seeded ones.
+#[test]
+fn the_hpack_decoder_reads_what_loona_hpack_reads() {
+    #[path = "../fuzz/harness/hpack.rs"]
+    mod harness;
+    let hex = |s: &str| -> Vec<u8> {
+        let s: String = s.split_whitespace().collect();
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    };
+    // C.3 and C.4: three requests without and with Huffman coding.
+    for blocks in [
+        [
+            "8286 8441 0f77 7777 2e65 7861 6d70 6c65 2e63 6f6d",
+            "8286 84be 5808 6e6f 2d63 6163 6865",
+            "8287 85bf 400a 6375 7374 6f6d 2d6b 6579 0c63 7573 746f 6d2d 7661 6c75 65",
+        ],
+        [
+            "8286 8441 8cf1 e3c2 e5f2 3a6b a0ab 90f4 ff",
+            "8286 84be 5886 a8eb 1064 9cbf",
+            "8287 85bf 4088 25a8 49e9 5ba9 7d7f 8925 a849 e95b b8e8 b4bf",
+        ],
+    ] {
+        let mut data = Vec::new();
+        for b in blocks {
+            let b = hex(b);
+            data.push(b.len() as u8);
+            data.extend(b);
+        }
+        harness::compare(&data).unwrap();
+    }
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    for _ in 0..10_000 {
+        let data: Vec<u8> = (0..48)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        harness::compare(&data).unwrap();
+    }
+}

@@ -13,6 +13,8 @@
 #![cfg(feature = "tls")]
 
 mod common;
+#[path = "../fuzz/harness/records.rs"]
+mod records_harness;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -675,6 +677,78 @@ fn read_to_fin(conn: &mut ClientConnection, sock: &mut TcpStream) -> (Vec<u8>, b
                 Ok(n) => plain.extend_from_slice(&buf[..n]),
                 Err(_) => break,
             }
+        }
+    }
+}
+
+/// The same records through the server's record layer and rustls's (the
+/// harness the `records` fuzz target runs): every kind this file sends
+/// over sockets, then a thousand lists built from seeded bytes.
+#[test]
+fn the_record_layer_answers_as_rustlss_own() {
+    use records_harness::{Spec, compare};
+    let data = |p: &[u8]| Spec::new(APPLICATION_DATA, p);
+    let mut cases: Vec<Vec<Spec>> = vec![
+        vec![data(b"hello"), data(b""), data(b"world")],
+        (0..32).map(|_| data(b"")).chain([data(b"32")]).collect(),
+        (0..4)
+            .map(|_| Spec::new(ALERT, &[1, USER_CANCELED]))
+            .chain([data(b"4")])
+            .collect(),
+        (0..5)
+            .map(|_| Spec::new(ALERT, &[1, USER_CANCELED]))
+            .chain([data(b"5")])
+            .collect(),
+        (0..33).map(|_| data(b"")).chain([data(b"33")]).collect(),
+        vec![Spec::new(ALERT, &[1, 20]), data(b"x")],
+        vec![Spec::new(ALERT, &[7, USER_CANCELED])],
+        vec![Spec::new(ALERT, &[2, 80])],
+        vec![Spec::new(ALERT, &[1, CLOSE_NOTIFY]), data(b"after")],
+        vec![Spec::new(HANDSHAKE, &[KEY_UPDATE, 0, 0, 2, 0, 0])],
+        vec![Spec::new(HANDSHAKE, &[KEY_UPDATE, 0, 0, 1, 2])],
+        vec![Spec::new(HANDSHAKE, &[KEY_UPDATE, 0, 0, 1, 1, KEY_UPDATE])],
+        vec![Spec::new(HANDSHAKE, &[KEY_UPDATE, 0]), data(b"between")],
+        vec![Spec::new(99, b"x")],
+        vec![Spec::new(20, &[1])],
+        vec![Spec::new(0, b"")],
+    ];
+    for cut in 1..5 {
+        let message = [KEY_UPDATE, 0, 0, 1, 1];
+        cases.push(vec![
+            Spec::new(HANDSHAKE, &message[..cut]),
+            Spec::new(HANDSHAKE, &message[cut..]),
+            data(b"after"),
+        ]);
+    }
+    let mut padded = data(b"x");
+    padded.pad = 1 << 14;
+    cases.push(vec![padded]);
+    for v in [[0, 0], [0x12, 0x34], [3, 1]] {
+        let mut odd = data(b"x");
+        odd.version = Some(v);
+        cases.push(vec![odd]);
+    }
+    let mut flipped = data(b"flipped");
+    flipped.flip = Some(9);
+    cases.push(vec![data(b"ok"), flipped]);
+    for specs in &cases {
+        if let Err(how) = compare(specs) {
+            panic!("{specs:?}: {how}");
+        }
+    }
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for round in 0..1_000 {
+        let bytes: Vec<u8> = (0..64)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        let specs = Spec::list(&bytes);
+        if let Err(how) = compare(&specs) {
+            panic!("round {round}, {specs:?}: {how}");
         }
     }
 }

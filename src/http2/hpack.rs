@@ -359,6 +359,12 @@ impl Decoder {
                 self.table.insert(&n, &v);
             }
         }
+        if pos > 0 && !fields_seen {
+            // Size updates and no field: a change announced for a block
+            // that never came (loona-hpack refuses it too; a request has
+            // fields anyway).
+            return Err(HpackError::BadSizeUpdate);
+        }
         if listed > max_list {
             return Err(HpackError::TooLarge);
         }

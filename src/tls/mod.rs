@@ -17,6 +17,8 @@
 //! hands over (its kernel-TLS interface).
 
 mod certs;
+#[doc(hidden)]
+pub mod hook;
 mod records;
 mod stream;
 

@@ -212,6 +212,7 @@ fn the_encoder_is_read_back_by_the_decoder() {
     let mut block = Vec::new();
     e.begin(&mut block);
     assert_eq!(block, [0x20]);
+    e.field(&mut block, b":status", b"200", Indexing::Without);
     d.decode(&block, 1 << 20, |_, _| {}).unwrap();
     assert!(d.table().is_empty());
 }
@@ -224,6 +225,7 @@ fn what_a_client_gets_wrong_is_refused() {
         ("ff80 01", HpackError::BadIndex),         // far past both tables
         ("3fe2 1f", HpackError::BadSizeUpdate),    // 4097 > 4096
         ("8220", HpackError::BadSizeUpdate),       // size update after a field
+        ("20", HpackError::BadSizeUpdate),         // a size update and no field
         ("400a 6375 7374", HpackError::Truncated), // name cut short
         (
             "4082 ffff 00",

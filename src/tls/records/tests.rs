@@ -8,10 +8,8 @@
 //! empty, padded past the limit, of no version, alerts of every kind,
 //! KeyUpdates split across records, and many of each.
 
-use ring::aead::AES_128_GCM;
-use ring::hkdf;
-
 use super::*;
+use crate::tls::hook::{self, KnownSecrets as Secrets, expand_label};
 
 fn hex(s: &str) -> Vec<u8> {
     (0..s.len())
@@ -33,52 +31,8 @@ const CLIENT_DATA: &str = "1703030043a23f7054b62c94d0affafe8228ba55cbefacea42f91
 const CLIENT_CLOSE: &str = "1703030013c9872760655666b74d7ff1153efd6db6d0b0e3";
 const SERVER_DATA: &str = "17030300432e937e11ef4ac740e538ad36005fc4a46932fc3225d05f82aa1b36e30efaf97d90e6dffc602dcb501a59a8fcc49c4bf2e5f0a21c0047c2abf332540dd032e167c2955d";
 
-/// HKDF-Expand-Label (RFC 8446 §7.1) with SHA-256 and no context.
-fn expand_label(secret: &[u8], label: &str, len: usize) -> Vec<u8> {
-    struct Len(usize);
-    impl hkdf::KeyType for Len {
-        fn len(&self) -> usize {
-            self.0
-        }
-    }
-    let full = format!("tls13 {label}");
-    let info = [
-        &(len as u16).to_be_bytes()[..],
-        &[full.len() as u8],
-        full.as_bytes(),
-        &[0],
-    ];
-    let prk = hkdf::Prk::new_less_safe(hkdf::HKDF_SHA256, secret);
-    let mut out = vec![0; len];
-    prk.expand(&info, Len(len))
-        .expect("expand")
-        .fill(&mut out)
-        .expect("fill");
-    out
-}
-
 fn keys(secret: &[u8], seq: u64) -> Keys {
-    let key = expand_label(secret, "key", 16);
-    let iv = expand_label(secret, "iv", 12);
-    Keys::from_parts(&AES_128_GCM, &key, &iv, seq).expect("keys")
-}
-
-/// A key schedule from known secrets (§7.2): each update is the secret
-/// expanded with "traffic upd".
-struct Secrets {
-    write: Vec<u8>,
-    read: Vec<u8>,
-}
-
-impl Schedule for Secrets {
-    fn next_write(&mut self) -> Option<Keys> {
-        self.write = expand_label(&self.write, "traffic upd", 32);
-        Some(keys(&self.write, 0))
-    }
-    fn next_read(&mut self) -> Option<Keys> {
-        self.read = expand_label(&self.read, "traffic upd", 32);
-        Some(keys(&self.read, 0))
-    }
+    hook::keys(secret, seq).expect("keys")
 }
 
 /// The server's record layer and the client's, on RFC 8448's secrets
