@@ -1,0 +1,159 @@
+//! A stream's header block, once whole: decoded, checked, and the stream opened, held for its body, answered or refused.
+//!
+//! The block is decoded whatever becomes of its stream, so that the HPACK
+//! tables stay in step (RFC 9113 §4.3): a list past the limit is read to
+//! its end and answered 431, one whose priority names its own stream is
+//! refused after it is decoded. A block on a stream already open is its
+//! trailers. A request with a body waits on its stream until the body
+//! ends ([`super::Stream::request`]).
+
+use super::*;
+
+impl H2Session {
+    /// A whole header block: decode it, and answer a new stream.
+    pub(super) fn end_block(
+        &mut self,
+        loan: &mut SessionLoan<'_>,
+        out: &mut OutQueue,
+    ) -> Result<(), H2Error> {
+        let Some(Block {
+            stream: id,
+            end_stream,
+            on_itself,
+        }) = self.block.take()
+        else {
+            return Ok(());
+        };
+        self.head.clear();
+        let head = &mut self.head;
+        // A list past the limit is decoded whole all the same (the tables
+        // stay in step): that request alone is refused, with 431.
+        let too_large = match (self.decoder)
+            .decode(&self.block_bytes, MAX_HEADER_LIST, |n, v| head.field(n, v))
+        {
+            Ok(()) => false,
+            Err(HpackError::TooLarge) => true,
+            Err(e) => {
+                log::debug!("HTTP/2 header block: {e}");
+                return Err(H2Error::Connection(
+                    ErrorCode::Compression,
+                    "header block does not decode",
+                ));
+            }
+        };
+        if id <= self.last_stream {
+            return self.trailers(id, end_stream, on_itself, loan, out);
+        }
+        if self.phase != Phase::Frames {
+            // After our GOAWAY, new streams are ignored (§6.8); the block
+            // was decoded all the same, to keep the table in step.
+            return Ok(());
+        }
+        self.last_stream = id;
+        // A priority sent ahead applies to its stream; those for streams
+        // skipped over (now closed, §5.1.1) go.
+        let ahead = (self.ahead.iter())
+            .find(|p| p.0 == id)
+            .map(|&(_, urgency, incremental)| (urgency, incremental));
+        self.ahead.retain(|p| p.0 > id);
+        if on_itself {
+            let why = "stream depends on itself";
+            return Err(H2Error::Stream(id, ErrorCode::Protocol, why));
+        }
+        if self.streams.len() >= MAX_STREAMS {
+            // Answers whose DATA the windows allow end their streams:
+            // whether a stream is refused must not depend on how many
+            // requests came in one read.
+            self.send_data(out);
+        }
+        if self.streams.len() >= MAX_STREAMS {
+            return Err(H2Error::Stream(
+                id,
+                ErrorCode::RefusedStream,
+                "too many streams",
+            ));
+        }
+        self.opened += 1;
+        self.counts.streams += 1;
+        self.chatter = self.chatter.saturating_sub(CHATTER_PER_STREAM);
+        let (urgency, incremental) = ahead.unwrap_or_else(|| self.head.priority());
+        let refusal = if too_large {
+            Some(Refusal::HeadTooLarge)
+        } else {
+            if let Err(why) = self.head.finish_knowing(&mut self.known_host) {
+                return Err(H2Error::Stream(id, ErrorCode::Protocol, why));
+            }
+            if end_stream && self.head.content_length.is_some_and(|n| n > 0) {
+                // The head ends the stream, so the body its content-length
+                // announces can never come (§8.1.1).
+                let why = "content-length on a request without DATA";
+                return Err(H2Error::Stream(id, ErrorCode::Protocol, why));
+            }
+            None
+        };
+        let body_too_large =
+            (self.head.content_length).is_some_and(|n| n > loan.site.limits.max_body_bytes);
+        let hold = !end_stream && refusal.is_none() && !body_too_large;
+        if hold && self.streams.iter().filter(|s| s.request.is_some()).count() >= HELD_REQUESTS {
+            let why = "too many requests waiting for their bodies";
+            return Err(H2Error::Stream(id, ErrorCode::RefusedStream, why));
+        }
+        self.streams.push(Stream {
+            id,
+            receiving: !end_stream,
+            body: None,
+            window: self.peer_initial_window,
+            expect: self.head.content_length,
+            got: 0,
+            urgency,
+            incremental,
+            request: None,
+        });
+        if hold {
+            // Answered once its body has ended (see `Stream::request`).
+            let request = Box::new(std::mem::take(&mut self.head));
+            if let Some(s) = self.streams.last_mut() {
+                s.request = Some(request);
+            }
+            return Ok(());
+        }
+        self.answer(id, refusal, loan, out);
+        Ok(())
+    }
+
+    /// A header block on a stream already open: trailers, decoded to keep
+    /// the table in step, checked, then dropped. They end the stream's
+    /// input (§8.1), and a request held for its body is answered.
+    fn trailers(
+        &mut self,
+        id: u32,
+        end_stream: bool,
+        on_itself: bool,
+        loan: &mut SessionLoan<'_>,
+        out: &mut OutQueue,
+    ) -> Result<(), H2Error> {
+        let why = if on_itself {
+            Some("stream depends on itself")
+        } else if !end_stream {
+            Some("trailers without END_STREAM")
+        } else {
+            self.head.finish_trailers().err()
+        };
+        if let Some(why) = why {
+            return Err(H2Error::Stream(id, ErrorCode::Protocol, why));
+        }
+        let Some(s) = self.streams.iter_mut().find(|s| s.id == id) else {
+            return Ok(());
+        };
+        s.receiving = false;
+        if s.expect.is_some_and(|n| s.got != n) {
+            let why = "DATA disagrees with content-length";
+            return Err(H2Error::Stream(id, ErrorCode::Protocol, why));
+        }
+        if let Some(head) = s.request.take() {
+            self.head = *head;
+            self.answer(id, None, loan, out);
+        }
+        Ok(())
+    }
+}
