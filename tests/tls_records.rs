@@ -723,7 +723,7 @@ fn the_record_layer_answers_as_rustlss_own() {
     let mut padded = data(b"x");
     padded.pad = 1 << 14;
     cases.push(vec![padded]);
-    for v in [[0, 0], [0x12, 0x34], [3, 1]] {
+    for v in [[0, 0], [0x12, 0x34], [3, 1], [0, 2], [0xfe, 0xfd], [0xfe, 0xfe]] {
         let mut odd = data(b"x");
         odd.version = Some(v);
         cases.push(vec![odd]);

@@ -490,12 +490,15 @@ impl<K: Schedule> Records<K> {
 /// A record header's checks before the record is opened (§5.1, §5.2, as
 /// rustls makes them); returns the length of what follows the header.
 fn check_header(header: [u8; HEADER]) -> Result<usize, Fatal> {
-    let [content, major, _, high, low] = header;
+    let [content, major, minor, high, low] = header;
     let sealed = usize::from(u16::from_be_bytes([high, low]));
     if !(CHANGE_CIPHER_SPEC..=HEARTBEAT).contains(&content) {
         return Err(fatal(alert::DECODE_ERROR, "TLS: a record of no known type"));
     }
-    if major != 3 {
+    // Any 0x03XX, and the other versions rustls knows by name (SSL 2's
+    // and DTLS's numbers): "ignored for all purposes" (§5.1) as long as
+    // it is a version at all.
+    if major != 3 && !matches!([major, minor], [0, 2] | [0xfe, 0xff | 0xfd | 0xfc]) {
         return Err(fatal(
             alert::DECODE_ERROR,
             "TLS: a record of no TLS version",
