@@ -587,6 +587,30 @@ fn close_notify_with_a_request_is_seen_at_once_and_nothing_after_it_is_read() {
     assert_eq!(responses(&heard), 1);
     assert_eq!(heard.alerts, [CLOSE_NOTIFY]);
     assert!(heard.fin);
+    // The same with rustls's client over TLS 1.2, whose records rustls
+    // opens on the server's side too: a request and close_notify in one
+    // write.
+    let site = Site::new(
+        "tls12-close-notify",
+        Timeouts {
+            idle: Duration::from_secs(60),
+            ..Timeouts::default()
+        },
+        &rustls::version::TLS12,
+    );
+    let (mut conn, mut sock) = site.client();
+    handshake(&mut conn, &mut sock);
+    conn.writer().write_all(&request()).unwrap();
+    conn.send_close_notify();
+    let mut write = Vec::new();
+    while conn.wants_write() {
+        conn.write_tls(&mut write).unwrap();
+    }
+    sock.write_all(&write).unwrap();
+    let (plain, closed) = read_to_fin(&mut conn, &mut sock);
+    let text = String::from_utf8_lossy(&plain);
+    assert_eq!(text.matches("HTTP/1.1 200 OK").count(), 1, "{text}");
+    assert!(closed, "close_notify before the FIN");
 }
 
 /// The ways a server closes an HTTPS connection, each of which must say
@@ -723,7 +747,14 @@ fn the_record_layer_answers_as_rustlss_own() {
     let mut padded = data(b"x");
     padded.pad = 1 << 14;
     cases.push(vec![padded]);
-    for v in [[0, 0], [0x12, 0x34], [3, 1], [0, 2], [0xfe, 0xfd], [0xfe, 0xfe]] {
+    for v in [
+        [0, 0],
+        [0x12, 0x34],
+        [3, 1],
+        [0, 2],
+        [0xfe, 0xfd],
+        [0xfe, 0xfe],
+    ] {
         let mut odd = data(b"x");
         odd.version = Some(v);
         cases.push(vec![odd]);
