@@ -767,17 +767,8 @@ fn the_record_layer_answers_as_rustlss_own() {
             panic!("{specs:?}: {how}");
         }
     }
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    for round in 0..1_000 {
-        let bytes: Vec<u8> = (0..64)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect();
-        let specs = Spec::list(&bytes);
+    for (round, bytes) in common::noise(64 * 1_000).chunks(64).enumerate() {
+        let specs = Spec::list(bytes);
         if let Err(how) = compare(&specs) {
             panic!("round {round}, {specs:?}: {how}");
         }
