@@ -350,7 +350,9 @@ impl Decoder {
             };
             fields_seen = true;
             let (n, v) = self.resolve(block, name, value)?;
-            listed = listed.saturating_add(n.len() + v.len() + ENTRY_OVERHEAD);
+            // (No overflow: a block of 64 KiB naming a 4 KiB entry at every byte
+            // lists 270 MB, within even a 32-bit usize.)
+            listed += n.len() + v.len() + ENTRY_OVERHEAD;
             if listed <= max_list {
                 field(n, v);
             }

@@ -74,7 +74,7 @@ impl H2Session {
             && let Some(head) = s.request.take()
         {
             self.head = *head;
-            self.answer(stream, None, loan, out);
+            self.answer(stream, None, None, loan, out);
         }
         Ok(())
     }

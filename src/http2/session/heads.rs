@@ -98,7 +98,7 @@ impl H2Session {
             let why = "too many requests waiting for their bodies";
             return Err(H2Error::Stream(id, ErrorCode::RefusedStream, why));
         }
-        self.streams.push(Stream {
+        let mut stream = Stream {
             id,
             receiving: !end_stream,
             body: None,
@@ -108,16 +108,14 @@ impl H2Session {
             urgency,
             incremental,
             request: None,
-        });
+        };
         if hold {
             // Answered once its body has ended (see `Stream::request`).
-            let request = Box::new(std::mem::take(&mut self.head));
-            if let Some(s) = self.streams.last_mut() {
-                s.request = Some(request);
-            }
+            stream.request = Some(Box::new(std::mem::take(&mut self.head)));
+            self.streams.push(stream);
             return Ok(());
         }
-        self.answer(id, refusal, loan, out);
+        self.answer(id, Some(stream), refusal, loan, out);
         Ok(())
     }
 
@@ -152,7 +150,7 @@ impl H2Session {
         }
         if let Some(head) = s.request.take() {
             self.head = *head;
-            self.answer(id, None, loan, out);
+            self.answer(id, None, None, loan, out);
         }
         Ok(())
     }

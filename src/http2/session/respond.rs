@@ -14,23 +14,29 @@ use crate::http::status::{Refusal, Status};
 use crate::http2::frame::{self, flag, kind};
 use crate::out::OutQueue;
 
-use super::H2Session;
+use super::{H2Session, Stream};
 
 impl H2Session {
     /// Decides and queues the answer to the request in `self.head` on
-    /// stream `id` (already among the streams), or `refusal` in its place.
+    /// stream `id`, or `refusal` in its place: a stream just `opened`
+    /// (the common case, added to the streams here), or one among them
+    /// that held its request until its body ended.
     pub(super) fn answer(
         &mut self,
         id: u32,
+        opened: Option<Stream>,
         refusal: Option<Refusal>,
         loan: &mut SessionLoan<'_>,
         out: &mut OutQueue,
     ) {
         let fields = self.head.fields();
         let max_body = loan.site.limits.max_body_bytes;
-        let got = (self.streams.iter())
-            .find(|s| s.id == id)
-            .map_or(0, |s| s.got);
+        let got = match &opened {
+            Some(s) => s.got,
+            None => (self.streams.iter())
+                .find(|s| s.id == id)
+                .map_or(0, |s| s.got),
+        };
         let ask = Ask {
             method: self.head.method(),
             target: self.head.target(),
@@ -93,8 +99,16 @@ impl H2Session {
         };
         loan.ops.response(loan.client, now, &line);
         let body = (!no_body).then(|| answer.into_body());
-        if let Some(s) = self.streams.iter_mut().find(|s| s.id == id) {
-            s.body = body;
+        match opened {
+            Some(mut s) => {
+                s.body = body;
+                self.streams.push(s);
+            }
+            None => {
+                if let Some(s) = self.streams.iter_mut().find(|s| s.id == id) {
+                    s.body = body;
+                }
+            }
         }
         self.emit(out);
         self.streams.retain(|s| s.body.is_some() || s.receiving);
