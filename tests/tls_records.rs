@@ -21,12 +21,13 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{PATIENCE, TempDir, connect, get, get_req, start};
+use common::{PATIENCE, TempDir, certificate, connect, get, get_req, start};
 use oneloop::Config;
-use oneloop::config::{CertPair, Timeouts};
+use oneloop::config::Timeouts;
 use ring::aead::{self, Aad, LessSafeKey, Nonce, UnboundKey};
 use ring::hkdf;
 use rustls::crypto::ring::cipher_suite;
+use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, ConnectionTrafficSecrets, KeyLog, RootCertStore};
 
@@ -78,17 +79,8 @@ impl Site {
         version: &'static rustls::SupportedProtocolVersion,
     ) -> Site {
         let dir = TempDir::new(name);
-        let key = rcgen::KeyPair::generate().unwrap();
-        let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
-            .unwrap()
-            .self_signed(&key)
-            .unwrap();
-        let pair = CertPair {
-            cert: dir.path().join("cert.pem"),
-            key: dir.path().join("key.pem"),
-        };
-        std::fs::write(&pair.cert, cert.pem()).unwrap();
-        std::fs::write(&pair.key, key.serialize_pem()).unwrap();
+        let pair = certificate(dir.path(), "localhost", &["localhost"]);
+        let cert = CertificateDer::from_pem_file(&pair.cert).unwrap();
         let server = start(Config {
             https: vec!["127.0.0.1:0".parse().unwrap()],
             tls: vec![pair],
@@ -96,9 +88,7 @@ impl Site {
             ..Config::ephemeral()
         });
         let mut roots = RootCertStore::empty();
-        roots
-            .add(CertificateDer::from(cert.der().to_vec()))
-            .unwrap();
+        roots.add(cert).unwrap();
         Site {
             _dir: dir,
             server,
