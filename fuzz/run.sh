@@ -10,15 +10,17 @@ seconds=${1:-60}
 targets=(parse session h2 hpack records)
 corpus=$(mktemp -d)
 trap 'rm -rf "$corpus"' EXIT
-if cargo +nightly --version >/dev/null 2>&1; then
+flags=(-max_total_time="$seconds" -print_final_stats=1)
+# FUZZ_STABLE=1 takes the stable path even where a nightly is found.
+if [ -z "${FUZZ_STABLE:-}" ] && cargo +nightly --version >/dev/null 2>&1; then
     command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked --quiet
     cargo +nightly fuzz build
-    run() { cargo +nightly fuzz run "$1" "${@:2}"; }
+    run() { cargo +nightly fuzz run "$1" "${@:2}" -- "${flags[@]}"; }
     how="cargo-fuzz, coverage-guided"
 else
     cargo build --release --bins
-    run() { "target/release/$1" "${@:2}"; }
-    how="stable build, not coverage-guided (no nightly toolchain here)"
+    run() { "target/release/$1" "${@:2}" "${flags[@]}"; }
+    how="stable build, not coverage-guided"
 fi
 for t in "${targets[@]}"; do
     mkdir -p "$corpus/$t"
@@ -26,8 +28,7 @@ for t in "${targets[@]}"; do
     [ -d "regressions/$t" ] && seeds=("regressions/$t")
     echo "fuzz $t: ${seconds}s ($how)"
     set +e
-    run "$t" "$corpus/$t" "${seeds[@]}" -- -max_total_time="$seconds" -print_final_stats=1 \
-        >"$corpus/$t.log" 2>&1
+    run "$t" "$corpus/$t" "${seeds[@]}" >"$corpus/$t.log" 2>&1
     status=$?
     set -e
     grep -E '^(Done |stat::number_of_executed_units)' "$corpus/$t.log" || true
