@@ -790,6 +790,9 @@ mod tests {
     #[derive(Debug, Clone)]
     enum Step {
         Bytes(Vec<u8>),
+        /// Bytes, after which the stream still holds input of its own
+        /// (as TLS does past its per-read bound) until the next read.
+        Held(Vec<u8>),
         Eof,
     }
 
@@ -802,6 +805,7 @@ mod tests {
         written: Vec<u8>,
         room: usize,
         shut: bool,
+        holding: bool,
     }
 
     impl Fake {
@@ -817,9 +821,15 @@ mod tests {
     impl Stream for Fake {
         fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
             self.reads += 1;
+            self.holding = false;
             match self.steps.pop_front() {
                 None => Err(io::ErrorKind::WouldBlock.into()),
                 Some(Step::Eof) => Ok(0),
+                Some(Step::Held(bytes)) => {
+                    self.holding = true;
+                    buf[..bytes.len()].copy_from_slice(&bytes);
+                    Ok(bytes.len())
+                }
                 Some(Step::Bytes(bytes)) => {
                     let n = bytes.len().min(buf.len());
                     buf[..n].copy_from_slice(&bytes[..n]);
@@ -849,6 +859,9 @@ mod tests {
         fn shutdown_write(&mut self) -> io::Result<()> {
             self.shut = true;
             Ok(())
+        }
+        fn holds_input(&self) -> bool {
+            self.holding
         }
     }
 
@@ -925,6 +938,28 @@ mod tests {
         let next = conn.on_event(0, true, false, &mut w.at(0));
         assert!(matches!(next, Next::Wait(_)), "{next:?}");
         assert_eq!(conn.socket().reads, 1);
+    }
+
+    #[test]
+    fn a_stream_that_holds_input_is_answered_then_read_again_on_its_next_turn() {
+        let mut w = World::new(4096);
+        // The first read is short but the stream holds more (TLS records
+        // past its bound): what came is answered, and the connection
+        // yields instead of waiting for an edge that will not come.
+        let mut conn = Conn::new(Fake::with(&[
+            Step::Held(GET.to_vec()),
+            Step::Bytes(GET.to_vec()),
+        ]));
+        let next = conn.on_event(0, true, false, &mut w.at(0));
+        assert!(matches!(next, Next::Again(_)), "{next:?}");
+        assert_eq!(conn.socket().reads, 1, "one read a turn");
+        assert_eq!(responses(&conn.socket().written), 1);
+        // Its next turn (no event): the rest is read and answered, and the
+        // short read that holds nothing ends reading until an edge.
+        let next = conn.on_event(0, false, false, &mut w.at(0));
+        assert!(matches!(next, Next::Wait(_)), "{next:?}");
+        assert_eq!(conn.socket().reads, 2);
+        assert_eq!(responses(&conn.socket().written), 2);
     }
 
     #[test]

@@ -23,6 +23,12 @@
 //!   a short read and no new edge would come. It knows the socket is
 //!   empty when a read comes back shorter than asked, without the read
 //!   that says EAGAIN.
+//! - The stream may also hold input the socket no longer shows: it opens
+//!   at most [`RECORDS_PER_READ`] records a read (so a client sending
+//!   thousands of tiny records cannot keep the loop to itself), and the
+//!   client's close_notify may come in the read that brings a request. It
+//!   says so ([`Stream::holds_input`]): the connection answers what it
+//!   read and comes back for the rest on its next turn.
 //! - The stream may hold records the socket has not taken (the handshake's
 //!   flight, or a response larger than the socket's room): it says so
 //!   ([`Stream::holds_output`]) and the connection keeps WRITABLE interest
