@@ -1,6 +1,6 @@
 //! Hook: the TLS 1.3 record layer on its own, from known secrets, for the fuzz target that holds it to rustls's.
 //!
-//! The server's record layer ([`super::records`]) takes its keys from
+//! The server's record layer (`tls/records.rs`) takes its keys from
 //! rustls after a real handshake. To compare it with rustls's own on the
 //! same records, a harness needs it apart from any handshake: here it is
 //! made from known traffic secrets (TLS_AES_128_GCM_SHA256, the key
