@@ -214,7 +214,9 @@ pub struct Serve {
     #[arg(long, value_name = "PATH")]
     pub access_log: Option<String>,
 
-    /// Serve Prometheus metrics at this path (e.g. /metrics). Off by default.
+    /// Serve Prometheus metrics at this path (e.g. /metrics), and beside it,
+    /// at PATH/live, a page that draws them every second. Off by default;
+    /// anyone who reaches the port can read them.
     #[arg(long, value_name = "PATH")]
     pub metrics_path: Option<String>,
 
@@ -237,9 +239,21 @@ pub fn listen_addrs(value: &str) -> Result<Listen, String> {
     if let Ok(addr) = value.parse::<SocketAddr>() {
         return Ok(Listen(vec![addr]));
     }
-    let mut addrs: Vec<SocketAddr> = match value.to_socket_addrs() {
-        Ok(addrs) => addrs.collect(),
-        Err(e) => return Err(format!("{e}; {FORMS}")),
+    // A name with a port that does not resolve: the form was right, the
+    // name is not (say so, with the same port).
+    let named = value
+        .rsplit_once(':')
+        .filter(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+    let mut addrs: Vec<SocketAddr> = match (value.to_socket_addrs(), named) {
+        (Ok(addrs), _) => addrs.collect(),
+        (Err(e), Some((host, port))) => {
+            return Err(format!(
+                "cannot resolve the name {host} ({e}); give an address of this host \
+                 (0.0.0.0:{port} or [::]:{port} for every interface) or a name it resolves \
+                 (localhost:{port})"
+            ));
+        }
+        (Err(e), None) => return Err(format!("{e}; {FORMS}")),
     };
     addrs.sort_unstable();
     addrs.dedup();

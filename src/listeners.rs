@@ -72,6 +72,36 @@ pub struct Listeners {
     pub https_addrs: Vec<SocketAddr>,
     /// Bound RFC 868 addresses (TCP and UDP share each one).
     pub time_addrs: Vec<SocketAddr>,
+    /// Which of `time_addrs` serve TCP, UDP or both: the same for each
+    /// address bound here, whatever systemd passed for the others.
+    pub time_kinds: Vec<TimeKinds>,
+}
+
+/// The transports RFC 868 is served over at one address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TimeKinds {
+    /// A TCP listener.
+    pub tcp: bool,
+    /// A UDP socket.
+    pub udp: bool,
+}
+
+impl Listeners {
+    /// Records that RFC 868 is served at `addr` over TCP or UDP.
+    fn time_at(&mut self, addr: SocketAddr, udp: bool) {
+        let i = match self.time_addrs.iter().position(|&a| a == addr) {
+            Some(i) => i,
+            None => {
+                self.time_addrs.push(addr);
+                self.time_kinds.push(TimeKinds::default());
+                self.time_addrs.len() - 1
+            }
+        };
+        match udp {
+            true => self.time_kinds[i].udp = true,
+            false => self.time_kinds[i].tcp = true,
+        }
+    }
 }
 
 impl Listeners {
@@ -97,25 +127,23 @@ impl Listeners {
         }
         for &addr in &config.time {
             let tcp = tcp_listener(addr, config.reuse_port)
-                .map_err(|e| bind_error(e, "RFC 868 TCP", addr))?;
+                .map_err(|e| bind_error(e, "RFC 868 TCP", "--time", addr))?;
             // UDP takes the port TCP got, so "the time address" is one port
             // even when the configuration asked for port 0.
             let bound = tcp.local_addr()?;
             let udp = udp_socket(bound, config.reuse_port)
-                .map_err(|e| bind_error(e, "RFC 868 UDP", bound))?;
-            ls.time_addrs.push(bound);
+                .map_err(|e| bind_error(e, "RFC 868 UDP", "--time", bound))?;
+            ls.time_at(bound, false);
+            ls.time_at(bound, true);
             ls.list.push(Listener::Time(tcp));
             ls.list.push(Listener::TimeUdp(udp));
         }
         for tcp in inherited.time_tcp {
-            ls.time_addrs.push(tcp.local_addr()?);
+            ls.time_at(tcp.local_addr()?, false);
             ls.list.push(Listener::Time(tcp));
         }
         for udp in inherited.time_udp {
-            let addr = udp.local_addr()?;
-            if !ls.time_addrs.contains(&addr) {
-                ls.time_addrs.push(addr);
-            }
+            ls.time_at(udp.local_addr()?, true);
             ls.list.push(Listener::TimeUdp(udp));
         }
         Ok(ls)
@@ -131,9 +159,14 @@ fn http_listeners(
     service: &str,
     reuse_port: bool,
 ) -> io::Result<Vec<(TcpListener, SocketAddr)>> {
-    let bound = addrs
-        .iter()
-        .map(|&addr| tcp_listener(addr, reuse_port).map_err(|e| bind_error(e, service, addr)));
+    let flag = if service == "HTTPS" {
+        "--https"
+    } else {
+        "--http"
+    };
+    let bound = addrs.iter().map(|&addr| {
+        tcp_listener(addr, reuse_port).map_err(|e| bind_error(e, service, flag, addr))
+    });
     let mut all = bound.collect::<io::Result<Vec<_>>>()?;
     all.extend(inherited);
     all.into_iter()
@@ -167,15 +200,28 @@ fn tune_http_listener(listener: &TcpListener) -> io::Result<()> {
     .map_err(|e| context(e, "setsockopt TCP_DEFER_ACCEPT"))
 }
 
-/// A bind error that names the service, the address and, for privileged
-/// ports, what would make it work.
-fn bind_error(e: io::Error, service: &str, addr: SocketAddr) -> io::Error {
-    let hint = if e.kind() == io::ErrorKind::PermissionDenied && addr.port() < 1024 {
-        " (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
-    } else {
-        ""
+/// A bind error that names the service, the address and what would make
+/// it work: for a privileged port, the capability; for a port in use, how
+/// to find its holder and the flag that picks another; for an address the
+/// host does not have, the wildcard.
+fn bind_error(e: io::Error, service: &str, flag: &str, addr: SocketAddr) -> io::Error {
+    let port = addr.port();
+    let hint = match e.kind() {
+        io::ErrorKind::PermissionDenied if port < 1024 => {
+            "; ports below 1024 need root (then --user NAME), CAP_NET_BIND_SERVICE or systemd's sockets".to_string()
+        }
+        io::ErrorKind::AddrInUse => format!(
+            "; another process holds it (`ss -ltnup 'sport = :{port}'` names it): stop it, or give {flag} another port"
+        ),
+        io::ErrorKind::AddrNotAvailable => format!(
+            "; no interface of this host has that address: give {flag} one it has, or 0.0.0.0:{port} / [::]:{port} for all"
+        ),
+        _ => String::new(),
     };
-    io::Error::new(e.kind(), format!("bind {service} {addr}: {e}{hint}"))
+    io::Error::new(
+        e.kind(),
+        format!("bind {service} {addr} ({flag}): {e}{hint}"),
+    )
 }
 
 /// Pending connections the kernel may queue per listener.
@@ -359,12 +405,19 @@ mod tests {
         let e = http_listeners(&[addr], Vec::new(), "HTTPS", false).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::AddrInUse);
         let text = e.to_string();
-        assert!(text.starts_with(&format!("bind HTTPS {addr}: ")), "{text}");
+        assert!(
+            text.starts_with(&format!("bind HTTPS {addr} (--https): ")),
+            "{text}"
+        );
+        let port = addr.port();
+        assert!(text.contains(&format!("'sport = :{port}'")), "{text}");
+        assert!(text.contains("give --https another port"), "{text}");
         let denied = io::Error::from_raw_os_error(libc::EACCES);
-        let low = bind_error(denied, "HTTP", "0.0.0.0:80".parse().unwrap()).to_string();
+        let low = bind_error(denied, "HTTP", "--http", "0.0.0.0:80".parse().unwrap()).to_string();
         assert!(low.contains("CAP_NET_BIND_SERVICE"), "{low}");
         let denied = io::Error::from_raw_os_error(libc::EACCES);
-        let high = bind_error(denied, "HTTP", "0.0.0.0:8080".parse().unwrap()).to_string();
+        let high =
+            bind_error(denied, "HTTP", "--http", "0.0.0.0:8080".parse().unwrap()).to_string();
         assert!(!high.contains("CAP_NET_BIND_SERVICE"), "{high}");
     }
 
@@ -376,6 +429,13 @@ mod tests {
         config.time = vec!["127.0.0.1:0".parse().unwrap()];
         let ls = Listeners::open(&config).unwrap();
         assert_eq!(ls.time_addrs.len(), 1);
+        assert_eq!(
+            ls.time_kinds,
+            [TimeKinds {
+                tcp: true,
+                udp: true
+            }]
+        );
         let port = ls.time_addrs[0].port();
         let ports: Vec<(&str, u16)> = ls
             .list

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use oneloop::config::{self, Config, Limits, Timeouts};
+use oneloop::listeners::TimeKinds;
 
 mod cli;
 
@@ -89,18 +90,29 @@ impl Serve {
                 self.tls_key.len()
             ));
         }
-        let tls = (self.tls_cert.iter().zip(&self.tls_key))
-            .map(|(cert, key)| config::CertPair {
-                cert: cert.clone(),
-                key: key.clone(),
-            })
-            .collect();
         // With socket activation, systemd's sockets are the listeners and
         // nothing else is bound unless asked for on the command line.
         let activated = std::env::var("LISTEN_PID")
             .ok()
             .and_then(|p| p.parse::<u32>().ok())
             == Some(std::process::id());
+        // A pair with nowhere to serve it would start plain HTTP alone, and
+        // the user would find out from a browser.
+        let https_passed = activated
+            && std::env::var("LISTEN_FDNAMES").is_ok_and(|n| n.split(':').any(|n| n == "https"));
+        if !self.tls_cert.is_empty() && self.https.is_empty() && !https_passed {
+            return Err(
+                "--tls-cert and --tls-key are given but nothing serves HTTPS: \
+                 add --https ADDR (e.g. --https 0.0.0.0:443), or leave them out"
+                    .to_string(),
+            );
+        }
+        let tls = (self.tls_cert.iter().zip(&self.tls_key))
+            .map(|(cert, key)| config::CertPair {
+                cert: cert.clone(),
+                key: key.clone(),
+            })
+            .collect();
         let or_default =
             |given: Vec<Listen>, default: Vec<SocketAddr>| match (given.is_empty(), activated) {
                 (true, false) => default,
@@ -168,12 +180,13 @@ fn raise_nofile_limit() -> u64 {
 }
 
 /// What the start-up line says is served: each service with its
-/// addresses (a service with none, under socket activation, is left out),
-/// and the files.
+/// addresses (a service with none, under socket activation, is left out;
+/// RFC 868 says over which transports each address answers), the files,
+/// and where the pages and the log are that the options turned on.
 fn serving(
     [http, https]: &[&[SocketAddr]; 2],
-    time: &[SocketAddr],
-    root: Option<&std::path::Path>,
+    time: &[(SocketAddr, TimeKinds)],
+    config: &Config,
 ) -> String {
     let list = |addrs: &[SocketAddr]| {
         addrs
@@ -190,17 +203,57 @@ fn serving(
         services.push(format!("HTTPS on {}", list(https)));
     }
     if !time.is_empty() {
-        services.push(format!("RFC 868 (TCP+UDP) on {}", list(time)));
+        let each = time.iter().map(|(addr, kinds)| {
+            let over = match (kinds.tcp, kinds.udp) {
+                (true, true) => "TCP+UDP",
+                (true, false) => "TCP",
+                _ => "UDP",
+            };
+            format!("{addr} ({over})")
+        });
+        services.push(format!("RFC 868 on {}", each.collect::<Vec<_>>().join(" ")));
     }
-    let files = match root {
+    let files = match &config.root {
         Some(root) => format!("files from {}", root.display()),
         None => "the embedded site".to_string(),
     };
-    match services.len() {
-        0 => "nothing: no socket was bound or passed".to_string(),
-        _ if http.is_empty() && https.is_empty() => services.join(" and "),
+    let mut line = match services.len() {
+        0 => return "nothing: no socket was bound or passed".to_string(),
+        _ if http.is_empty() && https.is_empty() => return services.join(" and "),
         _ => format!("{}, {files}", services.join(" and ")),
+    };
+    if let Some(path) = &config.metrics_path {
+        line.push_str(&format!("; metrics at {path} (live page {path}/live)"));
     }
+    if let Some(path) = &config.health_path {
+        line.push_str(&format!("; health at {path}"));
+    }
+    if let Some(path) = &config.access_log {
+        let to = if path == "-" { "standard output" } else { path };
+        line.push_str(&format!("; access log to {to}"));
+    }
+    line
+}
+
+/// After `--user`, the root must still be readable: refused here rather
+/// than answering 403 to every request.
+fn check_root(config: &Config, user: Option<&str>) -> Result<(), String> {
+    let Some(root) = &config.root else {
+        return Ok(());
+    };
+    oneloop::sys::can_enter_dir(root).map_err(|e| {
+        let uid = oneloop::sys::uid();
+        let who = match user {
+            Some(name) => format!("user {name} (uid {uid}, from --user)"),
+            None => format!("uid {uid}"),
+        };
+        format!(
+            "--root {}: {who} cannot list and enter it ({e}): give it read and search \
+             permission (chmod o+rx, or a group the user is in with g+rx), or choose \
+             another --root or --user",
+            root.display()
+        )
+    })
 }
 
 fn main() -> ExitCode {
@@ -249,14 +302,17 @@ fn main() -> ExitCode {
         log::error!("--user {name}: {e}");
         return ExitCode::FAILURE;
     }
+    if let Err(e) = check_root(&config, user.as_deref()) {
+        log::error!("{e}");
+        return ExitCode::FAILURE;
+    }
+    let time: Vec<_> = (server.time_addrs().iter().copied())
+        .zip(server.time_kinds().iter().copied())
+        .collect();
     log::info!(
         "oneloop {} serving {}",
         env!("CARGO_PKG_VERSION"),
-        serving(
-            &[server.http_addrs(), server.https_addrs()],
-            server.time_addrs(),
-            config.root.as_deref()
-        )
+        serving(&[server.http_addrs(), server.https_addrs()], &time, &config)
     );
     if let Some(name) = user {
         log::info!("running as user {name}");
@@ -278,27 +334,48 @@ mod tests {
     fn the_start_up_line_names_what_is_served() {
         let a: SocketAddr = "127.0.0.1:80".parse().unwrap();
         let b: SocketAddr = "[::1]:37".parse().unwrap();
+        let both = TimeKinds {
+            tcp: true,
+            udp: true,
+        };
+        let tcp = TimeKinds {
+            tcp: true,
+            udp: false,
+        };
         let none: &[SocketAddr] = &[];
+        let plain = Config::default();
         assert_eq!(
-            serving(&[&[a], none], &[b], None),
-            "HTTP on 127.0.0.1:80 and RFC 868 (TCP+UDP) on [::1]:37, the embedded site"
+            serving(&[&[a], none], &[(b, both)], &plain),
+            "HTTP on 127.0.0.1:80 and RFC 868 on [::1]:37 (TCP+UDP), the embedded site"
         );
         // Socket activation with an HTTP socket only.
         assert_eq!(
-            serving(&[&[a], none], &[], None),
+            serving(&[&[a], none], &[], &plain),
             "HTTP on 127.0.0.1:80, the embedded site"
         );
+        // ... and with RFC 868 over TCP alone: it says so.
         assert_eq!(
-            serving(&[none, &[a]], &[b], None),
-            "HTTPS on 127.0.0.1:80 and RFC 868 (TCP+UDP) on [::1]:37, the embedded site"
+            serving(&[none, &[a]], &[(b, tcp)], &plain),
+            "HTTPS on 127.0.0.1:80 and RFC 868 on [::1]:37 (TCP), the embedded site"
         );
         assert_eq!(
-            serving(&[none, none], &[b], None),
-            "RFC 868 (TCP+UDP) on [::1]:37"
+            serving(&[none, none], &[(b, both)], &plain),
+            "RFC 868 on [::1]:37 (TCP+UDP)"
         );
         assert_eq!(
-            serving(&[none, none], &[], None),
+            serving(&[none, none], &[], &plain),
             "nothing: no socket was bound or passed"
+        );
+        let pages = Config {
+            metrics_path: Some("/metrics".into()),
+            health_path: Some("/healthz".into()),
+            access_log: Some("-".into()),
+            ..Config::default()
+        };
+        assert_eq!(
+            serving(&[&[a], none], &[], &pages),
+            "HTTP on 127.0.0.1:80, the embedded site; metrics at /metrics (live page \
+             /metrics/live); health at /healthz; access log to standard output"
         );
     }
 
@@ -312,6 +389,13 @@ mod tests {
                 .iter()
                 .all(|a| a.ip().is_loopback() && a.port() == 8080)
         );
+        let err = listen_addrs("nosuchhost.invalid:80").unwrap_err();
+        assert!(
+            err.starts_with("cannot resolve the name nosuchhost.invalid"),
+            "{err}"
+        );
+        assert!(err.contains("0.0.0.0:80 or [::]:80"), "{err}");
+        assert!(!err.contains("localhost:8080"), "{err}");
         let err = listen_addrs("localhost").unwrap_err();
         assert!(
             err.contains("127.0.0.1:8080, [::1]:8080 or localhost:8080"),

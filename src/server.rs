@@ -55,7 +55,7 @@ use crate::conns::Conns;
 use crate::conns::Transport;
 use crate::http::conn::{ConnLoan, Next, WorkPool};
 use crate::http::site::Site;
-use crate::listeners::{Listener, Listeners};
+use crate::listeners::{Listener, Listeners, TimeKinds};
 use crate::metrics::{ConnStates, Metrics, TlsCounts};
 use crate::ops::Ops;
 use crate::rfc868;
@@ -231,6 +231,8 @@ pub struct Server {
     listeners: Vec<Listener>,
     http_addrs: Vec<SocketAddr>,
     time_addrs: Vec<SocketAddr>,
+    /// Over which transports each of `time_addrs` is served.
+    time_kinds: Vec<TimeKinds>,
     conns: Conns,
     shared: Shared,
     /// Connections whose deadline passed, reused from wakeup to wakeup.
@@ -275,6 +277,7 @@ impl Server {
             http_addrs,
             https_addrs,
             time_addrs,
+            time_kinds,
         } = Listeners::open(&config)?;
         // Each TLS stream counts its own handshake here as it ends.
         let tls_counts = Rc::<TlsCounts>::default();
@@ -331,6 +334,7 @@ impl Server {
             listeners,
             http_addrs,
             time_addrs,
+            time_kinds,
             conns: Conns::new(now, config.max_conns),
             shared: Shared {
                 buf: vec![0; READ_BUF.max(config.limits.max_head_bytes + 1)],
@@ -376,6 +380,12 @@ impl Server {
     /// The bound RFC 868 addresses (TCP and UDP share each one).
     pub fn time_addrs(&self) -> &[SocketAddr] {
         &self.time_addrs
+    }
+
+    /// Whether each of [`Server::time_addrs`] is served over TCP, UDP or
+    /// both (under socket activation, what systemd passed).
+    pub fn time_kinds(&self) -> &[TimeKinds] {
+        &self.time_kinds
     }
 
     /// A handle that stops the server from another thread.

@@ -317,6 +317,28 @@ pub fn become_user(name: &str) -> io::Result<()> {
     Ok(())
 }
 
+/// The effective user id, for messages that say who could not read what.
+pub fn uid() -> u32 {
+    // SAFETY: geteuid cannot fail and touches no memory.
+    unsafe { libc::geteuid() }
+}
+
+/// Whether this process may list `dir` and open what is in it (read and
+/// search permission, checked for the effective user as `open` would).
+pub fn can_enter_dir(dir: &std::path::Path) -> io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = CString::new(dir.as_os_str().as_bytes())
+        .map_err(|_| io::Error::other("a path cannot contain NUL"))?;
+    // SAFETY: `path` is a valid C string for the call.
+    syscall!(faccessat(
+        libc::AT_FDCWD,
+        path.as_ptr(),
+        libc::R_OK | libc::X_OK,
+        libc::AT_EACCESS
+    ))?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -35,7 +35,7 @@ fn spawn_with(http_args: &[&str], extra: &[&str]) -> (Child, Vec<SocketAddr>, So
         .expect("start oneloop");
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let line = lines.next().expect("a start-up line").unwrap();
-    // "... serving HTTP on ADDR and RFC 868 (TCP+UDP) on ADDR, ..."
+    // "... serving HTTP on ADDR and RFC 868 on ADDR (TCP+UDP), ..."
     let word_after = |marker: &str| -> SocketAddr {
         let rest = &line[line
             .find(marker)
@@ -49,7 +49,7 @@ fn spawn_with(http_args: &[&str], extra: &[&str]) -> (Child, Vec<SocketAddr>, So
         .split(' ')
         .map(|a| a.parse().unwrap())
         .collect();
-    let time = word_after("(TCP+UDP) on ");
+    let time = word_after(" and RFC 868 on ");
     // Keep draining stderr so the child never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
     (child, http, time)
@@ -188,8 +188,64 @@ fn a_taken_port_is_a_clear_error() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains(&format!("bind HTTP {addr}")), "{err}");
+    assert!(err.contains(&format!("bind HTTP {addr} (--http)")), "{err}");
     assert!(err.to_lowercase().contains("in use"), "{err}");
+    assert!(err.contains("give --http another port"), "{err}");
+}
+
+/// Runs the binary with `args` (ephemeral ports added) until it exits;
+/// its exit status and what it logged.
+fn refused(args: &[&str]) -> String {
+    let out = Command::new(BIN)
+        .args(args)
+        .args(["--http", "127.0.0.1:0", "--time", "127.0.0.1:0"])
+        .env_remove("LISTEN_PID")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{args:?} started: {err}");
+    err
+}
+
+#[test]
+fn a_certificate_without_https_is_refused_naming_the_flag() {
+    let err = refused(&["--tls-cert", "cert.pem", "--tls-key", "key.pem"]);
+    assert!(
+        err.contains("nothing serves HTTPS: add --https ADDR"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_root_the_user_cannot_read_is_refused_after_the_switch() {
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        common::skip("ONELOOP_REQUIRE_ROOT", "--user needs root (run as root)");
+        return;
+    }
+    let dir = common::TempDir::new("cli-private-root");
+    let root = dir.path().join("www");
+    std::fs::create_dir(&root).unwrap();
+    std::fs::write(root.join("index.html"), "hi\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let path = root.to_str().unwrap();
+    let err = refused(&["--user", "nobody", "--root", path]);
+    assert!(
+        err.contains(&format!("--root {path}: user nobody")),
+        "{err}"
+    );
+    assert!(err.contains("cannot list and enter it"), "{err}");
+    // Readable by all, it starts.
+    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let parent = dir.path();
+    std::fs::set_permissions(parent, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (mut child, http, _) = spawn(&["--user", "nobody", "--root", path]);
+    let got = common::get(http, &common::get_req("/index.html"));
+    assert_eq!(got.status, 200);
+    signal(&child, libc::SIGTERM);
+    assert!(wait_exit(&mut child).success());
 }
 
 #[test]
@@ -470,7 +526,7 @@ fn narrate(rust_log: &str) -> String {
         let rest = &first[first.find(marker).expect(marker) + marker.len()..];
         rest.split([' ', ',']).next().unwrap().parse().unwrap()
     };
-    let (http, time) = (addr("serving HTTP on "), addr("(TCP+UDP) on "));
+    let (http, time) = (addr("serving HTTP on "), addr(" and RFC 868 on "));
     let mut s = connect(http);
     exchange(&mut s, get_req("/hello.txt").as_bytes(), 1);
     let post = "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\n";

@@ -74,7 +74,7 @@ fn serves_the_sockets_systemd_passes_and_binds_nothing_else() {
         "{line}"
     );
     assert!(
-        line.contains(&format!("(TCP+UDP) on {time_addr},")),
+        line.contains(&format!("RFC 868 on {time_addr} (TCP+UDP),")),
         "{line}"
     );
     assert!(

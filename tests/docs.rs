@@ -2,6 +2,8 @@
 //!
 //! (The architecture page is held to the code by `tests/architecture.rs`.)
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -88,11 +90,10 @@ fn kubernetes_validate(files: &[std::path::PathBuf]) -> Option<std::process::Out
     match out {
         Ok(out) => Some(out),
         Err(_) => {
-            assert!(
-                std::env::var_os("ONELOOP_REQUIRE_KUBE_VALIDATE").is_none(),
-                "kubernetes-validate is required (pip install kubernetes-validate)"
+            common::skip(
+                "ONELOOP_REQUIRE_KUBE_VALIDATE",
+                "no kubernetes-validate (pip install kubernetes-validate)",
             );
-            eprintln!("skipped: no kubernetes-validate (pip install kubernetes-validate)");
             None
         }
     }
@@ -232,4 +233,44 @@ fn the_wrk_start_up_script_applies_wrks_correction() {
         said.contains("first request of each connection: median 10.0 ms, max 10.0 ms"),
         "{said}"
     );
+}
+
+/// Run by `a_skipped_test_is_seen_and_fails_under_ci` alone: a test whose
+/// tool is missing.
+#[test]
+#[ignore = "run by a_skipped_test_is_seen_and_fails_under_ci"]
+fn skip_probe() {
+    common::skip(
+        "ONELOOP_REQUIRE_PROBE",
+        "no probe tool (apt-get install probe)",
+    );
+}
+
+/// A test that cannot run says so where `cargo test`'s reader looks (not
+/// in the output libtest hides for a passing test), and fails under CI.
+#[test]
+fn a_skipped_test_is_seen_and_fails_under_ci() {
+    let me = std::env::current_exe().unwrap();
+    let probe = |ci: Option<&str>| {
+        let mut cmd = Command::new(&me);
+        cmd.args(["--ignored", "--exact", "skip_probe", "--test-threads", "1"])
+            .env_remove("CI")
+            .env_remove("ONELOOP_REQUIRE_PROBE");
+        if let Some(ci) = ci {
+            cmd.env("CI", ci);
+        }
+        cmd.output().unwrap()
+    };
+    let here = probe(None);
+    assert!(here.status.success());
+    let err = String::from_utf8_lossy(&here.stderr);
+    assert!(
+        err.contains("SKIPPED skip_probe: no probe tool (apt-get install probe)"),
+        "{err}"
+    );
+    let ci = probe(Some("true"));
+    assert!(!ci.status.success(), "a missing tool under CI must fail");
+    assert!(String::from_utf8_lossy(&ci.stdout).contains("required here"));
+    // CI=false is not CI.
+    assert!(probe(Some("false")).status.success());
 }

@@ -16,12 +16,8 @@ use oneloop::Config;
 
 fn have(tool: &str, env: &str) -> bool {
     let found = Command::new(tool).arg("--version").output().is_ok();
-    assert!(
-        found || std::env::var_os(env).is_none(),
-        "{tool} is required (apt-get install nghttp2-client)"
-    );
     if !found {
-        eprintln!("skipped: no {tool} (apt-get install nghttp2-client)");
+        common::skip(env, &format!("no {tool} (apt-get install nghttp2-client)"));
     }
     found
 }
@@ -183,12 +179,11 @@ fn the_frame_level_suite_passes() {
         .stderr(std::process::Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
-    assert!(
-        found || std::env::var_os("ONELOOP_REQUIRE_PYTHON_H2").is_none(),
-        "hyperframe and hpack are required (apt-get install python3-h2)"
-    );
     if !found {
-        eprintln!("skipped: {PYTHON} has no h2 (apt-get install python3-h2)");
+        common::skip(
+            "ONELOOP_REQUIRE_PYTHON_H2",
+            &format!("{PYTHON} has no h2 (apt-get install python3-h2)"),
+        );
         return;
     }
     let (dir, big, server, _ca) = serve("h2-frames", true);
@@ -257,11 +252,10 @@ fn the_access_log_names_http2() {
 #[test]
 fn chromium_loads_thirty_assets_over_one_http2_connection() {
     if !common::chromium_available() {
-        assert!(
-            std::env::var_os("ONELOOP_REQUIRE_CHROMIUM").is_none(),
-            "chromium is required (apt-get install chromium)"
+        common::skip(
+            "ONELOOP_REQUIRE_CHROMIUM",
+            "no chromium (apt-get install chromium)",
         );
-        eprintln!("skipped: no chromium (apt-get install chromium)");
         return;
     }
     let dir = TempDir::new("h2-chromium");

@@ -293,7 +293,10 @@ fn datagrams_from_service_ports_are_dropped_by_default() {
     // Binding a port below 1024 needs privileges; without them there is
     // nothing to test here.
     let Ok(client) = UdpSocket::bind("127.0.0.1:1019") else {
-        eprintln!("cannot bind a port below 1024 here: skipping");
+        common::skip(
+            "ONELOOP_REQUIRE_ROOT",
+            "cannot bind a port below 1024 here (run as root)",
+        );
         return;
     };
     client

@@ -96,35 +96,92 @@ impl ResolvesServerCert for Certs {
 }
 
 /// Reads one pair and checks that the key belongs to the certificate.
+/// Each error names the flag, the file, what is wrong and what to do.
 fn load(pair: &Pair, provider: &CryptoProvider) -> io::Result<Loaded> {
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&pair.cert)
         .and_then(Iterator::collect)
-        .map_err(|e| pem_error(&pair.cert, "certificate", e))?;
+        .map_err(|e| pem_error("--tls-cert", &pair.cert, "certificate", e))?;
     if chain.is_empty() {
-        return Err(invalid(&pair.cert, "no certificate in this PEM file"));
+        return Err(pem_error(
+            "--tls-cert",
+            &pair.cert,
+            "certificate",
+            pem::Error::NoItemsFound,
+        ));
     }
     let key = PrivateKeyDer::from_pem_file(&pair.key)
-        .map_err(|e| pem_error(&pair.key, "private key", e))?;
+        .map_err(|e| pem_error("--tls-key", &pair.key, "private key", e))?;
     let key = CertifiedKey::from_der(chain, key, provider).map_err(|e| {
-        invalid(
-            &pair.key,
-            &format!("does not go with {}: {e}", pair.cert.display()),
-        )
+        let (key, cert) = (pair.key.display(), pair.cert.display());
+        let why = match e {
+            rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch) => format!(
+                "{key} does not go with {cert}: their public keys differ; give the key \
+                 that was made with this certificate"
+            ),
+            e => format!("{key} cannot be used with {cert}: {e}"),
+        };
+        io::Error::new(io::ErrorKind::InvalidData, format!("--tls-key {why}"))
     })?;
     Ok(Loaded { key: Arc::new(key) })
 }
 
-fn pem_error(path: &Path, what: &str, e: pem::Error) -> io::Error {
-    match e {
-        pem::Error::Io(e) => io::Error::new(e.kind(), format!("{}: {e}", path.display())),
-        pem::Error::NoItemsFound => invalid(path, &format!("no {what} in this PEM file")),
-        e => invalid(path, &format!("not a PEM {what}: {e}")),
-    }
+/// A file that could not be read or held no `what`: the OS error with who
+/// is asking, or what the file should hold.
+fn pem_error(flag: &str, path: &Path, what: &str, e: pem::Error) -> io::Error {
+    let file = path.display();
+    let (kind, why) = match e {
+        pem::Error::Io(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+            let uid = crate::sys::uid();
+            (
+                e.kind(),
+                format!(
+                    "{e}: oneloop runs as uid {uid}, which cannot read it; make it readable \
+                     by that uid (chown {uid} {file}, or chmod 0640 with a group it is in; \
+                     in Kubernetes, the Secret volume's defaultMode 0440 and the pod's fsGroup)"
+                ),
+            )
+        }
+        pem::Error::Io(e) if e.kind() == io::ErrorKind::NotFound => (
+            e.kind(),
+            format!(
+                "{e}: give the path of a PEM {what} (the README's HTTPS section makes a test pair)"
+            ),
+        ),
+        pem::Error::Io(e) => (e.kind(), e.to_string()),
+        pem::Error::NoItemsFound => (
+            io::ErrorKind::InvalidData,
+            format!("no {what} in this PEM file (a `-----BEGIN ...-----` block)"),
+        ),
+        e => (io::ErrorKind::InvalidData, format!("not a PEM {what}: {e}")),
+    };
+    io::Error::new(kind, format!("{flag} {file}: {why}"))
 }
 
-fn invalid(path: &Path, why: &str) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::InvalidData,
-        format!("{}: {why}", path.display()),
-    )
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreadable_file_names_the_uid_and_the_remedy() {
+        let denied = pem::Error::Io(io::Error::from_raw_os_error(libc::EACCES));
+        let e = pem_error(
+            "--tls-key",
+            Path::new("/tls/key.pem"),
+            "private key",
+            denied,
+        );
+        assert_eq!(e.kind(), io::ErrorKind::PermissionDenied);
+        let text = e.to_string();
+        let uid = crate::sys::uid();
+        assert!(
+            text.starts_with("--tls-key /tls/key.pem: Permission denied"),
+            "{text}"
+        );
+        assert!(text.contains(&format!("runs as uid {uid}")), "{text}");
+        assert!(
+            text.contains(&format!("chown {uid} /tls/key.pem")),
+            "{text}"
+        );
+        assert!(text.contains("defaultMode"), "{text}");
+    }
 }

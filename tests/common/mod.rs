@@ -274,3 +274,24 @@ pub fn chromium_available() -> bool {
         .status()
         .is_ok_and(|s| s.success())
 }
+
+/// Whether this run is CI's (`CI` set to anything but empty, `0` or
+/// `false`, as GitHub Actions, GitLab and `.ci/run` set it).
+pub fn under_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false")
+}
+
+/// A test that cannot run here: `why` says what is missing and how to
+/// install it. Under CI, or with `require` set in the environment, that
+/// fails the test. Elsewhere the test returns, and the line is written
+/// straight to the terminal (libtest hides a passing test's own output),
+/// naming the test, so a reader of `cargo test` sees what did not run.
+pub fn skip(require: &str, why: &str) {
+    if under_ci() || std::env::var_os(require).is_some() {
+        panic!("{why}: required here (CI or {require} is set), so this test fails");
+    }
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("a test");
+    // io::stderr() itself is not captured: only the print macros are.
+    let _ = writeln!(std::io::stderr().lock(), "SKIPPED {test}: {why}");
+}
