@@ -313,7 +313,13 @@ impl Server {
             Arc::new(Waker::new(poll.registry(), WAKER).map_err(|e| context(e, "eventfd"))?);
 
         let wall = (config.clock)();
-        let site = Site::configure(&config, wall, https_addrs.first().map(SocketAddr::port))?;
+        let ports = crate::http::welcome::Ports {
+            http: http_addrs.first().map(SocketAddr::port),
+            https: https_addrs.first().map(SocketAddr::port),
+            time: time_addrs.first().map(SocketAddr::port),
+            http2: config.http2,
+        };
+        let site = Site::configure(&config, wall, &ports)?;
         let now_secs = site.date.second().unwrap_or(0);
         let now = Instant::now();
         let ops = Ops {

@@ -55,10 +55,15 @@ fn embedded_site_serves_index_and_hello() {
         index.header("content-type"),
         Some("text/html; charset=utf-8")
     );
+    // It names the ports this server serves, not the defaults.
+    let text = index.text();
+    let (http, time) = (server.http[0].port(), server.time[0].port());
     assert!(
-        index.text().contains("rdate"),
-        "the index says how to ask the time"
+        text.contains(&format!("rdate -p -o {time} ")),
+        "the index says how to ask the time here: {text}"
     );
+    assert!(text.contains(&format!(":{http}/hello.txt")), "{text}");
+    assert!(!text.contains("8080") && !text.contains("3737"), "{text}");
     server.stop().unwrap();
 }
 

@@ -210,3 +210,28 @@ fn the_live_page_draws_moving_numbers_in_chromium() {
     assert!(dom.contains("responses,"), "status line written");
     server.stop().unwrap();
 }
+
+/// With nobody but the page asking, the syscalls per response would be
+/// its own polls': it says idle instead, and counts in the singular.
+#[test]
+fn the_live_page_says_idle_when_only_it_asks() {
+    if !chromium_available() {
+        common::skip(
+            "ONELOOP_REQUIRE_CHROMIUM",
+            "no chromium (apt-get install chromium)",
+        );
+        return;
+    }
+    let server = start(Config {
+        metrics_path: Some("/metrics".into()),
+        ..Config::ephemeral()
+    });
+    let http = server.http[0];
+    let dom = dump_dom(&format!("http://{http}/metrics/live"), 2500);
+    assert!(body_data(&dom, "updates").is_some_and(|n| n >= 2), "{dom}");
+    assert!(dom.contains("id=\"spr\">idle<"), "{dom}");
+    assert_eq!(body_data(&dom, "syscalls-per-response"), Some(0), "{dom}");
+    assert!(dom.contains(" 1 connection open"), "{dom}");
+    assert!(!dom.contains(" 1 connections"), "{dom}");
+    server.stop().unwrap();
+}

@@ -32,6 +32,7 @@ use crate::http::path::{has_hidden_segment, normalize};
 use crate::http::resolve::{self, Lookup, sibling_path};
 use crate::http::status::Refusal;
 use crate::http::status::SERVER;
+use crate::http::welcome;
 use crate::http1::heads::FullHeads;
 use crate::out::Chunk;
 
@@ -41,13 +42,13 @@ const EMBEDDED: &[(&str, &[u8])] = &[
     ("hello.txt", include_bytes!("../site/hello.txt")),
 ];
 
-/// When the embedded site's content last changed (2026-12-01T00:00:00Z):
+/// When the embedded site's content last changed (2026-12-07T00:00:00Z):
 /// its `Last-Modified`. A date of the content's, not of the process's
 /// start, so a cache that revalidates with If-Modified-Since sees a change
 /// only when there is one (the ETag already hashes the bytes). The test
 /// `the_embedded_date_moves_with_the_content` fails when the files change
 /// and this does not.
-pub const EMBEDDED_MODIFIED: u64 = 1_796_083_200;
+pub const EMBEDDED_MODIFIED: u64 = 1_796_601_600;
 
 /// Most files the cache remembers (each large one holds a descriptor open).
 pub const CACHE_ENTRIES_MAX: usize = 4096;
@@ -251,6 +252,9 @@ pub struct Files {
     /// Canonical root; `None` for the embedded site.
     root: Option<PathBuf>,
     embedded: Vec<(&'static str, Resource)>,
+    /// The embedded index page as rendered for the ports served
+    /// ([`Files::set_ports`]); the template until then.
+    index: Option<Rc<[u8]>>,
     /// Cached files by normalized path: the index finds a path's slot with
     /// one hash, and the slot is then read without hashing again. A slot
     /// emptied by a stale file stays empty until the cache is cleared.
@@ -275,6 +279,7 @@ impl Files {
         let mut files = Files {
             root,
             embedded: Vec::new(),
+            index: None,
             cache: HashMap::default(),
             slots: Vec::new(),
             cached_bytes: 0,
@@ -294,6 +299,14 @@ impl Files {
         self.embedded = EMBEDDED
             .iter()
             .map(|&(name, bytes)| {
+                let body = match (&self.index, name) {
+                    (Some(page), "index.html") => Body::Shared(page.clone()),
+                    _ => Body::Static(bytes),
+                };
+                let bytes: &[u8] = match &body {
+                    Body::Shared(page) => page,
+                    _ => bytes,
+                };
                 let mut hash = Fnv::default();
                 hash.write(bytes);
                 let etag = format!("\"{:x}-{:x}\"", hash.finish(), bytes.len());
@@ -305,7 +318,8 @@ impl Files {
                     cache_control: self.cache_control.as_deref(),
                     vary: false,
                 };
-                let plain = meta.entry(Body::Static(bytes), bytes.len() as u64);
+                let len = bytes.len() as u64;
+                let plain = meta.entry(body, len);
                 let resource = Resource {
                     plain,
                     br: None,
@@ -314,6 +328,14 @@ impl Files {
                 (name, resource)
             })
             .collect();
+    }
+
+    /// Renders the embedded index page for the ports served, so its
+    /// commands name them (`welcome`).
+    pub fn set_ports(&mut self, ports: &welcome::Ports) {
+        let template = String::from_utf8_lossy(EMBEDDED[0].1);
+        self.index = Some(Rc::from(welcome::render(&template, ports).into_bytes()));
+        self.render_embedded();
     }
 
     /// Adds `Cache-Control: value` to every file response (200, 206, 304).
@@ -615,7 +637,7 @@ mod tests {
         }
         let now = format!("{:x}", hash.finish());
         assert_eq!(
-            now, "5572b24658a5b31d",
+            now, "f7754e576a18c926",
             "the embedded site changed: set EMBEDDED_MODIFIED to today and this hash to {now}"
         );
     }
@@ -636,7 +658,7 @@ mod tests {
                 assert!(head.contains("Content-Length: 6\r\n"), "{head}");
                 // The content's date, whenever the process started.
                 assert!(
-                    head.contains("Last-Modified: Tue, 01 Dec 2026 00:00:00 GMT\r\n"),
+                    head.contains("Last-Modified: Mon, 07 Dec 2026 00:00:00 GMT\r\n"),
                     "{head}"
                 );
             }

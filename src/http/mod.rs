@@ -29,3 +29,4 @@ pub mod range;
 pub mod resolve;
 pub mod site;
 pub mod status;
+pub mod welcome;

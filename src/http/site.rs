@@ -59,13 +59,15 @@ impl Site {
         }
     }
 
-    /// The site a configuration describes, at wall time `now`;
-    /// `https_port` is the first HTTPS listener's, for `--redirect-https`.
+    /// The site a configuration describes, at wall time `now`; `ports` are
+    /// the first of each service's bound (the HTTPS one for
+    /// `--redirect-https`, all of them for the embedded index page).
     pub fn configure(
         config: &crate::config::Config,
         now: std::time::SystemTime,
-        https_port: Option<u16>,
+        ports: &crate::http::welcome::Ports,
     ) -> std::io::Result<Site> {
+        let https_port = ports.https;
         let mut files = Files::new(
             config.root.as_deref(),
             config.cache_file_max,
@@ -73,6 +75,7 @@ impl Site {
         )?;
         files.serve_dotfiles(config.dotfiles);
         files.set_cache_control(config.cache_control.as_deref());
+        files.set_ports(ports);
         let mut site = Site::new(files, DateLine::default(), config.limits);
         site.http2 = config.http2;
         site.routes.metrics_path = config.metrics_path.as_deref().map(|p| p.as_bytes().into());
