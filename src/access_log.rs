@@ -28,6 +28,13 @@
 //! can; a failed write drops the buffered lines and says so once, and the
 //! server goes on serving.
 //!
+//! `--access-log-format json` writes the same facts as one JSON object a
+//! line (JSON Lines), for log pipelines that take JSON (Loki, Vector,
+//! Elasticsearch, `jq`): `time` (RFC 3339), `remote`, `request` (the
+//! request line), `status`, `bytes`, `referer`, `user_agent`. Strings
+//! escape quotes, backslashes, controls and every byte above 0x7e as
+//! `\u00XX`, so each line is valid JSON whatever the client sent.
+//!
 //! The client's address comes from `accept`, kept per slab key in a table
 //! that exists only when the log is on: connections cost nothing more when
 //! it is off.
@@ -74,10 +81,13 @@ pub struct Line<'a> {
     pub user_agent: Option<&'a [u8]>,
 }
 
+pub use crate::config::LogFormat as Format;
+
 /// A buffered access log.
 #[derive(Debug)]
 pub struct AccessLog {
     sink: Sink,
+    format: Format,
     buf: Vec<u8>,
     /// Each connection's client address, by slab key.
     peers: Vec<Option<IpAddr>>,
@@ -117,7 +127,7 @@ struct Waiting {
 
 impl AccessLog {
     /// Opens `path` for appending, or standard output for `-`.
-    pub fn open(path: &str) -> io::Result<AccessLog> {
+    pub fn open(path: &str, format: Format) -> io::Result<AccessLog> {
         let sink = if path == "-" {
             let fd = io::stdout().as_fd().try_clone_to_owned()?;
             Sink::Stdout(File::from(fd))
@@ -128,6 +138,7 @@ impl AccessLog {
         };
         Ok(AccessLog {
             sink,
+            format,
             buf: Vec::with_capacity(FLUSH_AT * 2),
             peers: Vec::new(),
             stamp: Vec::with_capacity(32),
@@ -168,13 +179,65 @@ impl AccessLog {
         if self.stamp_second != Some(now) {
             self.stamp_second = Some(now);
             self.stamp.clear();
-            self.stamp.push(b'[');
-            let _ = date::write_clf(now, &mut self.stamp);
-            self.stamp.push(b']');
+            let _ = match self.format {
+                Format::Combined => {
+                    self.stamp.push(b'[');
+                    let _ = date::write_clf(now, &mut self.stamp);
+                    self.stamp.push(b']');
+                    Ok(())
+                }
+                Format::Json => date::write_rfc3339(now, &mut self.stamp),
+            };
         }
+        let peer = self.peers.get(key).copied().flatten();
+        let count = match self.format {
+            Format::Combined => self.combined(peer, line),
+            Format::Json => self.json(peer, line),
+        };
+        self.staged.push(Staged {
+            start,
+            count,
+            body: line.body_bytes,
+            end: line.end,
+        });
+    }
+
+    /// A JSON line; where its `bytes` value is.
+    fn json(&mut self, peer: Option<IpAddr>, line: &Line<'_>) -> (usize, usize) {
+        let b = &mut self.buf;
+        b.extend_from_slice(b"{\"time\":\"");
+        b.extend_from_slice(&self.stamp);
+        // Writing into a Vec cannot fail.
+        let _ = match peer {
+            Some(ip) => write!(b, "\",\"remote\":\"{ip}\""),
+            None => write!(b, "\",\"remote\":null"),
+        };
+        b.extend_from_slice(b",\"request\":\"");
+        escape_json(first_line(line.head), b);
+        let _ = write!(b, "\",\"status\":{},\"bytes\":", line.status);
+        let count_at = b.len();
+        write_count(Format::Json, line.body_bytes, b);
+        let count = (count_at, b.len());
+        for (name, field) in [("referer", line.referer), ("user_agent", line.user_agent)] {
+            let _ = write!(b, ",\"{name}\":");
+            match field {
+                Some(value) => {
+                    b.push(b'"');
+                    escape_json(value, b);
+                    b.push(b'"');
+                }
+                None => b.extend_from_slice(b"null"),
+            }
+        }
+        b.extend_from_slice(b"}\n");
+        count
+    }
+
+    /// A Combined Log Format line; where its `%b` field is.
+    fn combined(&mut self, peer: Option<IpAddr>, line: &Line<'_>) -> (usize, usize) {
         let b = &mut self.buf;
         // Writing into a Vec cannot fail.
-        let _ = match self.peers.get(key).copied().flatten() {
+        let _ = match peer {
             Some(ip) => write!(b, "{ip}"),
             None => write!(b, "-"),
         };
@@ -184,7 +247,7 @@ impl AccessLog {
         escape(first_line(line.head), b);
         let _ = write!(b, "\" {} ", line.status);
         let count_at = b.len();
-        write_count(line.body_bytes, b);
+        write_count(Format::Combined, line.body_bytes, b);
         let count = (count_at, b.len());
         for field in [line.referer, line.user_agent] {
             b.extend_from_slice(b" \"");
@@ -195,12 +258,7 @@ impl AccessLog {
             b.push(b'"');
         }
         b.push(b'\n');
-        self.staged.push(Staged {
-            start,
-            count,
-            body: line.body_bytes,
-            end: line.end,
-        });
+        count
     }
 
     /// After an event of connection `key`, which has now sent `sent` bytes
@@ -248,7 +306,7 @@ impl AccessLog {
                 // What did not go was the end of the response: its body.
                 let body = line.body.saturating_sub(unsent);
                 self.buf.extend_from_slice(&line.text[..line.split]);
-                write_count(body, &mut self.buf);
+                write_count(self.format, body, &mut self.buf);
                 self.buf.extend_from_slice(&line.text[line.split..]);
                 waiting.pop_front();
             }
@@ -303,13 +361,29 @@ fn append(path: &PathBuf) -> io::Result<File> {
         .map_err(|e| io::Error::new(e.kind(), format!("open access log {}: {e}", path.display())))
 }
 
-/// `%b`: the body bytes, `-` for none.
-fn write_count(n: u64, out: &mut Vec<u8>) {
+/// `%b`: the body bytes, `-` for none (a number in JSON).
+fn write_count(format: Format, n: u64, out: &mut Vec<u8>) {
     // Writing into a Vec cannot fail.
-    let _ = match n {
-        0 => write!(out, "-"),
-        n => write!(out, "{n}"),
+    let _ = match (format, n) {
+        (Format::Combined, 0) => write!(out, "-"),
+        (_, n) => write!(out, "{n}"),
     };
+}
+
+/// A JSON string's content: `"` and `\` escaped, and every byte outside
+/// printable ASCII as `\u00XX`, so the line is valid JSON (and UTF-8)
+/// whatever bytes the client sent.
+fn escape_json(value: &[u8], out: &mut Vec<u8>) {
+    for &b in value {
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            0x20..0x7f => out.push(b),
+            _ => {
+                let _ = write!(out, "\\u{b:04x}");
+            }
+        }
+    }
 }
 
 /// The request line: up to the first line end, at most 8 KiB.
@@ -341,7 +415,7 @@ mod tests {
     use super::*;
 
     fn log_to(path: &std::path::Path) -> AccessLog {
-        AccessLog::open(path.to_str().unwrap()).unwrap()
+        AccessLog::open(path.to_str().unwrap(), Format::Combined).unwrap()
     }
 
     #[test]

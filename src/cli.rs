@@ -170,6 +170,12 @@ pub struct Serve {
     #[arg(long)]
     pub dotfiles: bool,
 
+    /// List a directory that has no index.html (sorted, with sizes and
+    /// dates; HTML, or JSON for a client that prefers application/json)
+    /// instead of answering 404.
+    #[arg(long)]
+    pub list_dirs: bool,
+
     /// Answer RFC 868 datagrams from source ports below 1024 (dropped by
     /// default, as inetd does, so two services cannot answer each other
     /// forever).
@@ -213,6 +219,11 @@ pub struct Serve {
     /// output). Buffered, written at least once a second; SIGHUP reopens it.
     #[arg(long, value_name = "PATH")]
     pub access_log: Option<String>,
+
+    /// The access log's lines: "combined" (Apache's and nginx's Combined
+    /// Log Format) or "json" (one JSON object a line).
+    #[arg(long, value_name = "combined|json", default_value = "combined", value_parser = ["combined", "json"])]
+    pub access_log_format: String,
 
     /// Serve Prometheus metrics at this path (e.g. /metrics), and beside it,
     /// at PATH/live, a page that draws them every second. Off by default;

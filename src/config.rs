@@ -15,6 +15,16 @@ pub const DEFAULT_HTTP: &str = "127.0.0.1:8080";
 /// own, but binding it needs root or CAP_NET_BIND_SERVICE.
 pub const DEFAULT_TIME: &str = "127.0.0.1:3737";
 
+/// How the access log's lines are written (`--access-log-format`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Apache's and nginx's Combined Log Format.
+    #[default]
+    Combined,
+    /// One JSON object a line (JSON Lines).
+    Json,
+}
+
 /// Where the clock comes from. A plain function pointer so a [`Config`] stays
 /// `Send` and `Copy`-cheap; tests pass a function returning a pinned time.
 pub type Clock = fn() -> SystemTime;
@@ -134,6 +144,9 @@ pub struct Config {
     /// Serve files and directories whose names start with a dot (other
     /// than `.well-known`, which is always served).
     pub dotfiles: bool,
+    /// List a directory that has no `index.html` (HTML, or JSON by
+    /// `Accept`) instead of answering 404.
+    pub list_dirs: bool,
     /// Answer RFC 868 datagrams from source ports below 1024. Off by
     /// default, as in inetd and xinetd: two UDP services on well-known
     /// ports answering each other would loop forever.
@@ -170,6 +183,8 @@ pub struct Config {
     pub cache_control: Option<String>,
     /// Keep an access log at this path (`-`: standard output).
     pub access_log: Option<String>,
+    /// How the access log's lines are written.
+    pub access_log_format: LogFormat,
     /// Serve the metrics page (Prometheus text) at this path.
     pub metrics_path: Option<String>,
     /// Serve a health page at this path: 200 `ok` while serving, 503 once
@@ -212,6 +227,7 @@ impl Default for Config {
             timeouts: Timeouts::default(),
             max_conns: 1024,
             dotfiles: false,
+            list_dirs: false,
             udp_low_ports: false,
             udp_rate: 0,
             shutdown_timeout: Config::SHUTDOWN_TIMEOUT,
@@ -224,6 +240,7 @@ impl Default for Config {
             clock: SystemTime::now,
             cache_control: None,
             access_log: None,
+            access_log_format: LogFormat::Combined,
             metrics_path: None,
             health_path: None,
         }

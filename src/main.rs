@@ -151,10 +151,15 @@ impl Serve {
                 .max_conns
                 .unwrap_or_else(|| config::default_max_conns(nofile)),
             dotfiles: self.dotfiles,
+            list_dirs: self.list_dirs,
             udp_low_ports: self.udp_low_ports,
             udp_rate: self.udp_rate,
             cache_control: self.cache_control,
             access_log: self.access_log,
+            access_log_format: match self.access_log_format.as_str() {
+                "json" => oneloop::access_log::Format::Json,
+                _ => oneloop::access_log::Format::Combined,
+            },
             metrics_path: self.metrics_path,
             health_path: self.health_path,
             handle_signals: true,

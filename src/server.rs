@@ -332,7 +332,7 @@ impl Server {
             access_log: config
                 .access_log
                 .as_deref()
-                .map(AccessLog::open)
+                .map(|path| AccessLog::open(path, config.access_log_format))
                 .transpose()?,
         };
         Ok(Server {

@@ -339,6 +339,79 @@ pub fn can_enter_dir(dir: &std::path::Path) -> io::Result<()> {
     Ok(())
 }
 
+/// One entry of a directory, as [`each_entry`] reads it: the name's bytes
+/// (borrowed from the directory stream) and what `stat` says of the file
+/// it names, symlinks followed.
+#[derive(Debug, Clone, Copy)]
+pub struct DirEntry<'a> {
+    /// The name, without a path.
+    pub name: &'a [u8],
+    /// A directory (else a regular file).
+    pub dir: bool,
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time, Unix seconds.
+    pub modified: i64,
+}
+
+/// Calls `f` with each regular file and directory in `dir` (not `.` and
+/// `..`, not devices, FIFOs, sockets or dangling symlinks), in the order
+/// the filesystem gives, until `f` returns false. Nothing is allocated per
+/// entry: the name points into the stream's own buffer.
+pub fn each_entry(
+    dir: &std::path::Path,
+    mut f: impl FnMut(DirEntry<'_>) -> bool,
+) -> io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = CString::new(dir.as_os_str().as_bytes())
+        .map_err(|_| io::Error::other("a path cannot contain NUL"))?;
+    // SAFETY: `path` is a valid C string; a null result is an error.
+    let stream = unsafe { libc::opendir(path.as_ptr()) };
+    if stream.is_null() {
+        return Err(context(io::Error::last_os_error(), "opendir"));
+    }
+    // SAFETY: `stream` is an open directory stream.
+    let fd = unsafe { libc::dirfd(stream) };
+    loop {
+        // SAFETY: `stream` is open; the entry it returns stays valid until
+        // the next readdir or closedir, and is not used after either.
+        let entry = unsafe { libc::readdir(stream) };
+        if entry.is_null() {
+            break; // the end (or an error: what was read is listed)
+        }
+        // SAFETY: d_name is a NUL-terminated name inside the entry.
+        let name = unsafe { std::ffi::CStr::from_ptr((*entry).d_name.as_ptr()) };
+        let bytes = name.to_bytes();
+        if bytes == b"." || bytes == b".." {
+            continue;
+        }
+        // SAFETY: stat is plain data; all-zero is a valid value.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: `fd` is the stream's descriptor, `name` a valid C
+        // string, `st` valid for writes.
+        if unsafe { libc::fstatat(fd, name.as_ptr(), &mut st, 0) } != 0 {
+            continue;
+        }
+        let dir = match st.st_mode & libc::S_IFMT {
+            libc::S_IFDIR => true,
+            libc::S_IFREG => false,
+            _ => continue,
+        };
+        let entry = DirEntry {
+            name: bytes,
+            dir,
+            size: st.st_size as u64,
+            modified: st.st_mtime,
+        };
+        if !f(entry) {
+            break;
+        }
+    }
+    // SAFETY: `stream` is open and not used after this.
+    unsafe { libc::closedir(stream) };
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

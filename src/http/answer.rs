@@ -19,6 +19,7 @@ use std::rc::Rc;
 use crate::http::conditional::{self, Outcome};
 use crate::http::fields::Fields;
 use crate::http::files::{Entry, Files};
+use crate::http::listing;
 use crate::http::path::redirect_location;
 use crate::http::resolve::Lookup;
 use crate::http::status::{MOVED, Refusal, Status, TO_HTTPS, UNSATISFIABLE};
@@ -204,6 +205,7 @@ pub fn decide<'s>(
 /// The answer for a file: the representation the client accepts, whole,
 /// partial, or "not modified", as its conditions decide.
 fn file<'s>(ask: &Ask<'_>, files: &'s mut Files, now: u64) -> Answer<'s> {
+    let dotfiles = files.dotfiles();
     let resource = match files.lookup(ask.target, now) {
         Lookup::File(resource) => resource,
         Lookup::Directory => {
@@ -213,6 +215,7 @@ fn file<'s>(ask: &Ask<'_>, files: &'s mut Files, now: u64) -> Answer<'s> {
                 location: redirect_location(ask.target),
             };
         }
+        Lookup::Listing(dir) => return listing(ask, &dir, dotfiles),
         Lookup::Refused(why) => return Answer::Refused(why),
     };
     let entry = resource.select(ask.fields.accept_encoding);
@@ -231,6 +234,28 @@ fn file<'s>(ask: &Ask<'_>, files: &'s mut Files, now: u64) -> Answer<'s> {
         },
         Outcome::Unsatisfiable => Answer::Unsatisfiable { len: entry.len },
         Outcome::PreconditionFailed => Answer::Refused(Refusal::PreconditionFailed),
+    }
+}
+
+/// A directory's listing, in the format the client prefers; a directory
+/// that cannot be read is 403, as a file would be.
+fn listing(ask: &Ask<'_>, dir: &std::path::Path, dotfiles: bool) -> Answer<'static> {
+    let format = listing::Format::of(ask.fields.accept);
+    // The directory's path as the lookup decoded it, between slashes.
+    let mut rel = Vec::new();
+    let _ = crate::http::path::normalize(ask.target, &mut rel);
+    let mut shown = Vec::with_capacity(rel.len() + 2);
+    shown.push(b'/');
+    if !rel.is_empty() {
+        shown.extend_from_slice(&rel);
+        shown.push(b'/');
+    }
+    match listing::render(dir, &shown, dotfiles, format) {
+        Ok(page) => Answer::Page {
+            content_type: format.content_type(),
+            body: Chunk::owned(Rc::from(page)),
+        },
+        Err(e) => Answer::Refused(crate::http::resolve::io_status(&e)),
     }
 }
 

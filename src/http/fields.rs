@@ -13,6 +13,8 @@ use crate::http::conditional::Conditions;
 pub struct Fields<'b> {
     /// Validators and ranges.
     pub conditions: Conditions<'b>,
+    /// `Accept`, to choose a directory listing's format.
+    pub accept: Option<&'b [u8]>,
     /// `Accept-Encoding`, to choose a pre-compressed sibling.
     pub accept_encoding: Option<&'b [u8]>,
     /// `Referer`, for the access log.
@@ -32,6 +34,7 @@ impl<'b> Fields<'b> {
             return true;
         }
         let slot = match name.len() {
+            6 if name.eq_ignore_ascii_case(b"accept") => &mut self.accept,
             7 if name.eq_ignore_ascii_case(b"referer") => &mut self.referer,
             10 if name.eq_ignore_ascii_case(b"user-agent") => &mut self.user_agent,
             15 if name.eq_ignore_ascii_case(b"accept-encoding") => &mut self.accept_encoding,

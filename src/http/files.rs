@@ -267,6 +267,8 @@ pub struct Files {
     scratch: Vec<u8>,
     /// Serve names starting with a dot (see [`Files::serve_dotfiles`]).
     dotfiles: bool,
+    /// List directories without an `index.html` (`--list-dirs`).
+    list_dirs: bool,
     /// The `Cache-Control` value file responses carry, if any.
     cache_control: Option<Box<str>>,
 }
@@ -287,6 +289,7 @@ impl Files {
             total_max,
             scratch: Vec::new(),
             dotfiles: false,
+            list_dirs: false,
             cache_control: None,
         };
         files.render_embedded();
@@ -352,6 +355,17 @@ impl Files {
         self.dotfiles = yes;
     }
 
+    /// Whether hidden names are served (and listed).
+    pub fn dotfiles(&self) -> bool {
+        self.dotfiles
+    }
+
+    /// Whether a directory without `index.html` is listed (`--list-dirs`;
+    /// 404 by default, as nginx's `autoindex off`).
+    pub fn list_dirs(&mut self, yes: bool) {
+        self.list_dirs = yes;
+    }
+
     /// Resolves a request target (origin form) at Unix second `now`.
     pub fn lookup(&mut self, target: &[u8], now: u64) -> Lookup<&Resource> {
         // The decoded path is built in a buffer reused by every lookup, and
@@ -366,6 +380,7 @@ impl Files {
                 None => Lookup::Refused(Refusal::NotFound),
             },
             Lookup::Directory => Lookup::Directory,
+            Lookup::Listing(dir) => Lookup::Listing(dir),
             Lookup::Refused(status) => Lookup::Refused(status),
         }
     }
@@ -399,6 +414,8 @@ impl Files {
         let (path, meta) = match resolve::on_disk(root, &key[..rel_len], is_dir) {
             Lookup::File(found) => found,
             Lookup::Directory => return Lookup::Directory,
+            Lookup::Listing(dir) if self.list_dirs => return Lookup::Listing(dir),
+            Lookup::Listing(_) => return Lookup::Refused(Refusal::NotFound),
             Lookup::Refused(status) => return Lookup::Refused(status),
         };
         let siblings = SIBLINGS.map(|(ext, _)| resolve::sibling(root, &path, ext));

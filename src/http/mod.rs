@@ -21,6 +21,7 @@ pub mod edge;
 pub mod fields;
 pub mod files;
 pub mod grammar;
+pub mod listing;
 pub mod mime;
 pub mod negotiate;
 pub mod path;

@@ -25,6 +25,9 @@ pub enum Lookup<T> {
     /// A directory named without its trailing slash: the answer is a
     /// redirect to the name with the slash.
     Directory,
+    /// A directory named with its slash and holding no `index.html`: its
+    /// path (listed with `--list-dirs`, 404 otherwise).
+    Listing(PathBuf),
     /// An error to answer.
     Refused(Refusal),
 }
@@ -51,6 +54,14 @@ pub fn on_disk(root: &Path, rel: &[u8], is_dir: bool) -> Lookup<(PathBuf, fs::Me
     let (path, meta) = match stat(path, is_dir) {
         Lookup::File(found) => found,
         Lookup::Directory => return Lookup::Directory,
+        Lookup::Listing(dir) => {
+            // The directory itself must be under the root, as a file must.
+            return match fs::canonicalize(&dir) {
+                Ok(real) if real.starts_with(root) => Lookup::Listing(real),
+                Ok(_) => Lookup::Refused(Refusal::OutsideRoot),
+                Err(_) => Lookup::Refused(Refusal::NotFound),
+            };
+        }
         Lookup::Refused(status) => return Lookup::Refused(status),
     };
     // Symlinks are followed by the kernel; the canonical path says where
@@ -77,6 +88,7 @@ fn stat(path: PathBuf, is_dir: bool) -> Lookup<(PathBuf, fs::Metadata)> {
         return match fs::metadata(&index) {
             Ok(meta) if meta.is_file() => Lookup::File((index, meta)),
             Ok(_) => Lookup::Refused(Refusal::NotFound),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Lookup::Listing(path),
             Err(e) => Lookup::Refused(io_status(&e)),
         };
     }

@@ -74,6 +74,7 @@ impl Site {
             config.cache_total_max,
         )?;
         files.serve_dotfiles(config.dotfiles);
+        files.list_dirs(config.list_dirs);
         files.set_cache_control(config.cache_control.as_deref());
         files.set_ports(ports);
         let mut site = Site::new(files, DateLine::default(), config.limits);
