@@ -38,15 +38,27 @@ fn main() -> std::io::Result<()> {
 }
 
 /// Writes `NAME.1` into OUT_DIR and beside the binary (OUT_DIR is
-/// target/<profile>/build/oneloop-<hash>/out), where the Debian package
-/// takes it from.
+/// target/<profile>/build/oneloop-<hash>/out), with `NAME.1.gz`, which the
+/// Debian package takes (gzip -9, no name or time in the header, so the
+/// same page makes the same bytes).
 fn write_page(cmd: &clap::Command, name: &str, out: &std::path::Path) -> std::io::Result<()> {
     let mut page = Vec::new();
-    clap_mangen::Man::new(cmd.clone()).render(&mut page)?;
+    // The footer names the program and its version on every page.
+    let version = std::env::var("CARGO_PKG_VERSION").unwrap_or_default();
+    clap_mangen::Man::new(cmd.clone())
+        .title(name)
+        .source(format!("oneloop {version}"))
+        .manual("oneloop manual")
+        .render(&mut page)?;
     let page = with_synopsis(&String::from_utf8_lossy(&page), cmd, name);
+    let page = with_sections(&page, name);
     std::fs::write(out.join(format!("{name}.1")), &page)?;
     if let Some(profile) = out.ancestors().nth(3) {
         std::fs::write(profile.join(format!("{name}.1")), &page)?;
+        let file = std::fs::File::create(profile.join(format!("{name}.1.gz")))?;
+        let mut gz = flate2::GzBuilder::new().write(file, flate2::Compression::best());
+        std::io::Write::write_all(&mut gz, page.as_bytes())?;
+        gz.finish()?;
     }
     Ok(())
 }
@@ -70,7 +82,10 @@ fn with_synopsis(page: &str, cmd: &clap::Command, name: &str) -> String {
             .join(" "),
         None => arg.get_id().as_str().to_uppercase(),
     };
-    let mut words = vec![format!("\\fB{}\\fR", esc(name))];
+    // A subcommand's page is named oneloop-serve, but the command is typed
+    // `oneloop serve`.
+    let typed = name.replacen('-', " ", 1);
+    let mut words = vec![format!("\\fB{}\\fR", esc(&typed))];
     for arg in cmd
         .get_arguments()
         .filter(|a| !a.is_hide_set() && !a.is_positional())
@@ -108,6 +123,82 @@ fn with_synopsis(page: &str, cmd: &clap::Command, name: &str) -> String {
         words.push("[\\fIcommand\\fR]".to_string());
     }
     format!("{}{}\n{}", &page[..body], words.join(" "), &page[end..])
+}
+
+/// The sections clap does not write, before VERSION (or at the end):
+/// SIGNALS, ENVIRONMENT, EXIT STATUS, EXAMPLES and SEE ALSO, for the
+/// server's pages and for rdate's.
+fn with_sections(page: &str, name: &str) -> String {
+    const SERVER: &str = r#".SH SIGNALS
+.TP
+\fBSIGTERM\fR, \fBSIGINT\fR
+Drain: close the listeners and idle connections, let responses in flight
+finish (up to \fB\-\-shutdown\-timeout\fR), write out the access log, exit 0.
+A second signal ends the drain at once.
+.TP
+\fBSIGHUP\fR
+Reload every \fB\-\-tls\-cert\fR and \fB\-\-tls\-key\fR pair (open connections
+keep theirs; a pair that fails to load keeps the old set) and reopen the
+access log (for logrotate).
+.SH ENVIRONMENT
+.TP
+\fBRUST_LOG\fR
+What is logged to standard error: \fBinfo\fR (the default) prints the
+start\-up line and the shutdown; \fBdebug\fR adds each connection's
+errors; \fBoneloop=trace\fR narrates the loop. Nothing is printed per request.
+.TP
+\fBLISTEN_PID\fR, \fBLISTEN_FDS\fR, \fBLISTEN_FDNAMES\fR
+Socket activation (sd_listen_fds(3)): sockets named \fBhttp\fR, \fBhttps\fR
+and \fBtime\fR (stream or datagram) are served, and nothing else is bound
+unless \fB\-\-http\fR, \fB\-\-https\fR or \fB\-\-time\fR ask for it.
+.SH EXIT STATUS
+0 after a clean shutdown; 1 when start\-up fails (an option, a file or an
+address that cannot be used: the message names it and says what to do) or
+the poller fails; 2 for a command line clap cannot parse.
+.SH EXAMPLES
+Serve a directory on every interface, HTTP and RFC 868 on their own ports:
+.PP
+.nf
+    oneloop \-\-root /srv/www \-\-http 0.0.0.0:80 \-\-time 0.0.0.0:37 \-\-user nobody
+.fi
+.PP
+HTTPS and HTTP/2, plain HTTP answering with a redirect to them:
+.PP
+.nf
+    oneloop \-\-root /srv/www \-\-https 0.0.0.0:443 \-\-tls\-cert fullchain.pem \\
+        \-\-tls\-key privkey.pem \-\-redirect\-https \-\-hsts 31536000
+.fi
+.PP
+Metrics, a health page and an access log in JSON lines:
+.PP
+.nf
+    oneloop \-\-metrics\-path /metrics \-\-health\-path /healthz \\
+        \-\-access\-log /var/log/oneloop.jsonl \-\-access\-log\-format json
+.fi
+.SH SEE ALSO
+\fBoneloop\-rdate\fR(1), \fBsystemd.socket\fR(5), \fBrdate\fR(8)
+"#;
+    const RDATE: &str = r#".SH EXIT STATUS
+0 when at least one server answered and every name resolved; 1 otherwise;
+2 for a command line clap cannot parse.
+.SH EXAMPLES
+.nf
+    oneloop rdate \-\-port 3737 \-\-both 127.0.0.1 localhost
+    oneloop rdate time.example.net
+    oneloop rdate \-\-udp \-\-timeout 500 \-\-json 192.0.2.1 192.0.2.2
+.fi
+.SH SEE ALSO
+\fBoneloop\fR(1), \fBoneloop\-serve\fR(1), \fBrdate\fR(8)
+"#;
+    let extra = if name == "oneloop-rdate" {
+        RDATE
+    } else {
+        SERVER
+    };
+    match page.find(".SH VERSION") {
+        Some(at) => format!("{}{extra}{}", &page[..at], &page[at..]),
+        None => format!("{page}{extra}"),
+    }
 }
 
 /// Passes the function order to the linker where the linker is lld: Rust's

@@ -9,7 +9,7 @@
 //!
 //! It prints a markdown table with each figure and the server's CPU time per
 //! operation, read from /proc. For the side-by-side comparison with nginx,
-//! lighttpd and h2o, use `shared/bench/compare.py` (see the README).
+//! lighttpd and h2o, use `benches/compare/compare.py` (see the README, Benchmark).
 
 use std::io::Read;
 use std::net::{SocketAddr, TcpStream, UdpSocket};

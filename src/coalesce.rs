@@ -18,7 +18,7 @@
 //! the loop polls without blocking for a short while first (the spin, 50
 //! µs at most, `--spin-us`) and blocks only if nothing came. Keep-alive at
 //! 4 clients went from 44,000 to 149,000 requests a second, median latency
-//! from 71 to 23 µs (README, "Waiting for events").
+//! from 71 to 23 µs (docs/bench/2026-11-30-waiting.md).
 //!
 //! The spin costs CPU, so it is kept only while it pays, the way Linux's
 //! haltpoll governor sizes its own: a spin that found nothing, followed by

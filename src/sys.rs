@@ -397,11 +397,14 @@ pub fn each_entry(
             libc::S_IFREG => false,
             _ => continue,
         };
+        // time_t is 32 bits on armhf.
+        #[allow(clippy::useless_conversion)]
+        let modified = i64::from(st.st_mtime);
         let entry = DirEntry {
             name: bytes,
             dir,
             size: st.st_size as u64,
-            modified: st.st_mtime,
+            modified,
         };
         if !f(entry) {
             break;

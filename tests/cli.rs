@@ -117,9 +117,9 @@ fn options_in_help() -> Vec<String> {
 }
 
 #[test]
-fn the_readme_options_table_lists_what_help_shows() {
+fn the_reference_options_table_lists_what_help_shows() {
     let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/reference.md")).unwrap();
     let table: Vec<String> = readme
         .lines()
         .skip_while(|l| !l.starts_with("## Options"))
@@ -132,13 +132,13 @@ fn the_readme_options_table_lists_what_help_shows() {
     for option in &help {
         assert!(
             table.contains(option),
-            "the README's options table lacks {option}"
+            "docs/reference.md's options table lacks {option}"
         );
     }
     for option in &table {
         assert!(
             help.contains(option),
-            "the README lists {option}, which --help does not"
+            "docs/reference.md lists {option}, which --help does not"
         );
     }
 }
@@ -633,6 +633,40 @@ fn every_command_has_a_man_page_and_its_synopsis_names_the_values() {
             !synopsis.contains("[\\fB\\-\\-http\\fR]"),
             "{name}: {synopsis}"
         );
+        // The command as typed: `oneloop serve`, not the page's name.
+        let typed = name.replacen('-', " ", 1).replace('-', "\\-");
+        assert!(
+            synopsis.contains(&format!(".SH SYNOPSIS\n\\fB{typed}\\fR ")),
+            "{name}: {synopsis}"
+        );
+        // The footer names the program and its version.
+        let title = page.lines().find(|l| l.starts_with(".TH ")).unwrap();
+        let version = env!("CARGO_PKG_VERSION");
+        assert!(
+            title.contains(&format!("\"oneloop {version}\"")),
+            "{name}: {title}"
+        );
+        let sections: &[&str] = match name {
+            "oneloop-rdate" => &["EXIT STATUS", "EXAMPLES", "SEE ALSO"],
+            _ => &[
+                "SIGNALS",
+                "ENVIRONMENT",
+                "EXIT STATUS",
+                "EXAMPLES",
+                "SEE ALSO",
+            ],
+        };
+        for section in sections {
+            assert!(
+                page.contains(&format!(".SH {section}\n")),
+                "{name} has no {section}"
+            );
+        }
+        if name != "oneloop-rdate" {
+            for word in ["RUST_LOG", "LISTEN_FDNAMES", "SIGHUP", "SIGTERM"] {
+                assert!(page.contains(word), "{name} does not mention {word}");
+            }
+        }
     }
     assert!(
         main.contains("rdate"),

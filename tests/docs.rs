@@ -47,7 +47,10 @@ fn the_memory_chart_draws_bars_proportional_to_rss() {
         .arg(&out)
         .status();
     let Ok(status) = status else {
-        eprintln!("skipped: no python3");
+        common::skip(
+            "ONELOOP_REQUIRE_PYTHON",
+            "no python3 (apt-get install python3)",
+        );
         return;
     };
     assert!(status.success());
@@ -99,47 +102,94 @@ fn kubernetes_validate(files: &[std::path::PathBuf]) -> Option<std::process::Out
     }
 }
 
+/// The base and the HTTPS overlay merged as kustomize merges them (a
+/// strategic merge: lists of containers, ports, mounts and volumes by
+/// their keys, `args` replaced whole), written beside the other files, so
+/// the overlay's result is checked against the API's schemas too.
+const MERGE: &str = r#"
+import sys, yaml
+base, patch, out = sys.argv[1:4]
+KEYS = {"containers": "name", "volumeMounts": "mountPath", "volumes": "name"}
+def merge(a, b, key=None):
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k, v in b.items():
+            a[k] = merge(a[k], v, k) if k in a else v
+        return a
+    if isinstance(a, list) and isinstance(b, list) and (key in KEYS or key == "ports"):
+        # A container's ports merge by containerPort, a Service's by port.
+        field = KEYS.get(key) or ("containerPort" if b and "containerPort" in b[0] else "port")
+        for item in b:
+            same = [x for x in a if x.get(field) == item.get(field)]
+            if same:
+                merge(same[0], item)
+            else:
+                a.append(item)
+        return a
+    return b
+docs = [merge(yaml.safe_load(open(base)), yaml.safe_load(open(patch)))]
+yaml.safe_dump(docs[0], open(out, "w"))
+"#;
+
 #[test]
 fn the_kubernetes_manifests_validate_and_say_what_the_server_needs() {
     let dir = Path::new(ROOT).join("contrib/kubernetes");
+    let https = dir.join("https");
+    let read = |path: &Path| std::fs::read_to_string(path).unwrap();
     // No manifest carries certificate or key text: a placeholder that
     // cannot load made every pod restart forever. The Secret is made from
-    // the user's own files, by the command the README gives, under the
-    // name the Deployment mounts.
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let path = entry.unwrap().path();
-        let text = std::fs::read_to_string(&path).unwrap();
-        assert!(
-            !text.contains("-----BEGIN"),
-            "{} holds PEM text",
-            path.display()
-        );
+    // the user's own files, by the command the README gives.
+    for d in [&dir, &https] {
+        for entry in std::fs::read_dir(d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_file() {
+                assert!(!read(&path).contains("-----BEGIN"), "{}", path.display());
+            }
+        }
     }
-    let readme = std::fs::read_to_string(Path::new(ROOT).join("README.md")).unwrap();
+    // The base starts with `kubectl apply -k` alone: it needs no Secret.
+    let readme = read(&Path::new(ROOT).join("README.md"));
+    let base_apply = readme
+        .find("kubectl apply -k contrib/kubernetes ")
+        .expect("the README applies the base");
     let create = readme
         .find("kubectl create secret tls oneloop-tls --cert=")
         .expect("the README says how to make the Secret");
-    let apply = readme.find("kubectl apply -k contrib/kubernetes").unwrap();
-    assert!(create < apply, "the Secret comes first");
-    let kustomization = std::fs::read_to_string(dir.join("kustomization.yaml")).unwrap();
+    let overlay_apply = readme
+        .find("kubectl apply -k contrib/kubernetes/https")
+        .unwrap();
+    assert!(base_apply < create && create < overlay_apply);
+    let kustomization = read(&dir.join("kustomization.yaml"));
     assert!(
-        kustomization.contains("- name: localhost/oneloop"),
+        kustomization.contains("1.29"),
+        "the minimum version is stated"
+    );
+    assert!(
+        kustomization.contains("images:\n  - name: localhost/oneloop\n    newName: "),
         "{kustomization}"
     );
     let files: Vec<_> = ["deployment", "service", "pdb", "hpa", "site"]
         .iter()
         .map(|f| dir.join(format!("{f}.yaml")))
         .collect();
-    let deployment = std::fs::read_to_string(&files[0]).unwrap();
-    assert!(
-        deployment.contains("secretName: oneloop-tls"),
-        "{deployment}"
-    );
+    let deployment = read(&files[0]);
     assert!(
         deployment.contains("image: localhost/oneloop:"),
         "{deployment}"
     );
-    // What the manifests promise, read from them.
+    assert!(
+        !deployment.contains("secretName"),
+        "the base needs a Secret"
+    );
+    let args: Vec<&str> = (deployment.lines())
+        .map(str::trim)
+        .filter(|l| l.starts_with("- --"))
+        .collect();
+    for absent in ["--tls-", "--https", "--metrics-path"] {
+        assert!(
+            !args.iter().any(|a| a.contains(absent)),
+            "the base has {absent}"
+        );
+    }
     for needle in [
         "--health-path=/healthz",
         "path: /healthz",
@@ -153,24 +203,67 @@ fn the_kubernetes_manifests_validate_and_say_what_the_server_needs() {
             "deployment.yaml lacks {needle}"
         );
     }
-    let number = |key: &str| -> u64 {
-        let at = deployment.find(key).unwrap_or_else(|| panic!("{key}")) + key.len();
-        let digits: String = deployment[at..]
+    let number = |text: &str, key: &str| -> u64 {
+        let at = text.find(key).unwrap_or_else(|| panic!("{key}")) + key.len();
+        let digits: String = text[at..]
             .chars()
             .skip_while(|c| !c.is_ascii_digit())
             .take_while(char::is_ascii_digit)
             .collect();
         digits.parse().unwrap()
     };
-    let grace = number("terminationGracePeriodSeconds:");
-    let drain = number("--shutdown-timeout=");
-    let pause = number("seconds:");
+    let grace = number(&deployment, "terminationGracePeriodSeconds:");
+    let drain = number(&deployment, "--shutdown-timeout=");
+    let pause = number(&deployment, "seconds:");
     assert!(
         grace > drain + pause,
         "grace {grace} s for a {drain} s drain after {pause} s"
     );
-    let service = std::fs::read_to_string(&files[1]).unwrap();
+    // One slow answer fails no probe.
+    let readiness = &deployment[deployment.find("readinessProbe:").unwrap()..];
+    assert!(number(readiness, "timeoutSeconds:") >= 2);
+    assert!(number(readiness, "failureThreshold:") >= 2);
+    // The autoscaler's threshold is a busy loop's, not an idle one's.
+    let hpa = read(&files[3]);
+    assert!(!hpa.contains("averageUtilization"), "{hpa}");
+    assert!(number(&hpa, "averageValue:") >= 300, "{hpa}");
+    // The base Service: HTTP and RFC 868, no HTTPS (the overlay's).
+    let service = read(&files[1]);
     assert!(service.contains("protocol: UDP") && service.contains("protocol: TCP"));
+    assert!(!service.contains("443"), "{service}");
+    // The overlay: the Secret, readable by the pod's uid, and every
+    // argument of the base (a patch replaces `args` whole).
+    let patch = read(&https.join("deployment.yaml"));
+    for needle in [
+        "secretName: oneloop-tls",
+        "defaultMode: 0440",
+        "fsGroup: 65534",
+        "--https=0.0.0.0:8443",
+    ] {
+        assert!(
+            patch.contains(needle),
+            "https/deployment.yaml lacks {needle}"
+        );
+    }
+    for arg in &args {
+        assert!(patch.contains(arg), "the overlay drops {arg}");
+    }
+    assert!(read(&https.join("service.yaml")).contains("port: 443"));
+    // The memory figures in the comments are the README's.
+    for (scenario, word) in [
+        ("mem10k", "10,000 idle HTTP"),
+        ("tls-mem", "5,000 idle HTTPS"),
+        ("h2-mem", "5,000 idle HTTP/2"),
+    ] {
+        let figure = readme_figure(&readme, scenario, "project");
+        let said = format!("{word} connections in {figure} KiB");
+        let flat = deployment.replace("\n# ", " ");
+        assert!(
+            flat.contains(&said) || flat.contains(&format!("{word} ones in {figure} KiB")),
+            "deployment.yaml does not say {said:?}"
+        );
+    }
+
     let Some(out) = kubernetes_validate(&files) else {
         return;
     };
@@ -186,18 +279,63 @@ fn the_kubernetes_manifests_validate_and_say_what_the_server_needs() {
         files.len(),
         "{said}"
     );
+    // The overlay's result, merged, validates too.
+    let tmp = common::TempDir::new("kube-overlay");
+    let merged: Vec<_> = ["deployment", "service"]
+        .iter()
+        .map(|name| {
+            let out = tmp.path().join(format!("{name}.yaml"));
+            let status = Command::new("python3")
+                .args(["-c", MERGE])
+                .arg(dir.join(format!("{name}.yaml")))
+                .arg(https.join(format!("{name}.yaml")))
+                .arg(&out)
+                .status()
+                .unwrap();
+            assert!(status.success(), "merging {name}");
+            out
+        })
+        .collect();
+    let merged_deployment = read(&merged[0]);
+    assert!(merged_deployment.contains("secretName: oneloop-tls"));
+    assert!(merged_deployment.contains("containerPort: 8080"));
+    assert!(merged_deployment.contains("containerPort: 8443"));
+    let out = kubernetes_validate(&merged).unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // The checker can fail: a misspelt field does not pass.
-    let bad = std::env::temp_dir().join(format!("oneloop-bad-{}.yaml", std::process::id()));
+    let bad = tmp.path().join("bad.yaml");
     std::fs::write(
         &bad,
         deployment.replace("readOnlyRootFilesystem", "readOnlyRootFilesytem"),
     )
     .unwrap();
     let out = kubernetes_validate(std::slice::from_ref(&bad)).unwrap();
-    let _ = std::fs::remove_file(&bad);
     let said =
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(said.contains("did not validate"), "{said}");
+}
+
+/// The figure in the README's benchmark table for `scenario`'s first row,
+/// in `column` (as the table prints it, with its commas).
+fn readme_figure(readme: &str, scenario: &str, column: &str) -> String {
+    let table = &readme[readme.find("\n## Benchmark").expect("a Benchmark section")..];
+    let header = table
+        .lines()
+        .find(|l| l.starts_with("| scenario |"))
+        .expect("a table");
+    let at = header
+        .split('|')
+        .position(|c| c.trim() == column)
+        .unwrap_or_else(|| panic!("no {column} column"));
+    let row = table
+        .lines()
+        .find(|l| l.starts_with(&format!("| {scenario} |")))
+        .unwrap_or_else(|| panic!("no {scenario} row"));
+    row.split('|').nth(at).unwrap().trim().to_string()
 }
 
 #[test]
@@ -219,7 +357,10 @@ fn the_wrk_start_up_script_applies_wrks_correction() {
         .output();
     let _ = std::fs::remove_file(&log);
     let Ok(out) = out else {
-        eprintln!("skipped: no python3");
+        common::skip(
+            "ONELOOP_REQUIRE_PYTHON",
+            "no python3 (apt-get install python3)",
+        );
         return;
     };
     let said = String::from_utf8_lossy(&out.stdout);
@@ -273,4 +414,124 @@ fn a_skipped_test_is_seen_and_fails_under_ci() {
     assert!(String::from_utf8_lossy(&ci.stdout).contains("required here"));
     // CI=false is not CI.
     assert!(probe(Some("false")).status.success());
+}
+
+/// What the README says of the build holds: the default ports, the
+/// version in its commands, the lessons and their ports, the image's
+/// ports, the Kubernetes version, and a benchmark table that is the
+/// named run's, number for number. It names no issue and no internal
+/// label for a run.
+#[test]
+fn the_readme_says_what_the_build_makes() {
+    let readme = std::fs::read_to_string(Path::new(ROOT).join("README.md")).unwrap();
+    let first = &readme[..readme.find("\n## ").unwrap()];
+    assert!(first.contains(&format!("HTTP on {}", oneloop::config::DEFAULT_HTTP)));
+    assert!(first.contains(&format!("RFC 868 on {}", oneloop::config::DEFAULT_TIME)));
+    let version = env!("CARGO_PKG_VERSION");
+    for (at, _) in readme.match_indices("oneloop_") {
+        let named = &readme[at + 8..];
+        assert!(
+            named.starts_with(version),
+            "a package of another version: {}",
+            &named[..12]
+        );
+    }
+    for (at, _) in readme.match_indices("oneloop:") {
+        let tag = &readme[at + 8..];
+        if tag.starts_with(|c: char| c.is_ascii_digit()) {
+            assert!(tag.starts_with(version), "an image of another version");
+        }
+    }
+    // Seven lessons, each on the port its file says.
+    let lessons: Vec<_> = std::fs::read_dir(Path::new(ROOT).join("examples"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("lesson")
+        })
+        .collect();
+    assert!(readme.contains("**Seven lessons**"));
+    assert_eq!(lessons.len(), 7);
+    for lesson in &lessons {
+        let name = lesson.file_stem().unwrap().to_str().unwrap();
+        let row = readme
+            .lines()
+            .find(|l| l.contains(&format!("`cargo run --example {name}`")))
+            .unwrap_or_else(|| panic!("no row for {name}"));
+        let addr = &row[row.find("(127.0.0.1:").unwrap() + 1..];
+        let addr = &addr[..addr.find(')').unwrap()];
+        let source = std::fs::read_to_string(lesson).unwrap();
+        assert!(source.contains(addr), "{name} does not listen on {addr}");
+    }
+    // The image's ports.
+    let containerfile =
+        std::fs::read_to_string(Path::new(ROOT).join("contrib/container/Containerfile")).unwrap();
+    assert!(readme.contains("on ports 8080, 8443 and\n  3737 (TCP and UDP)"));
+    assert!(containerfile.contains("EXPOSE 8080/tcp 8443/tcp 3737/tcp 3737/udp"));
+    // The Kubernetes version.
+    let kustomization =
+        std::fs::read_to_string(Path::new(ROOT).join("contrib/kubernetes/kustomization.yaml"))
+            .unwrap();
+    assert!(
+        readme.contains("**Kubernetes 1.29 or later**") && kustomization.contains("1.29 or later")
+    );
+    // The benchmark table is its run's, as the referee prints it.
+    let bench = &readme[readme.find("\n## Benchmark").unwrap()..];
+    let bench = &bench[..bench[1..].find("\n## ").unwrap()];
+    let json = bench
+        .split(|c: char| c.is_whitespace() || c == '`' || c == '(' || c == ')')
+        .find(|w| w.starts_with("docs/bench/") && w.ends_with(".json"))
+        .expect("the Benchmark section names its run's JSON");
+    assert!(
+        bench.contains("python3 benches/compare/compare.py"),
+        "the command that made it"
+    );
+    let out = Command::new("python3")
+        .arg(Path::new(ROOT).join("benches/compare/compare.py"))
+        .args(["--table", json])
+        .current_dir(ROOT)
+        .output();
+    let Ok(out) = out else {
+        common::skip(
+            "ONELOOP_REQUIRE_PYTHON",
+            "no python3 (apt-get install python3)",
+        );
+        return;
+    };
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = String::from_utf8_lossy(&out.stdout);
+    let rows = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| l.starts_with("| "))
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(
+        rows(bench),
+        rows(&printed),
+        "the README's table is not {json}'s"
+    );
+    let chart = json.replace(".json", ".svg");
+    assert!(
+        bench.contains(&format!("({chart})")),
+        "the chart of the same run"
+    );
+    assert!(Path::new(ROOT).join(&chart).exists());
+    // Nothing internal.
+    let lower = readme.to_lowercase();
+    for word in ["issue ", "issues/", "stop2", "stop3"] {
+        assert!(!lower.contains(word), "the README says {word:?}");
+    }
+    let numbered = readme
+        .match_indices('#')
+        .any(|(at, _)| readme[at + 1..].starts_with(|c: char| c.is_ascii_digit()));
+    assert!(!numbered, "the README names a number with #");
 }

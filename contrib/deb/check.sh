@@ -25,19 +25,50 @@ done
 for named in $(man oneloop oneloop-serve oneloop-rdate 2>/dev/null | grep -o 'oneloop-[a-z]*([0-9])' | sort -u); do
     man -w "${named%%(*}" >/dev/null 2>&1 || fail "a page names $named, which is not installed"
 done
-for doc in README.md copyright LICENSE-MIT LICENSE-APACHE; do
+for doc in README.md copyright; do
     [ -f "/usr/share/doc/oneloop/$doc" ] || fail "no /usr/share/doc/oneloop/$doc"
 done
 # Cargo.toml says MIT OR Apache-2.0: the package carries both.
 for licence in "License: MIT" "License: Apache-2.0"; do
     grep -qx "$licence" /usr/share/doc/oneloop/copyright || fail "copyright has no '$licence' paragraph"
 done
-cmp -s LICENSE-APACHE /usr/share/doc/oneloop/LICENSE-APACHE || fail "LICENSE-APACHE differs"
-[ -f /var/www/oneloop/index.html ] || fail "no default site"
+# The package owns nothing under /var/www: the units serve the embedded
+# site until a drop-in names a root, so an upgrade loses no edit.
+! dpkg -L oneloop | grep -q '^/var/www' || fail "the package ships files under /var/www"
+# Man pages and the changelog gzipped, as Debian policy asks.
+for name in oneloop oneloop-serve oneloop-rdate; do
+    [ -f "/usr/share/man/man1/$name.1.gz" ] || fail "no /usr/share/man/man1/$name.1.gz"
+done
+[ -f /usr/share/doc/oneloop/changelog.Debian.gz ] || fail "no changelog.Debian.gz"
+# The maintainer scripts cargo-deb wrote from the units: systemd told of
+# them on install, the service stopped on removal.
+scripts=$(mktemp -d)
+dpkg-deb -e "$deb" "$scripts"
+grep -q 'daemon-reload' "$scripts/postinst" || fail "postinst does not reload systemd"
+grep -q 'deb-systemd-invoke stop' "$scripts/prerm" || fail "prerm does not stop the units"
+for unit in oneloop.service oneloop.socket oneloop-time.socket oneloop-https.socket; do
+    grep -q "$unit" "$scripts/prerm" || fail "prerm does not stop $unit"
+done
+# Enabling happens only where the administrator had enabled the unit
+# before (an upgrade); a disabled unit is not started (deb-systemd-invoke).
+[ "$(grep -c 'deb-systemd-helper enable' "$scripts/postinst")" = "$(grep -c 'was-enabled' "$scripts/postinst")" ] \
+    || fail "postinst enables a unit the administrator did not"
+rm -rf "$scripts"
+# The Description's first line (the synopsis) under 80 characters.
+synopsis=$(dpkg-deb -f "$deb" Description | head -1)
+[ "${#synopsis}" -lt 80 ] || fail "synopsis of ${#synopsis} characters: $synopsis"
+# lintian, when installed (CI installs it): no error and no warning.
+if command -v lintian >/dev/null 2>&1; then
+    lint=$(lintian --fail-on error,warning "$deb" 2>&1) || fail "lintian: $lint"
+fi
 units=(oneloop.socket oneloop-time.socket oneloop-https.socket oneloop.service oneloop@.service)
 for unit in "${units[@]}"; do
     [ -f "/lib/systemd/system/$unit" ] || fail "no $unit"
 done
+# Those five and no other (cargo-deb's unit matching once copied the
+# service under the sockets' names).
+installed=$(dpkg -L oneloop | grep -c '/systemd/system/.')
+[ "$installed" = "${#units[@]}" ] || fail "$installed units installed: $(dpkg -L oneloop | grep /systemd/system/)"
 # The template is verified as an instance (its CPUAffinity is %i).
 verified=$(cd /lib/systemd/system && systemd-analyze verify oneloop.socket oneloop-time.socket \
     oneloop-https.socket oneloop.service oneloop@0.service 2>&1) || fail "systemd-analyze verify: $verified"
@@ -46,4 +77,4 @@ verified=$(cd /lib/systemd/system && systemd-analyze verify oneloop.socket onelo
 dpkg -r oneloop >/dev/null
 [ ! -e /usr/bin/oneloop ] || fail "dpkg -r left /usr/bin/oneloop"
 [ ! -e /lib/systemd/system/oneloop.service ] || fail "dpkg -r left the units"
-echo "deb check: $(basename "$deb") installs /usr/bin/oneloop ($version, $size bytes), $page, the docs, the site and five units that systemd-analyze verifies; dpkg -r removes them"
+echo "deb check: $(basename "$deb") installs /usr/bin/oneloop ($version, $size bytes), $page, the docs, the changelog and five units that systemd-analyze verifies, no file under /var/www, maintainer scripts that enable nothing, lintian clean; dpkg -r removes them"
