@@ -1,4 +1,4 @@
-//! The access log: Combined Log Format lines into a buffer, written once a second; %b as sent.
+//! The access log: Combined Log Format or JSON lines into a buffer, written once a second; %b as sent.
 //!
 //! The access log: one line per HTTP response in the Combined Log Format,
 //!
