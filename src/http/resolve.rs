@@ -26,8 +26,10 @@ pub enum Lookup<T> {
     /// redirect to the name with the slash.
     Directory,
     /// A directory named with its slash and holding no `index.html`: its
-    /// path (listed with `--list-dirs`, 404 otherwise).
-    Listing(PathBuf),
+    /// path (listed with `--list-dirs`, 404 otherwise). Boxed: the lookup
+    /// of every request carries this type, and a path inline would double
+    /// its size.
+    Listing(Box<Path>),
     /// An error to answer.
     Refused(Refusal),
 }
@@ -57,7 +59,7 @@ pub fn on_disk(root: &Path, rel: &[u8], is_dir: bool) -> Lookup<(PathBuf, fs::Me
         Lookup::Listing(dir) => {
             // The directory itself must be under the root, as a file must.
             return match fs::canonicalize(&dir) {
-                Ok(real) if real.starts_with(root) => Lookup::Listing(real),
+                Ok(real) if real.starts_with(root) => Lookup::Listing(real.into_boxed_path()),
                 Ok(_) => Lookup::Refused(Refusal::OutsideRoot),
                 Err(_) => Lookup::Refused(Refusal::NotFound),
             };
@@ -88,7 +90,9 @@ fn stat(path: PathBuf, is_dir: bool) -> Lookup<(PathBuf, fs::Metadata)> {
         return match fs::metadata(&index) {
             Ok(meta) if meta.is_file() => Lookup::File((index, meta)),
             Ok(_) => Lookup::Refused(Refusal::NotFound),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Lookup::Listing(path),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                Lookup::Listing(path.into_boxed_path())
+            }
             Err(e) => Lookup::Refused(io_status(&e)),
         };
     }
