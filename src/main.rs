@@ -96,17 +96,6 @@ impl Serve {
             .ok()
             .and_then(|p| p.parse::<u32>().ok())
             == Some(std::process::id());
-        // A pair with nowhere to serve it would start plain HTTP alone, and
-        // the user would find out from a browser.
-        let https_passed = activated
-            && std::env::var("LISTEN_FDNAMES").is_ok_and(|n| n.split(':').any(|n| n == "https"));
-        if !self.tls_cert.is_empty() && self.https.is_empty() && !https_passed {
-            return Err(
-                "--tls-cert and --tls-key are given but nothing serves HTTPS: \
-                 add --https ADDR (e.g. --https 0.0.0.0:443), or leave them out"
-                    .to_string(),
-            );
-        }
         let tls = (self.tls_cert.iter().zip(&self.tls_key))
             .map(|(cert, key)| config::CertPair {
                 cert: cert.clone(),
@@ -301,6 +290,16 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // A pair with nowhere to serve it would start plain HTTP alone, and the
+    // user would find out from a browser. Judged from what was bound, so an
+    // `https` socket from systemd counts as --https does.
+    if !config.tls.is_empty() && server.https_addrs().is_empty() {
+        log::error!(
+            "--tls-cert and --tls-key are given but nothing serves HTTPS: \
+             add --https ADDR (e.g. --https 0.0.0.0:443), or leave them out"
+        );
+        return ExitCode::FAILURE;
+    }
     if let Some(name) = &user
         && let Err(e) = oneloop::sys::become_user(name)
     {
