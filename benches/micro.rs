@@ -16,9 +16,10 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use oneloop::Limits;
 use oneloop::date::DateLine;
 use oneloop::http::files::Files;
-use oneloop::http::site::{SessionLoan, Site};
+use oneloop::http::session::{Session, SessionLoan};
+use oneloop::http::site::Site;
 use oneloop::http1::request;
-use oneloop::http1::session::Session;
+use oneloop::http1::session::H1Session;
 use oneloop::ops::Ops;
 use oneloop::out::{Chunk, OutQueue};
 use oneloop::stream::Stream;
@@ -92,7 +93,7 @@ fn respond(c: &mut Criterion) {
         g.throughput(Throughput::Bytes(input.len() as u64));
         g.bench_function(name, |b| {
             b.iter(|| {
-                let mut session = Session::default();
+                let mut session = H1Session::default();
                 let used = session.on_input(black_box(input), &mut loan, &mut out);
                 let _ = out.flush(&mut sink, &mut 0);
                 used

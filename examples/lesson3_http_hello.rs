@@ -35,7 +35,7 @@
 //!
 //! This lesson reads no request bodies (a request with one gets 400 and a
 //! close); `src/http1/body.rs` skips them exactly. Grown into:
-//! `src/http/conn.rs` (the socket side), `src/http1/session.rs` (the
+//! `src/conn/` (the socket side), `src/http1/session.rs` (the
 //! exchange), `src/http1/request.rs` (parsing). Next: lesson 4 answers
 //! pipelined requests with one vectored write and no copies.
 

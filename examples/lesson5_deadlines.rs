@@ -36,7 +36,7 @@
 //! need a search; skipping costs nothing.
 //!
 //! Grown into: `src/timers.rs` (the wheel, 512 buckets), the deadline rules
-//! in `src/http/conn.rs` (idle, head, send, lingering close; a connection
+//! in `src/conn/work.rs` (idle, head, send, lingering close; a connection
 //! keeps one entry and moves it lazily), and `Server::expire` in
 //! `src/server.rs`. That is the whole shape of the real server: from here,
 //! read `docs/ARCHITECTURE.md` and `src/server.rs` top to bottom.

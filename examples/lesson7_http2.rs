@@ -51,7 +51,7 @@
 //!
 //! Grown into: `src/http2/` (`frame.rs`, `hpack.rs`, `session.rs`: this
 //! file's `Conn::on_frame` and `send_data`, made complete), chosen per
-//! connection in `src/http/conn.rs` by ALPN or by the preface.
+//! connection in `src/conn/protocol.rs` by ALPN or by the preface.
 
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;

@@ -18,9 +18,8 @@ use std::time::{Duration, Instant};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Registry, Token};
 
+use crate::conn::{Conn, ConnLoan, Next, Transport};
 use crate::conns::Conns;
-use crate::conns::Transport;
-use crate::http::conn::{Conn, ConnLoan, Next};
 use crate::metrics::Metrics;
 use crate::sys::{interrupted, would_block};
 

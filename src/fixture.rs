@@ -347,7 +347,7 @@ pub struct World {
     pub buf: Vec<u8>,
     pub site: crate::http::site::Site,
     pub ops: crate::ops::Ops,
-    pub pool: crate::http::conn::WorkPool,
+    pub pool: crate::conn::WorkPool,
     pub t0: std::time::Instant,
 }
 
@@ -358,14 +358,14 @@ impl World {
             buf: vec![0; buf],
             site: site(),
             ops: crate::ops::Ops::default(),
-            pool: crate::http::conn::WorkPool::default(),
+            pool: crate::conn::WorkPool::default(),
             t0: std::time::Instant::now(),
         }
     }
 
     /// The loan at `ms` milliseconds after `t0`.
-    pub fn at(&mut self, ms: u64) -> crate::http::conn::ConnLoan<'_> {
-        crate::http::conn::ConnLoan {
+    pub fn at(&mut self, ms: u64) -> crate::conn::ConnLoan<'_> {
+        crate::conn::ConnLoan {
             buf: &mut self.buf,
             site: &mut self.site,
             ops: &mut self.ops,

@@ -12,7 +12,7 @@
 //! ```text
 //!            ┌──────────────────── mio::Poll (epoll, edge-triggered) ───────────────────┐
 //!            │                                                                          │
-//!   HTTP(S) listener ─accept─► conns[k]: Conn ─read─► Session ─► OutQueue ─writev/sendfile─►
+//!   HTTP(S) listener ─accept─► conns[k]: Conn ─read─► H1Session ─► OutQueue ─writev/sendfile─►
 //!   time listener ──accept──► 4 bytes, close          (HTTP/1.x or HTTP/2; files, answers)
 //!   time UDP      ──recvmmsg─► 4 bytes each, sendmmsg
 //!   signals/waker ──► drain and exit
@@ -21,16 +21,18 @@
 //! The layers (`docs/ARCHITECTURE.md` draws them, with the table of what
 //! each may import that `tests/architecture.rs` holds the code to):
 //!
-//! - **Loop**: [`server`], [`accept`], [`conns`] (the slab, and the
-//!   [`Transport`](conns::Transport) under each connection), [`timers`],
-//!   [`listeners`], [`coalesce`]. It owns every socket and the poller, and
-//!   registers and arms what the connections ask for.
-//! - **Http**: [`http`] (what a request means, and the connection),
-//!   [`http1`] and [`http2`] (how each protocol frames it). A connection
-//!   ([`http::conn`]) returns the interest and deadline it needs; its
-//!   session ([`http1::session`] or [`http2::session`]) is pure (bytes in,
-//!   responses queued) apart from asking the file cache, whose misses
-//!   `stat` and `open` files, once per file.
+//! - **Loop**: [`server`], [`accept`], [`conns`] (the slab and the wheel),
+//!   [`timers`], [`listeners`], [`coalesce`]. It owns every socket and the
+//!   poller, and registers and arms what the connections ask for.
+//! - **Conn**: [`conn`], one connection whatever it speaks: its
+//!   [`Transport`](conn::Transport) (TCP, or TLS over it), the edges, the
+//!   pooled state, and the [`Protocol`](conn::protocol::Protocol) chosen by
+//!   ALPN or the first bytes. It returns the interest and deadline it needs.
+//! - **Http**: [`http1`] and [`http2`], how each protocol frames a request
+//!   and its answer, each a [`Session`](http::session::Session) (bytes in,
+//!   answers queued) that never imports the other; and [`http`], what a
+//!   request means and the one answer, whatever frames it: pure apart from
+//!   the file cache, whose misses `stat` and `open` files, once per file.
 //! - **Tls**: [`tls`], one more [`stream::Stream`] between the connection
 //!   and the socket.
 //! - **Out**: [`out`] (the chunk queue) and [`stream`] (the trait under a
@@ -58,6 +60,7 @@ pub mod access_log;
 pub mod batch;
 pub mod coalesce;
 pub mod config;
+pub mod conn;
 pub mod conns;
 pub mod date;
 #[cfg(test)]

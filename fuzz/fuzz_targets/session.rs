@@ -9,8 +9,9 @@ use libfuzzer_sys::fuzz_target;
 use oneloop::Limits;
 use oneloop::date::DateLine;
 use oneloop::http::files::Files;
-use oneloop::http::site::{SessionLoan, Site};
-use oneloop::http1::session::Session;
+use oneloop::http::session::{Session, SessionLoan};
+use oneloop::http::site::Site;
+use oneloop::http1::session::H1Session;
 use oneloop::ops::Ops;
 use oneloop::out::OutQueue;
 
@@ -28,7 +29,7 @@ fn run(input: &[u8], cut: usize) -> usize {
         client: 0,
         secure: false,
     };
-    let mut session = Session::default();
+    let mut session = H1Session::default();
     let mut out = OutQueue::default();
     let mut kept = input[..cut].to_vec();
     let used = session.on_input(&kept, &mut ctx, &mut out);

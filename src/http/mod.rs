@@ -10,14 +10,12 @@
 //! every session is lent to do so.
 //!
 //! How the answer is framed lives beside this room: HTTP/1.x in
-//! [`crate::http1`], HTTP/2 in [`crate::http2`]. The connection that carries
-//! either over a socket is here too ([`conn`], with [`edge`] and [`pool`]):
-//! it chooses the protocol by ALPN or by the first bytes.
+//! [`crate::http1`], HTTP/2 in [`crate::http2`], each a [`session`] the
+//! connection above (`crate::conn`) drives; it chooses the protocol by ALPN
+//! or by the first bytes.
 
 pub mod answer;
 pub mod conditional;
-pub mod conn;
-pub mod edge;
 pub mod fields;
 pub mod files;
 pub mod grammar;
@@ -25,9 +23,9 @@ pub mod listing;
 pub mod mime;
 pub mod negotiate;
 pub mod path;
-pub mod pool;
 pub mod range;
 pub mod resolve;
+pub mod session;
 pub mod site;
 pub mod status;
 pub mod welcome;

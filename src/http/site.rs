@@ -1,23 +1,17 @@
-//! The Site (files, routes, limits, the Date line, canned heads) and the SessionLoan.
+//! The Site: files, routes, limits, the Date line, canned heads.
 //!
 //! What a connection is lent to answer requests, whatever the protocol:
 //! the [`Site`] (files, routes, limits, the `Date` line, the pre-rendered
-//! HTTP/1.x heads) and, per batch of input, the [`SessionLoan`] around it (the
-//! counters and the access log, which connection, whether it is HTTPS).
-//! HTTP/1.x's session (`crate::http1::session`) and HTTP/2's
-//! (`crate::http2::session`) both read it.
+//! heads). Each session reads it through its
+//! [`SessionLoan`](crate::http::session::SessionLoan).
 
 use std::rc::Rc;
 
-use crate::access_log::Line;
 use crate::config::Limits;
 use crate::date::DateLine;
 use crate::http::answer::Routes;
-use crate::http::fields::Fields;
 use crate::http::files::Files;
-use crate::http::status::Status;
 use crate::http1::heads::Canned;
-use crate::ops::Ops;
 
 /// What every session reads: the site being served. The files, the
 /// pre-rendered responses, the current `Date` line and the limits.
@@ -125,42 +119,5 @@ impl Site {
     /// The current Unix second (0 if the clock cannot tell).
     pub(crate) fn now(&self) -> u64 {
         self.date.second().unwrap_or(0)
-    }
-}
-
-/// What a connection lends its session for one batch of input (cut from
-/// its own [`crate::http::conn::ConnLoan`]): the site it serves, where it
-/// reports each response, and which connection it is.
-pub struct SessionLoan<'a> {
-    /// The site.
-    pub site: &'a mut Site,
-    /// The counters and the access log.
-    pub ops: &'a mut Ops,
-    /// The connection's slab key (the access log keys peers by it).
-    pub client: usize,
-    /// Whether the connection is HTTPS.
-    pub secure: bool,
-}
-
-impl SessionLoan<'_> {
-    /// Counts a response and logs it. `head` is the request head (or what
-    /// arrived of it, for a malformed one); `end`, where the response ends
-    /// in the connection's output.
-    pub(crate) fn record(
-        &mut self,
-        head: &[u8],
-        (status, body_bytes): (Status, u64),
-        end: u64,
-        fields: &Fields<'_>,
-    ) {
-        let line = Line {
-            head,
-            status: status.code(),
-            body_bytes,
-            end,
-            referer: fields.referer,
-            user_agent: fields.user_agent,
-        };
-        self.ops.response(self.client, self.site.now(), &line);
     }
 }

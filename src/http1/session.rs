@@ -1,6 +1,6 @@
 //! The HTTP/1.x exchange on one connection, without the socket.
 //!
-//! A [`Session`] takes the bytes a connection received and queues the
+//! A [`H1Session`] takes the bytes a connection received and queues the
 //! responses they call for; it never reads or writes a socket, so every
 //! path through it is tested with plain byte strings. It is a small state
 //! machine over RFC 9112's message grammar:
@@ -18,7 +18,8 @@
 use crate::http::answer::{self, Answer, Ask};
 use crate::http::fields::Fields;
 use crate::http::grammar::KnownHost;
-use crate::http::site::{SessionLoan, Site};
+use crate::http::session::{Session, SessionLoan};
+use crate::http::site::Site;
 use crate::http::status::Status;
 use crate::http1::body::BodySkip;
 use crate::http1::heads::Persist;
@@ -59,7 +60,7 @@ impl Site {
 /// Where the exchange stands (RFC 9112 §2.1: a connection carries a
 /// sequence of request/response exchanges).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SessionState {
+pub enum H1State {
     /// Expecting a request head (the bytes kept so far, if any, start one).
     Head,
     /// Consuming the body of a request already answered.
@@ -68,20 +69,20 @@ pub enum SessionState {
     Closed,
 }
 
-impl std::fmt::Display for SessionState {
+impl std::fmt::Display for H1State {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            SessionState::Head => "awaiting request (RFC 9112 §2.1)",
-            SessionState::Body(_) => "reading message body (RFC 9112 §6)",
-            SessionState::Closed => "closing: no further requests (RFC 9112 §9.6)",
+            H1State::Head => "awaiting request (RFC 9112 §2.1)",
+            H1State::Body(_) => "reading message body (RFC 9112 §6)",
+            H1State::Closed => "closing: no further requests (RFC 9112 §9.6)",
         })
     }
 }
 
 /// One connection's HTTP state.
 #[derive(Debug)]
-pub struct Session {
-    state: SessionState,
+pub struct H1Session {
+    state: H1State,
     /// The server is shutting down: the next response says `close`.
     draining: bool,
     /// The response to a request whose chunked body is still arriving. Its
@@ -92,10 +93,10 @@ pub struct Session {
     known_host: KnownHost,
 }
 
-impl Default for Session {
+impl Default for H1Session {
     fn default() -> Self {
-        Session {
-            state: SessionState::Head,
+        H1Session {
+            state: H1State::Head,
             draining: false,
             after_body: OutQueue::default(),
             known_host: KnownHost::default(),
@@ -103,20 +104,10 @@ impl Default for Session {
     }
 }
 
-impl Session {
+impl H1Session {
     /// Where the exchange stands.
-    pub fn state(&self) -> SessionState {
+    pub fn state(&self) -> H1State {
         self.state
-    }
-
-    /// Whether more request bytes are wanted.
-    pub fn reading(&self) -> bool {
-        self.state != SessionState::Closed
-    }
-
-    /// Asks the session to end after the request in progress (shutdown).
-    pub fn drain(&mut self) {
-        self.draining = true;
     }
 
     /// Whether [`Session::drain`] was called.
@@ -126,79 +117,7 @@ impl Session {
 
     /// Ends the session at once: nothing more will be answered.
     pub fn close(&mut self) {
-        self.state = SessionState::Closed;
-    }
-
-    /// Consumes requests from `input`, queuing a response for each complete
-    /// one, and returns how many bytes were used. The unused rest is an
-    /// incomplete head or chunk line to keep and present again with more
-    /// bytes appended, unless the session is now [`SessionState::Closed`].
-    pub fn on_input(
-        &mut self,
-        input: &[u8],
-        loan: &mut SessionLoan<'_>,
-        out: &mut OutQueue,
-    ) -> usize {
-        let mut pos = 0;
-        while pos < input.len() {
-            match self.state {
-                SessionState::Closed => break,
-                SessionState::Body(mut skip) => {
-                    match skip.advance(&input[pos..], loan.site.limits.max_body_bytes) {
-                        Ok(progress) => {
-                            pos += progress.consumed;
-                            if progress.done {
-                                out.take_all(&mut self.after_body);
-                                self.set_state(SessionState::Head, loan.client);
-                            } else {
-                                self.state = SessionState::Body(skip);
-                                break;
-                            }
-                        }
-                        // The rest of the connection cannot be framed (RFC
-                        // 9112 §7.1): an answer waiting for the body is replaced by the error,
-                        // and the connection closes. (A Content-Length body
-                        // was answered already; it can only end early.)
-                        Err(why) => {
-                            log::debug!("request body: {why}");
-                            if !self.after_body.is_empty() {
-                                self.after_body.clear();
-                                let how = (loan.secure, Persist::Close, false);
-                                let answer = loan.site.queue(Answer::Refused(why), how, out);
-                                loan.record(b"-", answer, out.pushed(), &Fields::default());
-                            }
-                            self.set_state(SessionState::Closed, loan.client);
-                        }
-                    }
-                }
-                SessionState::Head => match request::parse_knowing(
-                    &input[pos..],
-                    &loan.site.limits,
-                    &mut self.known_host,
-                ) {
-                    Parsed::Partial => break,
-                    Parsed::Invalid(why) => {
-                        // RFC 9112 §2.2 and §6.3: after an unparseable or
-                        // unframeable request, answer and close.
-                        log::debug!("connection {}: {why}", loan.client);
-                        let head_only = input[pos..].starts_with(b"HEAD ");
-                        let how = (loan.secure, Persist::Close, head_only);
-                        let answer = loan.site.queue(Answer::Refused(why), how, out);
-                        loan.record(&input[pos..], answer, out.pushed(), &Fields::default());
-                        self.set_state(SessionState::Closed, loan.client);
-                    }
-                    Parsed::Complete(req, len) => {
-                        let answer = self.respond(&req, loan, out);
-                        // (An answer waiting for a chunked body goes out after
-                        // all that is queued now.)
-                        let end = out.pushed() + self.after_body.queued_bytes();
-                        loan.record(&input[pos..pos + len], answer, end, &req.fields);
-                        pos += len;
-                    }
-                },
-            }
-        }
-        pos
+        self.state = H1State::Closed;
     }
 
     /// Queues the response to one well-formed request and moves to the state
@@ -255,10 +174,10 @@ impl Session {
         };
         let answer = response::queue(answer, &site.canned, &frame, out);
         let next = match req.framing {
-            _ if close => SessionState::Closed,
-            Framing::None => SessionState::Head,
-            Framing::Length(n) => SessionState::Body(BodySkip::length(n)),
-            Framing::Chunked => SessionState::Body(BodySkip::chunked()),
+            _ if close => H1State::Closed,
+            Framing::None => H1State::Head,
+            Framing::Length(n) => H1State::Body(BodySkip::length(n)),
+            Framing::Chunked => H1State::Body(BodySkip::chunked()),
         };
         self.set_state(next, loan.client);
         answer
@@ -266,11 +185,109 @@ impl Session {
 
     /// The one place a request moves the state, so `RUST_LOG=trace`
     /// narrates them all (`client` names the connection).
-    fn set_state(&mut self, next: SessionState, client: usize) {
+    fn set_state(&mut self, next: H1State, client: usize) {
         if std::mem::discriminant(&self.state) != std::mem::discriminant(&next) {
             log::trace!("connection {client}: {} -> {}", self.state, next);
         }
         self.state = next;
+    }
+}
+
+/// What the connection asks of an HTTP/1.x exchange.
+impl Session for H1Session {
+    /// Consumes requests from `input`, queuing a response for each complete
+    /// one, and returns how many bytes were used. The unused rest is an
+    /// incomplete head or chunk line to keep and present again with more
+    /// bytes appended, unless the session is now [`H1State::Closed`].
+    fn on_input(&mut self, input: &[u8], loan: &mut SessionLoan<'_>, out: &mut OutQueue) -> usize {
+        let mut pos = 0;
+        while pos < input.len() {
+            match self.state {
+                H1State::Closed => break,
+                H1State::Body(mut skip) => {
+                    match skip.advance(&input[pos..], loan.site.limits.max_body_bytes) {
+                        Ok(progress) => {
+                            pos += progress.consumed;
+                            if progress.done {
+                                out.take_all(&mut self.after_body);
+                                self.set_state(H1State::Head, loan.client);
+                            } else {
+                                self.state = H1State::Body(skip);
+                                break;
+                            }
+                        }
+                        // The rest of the connection cannot be framed (RFC
+                        // 9112 §7.1): an answer waiting for the body is replaced by the error,
+                        // and the connection closes. (A Content-Length body
+                        // was answered already; it can only end early.)
+                        Err(why) => {
+                            log::debug!("request body: {why}");
+                            if !self.after_body.is_empty() {
+                                self.after_body.clear();
+                                let how = (loan.secure, Persist::Close, false);
+                                let answer = loan.site.queue(Answer::Refused(why), how, out);
+                                loan.record(b"-", answer, out.pushed(), &Fields::default());
+                            }
+                            self.set_state(H1State::Closed, loan.client);
+                        }
+                    }
+                }
+                H1State::Head => match request::parse_knowing(
+                    &input[pos..],
+                    &loan.site.limits,
+                    &mut self.known_host,
+                ) {
+                    Parsed::Partial => break,
+                    Parsed::Invalid(why) => {
+                        // RFC 9112 §2.2 and §6.3: after an unparseable or
+                        // unframeable request, answer and close.
+                        log::debug!("connection {}: {why}", loan.client);
+                        let head_only = input[pos..].starts_with(b"HEAD ");
+                        let how = (loan.secure, Persist::Close, head_only);
+                        let answer = loan.site.queue(Answer::Refused(why), how, out);
+                        loan.record(&input[pos..], answer, out.pushed(), &Fields::default());
+                        self.set_state(H1State::Closed, loan.client);
+                    }
+                    Parsed::Complete(req, len) => {
+                        let answer = self.respond(&req, loan, out);
+                        // (An answer waiting for a chunked body goes out after
+                        // all that is queued now.)
+                        let end = out.pushed() + self.after_body.queued_bytes();
+                        loan.record(&input[pos..pos + len], answer, end, &req.fields);
+                        pos += len;
+                    }
+                },
+            }
+        }
+        pos
+    }
+
+    /// Nothing waits on the peer's windows: an answer is queued whole.
+    fn on_writable(&mut self, _: &mut OutQueue) {}
+
+    /// Whether more request bytes are wanted.
+    fn reading(&self) -> bool {
+        self.state != H1State::Closed
+    }
+
+    fn owes_data(&self) -> bool {
+        false
+    }
+
+    fn data_moved(&self) -> bool {
+        true
+    }
+
+    /// Ends the session after the request in progress: its answer says
+    /// `Connection: close`.
+    fn drain(&mut self, _: &mut OutQueue) {
+        self.draining = true;
+    }
+
+    /// Between requests its whole state goes back to the pool; with a
+    /// request in progress there is nothing to give.
+    fn rest(&mut self) -> bool {
+        false
     }
 }
 
@@ -298,10 +315,10 @@ mod tests {
 
     /// Feeds `input` in pieces cut at `cuts`, keeping unused bytes the way
     /// the connection does; returns everything queued and the final state.
-    fn run(input: &[u8], cuts: &[usize]) -> (String, SessionState) {
+    fn run(input: &[u8], cuts: &[usize]) -> (String, H1State) {
         let (mut site, mut ops) = (site(), Ops::default());
         let mut loan = loan(&mut site, &mut ops);
-        let mut session = Session::default();
+        let mut session = H1Session::default();
         let mut out = OutQueue::default();
         let mut kept = Vec::new();
         let mut last = 0;
@@ -328,7 +345,7 @@ mod tests {
             "{text}"
         );
         assert!(text.ends_with("\r\n\r\nHello\n"), "{text}");
-        assert_eq!(phase, SessionState::Head);
+        assert_eq!(phase, H1State::Head);
     }
 
     #[test]
@@ -349,7 +366,7 @@ mod tests {
                 assert_eq!(run(input, &[cut]), whole, "{input:?} cut at {cut}");
             }
         }
-        assert_eq!(run(inputs[0], &[]), (String::new(), SessionState::Head));
+        assert_eq!(run(inputs[0], &[]), (String::new(), H1State::Head));
         assert_eq!(statuses(&run(inputs[1], &[]).0), ["200"]);
         assert_eq!(statuses(&run(inputs[2], &[]).0), ["400"]);
         assert_eq!(statuses(&run(inputs[3], &[]).0), ["505"]);
@@ -367,7 +384,7 @@ mod tests {
         assert_eq!(statuses(&whole), ["200", "405", "405", "404", "200"]);
         assert_eq!(
             phase,
-            SessionState::Closed,
+            H1State::Closed,
             "HTTP/1.0 without keep-alive ends it"
         );
         for cut in 1..stream.len() {
@@ -390,15 +407,15 @@ mod tests {
         );
         assert_eq!(statuses(&text), ["400"]);
         assert!(text.contains("Connection: close\r\n"));
-        assert_eq!(phase, SessionState::Closed);
+        assert_eq!(phase, H1State::Closed);
     }
 
     #[test]
     fn draining_says_close_on_the_next_response() {
         let (mut site, mut ops) = (site(), Ops::default());
-        let mut session = Session::default();
+        let mut session = H1Session::default();
         let mut out = OutQueue::default();
-        session.drain();
+        session.drain(&mut OutQueue::default());
         session.on_input(
             b"GET /hello.txt HTTP/1.1\r\nHost: a\r\n\r\n",
             &mut loan(&mut site, &mut ops),
@@ -406,7 +423,7 @@ mod tests {
         );
         let text = take(&mut out);
         assert!(text.contains("Connection: close\r\n"), "{text}");
-        assert_eq!(session.state(), SessionState::Closed);
+        assert_eq!(session.state(), H1State::Closed);
     }
 
     /// A small deterministic generator (xorshift64*), so failures replay.
@@ -466,7 +483,7 @@ mod tests {
             let cuts = random_cuts(&mut rng, stream.len());
             let (text, phase) = run(stream.as_bytes(), &cuts);
             assert_eq!(statuses(&text), want, "{stream:?} cut at {cuts:?}");
-            assert_ne!(phase, SessionState::Closed);
+            assert_ne!(phase, H1State::Closed);
         }
     }
 

@@ -6,7 +6,7 @@
 //! lent as the same `Fields` an HTTP/1.x request gives), [`response`] (an
 //! answer's head as an HPACK block) and [`session`] (a connection's
 //! frames, streams, flow control and priorities: bytes in, frames queued).
-//! The connection (`crate::http::conn`) chooses it by ALPN or by the
+//! The connection (`crate::conn`) chooses it by ALPN or by the
 //! preface and owns the socket; lesson 7 (`examples/lesson7_http2.rs`) is
 //! the same idea in one file.
 

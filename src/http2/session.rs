@@ -32,7 +32,7 @@
 use std::rc::Rc;
 
 use crate::http::grammar::KnownHost;
-use crate::http::site::SessionLoan;
+use crate::http::session::{Session, SessionLoan};
 use crate::http::status::Refusal;
 use crate::http2::frame::{
     self, DEFAULT_MAX_FRAME, ErrorCode, Frame, H2Error, MAX_WINDOW, Parsed, flag, kind, setting,
@@ -183,6 +183,9 @@ pub struct H2Session {
     /// DATA frames queued, ever: the connection watches it move to tell
     /// a client taking its download from one sent only PING ACKs.
     data_frames: u64,
+    /// `data_frames` when the connection's queue last ran empty (see
+    /// [`Session::data_moved`]).
+    data_mark: u64,
     /// Counts not yet added to the server's metrics.
     counts: H2Counts,
     /// The connection is HTTPS: file bodies are read, not sent with
@@ -219,6 +222,7 @@ impl H2Session {
             reset_by_us: Vec::new(),
             frames_in: 0,
             data_frames: 0,
+            data_mark: 0,
             counts: H2Counts {
                 connections: 1,
                 ..H2Counts::default()
@@ -243,12 +247,6 @@ impl H2Session {
         self.phase
     }
 
-    /// Whether more input is wanted: until an error, or until the streams
-    /// a GOAWAY left running are done (their WINDOW_UPDATEs still count).
-    pub fn reading(&self) -> bool {
-        !self.finished()
-    }
-
     /// Whether the connection is done: closing, and no stream left to
     /// finish.
     pub fn finished(&self) -> bool {
@@ -259,125 +257,9 @@ impl H2Session {
         }
     }
 
-    /// Whether a stream still has DATA to send: with the connection's
-    /// queue empty, that means it waits for the client to open a window,
-    /// and the connection's send deadline runs (a client that never opens
-    /// its window, or keeps it shut while sending PINGs, is closed on
-    /// time).
-    pub fn owes_data(&self) -> bool {
-        self.streams.iter().any(|s| s.body.is_some())
-    }
-
     /// DATA frames queued since the connection began.
     pub fn data_frames(&self) -> u64 {
         self.data_frames
-    }
-
-    /// A shutdown: GOAWAY with the last stream taken; those streams are
-    /// finished, no new one is.
-    pub fn drain(&mut self, out: &mut OutQueue) {
-        if !matches!(self.phase, Phase::Closing { .. }) {
-            self.go_away(ErrorCode::NoError, false, out);
-        }
-    }
-
-    /// Consumes frames from `input`, queuing what they call for; returns
-    /// how many bytes were used (the rest is an incomplete frame).
-    pub fn on_input(
-        &mut self,
-        input: &[u8],
-        loan: &mut SessionLoan<'_>,
-        out: &mut OutQueue,
-    ) -> usize {
-        self.secure = loan.secure;
-        let mut pos = 0;
-        if self.phase == Phase::Preface {
-            let have = input.len().min(frame::PREFACE.len());
-            if input[..have] != frame::PREFACE[..have] {
-                // Not HTTP/2 at all: nothing to say in frames but GOAWAY.
-                self.go_away(ErrorCode::Protocol, true, out);
-                return input.len();
-            }
-            if have < frame::PREFACE.len() {
-                return 0;
-            }
-            pos = have;
-            self.phase = Phase::Settings;
-        }
-        while self.reading() && pos < input.len() {
-            match frame::parse(&input[pos..], DEFAULT_MAX_FRAME) {
-                Ok(Parsed::Partial) => break,
-                Ok(Parsed::Frame(f, n)) => {
-                    pos += n;
-                    self.frames_in += 1;
-                    log::trace!("connection {}: HTTP/2 in: {f}", loan.client);
-                    self.counts.frames_received += 1;
-                    if let Err(e) = self.apply(f, loan, out) {
-                        self.fail(e, out);
-                    }
-                }
-                // A stream error in a frame of its own: that stream is
-                // reset, and the frames after it are read as usual (a
-                // valid request may share the write).
-                Ok(Parsed::Refused(e, n)) => {
-                    pos += n;
-                    self.frames_in += 1;
-                    self.counts.frames_received += 1;
-                    let e = match (self.block, self.phase) {
-                        (Some(_), _) => conn_error("frame inside a header block"),
-                        (_, Phase::Settings) => {
-                            conn_error("the preface's SETTINGS must come first")
-                        }
-                        _ => e,
-                    };
-                    self.fail(e, out);
-                }
-                Err(e) => {
-                    self.fail(e, out);
-                    pos = input.len();
-                }
-            }
-        }
-        self.send_data(out);
-        self.emit(out);
-        loan.ops.metrics.h2.add(&self.counts);
-        self.counts = H2Counts::default();
-        if !self.reading() {
-            return input.len();
-        }
-        pos
-    }
-
-    /// Gives back the per-request buffers if no stream is left, and says
-    /// whether it did: an idle HTTP/2 connection keeps its session (the
-    /// HPACK decoder's table, the settings, the windows), but not room for
-    /// requests it is not making, nor the table of heads it sent (the next
-    /// head tells the client to empty its copy). Thousands of idle connections are the common case
-    /// on a small host.
-    pub fn rest(&mut self) -> bool {
-        if !self.streams.is_empty() || self.block.is_some() {
-            return false;
-        }
-        if self.reset_by_us.is_empty() {
-            self.reset_by_us = Vec::new();
-        }
-        self.streams = Vec::new();
-        self.block_bytes = Vec::new();
-        self.wire = Vec::new();
-        self.log_head = Vec::new();
-        self.head = Head::default();
-        if self.ahead.is_empty() {
-            self.ahead = Vec::new();
-        }
-        self.heads.rest();
-        true
-    }
-
-    /// Queues more DATA after the connection's output was sent (windows
-    /// may have opened meanwhile).
-    pub fn on_writable(&mut self, out: &mut OutQueue) {
-        self.send_data(out);
-        self.emit(out);
     }
 
     fn fail(&mut self, e: H2Error, out: &mut OutQueue) {
@@ -626,5 +508,133 @@ fn conn_error(why: &'static str) -> H2Error {
 mod data;
 mod heads;
 mod respond;
+/// What the connection asks of an HTTP/2 session.
+impl Session for H2Session {
+    /// Consumes frames from `input`, queuing what they call for; returns
+    /// how many bytes were used (the rest is an incomplete frame).
+    fn on_input(&mut self, input: &[u8], loan: &mut SessionLoan<'_>, out: &mut OutQueue) -> usize {
+        self.secure = loan.secure;
+        let mut pos = 0;
+        if self.phase == Phase::Preface {
+            let have = input.len().min(frame::PREFACE.len());
+            if input[..have] != frame::PREFACE[..have] {
+                // Not HTTP/2 at all: nothing to say in frames but GOAWAY.
+                self.go_away(ErrorCode::Protocol, true, out);
+                return input.len();
+            }
+            if have < frame::PREFACE.len() {
+                return 0;
+            }
+            pos = have;
+            self.phase = Phase::Settings;
+        }
+        while self.reading() && pos < input.len() {
+            match frame::parse(&input[pos..], DEFAULT_MAX_FRAME) {
+                Ok(Parsed::Partial) => break,
+                Ok(Parsed::Frame(f, n)) => {
+                    pos += n;
+                    self.frames_in += 1;
+                    log::trace!("connection {}: HTTP/2 in: {f}", loan.client);
+                    self.counts.frames_received += 1;
+                    if let Err(e) = self.apply(f, loan, out) {
+                        self.fail(e, out);
+                    }
+                }
+                // A stream error in a frame of its own: that stream is
+                // reset, and the frames after it are read as usual (a
+                // valid request may share the write).
+                Ok(Parsed::Refused(e, n)) => {
+                    pos += n;
+                    self.frames_in += 1;
+                    self.counts.frames_received += 1;
+                    let e = match (self.block, self.phase) {
+                        (Some(_), _) => conn_error("frame inside a header block"),
+                        (_, Phase::Settings) => {
+                            conn_error("the preface's SETTINGS must come first")
+                        }
+                        _ => e,
+                    };
+                    self.fail(e, out);
+                }
+                Err(e) => {
+                    self.fail(e, out);
+                    pos = input.len();
+                }
+            }
+        }
+        self.send_data(out);
+        self.emit(out);
+        loan.ops.metrics.h2.add(&self.counts);
+        self.counts = H2Counts::default();
+        if !self.reading() {
+            return input.len();
+        }
+        pos
+    }
+
+    /// Queues more DATA after the connection's output was sent (windows
+    /// may have opened meanwhile).
+    fn on_writable(&mut self, out: &mut OutQueue) {
+        self.data_mark = self.data_frames;
+        self.send_data(out);
+        self.emit(out);
+    }
+
+    /// Whether more input is wanted: until an error, or until the streams
+    /// a GOAWAY left running are done (their WINDOW_UPDATEs still count).
+    fn reading(&self) -> bool {
+        !self.finished()
+    }
+
+    /// Whether a stream still has DATA to send: with the connection's
+    /// queue empty, that means it waits for the client to open a window,
+    /// and the connection's send deadline runs (a client that never opens
+    /// its window, or keeps it shut while sending PINGs, is closed on
+    /// time).
+    fn owes_data(&self) -> bool {
+        self.streams.iter().any(|s| s.body.is_some())
+    }
+
+    /// Output written since the queue last ran empty counts as the client
+    /// taking its answers unless DATA is owed and none was queued since
+    /// (then it was PING ACKs and the like).
+    fn data_moved(&self) -> bool {
+        !self.owes_data() || self.data_frames != self.data_mark
+    }
+
+    /// A shutdown: GOAWAY with the last stream taken; those streams are
+    /// finished, no new one is.
+    fn drain(&mut self, out: &mut OutQueue) {
+        if !matches!(self.phase, Phase::Closing { .. }) {
+            self.go_away(ErrorCode::NoError, false, out);
+        }
+    }
+
+    /// Gives back the per-request buffers if no stream is left, and says
+    /// whether it did: an idle HTTP/2 connection keeps its session (the
+    /// HPACK decoder's table, the settings, the windows), but not room for
+    /// requests it is not making, nor the table of heads it sent (the next
+    /// head tells the client to empty its copy). Thousands of idle connections are the common case
+    /// on a small host.
+    fn rest(&mut self) -> bool {
+        if !self.streams.is_empty() || self.block.is_some() {
+            return false;
+        }
+        if self.reset_by_us.is_empty() {
+            self.reset_by_us = Vec::new();
+        }
+        self.streams = Vec::new();
+        self.block_bytes = Vec::new();
+        self.wire = Vec::new();
+        self.log_head = Vec::new();
+        self.head = Head::default();
+        if self.ahead.is_empty() {
+            self.ahead = Vec::new();
+        }
+        self.heads.rest();
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests;

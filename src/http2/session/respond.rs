@@ -9,7 +9,8 @@
 
 use crate::access_log::Line;
 use crate::http::answer::{self, Answer, Ask};
-use crate::http::site::{SessionLoan, Site};
+use crate::http::session::{Session, SessionLoan};
+use crate::http::site::Site;
 use crate::http::status::{Refusal, Status};
 use crate::http2::frame::{self, flag, kind};
 use crate::out::OutQueue;
