@@ -31,7 +31,7 @@
 //! one `epoll_wait`.
 //!
 //! Grown into: `src/rfc868.rs` (`serve_tcp`, `encode`) and the listener
-//! dispatch in `src/server.rs`. Next: lesson 2 answers over UDP on the same
+//! dispatch in `src/server/mod.rs`. Next: lesson 2 answers over UDP on the same
 //! loop.
 
 use std::io::{self, Write};
@@ -106,7 +106,7 @@ fn accept_all(listener: &TcpListener) {
                 continue;
             }
             // Out of descriptors, say. The real server pauses accepting
-            // (src/server.rs); here we just wait for the next event.
+            // (src/server/mod.rs); here we just wait for the next event.
             Err(e) => {
                 eprintln!("accept: {e}");
                 return;

@@ -38,8 +38,8 @@
 //! Grown into: `src/timers.rs` (the wheel, 512 buckets), the deadline rules
 //! in `src/conn/work.rs` (idle, head, send, lingering close; a connection
 //! keeps one entry and moves it lazily), and `Server::expire` in
-//! `src/server.rs`. That is the whole shape of the real server: from here,
-//! read `docs/ARCHITECTURE.md` and `src/server.rs` top to bottom.
+//! `src/server/mod.rs`. That is the whole shape of the real server: from here,
+//! read `docs/ARCHITECTURE.md` and `src/server/mod.rs` top to bottom.
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice, Read, Write};

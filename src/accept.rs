@@ -21,6 +21,7 @@ use mio::{Registry, Token};
 use crate::conn::{Conn, ConnLoan, Next, Transport};
 use crate::conns::Conns;
 use crate::metrics::Metrics;
+use crate::rfc868::Backlog;
 use crate::sys::{interrupted, would_block};
 
 /// How long accepting pauses after running out of descriptors.
@@ -37,7 +38,18 @@ pub enum Accepted {
     /// the loop comes back to this listener after everyone else has had a
     /// turn, as it does for a connection that yields (edge triggering
     /// raises no new edge for what is already queued).
-    More,
+    Again,
+}
+
+/// An RFC 868 listener's turn ends the way an HTTP one's does, and is
+/// paused by the same rules (out of descriptors).
+impl From<Backlog> for Accepted {
+    fn from(backlog: Backlog) -> Accepted {
+        match backlog {
+            Backlog::Empty => Accepted::Empty,
+            Backlog::Again => Accepted::Again,
+        }
+    }
 }
 
 /// Connections one listener may accept (and serve) in one turn of the
@@ -126,7 +138,7 @@ pub fn accept_http(
         );
         conns.insert(conn, wait.deadline);
     }
-    Ok(Accepted::More)
+    Ok(Accepted::Again)
 }
 
 /// Whether accepting is paused, and whether that has been said.
@@ -160,7 +172,7 @@ impl Pause {
         metrics: &mut Metrics,
     ) {
         match result {
-            Ok(Accepted::Empty | Accepted::More) => {
+            Ok(Accepted::Empty | Accepted::Again) => {
                 if self.warned {
                     log::info!("accepting again");
                     self.warned = false;
@@ -290,7 +302,10 @@ mod tests {
         // Five clients that connect and send nothing: each is accepted,
         // read once (nothing yet), registered and kept.
         let clients: Vec<StdStream> = (0..5).map(|_| StdStream::connect(addr).unwrap()).collect();
-        assert_eq!(accept(&listener, &poll, &mut conns, 100, 2), Accepted::More);
+        assert_eq!(
+            accept(&listener, &poll, &mut conns, 100, 2),
+            Accepted::Again
+        );
         assert_eq!(conns.len(), 2, "a turn takes its budget and no more");
         assert_eq!(
             accept(&listener, &poll, &mut conns, 4, 256),

@@ -14,7 +14,7 @@
 //! advances across chunks on a short write, and reports whether the socket
 //! took everything ([`Flush::Done`], no WRITABLE interest needed), is full
 //! ([`Flush::Blocked`], wait for WRITABLE), or could take more but the
-//! connection has had its turn of file bytes ([`Flush::Yield`]). Pipelined
+//! connection has had its turn of file bytes ([`Flush::Again`]). Pipelined
 //! requests therefore leave together: sixteen responses, one syscall.
 
 use std::collections::VecDeque;
@@ -235,7 +235,7 @@ pub enum Flush {
     /// (one `sendfile` of [`SENDFILE_MAX`]): serve the others, then come
     /// back. Large downloads interleave instead of one hogging the loop,
     /// and the receivers read their sockets while the next chunk goes out.
-    Yield,
+    Again,
 }
 
 impl Flush {
@@ -244,7 +244,7 @@ impl Flush {
         match self {
             Flush::Done => ", all sent",
             Flush::Blocked => " (short write: socket full, waiting for WRITABLE)",
-            Flush::Yield => " (its turn is over: the others go first)",
+            Flush::Again => " (its turn is over: the others go first)",
         }
     }
 }
@@ -357,8 +357,8 @@ impl OutQueue {
             let is_file = front.bytes().is_none();
             if is_file && turn_used {
                 // Other connections get their chunk before this one sends
-                // more (see `Flush::Yield`).
-                return Ok(Flush::Yield);
+                // more (see `Flush::Again`).
+                return Ok(Flush::Again);
             }
             let wanted = self.front_run_len(lead);
             *calls += 1;

@@ -151,7 +151,7 @@ pub enum Backlog {
     /// The turn's budget was spent and more may wait: the loop comes back
     /// after everyone else has had a turn. A flood, or a socket that never
     /// says WouldBlock, cannot keep the loop (or a signal) waiting.
-    More,
+    Again,
 }
 
 /// Connections a time listener answers in one turn of the loop.
@@ -206,7 +206,7 @@ pub fn serve_tcp(
         // Dropping `stream` closes it: the client reads four bytes then EOF.
     }
     log::trace!("RFC 868 TCP: {budget} answered; more may wait, back after the others");
-    Ok(Backlog::More)
+    Ok(Backlog::Again)
 }
 
 /// Answers pending datagrams on a time socket with one four-byte datagram
@@ -248,7 +248,7 @@ pub fn serve_udp(
             return Ok(Backlog::Empty);
         }
     }
-    Ok(Backlog::More)
+    Ok(Backlog::Again)
 }
 
 #[cfg(test)]
@@ -274,7 +274,7 @@ mod tests {
         let mut stats = TimeStats::default();
         let now = at(1_000_000_000);
         let turn = serve_udp(&server, &mut batch, now, &mut policy, &mut stats, 1).unwrap();
-        assert_eq!((turn, stats.udp_replies), (Backlog::More, BATCH as u64));
+        assert_eq!((turn, stats.udp_replies), (Backlog::Again, BATCH as u64));
         let turn = serve_udp(&server, &mut batch, now, &mut policy, &mut stats, 1).unwrap();
         assert_eq!((turn, stats.udp_replies), (Backlog::Empty, n as u64));
         let mut reply = [0u8; 8];
@@ -295,12 +295,12 @@ mod tests {
         let now = at(1_000_000_000);
         assert_eq!(
             serve_tcp(&listener, now, &mut stats, 2).unwrap(),
-            Backlog::More
+            Backlog::Again
         );
         assert_eq!(stats.tcp_replies, 2);
         assert_eq!(
             serve_tcp(&listener, now, &mut stats, 2).unwrap(),
-            Backlog::More
+            Backlog::Again
         );
         assert_eq!(
             serve_tcp(&listener, now, &mut stats, 2).unwrap(),

@@ -3,7 +3,7 @@
 //! Every wakeup is logged with its events, every connection's change of
 //! state in the words of RFC 9112, and the syscall results that steer the
 //! loop (a short read means the socket is empty, WouldBlock means wait for an edge, a
-//! short write means ask for WRITABLE). Read it beside `src/server.rs`:
+//! short write means ask for WRITABLE). Read it beside `src/server/mod.rs`:
 //!
 //! ```text
 //! TRACE wakeup: 1 event: listener 0 (HTTP) readable

@@ -239,7 +239,7 @@ impl Work {
             }
             match flushed {
                 Ok(Flush::Blocked) => break,
-                Ok(Flush::Yield) => return Next::Again(self.wait(&loan.timeouts, sock)),
+                Ok(Flush::Again) => return Next::Again(self.wait(&loan.timeouts, sock)),
                 Ok(Flush::Done) if self.wants_input() && !yielded => continue,
                 Ok(Flush::Done) => {
                     // HTTP/2 cuts DATA frames as the queue empties and the
