@@ -28,11 +28,13 @@
 //!   [`Transport`](conn::Transport) (TCP, or TLS over it), the edges, the
 //!   pooled state, and the [`Protocol`](conn::protocol::Protocol) chosen by
 //!   ALPN or the first bytes. It returns the interest and deadline it needs.
-//! - **Http**: [`http1`] and [`http2`], how each protocol frames a request
-//!   and its answer, each a [`Session`](http::session::Session) (bytes in,
-//!   answers queued) that never imports the other; and [`http`], what a
-//!   request means and the one answer, whatever frames it: pure apart from
-//!   the file cache, whose misses `stat` and `open` files, once per file.
+//! - **Http1**: [`http1`], how HTTP/1.x frames a request and its answer: a
+//!   [`Session`](http::session::Session) (bytes in, answers queued).
+//! - **Http2**: [`http2`], the same for HTTP/2, frames, HPACK and streams;
+//!   the two framings never import each other.
+//! - **Meaning**: [`http`], what a request means and the one answer,
+//!   whatever frames it; pure apart from the file cache, whose misses
+//!   `stat` and `open` files, once per file.
 //! - **Tls**: [`tls`], one more [`stream::Stream`] between the connection
 //!   and the socket.
 //! - **Out**: [`out`] (the chunk queue) and [`stream`] (the trait under a

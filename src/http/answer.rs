@@ -17,8 +17,9 @@
 use std::rc::Rc;
 
 use crate::http::conditional::{self, Outcome};
+use crate::http::entry::Entry;
 use crate::http::fields::Fields;
-use crate::http::files::{Entry, Files};
+use crate::http::files::Files;
 use crate::http::listing;
 use crate::http::path::redirect_location;
 use crate::http::resolve::Lookup;

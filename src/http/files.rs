@@ -25,16 +25,13 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use crate::date;
-use crate::http::conditional::Validators;
+use crate::http::entry::{Body, Entry, Field, Rendered};
 use crate::http::mime;
 use crate::http::negotiate::{self, Coding};
 use crate::http::path::{has_hidden_segment, normalize};
 use crate::http::resolve::{self, Lookup, sibling_path};
 use crate::http::status::Refusal;
-use crate::http::status::SERVER;
 use crate::http::welcome;
-use crate::http1::heads::FullHeads;
-use crate::out::Chunk;
 
 /// The embedded site: (path relative to the root, bytes).
 const EMBEDDED: &[(&str, &[u8])] = &[
@@ -52,71 +49,6 @@ pub const EMBEDDED_MODIFIED: u64 = 1_796_601_600;
 
 /// Most files the cache remembers (each large one holds a descriptor open).
 pub const CACHE_ENTRIES_MAX: usize = 4096;
-
-/// A file's body.
-#[derive(Debug)]
-pub enum Body {
-    /// Part of the binary (the embedded site).
-    Static(&'static [u8]),
-    /// Read once into memory, shared by every response that sends it.
-    Shared(Rc<[u8]>),
-    /// Too large to keep in memory: kept open and sent with `sendfile`.
-    Disk(Rc<File>),
-}
-
-/// One representation of a file: its rendered heads, validators and body.
-#[derive(Debug)]
-pub struct Entry {
-    /// `HTTP/1.1 200 OK` and the file's own header fields, each ending in
-    /// CRLF; the `Date` and `Connection` lines and the blank line follow.
-    pub head: Rc<[u8]>,
-    /// The representation's fields without status line, `Server` and
-    /// length (`Content-Type`, `ETag`, ...): a 206 head ends with them.
-    pub fields: Rc<[u8]>,
-    /// The 304 head: status line, `Server` and the validator fields.
-    pub not_modified: Rc<[u8]>,
-    /// The strong entity tag, quotes included.
-    pub etag: Box<[u8]>,
-    /// Last modification, Unix seconds.
-    pub modified: Option<u64>,
-    /// The body.
-    pub body: Body,
-    /// Body length in bytes.
-    pub len: u64,
-    /// The whole head, with Date and connection lines, for this second.
-    pub full: FullHeads,
-    /// `fields` as HTTP/2 encodes them (an HPACK block of literals, the
-    /// same on every connection), made on first use by
-    /// [`crate::http2::response`] and kept with the entry.
-    pub h2_fields: std::cell::OnceCell<Box<[u8]>>,
-}
-
-impl Entry {
-    /// What a conditional request is compared with.
-    pub fn validators(&self) -> Validators<'_> {
-        Validators {
-            etag: &self.etag,
-            modified: self.modified,
-        }
-    }
-
-    /// Bytes `start..end` of the body as one chunk, without copying.
-    pub fn chunk(&self, start: u64, end: u64) -> Chunk {
-        match &self.body {
-            Body::Static(bytes) => Chunk::Static(&bytes[start as usize..end as usize]),
-            Body::Shared(bytes) => Chunk::Shared {
-                buf: Rc::clone(bytes),
-                start: start as usize,
-                end: end as usize,
-            },
-            Body::Disk(file) => Chunk::File {
-                file: Rc::clone(file),
-                pos: start,
-                end,
-            },
-        }
-    }
-}
 
 /// A servable file: the file itself and its pre-compressed siblings.
 #[derive(Debug)]
@@ -599,44 +531,37 @@ struct Meta<'a> {
 }
 
 impl Meta<'_> {
-    /// Renders the heads once and makes the entry.
+    /// The file's fields, as values, and the entry.
     fn entry(self, body: Body, len: u64) -> Entry {
+        let field = |name, value: &[u8]| Field {
+            name,
+            value: value.into(),
+        };
+        let mut fields = vec![field("Content-Type", mime::for_name(self.name).as_bytes())];
+        if let Some(token) = self.coding.token() {
+            fields.push(field("Content-Encoding", token.as_bytes()));
+        }
+        fields.push(field("Accept-Ranges", b"bytes"));
         // The validator fields: what a 304 must repeat (RFC 9110 §15.4.5).
-        let mut validators = format!("ETag: {}\r\n", self.etag);
+        let validators = fields.len();
+        fields.push(field("ETag", self.etag.as_bytes()));
         if let Some(m) = self.modified {
-            validators.push_str("Last-Modified: ");
-            validators.push_str(&date::format(m));
-            validators.push_str("\r\n");
+            fields.push(field("Last-Modified", date::format(m).as_bytes()));
         }
         if let Some(cc) = self.cache_control {
-            validators.push_str("Cache-Control: ");
-            validators.push_str(cc);
-            validators.push_str("\r\n");
+            fields.push(field("Cache-Control", cc.as_bytes()));
         }
         if self.vary {
-            validators.push_str("Vary: Accept-Encoding\r\n");
+            fields.push(field("Vary", b"Accept-Encoding"));
         }
-        let mut fields = format!("Content-Type: {}\r\n", mime::for_name(self.name));
-        if let Some(token) = self.coding.token() {
-            fields.push_str("Content-Encoding: ");
-            fields.push_str(token);
-            fields.push_str("\r\n");
-        }
-        fields.push_str("Accept-Ranges: bytes\r\n");
-        fields.push_str(&validators);
-        let head =
-            format!("HTTP/1.1 200 OK\r\nServer: {SERVER}\r\nContent-Length: {len}\r\n{fields}");
-        let not_modified = format!("HTTP/1.1 304 Not Modified\r\nServer: {SERVER}\r\n{validators}");
         Entry {
-            head: Rc::from(head.into_bytes()),
-            fields: Rc::from(fields.into_bytes()),
-            not_modified: Rc::from(not_modified.into_bytes()),
+            fields: fields.into(),
+            validators,
             etag: self.etag.into_bytes().into_boxed_slice(),
             modified: self.modified,
             body,
             len,
-            full: FullHeads::default(),
-            h2_fields: std::cell::OnceCell::new(),
+            rendered: Rendered::default(),
         }
     }
 }
@@ -666,18 +591,22 @@ mod tests {
             Lookup::File(r) => {
                 let e = &r.plain;
                 assert_eq!(e.len, 6);
-                let head = String::from_utf8_lossy(&e.head).into_owned();
-                assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
-                assert!(
-                    head.contains("Content-Type: text/plain; charset=utf-8\r\n"),
-                    "{head}"
+                let field = |name: &str| {
+                    let f = e.fields.iter().find(|f| f.name == name);
+                    f.map(|f| String::from_utf8_lossy(&f.value).into_owned())
+                };
+                assert_eq!(
+                    field("Content-Type").as_deref(),
+                    Some("text/plain; charset=utf-8")
                 );
-                assert!(head.contains("Content-Length: 6\r\n"), "{head}");
+                assert_eq!(field("Accept-Ranges").as_deref(), Some("bytes"));
                 // The content's date, whenever the process started.
-                assert!(
-                    head.contains("Last-Modified: Mon, 07 Dec 2026 00:00:00 GMT\r\n"),
-                    "{head}"
+                assert_eq!(
+                    field("Last-Modified").as_deref(),
+                    Some("Mon, 07 Dec 2026 00:00:00 GMT")
                 );
+                let repeated: Vec<_> = e.not_modified_fields().iter().map(|f| f.name).collect();
+                assert_eq!(repeated, ["ETag", "Last-Modified"], "what a 304 repeats");
             }
             other => panic!("{other:?}"),
         }

@@ -16,6 +16,7 @@
 
 pub mod answer;
 pub mod conditional;
+pub mod entry;
 pub mod fields;
 pub mod files;
 pub mod grammar;

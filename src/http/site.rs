@@ -1,26 +1,21 @@
-//! The Site: files, routes, limits, the Date line, canned heads.
+//! The Site: files, routes, limits, the Date line, and whether HTTPS answers carry HSTS.
 //!
 //! What a connection is lent to answer requests, whatever the protocol:
-//! the [`Site`] (files, routes, limits, the `Date` line, the pre-rendered
-//! heads). Each session reads it through its
+//! the [`Site`] (files, routes, limits, the `Date` line, HSTS). Each session reads it through its
 //! [`SessionLoan`](crate::http::session::SessionLoan).
-
-use std::rc::Rc;
 
 use crate::config::Limits;
 use crate::date::DateLine;
 use crate::http::answer::Routes;
+use crate::http::entry::PerSecond;
 use crate::http::files::Files;
-use crate::http1::heads::Canned;
 
 /// What every session reads: the site being served. The files, the
-/// pre-rendered responses, the current `Date` line and the limits.
+/// routes, the current `Date` line and the limits.
 #[derive(Debug)]
 pub struct Site {
     /// The document root and its cache.
     pub files: Files,
-    /// Heads of responses that depend on the status alone.
-    pub canned: Canned,
     /// The `Date` line of the current second; the loop brings it up to
     /// date once per wakeup.
     pub date: DateLine,
@@ -30,12 +25,11 @@ pub struct Site {
     pub routes: Routes,
     /// HTTP/2 is on (`--http2`).
     pub http2: bool,
-    /// `--hsts`: the value of the `Strict-Transport-Security` field HTTPS
-    /// responses carry (`max-age=N`).
-    pub hsts: Option<Box<[u8]>>,
-    /// The Date line with the HSTS line after it, for HTTPS responses:
-    /// rendered with the Date line, once a second.
-    pub(crate) secure_date: Rc<[u8]>,
+    /// `--hsts`: what HTTPS answers say of it.
+    pub hsts: Hsts,
+    /// HTTP/1.x's Date line with the HSTS line after it, rendered by
+    /// `crate::http1` once a second.
+    pub date_with_hsts: PerSecond<1>,
 }
 
 impl Site {
@@ -43,13 +37,12 @@ impl Site {
     pub fn new(files: Files, date: DateLine, limits: Limits) -> Site {
         Site {
             files,
-            canned: Canned::default(),
             date,
             limits,
             routes: Routes::default(),
             http2: true,
-            hsts: None,
-            secure_date: Rc::from(&b""[..]),
+            hsts: Hsts::default(),
+            date_with_hsts: PerSecond::default(),
         }
     }
 
@@ -84,40 +77,31 @@ impl Site {
             };
             site.routes.redirect_https = Some(port);
         }
-        site.hsts = (config.hsts).map(|secs| format!("max-age={secs}").into_bytes().into());
+        site.hsts = Hsts((config.hsts).map(|secs| format!("max-age={secs}").into_bytes().into()));
         site.refresh(now);
         Ok(site)
     }
 
-    /// Brings the Date line (and its HTTPS twin) up to `now`.
+    /// Brings the Date line up to `now`.
     pub fn refresh(&mut self, now: std::time::SystemTime) {
-        let second = self.date.second();
         self.date.update(now);
-        if let Some(hsts) = &self.hsts
-            && (second != self.date.second() || self.secure_date.is_empty())
-        {
-            let line: &[&[u8]] = &[
-                self.date.line(),
-                b"Strict-Transport-Security: ",
-                hsts,
-                b"\r\n",
-            ];
-            self.secure_date = line.concat().into();
-        }
-    }
-
-    /// The Date line for a response, with the HSTS line on HTTPS when
-    /// configured; both are shared by every response of the second.
-    pub fn date_line(&self, secure: bool) -> &Rc<[u8]> {
-        if secure && self.hsts.is_some() {
-            &self.secure_date
-        } else {
-            self.date.line()
-        }
     }
 
     /// The current Unix second (0 if the clock cannot tell).
     pub(crate) fn now(&self) -> u64 {
         self.date.second().unwrap_or(0)
+    }
+}
+
+/// `--hsts`: the value of the `Strict-Transport-Security` field
+/// (`max-age=N`), when set.
+#[derive(Debug, Default)]
+pub struct Hsts(pub Option<Box<[u8]>>);
+
+impl Hsts {
+    /// The one decision on HSTS, for either framing: the value an answer
+    /// carries, over HTTPS only (RFC 6797 §7.2: never over plain HTTP).
+    pub fn on(&self, secure: bool) -> Option<&[u8]> {
+        self.0.as_deref().filter(|_| secure)
     }
 }

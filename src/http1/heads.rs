@@ -1,55 +1,60 @@
-//! Heads rendered once: a file's 200 head per second, refusals and OPTIONS at start-up.
+//! Heads rendered once: a file's heads from its fields, its 200 head per second, the refusals' and OPTIONS' once per process.
 //!
-//! Heads rendered once: a cached file's whole 200 head per second, the
-//! refusals' and OPTIONS' heads at start-up, and what a head says about
-//! the connection.
-//!
-//! These are the pieces [`crate::http1::response`] queues around a body.
-//! They know nothing of what a request was answered with, so the file
-//! cache (which keeps each file's [`FullHeads`]) and the site (which
-//! keeps the [`Canned`] heads) hold them without importing the answer.
+//! Heads rendered once: a cached file's heads from its fields (kept in the
+//! entry's [`Rendered`](crate::http::entry::Rendered) slots), its whole
+//! 200 head once per second, the refusals' and OPTIONS' heads once per
+//! process, and what a head says about the connection. These are the
+//! pieces [`crate::http1::response`] queues around a body.
 
-use std::cell::RefCell;
 use std::rc::Rc;
+use std::sync::LazyLock;
 
+use crate::http::entry::{Entry, Field, H1Heads};
 use crate::http::status::{ALLOW, Refusal, SERVER, Status};
 use crate::out::{Chunk, OutQueue};
 
-/// A file's whole 200 head (its fields, the Date line, the connection
-/// line), rendered at most once per Date line for each [`Persist`] variant:
-/// a cached file's response is then two chunks, this head and the body,
-/// instead of four. Keyed by the identity of the Date line it was rendered
-/// with, which changes exactly when the second does.
-#[derive(Debug, Default)]
-pub struct FullHeads {
-    /// One per [`Persist`] variant, plain and HTTPS (whose Date line may
-    /// carry `Strict-Transport-Security`).
-    rendered: RefCell<[Option<Rendered>; 6]>,
+/// An entry's heads, rendered from its fields the first time HTTP/1.x
+/// frames it.
+pub fn of(entry: &Entry) -> &H1Heads {
+    entry.rendered.h1.get_or_init(|| {
+        let fields = lines(&entry.fields);
+        let ok = format!(
+            "HTTP/1.1 200 OK\r\nServer: {SERVER}\r\nContent-Length: {}\r\n",
+            entry.len
+        );
+        let not_modified = format!("HTTP/1.1 304 Not Modified\r\nServer: {SERVER}\r\n");
+        H1Heads {
+            ok: [ok.as_bytes(), &fields].concat().into(),
+            not_modified: [not_modified.as_bytes(), &lines(entry.not_modified_fields())]
+                .concat()
+                .into(),
+            fields: fields.into(),
+        }
+    })
 }
 
-/// A rendered head and the Date line it was rendered with.
-type Rendered = (Rc<[u8]>, Rc<[u8]>);
+/// A file's whole 200 head (its fields, the Date line, the connection
+/// line), rendered at most once per Date line for each [`Persist`] variant,
+/// plain and HTTPS (whose Date line may carry `Strict-Transport-Security`):
+/// a cached file's response is then two chunks, this head and the body,
+/// instead of four.
+pub fn ok_this_second(entry: &Entry, date: &Rc<[u8]>, persist: Persist, secure: bool) -> Rc<[u8]> {
+    let slot = persist as usize + 3 * usize::from(secure);
+    entry.rendered.h1_second.get(slot, date, || {
+        [&of(entry).ok[..], date, persist.line()].concat()
+    })
+}
 
-impl FullHeads {
-    /// The head for `persist` under the current `date` line (`secure`: the
-    /// HTTPS one).
-    pub fn get(&self, fields: &[u8], date: &Rc<[u8]>, persist: Persist, secure: bool) -> Rc<[u8]> {
-        let mut rendered = self.rendered.borrow_mut();
-        let slot = &mut rendered[persist as usize + 3 * usize::from(secure)];
-        if let Some((at, head)) = slot.as_ref()
-            && Rc::ptr_eq(at, date)
-        {
-            return Rc::clone(head);
-        }
-        let line = persist.line();
-        let mut head = Vec::with_capacity(fields.len() + date.len() + line.len());
-        head.extend_from_slice(fields);
-        head.extend_from_slice(date);
-        head.extend_from_slice(line);
-        let head: Rc<[u8]> = Rc::from(head);
-        *slot = Some((Rc::clone(date), Rc::clone(&head)));
-        head
+/// `Name: value` lines, each ending in CRLF.
+fn lines(fields: &[Field]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for f in fields {
+        out.extend_from_slice(f.name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(&f.value);
+        out.extend_from_slice(b"\r\n");
     }
+    out
 }
 
 /// What the response says about the connection (RFC 9112 §9.3). It ends the
@@ -76,30 +81,31 @@ impl Persist {
 }
 
 /// Pre-rendered heads of the responses that depend on nothing but why:
-/// every [`Refusal`], and the 204 that answers `OPTIONS`.
+/// every [`Refusal`], and the 204 that answers `OPTIONS`. They depend on
+/// nothing the process is told, so they are made once per process and
+/// queued as static slices.
 #[derive(Debug)]
 pub struct Canned {
-    refusals: Vec<(Refusal, Rc<[u8]>)>,
-    options: Rc<[u8]>,
+    refusals: Vec<(Refusal, Box<[u8]>)>,
+    options: Box<[u8]>,
 }
 
-impl Default for Canned {
-    fn default() -> Self {
-        let refusals = Refusal::ALL
-            .iter()
-            .map(|&r| (r, Rc::from(refusal_head(r).into_bytes())))
-            .collect();
-        // RFC 9110 §15.3.5: a 204 has no body and no Content-Length.
-        let options = format!(
-            "HTTP/1.1 {}\r\nServer: {SERVER}\r\nAllow: {ALLOW}\r\n",
-            Status::NoContent
-        );
-        Canned {
-            refusals,
-            options: Rc::from(options.into_bytes()),
-        }
+/// The one set of canned heads.
+pub static CANNED: LazyLock<Canned> = LazyLock::new(|| {
+    let refusals = Refusal::ALL
+        .iter()
+        .map(|&r| (r, refusal_head(r).into_bytes().into()))
+        .collect();
+    // RFC 9110 §15.3.5: a 204 has no body and no Content-Length.
+    let options = format!(
+        "HTTP/1.1 {}\r\nServer: {SERVER}\r\nAllow: {ALLOW}\r\n",
+        Status::NoContent
+    );
+    Canned {
+        refusals,
+        options: options.into_bytes().into(),
     }
-}
+});
 
 fn refusal_head(why: Refusal) -> String {
     let status = why.status();
@@ -117,7 +123,7 @@ fn refusal_head(why: Refusal) -> String {
 impl Canned {
     /// Queues the refusal for `why`; its body is the reason's one line.
     pub fn refuse(
-        &self,
+        &'static self,
         out: &mut OutQueue,
         why: Refusal,
         date: &Rc<[u8]>,
@@ -125,7 +131,7 @@ impl Canned {
         head_only: bool,
     ) {
         if let Some((_, head)) = self.refusals.iter().find(|(r, _)| *r == why) {
-            out.push(Chunk::shared(head));
+            out.push(Chunk::Static(head));
         }
         out.push(Chunk::shared(date));
         out.push(Chunk::Static(persist.line()));
@@ -135,8 +141,10 @@ impl Canned {
     }
 
     /// Queues the 204 that answers `OPTIONS`, with `Allow`.
-    pub fn options(&self, out: &mut OutQueue, date: &Rc<[u8]>, persist: Persist) {
-        head(out, &self.options, date, persist);
+    pub fn options(&'static self, out: &mut OutQueue, date: &Rc<[u8]>, persist: Persist) {
+        out.push(Chunk::Static(&self.options));
+        out.push(Chunk::shared(date));
+        out.push(Chunk::Static(persist.line()));
     }
 }
 

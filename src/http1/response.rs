@@ -10,7 +10,7 @@
 //! ```
 //!
 //! and a cached file's 200 as two: the first three pieces rendered together
-//! once a second ([`crate::http1::heads::FullHeads`]), then the body. Queuing either allocates
+//! once a second ([`crate::http1::heads::ok_this_second`]), then the body. Queuing either allocates
 //! nothing. A 304 is a file's pre-rendered 304 head with the Date and
 //! connection lines. The rarer answers (206 with its `Content-Range`, 416,
 //! 301, the metrics page) render their head per request.
@@ -19,15 +19,15 @@ use std::rc::Rc;
 
 use crate::http::answer::Answer;
 use crate::http::status::{SERVER, Status, UNSATISFIABLE};
-use crate::http1::heads::{Canned, Persist, head};
+use crate::http1::heads::{self, CANNED, Persist, head};
 use crate::out::{Chunk, OutQueue};
 
 /// How an answer is framed on this connection, besides the answer itself.
-#[derive(Debug, Clone, Copy)]
-pub struct Frame<'a> {
+#[derive(Debug, Clone)]
+pub struct Frame {
     /// This second's `Date` line (with `Strict-Transport-Security` after it
     /// over HTTPS, when configured).
-    pub date: &'a Rc<[u8]>,
+    pub date: Rc<[u8]>,
     /// `date` is the HTTPS one (a cached head is kept for each).
     pub hsts: bool,
     /// What the head says about the connection.
@@ -39,12 +39,7 @@ pub struct Frame<'a> {
 /// Queues `answer` as an HTTP/1.x head and body; returns its status and
 /// the body bytes queued. A cached file's 200 is two chunks (its head for
 /// this second, then the body), an error four, and nothing is copied.
-pub fn queue(
-    answer: Answer<'_>,
-    canned: &Canned,
-    frame: &Frame<'_>,
-    out: &mut OutQueue,
-) -> (Status, u64) {
+pub fn queue(answer: Answer<'_>, frame: &Frame, out: &mut OutQueue) -> (Status, u64) {
     let status = answer.status();
     let body = if frame.head_only {
         0
@@ -52,18 +47,15 @@ pub fn queue(
         answer.body_len()
     };
     let Frame {
-        date,
+        ref date,
         hsts,
         persist,
         head_only,
     } = *frame;
     match answer {
         Answer::File { entry, range: None } => {
-            out.push(Chunk::owned(entry.full.get(
-                &entry.head,
-                date,
-                persist,
-                hsts,
+            out.push(Chunk::owned(heads::ok_this_second(
+                entry, date, persist, hsts,
             )));
             if !head_only {
                 out.push(entry.chunk(0, entry.len));
@@ -80,13 +72,13 @@ pub fn queue(
                 end - start
             );
             let mut fields = fields.into_bytes();
-            fields.extend_from_slice(&entry.fields);
+            fields.extend_from_slice(&heads::of(entry).fields);
             head(out, &Rc::from(fields), date, persist);
             if !head_only {
                 out.push(entry.chunk(start, end));
             }
         }
-        Answer::NotModified(entry) => head(out, &entry.not_modified, date, persist),
+        Answer::NotModified(entry) => head(out, &heads::of(entry).not_modified, date, persist),
         Answer::Unsatisfiable { len } => {
             // RFC 9110 §15.5.17: the length in `Content-Range: bytes */len`.
             let fields = format!(
@@ -98,8 +90,8 @@ pub fn queue(
                 out.push(Chunk::Static(UNSATISFIABLE.as_bytes()));
             }
         }
-        Answer::Refused(why) => canned.refuse(out, why, date, persist, head_only),
-        Answer::Options => canned.options(out, date, persist),
+        Answer::Refused(why) => CANNED.refuse(out, why, date, persist, head_only),
+        Answer::Options => CANNED.options(out, date, persist),
         Answer::Page { content_type, body } => {
             page(out, content_type, body, date, persist, head_only)
         }
@@ -161,7 +153,6 @@ fn redirect(
 mod tests {
     use super::*;
     use crate::http::status::{MOVED, Refusal};
-    use crate::http1::heads::FullHeads;
 
     fn bytes(out: &mut OutQueue) -> String {
         crate::out::text_of(out)
@@ -169,7 +160,7 @@ mod tests {
 
     #[test]
     fn error_responses_are_well_formed() {
-        let canned = Canned::default();
+        let canned = &*CANNED;
         let date: Rc<[u8]> = Rc::from(&b"Date: Thu, 01 Jan 1970 00:00:00 GMT\r\n"[..]);
         let mut out = OutQueue::default();
         canned.refuse(
@@ -202,21 +193,6 @@ mod tests {
         assert!(text.contains("\r\nAllow: GET, HEAD, OPTIONS\r\n"), "{text}");
         assert!(!text.contains("Content-Length"), "{text}");
         assert!(text.ends_with("GMT\r\n\r\n"), "no body: {text}");
-    }
-
-    #[test]
-    fn full_heads_follow_the_date_line() {
-        let heads = FullHeads::default();
-        let d1: Rc<[u8]> = Rc::from(&b"Date: one\r\n"[..]);
-        let a = heads.get(b"HTTP/1.1 200 OK\r\n", &d1, Persist::KeepAlive, false);
-        assert_eq!(&a[..], b"HTTP/1.1 200 OK\r\nDate: one\r\n\r\n");
-        let b = heads.get(b"HTTP/1.1 200 OK\r\n", &d1, Persist::KeepAlive, false);
-        assert!(Rc::ptr_eq(&a, &b), "rendered once per Date line");
-        let c = heads.get(b"HTTP/1.1 200 OK\r\n", &d1, Persist::Close, false);
-        assert!(c.ends_with(b"Connection: close\r\n\r\n"));
-        let d2: Rc<[u8]> = Rc::from(&b"Date: two\r\n"[..]);
-        let e = heads.get(b"HTTP/1.1 200 OK\r\n", &d2, Persist::KeepAlive, false);
-        assert_eq!(&e[..], b"HTTP/1.1 200 OK\r\nDate: two\r\n\r\n");
     }
 
     #[test]

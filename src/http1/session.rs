@@ -26,35 +26,42 @@ use crate::http1::heads::Persist;
 use crate::http1::request::{self, Framing, Parsed, Request};
 use crate::http1::response::{self, Frame};
 use crate::out::OutQueue;
+use std::rc::Rc;
 
-/// HTTP/1.x framing, with the site's Date line and canned heads.
-impl Site {
-    /// How an HTTP/1.x answer is framed here: this second's Date line
-    /// (with the HSTS line over HTTPS, when configured).
-    fn frame(&self, secure: bool, persist: Persist, head_only: bool) -> Frame<'_> {
-        Frame {
-            date: self.date_line(secure),
-            hsts: secure && self.hsts.is_some(),
-            persist,
-            head_only,
-        }
+/// How an HTTP/1.x answer is framed on a connection (`secure`: HTTPS):
+/// this second's Date line, with the HSTS line after it when the site's
+/// [`Hsts`](crate::http::site::Hsts) says so.
+fn frame(site: &Site, secure: bool, persist: Persist, head_only: bool) -> Frame {
+    let hsts = site.hsts.on(secure);
+    let date = match hsts {
+        None => Rc::clone(site.date.line()),
+        Some(value) => site.date_with_hsts.get(0, site.date.line(), || {
+            [
+                site.date.line(),
+                &b"Strict-Transport-Security: "[..],
+                value,
+                b"\r\n",
+            ]
+            .concat()
+        }),
+    };
+    Frame {
+        date,
+        hsts: hsts.is_some(),
+        persist,
+        head_only,
     }
+}
 
-    /// Queues the HTTP/1.x framing of `answer`; returns its status and the
-    /// body bytes queued.
-    fn queue(
-        &self,
-        answer: Answer<'_>,
-        (secure, persist, head_only): (bool, Persist, bool),
-        out: &mut OutQueue,
-    ) -> (Status, u64) {
-        response::queue(
-            answer,
-            &self.canned,
-            &self.frame(secure, persist, head_only),
-            out,
-        )
-    }
+/// Queues the HTTP/1.x framing of `answer`; returns its status and the
+/// body bytes queued.
+fn queue(
+    answer: Answer<'_>,
+    site: &Site,
+    (secure, persist, head_only): (bool, Persist, bool),
+    out: &mut OutQueue,
+) -> (Status, u64) {
+    response::queue(answer, &frame(site, secure, persist, head_only), out)
 }
 
 /// Where the exchange stands (RFC 9112 §2.1: a connection carries a
@@ -161,18 +168,9 @@ impl H1Session {
         };
         let site = &mut *loan.site;
         let now = site.now();
+        let framed = frame(site, loan.secure, persist, ask.head_only());
         let answer = answer::decide(&ask, &mut site.files, &site.routes, &loan.ops.metrics, now);
-        let frame = Frame {
-            date: if loan.secure && site.hsts.is_some() {
-                &site.secure_date
-            } else {
-                site.date.line()
-            },
-            hsts: loan.secure && site.hsts.is_some(),
-            persist,
-            head_only: ask.head_only(),
-        };
-        let answer = response::queue(answer, &site.canned, &frame, out);
+        let answer = response::queue(answer, &framed, out);
         let next = match req.framing {
             _ if close => H1State::Closed,
             Framing::None => H1State::Head,
@@ -225,7 +223,7 @@ impl Session for H1Session {
                             if !self.after_body.is_empty() {
                                 self.after_body.clear();
                                 let how = (loan.secure, Persist::Close, false);
-                                let answer = loan.site.queue(Answer::Refused(why), how, out);
+                                let answer = queue(Answer::Refused(why), loan.site, how, out);
                                 loan.record(b"-", answer, out.pushed(), &Fields::default());
                             }
                             self.set_state(H1State::Closed, loan.client);
@@ -244,7 +242,7 @@ impl Session for H1Session {
                         log::debug!("connection {}: {why}", loan.client);
                         let head_only = input[pos..].starts_with(b"HEAD ");
                         let how = (loan.secure, Persist::Close, head_only);
-                        let answer = loan.site.queue(Answer::Refused(why), how, out);
+                        let answer = queue(Answer::Refused(why), loan.site, how, out);
                         loan.record(&input[pos..], answer, out.pushed(), &Fields::default());
                         self.set_state(H1State::Closed, loan.client);
                     }

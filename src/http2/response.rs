@@ -3,11 +3,10 @@
 //! An [`Answer`] framed for HTTP/2: its head as one HPACK block, its body
 //! as the same chunk HTTP/1.x sends (DATA frames carry it).
 //!
-//! The fields are the ones the HTTP/1.x head carries, less what HTTP/2
-//! forbids or replaces (the status line becomes `:status`, `Connection`
-//! goes, names are lowercase: RFC 9113 §8.2.2, §8.3.2). A cached file's
-//! fields are rendered once, as HTTP/1.x lines, by the file cache; they
-//! are read back here rather than kept twice.
+//! The fields are the answer's, as values: the status becomes `:status`,
+//! names are lowercase, and nothing is said about the connection (RFC 9113
+//! §8.2.2, §8.3.2). A cached file's fields come from its entry, and are
+//! encoded once per entry into the entry's HTTP/2 slot.
 //!
 //! A cached file's 200 is what a connection asks for again and again, so
 //! its fields go into the dynamic table (literals with incremental
@@ -23,7 +22,7 @@
 use std::rc::Rc;
 
 use crate::http::answer::Answer;
-use crate::http::files::Entry;
+use crate::http::entry::{Entry, Field};
 use crate::http::status::Status;
 use crate::http::status::{ALLOW, SERVER};
 use crate::http2::hpack::{self, Encoder, Indexing};
@@ -46,7 +45,7 @@ pub struct Heads {
 /// and HSTS, at the same table generation, make the same block.
 #[derive(Debug)]
 struct Memo {
-    fields: Rc<[u8]>,
+    fields: Rc<[Field]>,
     date: Vec<u8>,
     len: u64,
     hsts: bool,
@@ -131,11 +130,9 @@ impl Heads {
             fields.push((b"strict-transport-security", hsts));
         }
         fields.push((b"content-length", length));
-        let mut names = Vec::new();
-        each_field(&entry.fields, |name, value| {
-            names.push((name.to_vec(), value))
-        });
-        fields.extend(names.iter().map(|(n, v)| (&n[..], *v)));
+        let names: Vec<[u8; NAME_MAX]> = entry.fields.iter().map(|f| lowercase(f.name)).collect();
+        let own = entry.fields.iter().zip(&names);
+        fields.extend(own.map(|(f, name)| (&name[..f.name.len()], &f.value[..])));
         write_status(out, Status::Ok);
         for &(name, value) in &fields {
             self.hpack.field(out, name, value, Indexing::Incremental);
@@ -163,9 +160,6 @@ impl Heads {
         });
     }
 }
-
-/// The HTTP/1.x field lines that have no place in HTTP/2.
-const DROPPED: [&[u8]; 2] = [b"connection", b"keep-alive"];
 
 /// Appends the HPACK block of `answer`'s head; `date` is this second's
 /// HTTP-date (empty: no clock, no `date` field), `hsts` the value of
@@ -197,8 +191,10 @@ pub fn head_block(answer: &Answer<'_>, date: &[u8], hsts: Option<&[u8]>, out: &m
             out.extend_from_slice(entry_fields(entry));
         }
         Answer::NotModified(entry) => {
-            // The 304 head's lines after its status line and Server.
-            lines(out, skip_lines(&entry.not_modified, 2));
+            // The validators a 304 repeats (RFC 9110 §15.4.5).
+            for f in entry.not_modified_fields() {
+                field(out, f);
+            }
         }
         Answer::Unsatisfiable { len: file_len } => {
             let range = format!("bytes */{file_len}");
@@ -281,53 +277,35 @@ fn literal(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     hpack::write_raw_string(out, value);
 }
 
-/// A cached file's own fields as literals, encoded once per entry.
+/// A cached file's own fields as literals, encoded once per entry and
+/// kept in its HTTP/2 slot.
 fn entry_fields(entry: &Entry) -> &[u8] {
-    entry.h2_fields.get_or_init(|| {
+    entry.rendered.h2.get_or_init(|| {
         let mut block = Vec::new();
-        lines(&mut block, &entry.fields);
+        for f in entry.fields.iter() {
+            field(&mut block, f);
+        }
         block.into_boxed_slice()
     })
 }
 
-/// Each `Name: value` line of an HTTP/1.x head, lowercased, as a literal.
-fn lines(out: &mut Vec<u8>, head: &[u8]) {
-    each_field(head, |name, value| literal(out, name, value));
+/// The longest field name a cached entry has (`Content-Encoding`), with
+/// room to spare.
+const NAME_MAX: usize = 32;
+
+/// A field name lowercased, as HTTP/2 sends names (RFC 9113 §8.2.1).
+fn lowercase(name: &str) -> [u8; NAME_MAX] {
+    let mut lower = [0u8; NAME_MAX];
+    for (l, b) in lower.iter_mut().zip(name.bytes()) {
+        *l = b.to_ascii_lowercase();
+    }
+    lower
 }
 
-/// Calls `f` with each `Name: value` line of an HTTP/1.x head, the name
-/// lowercased, less the lines HTTP/2 has no place for.
-fn each_field<'h>(head: &'h [u8], mut f: impl FnMut(&[u8], &'h [u8])) {
-    let mut name = [0u8; 64];
-    for line in head.split(|&b| b == b'\n') {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let Some(colon) = line.iter().position(|&b| b == b':') else {
-            continue;
-        };
-        let (raw, value) = (&line[..colon], line[colon + 1..].trim_ascii());
-        let Some(lower) = name.get_mut(..raw.len()) else {
-            continue; // no field the cache renders has so long a name
-        };
-        for (l, r) in lower.iter_mut().zip(raw) {
-            *l = r.to_ascii_lowercase();
-        }
-        if DROPPED.contains(&&*lower) {
-            continue;
-        }
-        f(lower, value);
-    }
-}
-
-/// `head` after its first `n` lines.
-fn skip_lines(head: &[u8], n: usize) -> &[u8] {
-    let mut rest = head;
-    for _ in 0..n {
-        match rest.iter().position(|&b| b == b'\n') {
-            Some(i) => rest = &rest[i + 1..],
-            None => return b"",
-        }
-    }
-    rest
+/// One of an entry's fields as a literal without indexing.
+fn field(out: &mut Vec<u8>, f: &Field) {
+    let name = lowercase(f.name);
+    literal(out, &name[..f.name.len().min(NAME_MAX)], &f.value);
 }
 
 #[cfg(test)]

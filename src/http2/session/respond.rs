@@ -7,7 +7,6 @@
 //! [`super::H2Session::send_data`] to cut into DATA frames as the windows
 //! allow. The access log gets its line now.
 
-use crate::access_log::Line;
 use crate::http::answer::{self, Answer, Ask};
 use crate::http::session::{Session, SessionLoan};
 use crate::http::site::Site;
@@ -57,8 +56,7 @@ impl H2Session {
         let date = site.date.value();
         let mut block = std::mem::take(&mut self.block_bytes);
         block.clear();
-        // `--hsts`, over HTTPS only.
-        let hsts = site.hsts.as_deref().filter(|_| loan.secure);
+        let hsts = site.hsts.on(loan.secure);
         self.heads.block(&answer, date, hsts, &mut block);
         let len = answer.body_len();
         let status = answer.status();
@@ -90,16 +88,9 @@ impl H2Session {
         self.log_head.extend_from_slice(self.head.target());
         self.log_head.extend_from_slice(b" HTTP/2.0");
         let body_bytes = if no_body { 0 } else { len };
-        let line = Line {
-            head: &self.log_head,
-            status: status.code(),
-            body_bytes,
-            end: out.pushed() + self.wire.len() as u64 + body_bytes,
-            referer: fields.referer,
-            user_agent: fields.user_agent,
-        };
-        loan.ops.response(loan.client, now, &line);
+        let end = out.pushed() + self.wire.len() as u64 + body_bytes;
         let body = (!no_body).then(|| answer.into_body());
+        loan.record(&self.log_head, (status, body_bytes), end, &fields);
         match opened {
             Some(mut s) => {
                 s.body = body;
