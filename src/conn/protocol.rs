@@ -62,14 +62,18 @@ impl Protocol {
         alpn_h2: bool,
     ) -> usize {
         if let Protocol::Choosing { draining } = *self {
-            let n = input.len().min(PREFACE.len());
-            let h2 = loan.site.http2 && (alpn_h2 || (n >= 1 && input[..n] == PREFACE[..n]));
-            if h2 && !alpn_h2 && n < PREFACE.len() {
-                return 0; // a beginning of the preface: wait for the rest
-            }
+            // Every HTTP/1.x request chooses again: no method starts with
+            // the preface's first byte but PRI's, so one compare decides.
+            let h2 = loan.site.http2 && (alpn_h2 || input.first() == Some(&PREFACE[0]));
             *self = if h2 {
-                log::trace!("connection {}: HTTP/2", loan.client);
-                Protocol::H2(Box::new(H2Session::new(out)))
+                let n = input.len().min(PREFACE.len());
+                if !alpn_h2 && input[..n] != PREFACE[..n] {
+                    Protocol::H1(H1Session::default()) // `PUT`, `PATCH`, ...
+                } else if !alpn_h2 && n < PREFACE.len() {
+                    return 0; // a beginning of the preface: wait for the rest
+                } else {
+                    Self::h2(loan.client, out)
+                }
             } else {
                 Protocol::H1(H1Session::default())
             };
@@ -78,6 +82,13 @@ impl Protocol {
             }
         }
         chosen!(self, s => s.on_input(input, loan, out), input.len())
+    }
+
+    /// HTTP/2 is chosen: its session sends its SETTINGS first (§3.4).
+    #[inline(never)]
+    fn h2(client: usize, out: &mut OutQueue) -> Protocol {
+        log::trace!("connection {client}: HTTP/2");
+        Protocol::H2(Box::new(H2Session::new(out)))
     }
 
     /// See [`Session::on_writable`].

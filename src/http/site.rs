@@ -9,6 +9,7 @@ use crate::date::DateLine;
 use crate::http::answer::Routes;
 use crate::http::entry::PerSecond;
 use crate::http::files::Files;
+use crate::http::grammar::KnownHost;
 
 /// What every session reads: the site being served. The files, the
 /// routes, the current `Date` line and the limits.
@@ -23,6 +24,10 @@ pub struct Site {
     pub limits: Limits,
     /// The pages that are not files, and the redirect to HTTPS.
     pub routes: Routes,
+    /// The `Host` value last found valid on any connection, not checked
+    /// again: a keep-alive client sends the same one with every request,
+    /// and most clients of a site send the same one.
+    pub known_host: KnownHost,
     /// HTTP/2 is on (`--http2`).
     pub http2: bool,
     /// `--hsts`: what HTTPS answers say of it.
@@ -40,6 +45,7 @@ impl Site {
             date,
             limits,
             routes: Routes::default(),
+            known_host: KnownHost::default(),
             http2: true,
             hsts: Hsts::default(),
             date_with_hsts: PerSecond::default(),

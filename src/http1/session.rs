@@ -17,7 +17,6 @@
 
 use crate::http::answer::{self, Answer, Ask};
 use crate::http::fields::Fields;
-use crate::http::grammar::KnownHost;
 use crate::http::session::{Session, SessionLoan};
 use crate::http::site::Site;
 use crate::http::status::Status;
@@ -96,8 +95,6 @@ pub struct H1Session {
     /// size is unknown until the end, so the answer waits: a body over the
     /// limit or badly framed then gets a 413 or 400 instead, with a close.
     after_body: OutQueue,
-    /// The `Host` value last found valid, not checked again.
-    known_host: KnownHost,
 }
 
 impl Default for H1Session {
@@ -106,7 +103,6 @@ impl Default for H1Session {
             state: H1State::Head,
             draining: false,
             after_body: OutQueue::default(),
-            known_host: KnownHost::default(),
         }
     }
 }
@@ -233,7 +229,7 @@ impl Session for H1Session {
                 H1State::Head => match request::parse_knowing(
                     &input[pos..],
                     &loan.site.limits,
-                    &mut self.known_host,
+                    &mut loan.site.known_host,
                 ) {
                     Parsed::Partial => break,
                     Parsed::Invalid(why) => {

@@ -31,7 +31,6 @@
 
 use std::rc::Rc;
 
-use crate::http::grammar::KnownHost;
 use crate::http::session::{Session, SessionLoan};
 use crate::http::status::Refusal;
 use crate::http2::frame::{
@@ -167,8 +166,6 @@ pub struct H2Session {
     wire: Vec<u8>,
     /// Response heads: the HPACK encoder and its dynamic table.
     heads: Heads,
-    /// The `:authority` (or `Host`) value last found valid.
-    known_host: KnownHost,
     /// The request line the access log shows, rebuilt per request.
     log_head: Vec<u8>,
     /// Frames that did no work, less what requests earned back.
@@ -214,7 +211,6 @@ impl H2Session {
             received: 0,
             wire: Vec::new(),
             heads: Heads::default(),
-            known_host: KnownHost::default(),
             log_head: Vec::new(),
             chatter: 0,
             opened: 0,

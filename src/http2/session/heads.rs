@@ -80,7 +80,7 @@ impl H2Session {
         let refusal = if too_large {
             Some(Refusal::HeadTooLarge)
         } else {
-            if let Err(why) = self.head.finish_knowing(&mut self.known_host) {
+            if let Err(why) = self.head.finish_knowing(&mut loan.site.known_host) {
                 return Err(H2Error::Stream(id, ErrorCode::Protocol, why));
             }
             if end_stream && self.head.content_length.is_some_and(|n| n > 0) {
