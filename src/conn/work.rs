@@ -19,7 +19,9 @@ use super::{
 };
 use crate::config::Timeouts;
 use crate::http::session::SessionLoan;
+use crate::http::site::Site;
 use crate::metrics::Waiting;
+use crate::ops::Ops;
 use crate::out::{Flush, OutQueue};
 use crate::stream::Stream;
 use crate::sys::would_block;
@@ -43,8 +45,8 @@ impl Under {
     }
 }
 
-/// The connection at the socket level (the exchange's own state is the
-/// session's [`H1State`]).
+/// The connection at the socket level (the exchange's own state is its
+/// session's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ConnState {
     /// Requests come in, answers go out.
@@ -296,13 +298,7 @@ impl Work {
                 }
             };
             let input = &loan.buf[..n];
-            let mut lent = SessionLoan {
-                site: &mut *loan.site,
-                ops: &mut *loan.ops,
-                client: key,
-                secure: sock.secure(),
-            };
-            let used = (self.protocol).on_input(input, &mut lent, &mut self.out, sock.alpn_h2());
+            let used = self.answer(input, sock, key, loan.site, loan.ops);
             let rest = &input[used..];
             if self.protocol.reading() && !rest.is_empty() {
                 // The head's deadline starts with its first byte.
@@ -329,15 +325,8 @@ impl Work {
                     return Ok(());
                 }
             }
-            let mut lent = SessionLoan {
-                site: &mut *loan.site,
-                ops: &mut *loan.ops,
-                client: key,
-                secure: sock.secure(),
-            };
             let partial = std::mem::take(&mut self.partial);
-            let alpn_h2 = sock.alpn_h2();
-            let used = (self.protocol).on_input(&partial, &mut lent, &mut self.out, alpn_h2);
+            let used = self.answer(&partial, sock, key, loan.site, loan.ops);
             self.partial = partial;
             let unread = used < self.partial.len();
             if self.protocol.reading() {
@@ -370,13 +359,29 @@ impl Work {
         Ok(())
     }
 
+    /// Hands `input` to the protocol, lending it the site and the counters
+    /// for this batch; returns the bytes used.
+    fn answer<S: Stream>(
+        &mut self,
+        input: &[u8],
+        sock: &S,
+        key: usize,
+        site: &mut Site,
+        ops: &mut Ops,
+    ) -> usize {
+        let mut lent = SessionLoan {
+            site,
+            ops,
+            client: key,
+            secure: sock.secure(),
+        };
+        (self.protocol).on_input(input, &mut lent, &mut self.out, sock.alpn_h2())
+    }
+
     /// Once the session wants no more input (RFC 9112 §9.6), the
     /// connection ends after its last answers: what it left `unread`
-    /// decides whether closing must linger. An HTTP/2 client goes on
-    /// sending (WINDOW_UPDATE for the last DATA, PING, its own GOAWAY)
-    /// after ours, so its close always lingers: a close with those bytes
-    /// unread would be a reset that can destroy the answers it has not
-    /// read yet.
+    /// decides whether closing must linger (always, for a peer that talks
+    /// on after our end: [`Protocol::peer_talks_on`]).
     pub(super) fn end_if_done(&mut self, unread: bool) {
         if let ConnState::Open(ready) = self.state
             && !self.protocol.reading()

@@ -15,6 +15,8 @@
 //! Every complete request already received is answered, in order, before
 //! the caller flushes: that is what makes pipelining cost one write.
 
+use std::rc::Rc;
+
 use crate::http::answer::{self, Answer, Ask};
 use crate::http::fields::Fields;
 use crate::http::session::{Session, SessionLoan};
@@ -25,7 +27,6 @@ use crate::http1::heads::Persist;
 use crate::http1::request::{self, Framing, Parsed, Request};
 use crate::http1::response::{self, Frame};
 use crate::out::OutQueue;
-use std::rc::Rc;
 
 /// How an HTTP/1.x answer is framed on a connection (`secure`: HTTPS):
 /// this second's Date line, with the HSTS line after it when the site's
@@ -94,7 +95,9 @@ pub struct H1Session {
     /// The response to a request whose chunked body is still arriving. Its
     /// size is unknown until the end, so the answer waits: a body over the
     /// limit or badly framed then gets a 413 or 400 instead, with a close.
-    after_body: OutQueue,
+    /// Boxed and made only then: the session is made anew for every
+    /// request on a keep-alive connection, and this one is rare.
+    after_body: Option<Box<OutQueue>>,
 }
 
 impl Default for H1Session {
@@ -102,7 +105,7 @@ impl Default for H1Session {
         H1Session {
             state: H1State::Head,
             draining: false,
-            after_body: OutQueue::default(),
+            after_body: None,
         }
     }
 }
@@ -158,7 +161,7 @@ impl H1Session {
         };
         // A chunked body's size is known only at its end: the answer waits.
         let out = if req.framing == Framing::Chunked && !close {
-            &mut self.after_body
+            self.after_body.get_or_insert_default()
         } else {
             out
         };
@@ -203,7 +206,9 @@ impl Session for H1Session {
                         Ok(progress) => {
                             pos += progress.consumed;
                             if progress.done {
-                                out.take_all(&mut self.after_body);
+                                if let Some(mut waiting) = self.after_body.take() {
+                                    out.take_all(&mut waiting);
+                                }
                                 self.set_state(H1State::Head, loan.client);
                             } else {
                                 self.state = H1State::Body(skip);
@@ -216,8 +221,7 @@ impl Session for H1Session {
                         // was answered already; it can only end early.)
                         Err(why) => {
                             log::debug!("request body: {why}");
-                            if !self.after_body.is_empty() {
-                                self.after_body.clear();
+                            if self.after_body.take().is_some_and(|w| !w.is_empty()) {
                                 let how = (loan.secure, Persist::Close, false);
                                 let answer = queue(Answer::Refused(why), loan.site, how, out);
                                 loan.record(b"-", answer, out.pushed(), &Fields::default());
@@ -246,7 +250,8 @@ impl Session for H1Session {
                         let answer = self.respond(&req, loan, out);
                         // (An answer waiting for a chunked body goes out after
                         // all that is queued now.)
-                        let end = out.pushed() + self.after_body.queued_bytes();
+                        let waiting = self.after_body.as_ref().map_or(0, |w| w.queued_bytes());
+                        let end = out.pushed() + waiting;
                         loan.record(&input[pos..pos + len], answer, end, &req.fields);
                         pos += len;
                     }
