@@ -200,7 +200,7 @@ struct Chunk {
 }
 
 impl Chunk {
-    fn rest(&self) -> &[u8] {
+    fn give_back(&self) -> &[u8] {
         let all: &[u8] = match &self.bytes {
             Bytes::Shared(b) => b,
             Bytes::Static(b) => b,
@@ -220,7 +220,7 @@ struct OutQueue {
 impl OutQueue {
     fn push(&mut self, bytes: Bytes) {
         let chunk = Chunk { bytes, start: 0 };
-        self.bytes += chunk.rest().len();
+        self.bytes += chunk.give_back().len();
         self.chunks.push_back(chunk);
     }
 
@@ -236,7 +236,7 @@ impl OutQueue {
             let mut slices = [IoSlice::new(&[]); 64];
             let mut count = 0;
             for (slot, chunk) in slices.iter_mut().zip(&self.chunks) {
-                *slot = IoSlice::new(chunk.rest());
+                *slot = IoSlice::new(chunk.give_back());
                 count += 1;
             }
             let result = socket.write_vectored(&slices[..count]);
@@ -255,7 +255,7 @@ impl OutQueue {
     fn advance(&mut self, mut n: usize) {
         self.bytes -= n;
         while let Some(front) = self.chunks.front_mut() {
-            let left = front.rest().len();
+            let left = front.give_back().len();
             if n < left {
                 front.start += n;
                 return;

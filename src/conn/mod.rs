@@ -176,10 +176,10 @@ impl<S: Stream> Conn<S> {
     /// to the pool already; HTTP/2's state, the HPACK table and the
     /// settings, must stay.) Once a second, not after every batch: a busy
     /// connection would only allocate them again.
-    pub fn rest(&mut self) {
+    pub fn give_back(&mut self) {
         if let Some(work) = self.work.as_mut()
             && work.out.is_empty()
-            && work.protocol.rest()
+            && work.protocol.give_back()
         {
             work.out.shrink_to(0);
             if work.partial.is_empty() {

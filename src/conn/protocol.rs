@@ -135,9 +135,9 @@ impl Protocol {
         }
     }
 
-    /// See [`Session::rest`].
-    pub fn rest(&mut self) -> bool {
-        chosen!(self, s => s.rest(), false)
+    /// See [`Session::give_back`].
+    pub fn give_back(&mut self) -> bool {
+        chosen!(self, s => s.give_back(), false)
     }
 
     /// Whether the exchange sits between requests, so the connection's

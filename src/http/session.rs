@@ -50,7 +50,7 @@ pub trait Session {
 
     /// Once a second, with nothing in flight: gives back per-request room
     /// and says whether it did.
-    fn rest(&mut self) -> bool;
+    fn give_back(&mut self) -> bool;
 }
 
 /// What a connection lends its session for one batch of input (cut from

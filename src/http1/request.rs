@@ -390,9 +390,9 @@ mod tests {
     }
 
     /// (target, minor version, keep-alive, framing), or the status (None: partial).
-    type Outcome = Result<(String, u8, bool, Framing), Option<u16>>;
+    type Expected = Result<(String, u8, bool, Framing), Option<u16>>;
 
-    fn outcome(raw: &str) -> Outcome {
+    fn outcome(raw: &str) -> Expected {
         match parse(raw.as_bytes(), &limits()) {
             Parsed::Complete(r, n) => {
                 assert_eq!(n, raw.find("\r\n\r\n").map_or(raw.len(), |i| i + 4));
@@ -427,7 +427,7 @@ mod tests {
             "b".repeat(40).repeat(7)
         );
         let many = format!("GET / HTTP/1.1\r\nHost: a\r\n{}\r\n", "X: 1\r\n".repeat(8));
-        let cases: Vec<(&str, Outcome)> = vec![
+        let cases: Vec<(&str, Expected)> = vec![
             ("GET / HTTP/1.1\r\nHost: a\r\n\r\n", ok("/", 1, true, NONE)),
             (
                 "GET /x?y HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",

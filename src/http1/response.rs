@@ -22,9 +22,10 @@ use crate::http::status::{SERVER, Status, UNSATISFIABLE};
 use crate::http1::heads::{self, CANNED, Persist, head};
 use crate::out::{Chunk, OutQueue};
 
-/// How an answer is framed on this connection, besides the answer itself.
+/// What wraps an answer on this connection, besides the answer itself:
+/// the Date line, HSTS, the connection line, and whether a body follows.
 #[derive(Debug, Clone)]
-pub struct Frame {
+pub struct Envelope {
     /// This second's `Date` line (with `Strict-Transport-Security` after it
     /// over HTTPS, when configured).
     pub date: Rc<[u8]>,
@@ -39,19 +40,19 @@ pub struct Frame {
 /// Queues `answer` as an HTTP/1.x head and body; returns its status and
 /// the body bytes queued. A cached file's 200 is two chunks (its head for
 /// this second, then the body), an error four, and nothing is copied.
-pub fn queue(answer: Answer<'_>, frame: &Frame, out: &mut OutQueue) -> (Status, u64) {
+pub fn queue(answer: Answer<'_>, envelope: &Envelope, out: &mut OutQueue) -> (Status, u64) {
     let status = answer.status();
-    let body = if frame.head_only {
+    let body = if envelope.head_only {
         0
     } else {
         answer.body_len()
     };
-    let Frame {
+    let Envelope {
         ref date,
         hsts,
         persist,
         head_only,
-    } = *frame;
+    } = *envelope;
     match answer {
         Answer::File { entry, range: None } => {
             out.push(Chunk::owned(heads::ok_this_second(

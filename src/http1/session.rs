@@ -25,13 +25,13 @@ use crate::http::status::Status;
 use crate::http1::body::BodySkip;
 use crate::http1::heads::Persist;
 use crate::http1::request::{self, Framing, Parsed, Request};
-use crate::http1::response::{self, Frame};
+use crate::http1::response::{self, Envelope};
 use crate::out::OutQueue;
 
 /// How an HTTP/1.x answer is framed on a connection (`secure`: HTTPS):
 /// this second's Date line, with the HSTS line after it when the site's
 /// [`Hsts`](crate::http::site::Hsts) says so.
-fn frame(site: &Site, secure: bool, persist: Persist, head_only: bool) -> Frame {
+fn envelope(site: &Site, secure: bool, persist: Persist, head_only: bool) -> Envelope {
     let hsts = site.hsts.on(secure);
     let date = match hsts {
         None => Rc::clone(site.date.line()),
@@ -45,7 +45,7 @@ fn frame(site: &Site, secure: bool, persist: Persist, head_only: bool) -> Frame 
             .concat()
         }),
     };
-    Frame {
+    Envelope {
         date,
         hsts: hsts.is_some(),
         persist,
@@ -61,7 +61,7 @@ fn queue(
     (secure, persist, head_only): (bool, Persist, bool),
     out: &mut OutQueue,
 ) -> (Status, u64) {
-    response::queue(answer, &frame(site, secure, persist, head_only), out)
+    response::queue(answer, &envelope(site, secure, persist, head_only), out)
 }
 
 /// Where the exchange stands (RFC 9112 §2.1: a connection carries a
@@ -167,9 +167,9 @@ impl H1Session {
         };
         let site = &mut *loan.site;
         let now = site.now();
-        let framed = frame(site, loan.secure, persist, ask.head_only());
+        let wrapped = envelope(site, loan.secure, persist, ask.head_only());
         let answer = answer::decide(&ask, &mut site.files, &site.routes, &loan.ops.metrics, now);
-        let answer = response::queue(answer, &framed, out);
+        let answer = response::queue(answer, &wrapped, out);
         let next = match req.framing {
             _ if close => H1State::Closed,
             Framing::None => H1State::Head,
@@ -285,7 +285,7 @@ impl Session for H1Session {
 
     /// Between requests its whole state goes back to the pool; with a
     /// request in progress there is nothing to give.
-    fn rest(&mut self) -> bool {
+    fn give_back(&mut self) -> bool {
         false
     }
 }

@@ -75,7 +75,7 @@ impl Heads {
 
     /// Gives back the table's memory when the connection is idle (see
     /// [`Encoder::forget`]); the next file head fills it again.
-    pub fn rest(&mut self) {
+    pub fn give_back(&mut self) {
         self.memo = None;
         if !self.hpack.is_empty() {
             self.hpack.forget();
@@ -494,7 +494,7 @@ mod tests {
                 let hsts: Option<&[u8]> = [None, Some(&b"max-age=60"[..])][rng.below(2) as usize];
                 let answer = embedded(target, &mut files);
                 if rng.below(20) == 0 {
-                    heads.rest(); // an idle second: both tables emptied
+                    heads.give_back(); // an idle second: both tables emptied
                 }
                 let mut block = Vec::new();
                 heads.block(&answer, date.as_bytes(), hsts, &mut block);
@@ -517,7 +517,7 @@ mod tests {
         heads.block(&answer, DATE, None, &mut block);
         let want = decode(&mut client, &block);
         assert!(client.table().len() >= 5);
-        heads.rest();
+        heads.give_back();
         assert!(heads.hpack.is_empty());
         block.clear();
         heads.block(&answer, DATE, None, &mut block);
@@ -531,7 +531,7 @@ mod tests {
         assert_eq!(decode(&mut client, &again), want);
         // Resting with nothing in the table owes the client nothing.
         let mut fresh = Heads::default();
-        fresh.rest();
+        fresh.give_back();
         let mut first = Vec::new();
         fresh.block(&Answer::Options, DATE, None, &mut first);
         assert_eq!(first[0] & 0xe0, 0x80, "no size update: {first:x?}");

@@ -113,7 +113,7 @@ pub enum Phase {
 
 /// One stream this side still answers.
 #[derive(Debug)]
-struct Stream {
+struct H2Stream {
     id: u32,
     /// What the client may still send us (RFC 9113 §5.1): until END_STREAM.
     receiving: bool,
@@ -153,7 +153,7 @@ pub struct H2Session {
     /// A header block in progress, and its bytes.
     block: Option<Block>,
     block_bytes: Vec<u8>,
-    streams: Vec<Stream>,
+    streams: Vec<H2Stream>,
     /// The highest stream the client opened (for GOAWAY, §6.8).
     last_stream: u32,
     /// Our connection send window, and the peer's settings.
@@ -612,7 +612,7 @@ impl Session for H2Session {
     /// requests it is not making, nor the table of heads it sent (the next
     /// head tells the client to empty its copy). Thousands of idle connections are the common case
     /// on a small host.
-    fn rest(&mut self) -> bool {
+    fn give_back(&mut self) -> bool {
         if !self.streams.is_empty() || self.block.is_some() {
             return false;
         }
@@ -627,7 +627,7 @@ impl Session for H2Session {
         if self.ahead.is_empty() {
             self.ahead = Vec::new();
         }
-        self.heads.rest();
+        self.heads.give_back();
         true
     }
 }

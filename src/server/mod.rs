@@ -185,14 +185,14 @@ impl Server {
                 log::warn!("prctl(PR_SET_TIMERSLACK): {e}");
             }
         }
-        let mut waiting = Coalesce::new(self.coalesce, self.spin);
+        let mut policy = Coalesce::new(self.coalesce, self.spin);
         loop {
-            let polled = match self.wait_for_events(&mut events, &mut waiting) {
+            let polled = match self.wait_for_events(&mut events, &mut policy) {
                 Ok(Some(polled)) => polled,
                 Ok(None) => continue,
                 Err(e) => return Err(context(e, "epoll_wait")),
             };
-            waiting.woke(events.iter().count(), polled);
+            policy.woke(events.iter().count(), polled);
             // The clocks are read once per wakeup: every reply in it shares them.
             let now = Instant::now();
             let wall = (self.clock)();
@@ -224,7 +224,7 @@ impl Server {
                     Owner::Waker => {}
                     Owner::Listener(i) => self.on_listener(i, now, wall),
                     Owner::Conn(key) => {
-                        waiting.saw(key);
+                        policy.saw(key);
                         let readable = event.is_readable() || event.is_error();
                         self.on_conn(key, readable, event.is_read_closed(), now);
                     }
@@ -279,7 +279,7 @@ impl Server {
         let mut states = ConnStates::default();
         for (_, conn) in self.conns.iter_mut() {
             conn.count_state(&mut states);
-            conn.rest();
+            conn.give_back();
         }
         // Nothing waits to be sent: a quiet moment to give back the heap
         // the allocator kept while data flowed (sys::keep_freed_memory).

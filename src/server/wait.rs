@@ -14,7 +14,7 @@ use crate::sys::interrupted;
 #[derive(Debug, Clone, Copy, Default)]
 struct Due {
     /// Connections or listeners wait for another turn.
-    turns_waiting: bool,
+    turns_due: bool,
     /// Until the wheel's next slot holding a deadline.
     deadline: Option<Duration>,
     /// Access log lines wait to be written.
@@ -32,7 +32,7 @@ struct Due {
 /// accept's retry, and the end of a drain; `None` (block until an event)
 /// when none of them is due.
 fn poll_timeout(due: Due, now: Instant) -> Option<Duration> {
-    if due.turns_waiting {
+    if due.turns_due {
         return Some(Duration::ZERO);
     }
     let soonest = |t: Option<Duration>, d: Duration| Some(t.map_or(d, |t| t.min(d)));
@@ -65,10 +65,10 @@ impl Server {
     pub(super) fn wait_for_events(
         &mut self,
         events: &mut Events,
-        waiting: &mut Coalesce,
+        policy: &mut Coalesce,
     ) -> io::Result<Option<Polled>> {
         let before = Instant::now();
-        let (timeout, spin) = match waiting.plan(self.next_timeout(before)) {
+        let (timeout, spin) = match policy.plan(self.next_timeout(before)) {
             Plan::Block(timeout) => (timeout, None),
             Plan::LookThenBlock { spin, timeout } => (timeout, Some(spin)),
             Plan::PauseThenLook(pause) => {
@@ -116,7 +116,7 @@ impl Server {
     fn next_timeout(&self, now: Instant) -> Option<Duration> {
         poll_timeout(
             Due {
-                turns_waiting: !self.again.is_empty() || !self.listeners_again.is_empty(),
+                turns_due: !self.again.is_empty() || !self.listeners_again.is_empty(),
                 deadline: self.conns.next_timeout(now),
                 log_pending: (self.shared.ops.access_log.as_ref()).is_some_and(AccessLog::pending),
                 accept_retry: self.accept.retry_at(),
@@ -143,7 +143,7 @@ mod tests {
         assert_eq!(poll_timeout(due, now), None, "nothing due: block");
         // Turns waiting: poll without blocking, whatever else is due.
         let turns = Due {
-            turns_waiting: true,
+            turns_due: true,
             deadline: Some(ms(500)),
             ..due
         };

@@ -5,7 +5,7 @@
 //! its end and answered 431, one whose priority names its own stream is
 //! refused after it is decoded. A block on a stream already open is its
 //! trailers. A request with a body waits on its stream until the body
-//! ends ([`super::Stream::request`]).
+//! ends ([`super::H2Stream::request`]).
 
 use super::*;
 
@@ -98,7 +98,7 @@ impl H2Session {
             let why = "too many requests waiting for their bodies";
             return Err(H2Error::Stream(id, ErrorCode::RefusedStream, why));
         }
-        let mut stream = Stream {
+        let mut stream = H2Stream {
             id,
             receiving: !end_stream,
             body: None,
@@ -110,7 +110,7 @@ impl H2Session {
             request: None,
         };
         if hold {
-            // Answered once its body has ended (see `Stream::request`).
+            // Answered once its body has ended (see `H2Stream::request`).
             stream.request = Some(Box::new(std::mem::take(&mut self.head)));
             self.streams.push(stream);
             return Ok(());

@@ -14,7 +14,7 @@ use crate::http::status::{Refusal, Status};
 use crate::http2::frame::{self, flag, kind};
 use crate::out::OutQueue;
 
-use super::{H2Session, Stream};
+use super::{H2Session, H2Stream};
 
 impl H2Session {
     /// Decides and queues the answer to the request in `self.head` on
@@ -24,7 +24,7 @@ impl H2Session {
     pub(super) fn answer(
         &mut self,
         id: u32,
-        opened: Option<Stream>,
+        opened: Option<H2Stream>,
         refusal: Option<Refusal>,
         loan: &mut SessionLoan<'_>,
         out: &mut OutQueue,

@@ -717,14 +717,14 @@ fn an_idle_session_gives_back_its_request_buffers_and_keeps_its_table() {
     c.send(&b);
     c.take();
     // Stream 1 still owes most of its body: nothing is given back.
-    assert!(!c.session.rest());
+    assert!(!c.session.give_back());
     assert!(c.session.streams.capacity() > 0);
     let mut w = Vec::new();
     frame::write_window_update(&mut w, 1, 1 << 20);
     c.send(&w);
     assert!(c.take().iter().any(|g| matches!(g, Got::Data(1, _, true))));
     let table = c.session.decoder.table().len();
-    assert!(c.session.rest());
+    assert!(c.session.give_back());
     let s = &c.session;
     assert_eq!(
         (
