@@ -1,11 +1,15 @@
-//! How HTTP/2 frames a request and its answer (RFC 9113, RFC 7541), all of it pure.
+//! How HTTP/2 frames a request and its answer (RFC 9113, RFC 7541): frames, HPACK and requests pure, the session beside the file cache.
 //!
-//! HTTP/2 (RFC 9113), all of it pure: [`frame`] (one checked frame from
+//! HTTP/2 (RFC 9113): [`frame`] (one checked frame from
 //! bytes, and the frames a server writes), [`hpack`] with its [`huffman`]
 //! code (RFC 7541), [`request`] (decoded fields to a checked request head,
 //! lent as the same `Fields` an HTTP/1.x request gives), [`response`] (an
 //! answer's head as an HPACK block) and [`session`] (a connection's
 //! frames, streams, flow control and priorities: bytes in, frames queued).
+//! Frames, HPACK, requests and responses are pure: bytes in, bytes out.
+//! The session is not quite: it asks the file cache for answers (whose
+//! misses `stat` and `open` files), and over TLS it reads a file's DATA
+//! with one `preadv` straight between its frame headers.
 //! The connection (`crate::conn`) chooses it by ALPN or by the
 //! preface and owns the socket; lesson 7 (`examples/lesson7_http2.rs`) is
 //! the same idea in one file.

@@ -1,4 +1,4 @@
-//! One connection's HTTP/2: preface, SETTINGS, streams, flow control; bytes in, frames queued (pure).
+//! One connection's HTTP/2: preface, SETTINGS, streams, flow control; bytes in, frames queued, no socket.
 //!
 //! The HTTP/2 exchange on one connection, without the socket: bytes in,
 //! frames queued. The twin of [`crate::http1::session`] for HTTP/1.x.
