@@ -7,9 +7,11 @@
 //!   Preface ──24 bytes──► Frames ──GOAWAY sent (our error, or a drain)──► Closing
 //! ```
 //!
-//! In `Frames`, each frame is checked ([`super::frame`]), then applied:
-//! SETTINGS are applied and acknowledged, PING answered, WINDOW_UPDATE
-//! opens windows, RST_STREAM forgets a stream. A request is a HEADERS
+//! In `Frames`, each frame is checked ([`super::frame`]), then handed to
+//! the handler for its type (`control.rs`: SETTINGS are applied and
+//! acknowledged, PING answered, WINDOW_UPDATE opens windows, RST_STREAM
+//! forgets a stream; `heads.rs`: HEADERS and CONTINUATION; `data.rs`:
+//! DATA). A request is a HEADERS
 //! frame and any CONTINUATIONs, decoded ([`super::hpack`]) and checked
 //! ([`super::request`]); the answer is decided as for HTTP/1.x
 //! ([`crate::http::answer`]) and queued as a HEADERS frame and DATA frames
@@ -356,95 +358,15 @@ impl H2Session {
                 ));
             }
         }
+        // One handler per frame type (h2o's FRAME_HANDLERS[type]); each
+        // says which section of RFC 9113 it follows.
         match f {
-            Frame::Settings { ack: true, .. } => {}
-            Frame::Settings { ack: false, params } => {
-                for (id, value) in frame::settings(params) {
-                    match id {
-                        setting::INITIAL_WINDOW_SIZE => {
-                            // §6.9.2: every stream's window moves by the change.
-                            let delta = i64::from(value) - self.peer_initial_window;
-                            self.peer_initial_window = i64::from(value);
-                            for s in &mut self.streams {
-                                s.window += delta;
-                                if s.window > i64::from(MAX_WINDOW) {
-                                    return Err(conn(ErrorCode::FlowControl, "window past 2^31-1"));
-                                }
-                            }
-                        }
-                        setting::MAX_FRAME_SIZE => self.peer_max_frame = value as usize,
-                        setting::HEADER_TABLE_SIZE => self.heads.peer_table_size(value),
-                        _ => {}
-                    }
-                }
-                frame::write_settings_ack(&mut self.wire);
-            }
-            Frame::Ping { ack: true, .. } => {}
-            Frame::Ping { ack: false, data } => frame::write_ping_ack(&mut self.wire, data),
-            Frame::GoAway { .. } => {
-                self.counts.goaways_received += 1;
-                // The client is leaving: finish what was asked, take no more.
-                if !matches!(self.phase, Phase::Closing { .. }) {
-                    self.go_away(ErrorCode::NoError, false, out);
-                }
-            }
-            Frame::WindowUpdate {
-                stream: 0,
-                increment,
-            } => {
-                self.window += i64::from(increment);
-                if self.window > i64::from(MAX_WINDOW) {
-                    return Err(conn(
-                        ErrorCode::FlowControl,
-                        "connection window past 2^31-1",
-                    ));
-                }
-            }
-            Frame::WindowUpdate { stream, increment } => {
-                if stream > self.last_stream {
-                    return Err(conn(ErrorCode::Protocol, "WINDOW_UPDATE on an idle stream"));
-                }
-                if let Some(s) = self.streams.iter_mut().find(|s| s.id == stream) {
-                    s.window += i64::from(increment);
-                    if s.window > i64::from(MAX_WINDOW) {
-                        let why = "stream window past 2^31-1";
-                        return Err(H2Error::Stream(stream, ErrorCode::FlowControl, why));
-                    }
-                }
-            }
-            Frame::RstStream { stream, .. } => {
-                if stream > self.last_stream {
-                    return Err(conn(ErrorCode::Protocol, "RST_STREAM on an idle stream"));
-                }
-                self.streams.retain(|s| s.id != stream);
-                self.counts.resets_received += 1;
-                self.count_reset()?;
-            }
-            Frame::PriorityUpdate { prioritized, value } => {
-                let (urgency, incremental) = request::priority(value);
-                if let Some(s) = self.streams.iter_mut().find(|s| s.id == prioritized) {
-                    // The order of DATA is decided afresh at each turn.
-                    (s.urgency, s.incremental) = (urgency, incremental);
-                } else if prioritized > self.last_stream {
-                    // Ahead of its HEADERS: kept for it. Idle streams so
-                    // prioritized and open ones together may not pass
-                    // SETTINGS_MAX_CONCURRENT_STREAMS (§7.1).
-                    self.ahead.retain(|p| p.0 != prioritized);
-                    if self.ahead.len() + self.streams.len() >= MAX_STREAMS {
-                        let why = "PRIORITY_UPDATE for more streams than the concurrent limit";
-                        return Err(conn(ErrorCode::Protocol, why));
-                    }
-                    self.ahead.push((prioritized, urgency, incremental));
-                }
-                // A closed stream's is dropped, as §7.1 allows.
-            }
-            Frame::Priority { .. } | Frame::Unknown { .. } => {}
             Frame::Data {
                 stream,
                 data,
                 flow_len,
                 end_stream,
-            } => self.receive_data(stream, data.len(), flow_len, end_stream, loan, out)?,
+            } => self.receive_data(stream, data.len(), flow_len, end_stream, loan, out),
             Frame::Headers {
                 stream,
                 block,
@@ -452,47 +374,38 @@ impl H2Session {
                 end_headers,
                 depends_on,
             } => {
-                if stream % 2 == 0 {
-                    return Err(conn(ErrorCode::Protocol, "even stream id from a client"));
-                }
-                if stream <= self.last_stream {
-                    // Trailers on a stream still sending its body are
-                    // checked and ignored; anything else reuses a stream.
-                    let trailers = self.streams.iter().any(|s| s.id == stream && s.receiving);
-                    if !trailers {
-                        return Err(conn(ErrorCode::StreamClosed, "HEADERS on a used stream"));
-                    }
-                }
                 let on_itself = depends_on == Some(stream);
-                self.block = Some(Block {
+                self.on_headers(
                     stream,
-                    end_stream,
-                    on_itself,
-                });
-                self.block_bytes.clear();
-                self.block_bytes.extend_from_slice(block);
-                if end_headers {
-                    self.end_block(loan, out)?;
-                }
+                    block,
+                    (end_stream, end_headers, on_itself),
+                    loan,
+                    out,
+                )
             }
             Frame::Continuation {
                 stream,
                 block,
                 end_headers,
-            } => {
-                if self.block.map(|b| b.stream) != Some(stream) {
-                    return Err(conn(ErrorCode::Protocol, "CONTINUATION without HEADERS"));
-                }
-                if self.block_bytes.len() + block.len() > MAX_BLOCK {
-                    return Err(conn(ErrorCode::EnhanceYourCalm, "header block too large"));
-                }
-                self.block_bytes.extend_from_slice(block);
-                if end_headers {
-                    self.end_block(loan, out)?;
-                }
+            } => self.on_continuation(stream, block, end_headers, loan, out),
+            Frame::Settings { ack, params } => self.on_settings(ack, params),
+            Frame::Ping { ack, data } => {
+                self.on_ping(ack, data);
+                Ok(())
             }
+            Frame::GoAway { .. } => {
+                self.on_goaway(out);
+                Ok(())
+            }
+            Frame::WindowUpdate { stream, increment } => self.on_window_update(stream, increment),
+            Frame::RstStream { stream, .. } => self.on_rst_stream(stream),
+            Frame::PriorityUpdate { prioritized, value } => {
+                self.on_priority_update(prioritized, value)
+            }
+            // §5.3.2: PRIORITY is deprecated and ignored; §4.1 and §5.5:
+            // an unknown type is ignored.
+            Frame::Priority { .. } | Frame::Unknown { .. } => Ok(()),
         }
-        Ok(())
     }
 }
 
@@ -501,6 +414,7 @@ fn conn_error(why: &'static str) -> H2Error {
     H2Error::Connection(ErrorCode::Protocol, why)
 }
 
+mod control;
 mod data;
 mod heads;
 mod respond;

@@ -1,4 +1,4 @@
-//! A stream's header block, once whole: decoded, checked, and the stream opened, held for its body, answered or refused.
+//! HEADERS and CONTINUATION, and a stream's header block once whole: decoded, checked, and the stream opened, held for its body, answered or refused.
 //!
 //! The block is decoded whatever becomes of its stream, so that the HPACK
 //! tables stay in step (RFC 9113 §4.3): a list past the limit is read to
@@ -10,6 +10,67 @@
 use super::*;
 
 impl H2Session {
+    /// HEADERS (§6.2): a block begins on a new odd stream (or trailers on
+    /// one still sending its body); with END_HEADERS it is whole.
+    /// `flags`: END_STREAM, END_HEADERS, and whether its priority names
+    /// the stream itself (§5.3.1).
+    pub(super) fn on_headers(
+        &mut self,
+        stream: u32,
+        block: &[u8],
+        (end_stream, end_headers, on_itself): (bool, bool, bool),
+        loan: &mut SessionLoan<'_>,
+        out: &mut OutQueue,
+    ) -> Result<(), H2Error> {
+        if stream.is_multiple_of(2) {
+            return Err(conn_error("even stream id from a client"));
+        }
+        if stream <= self.last_stream {
+            // Trailers on a stream still sending its body are checked and
+            // ignored; anything else reuses a stream.
+            let trailers = self.streams.iter().any(|s| s.id == stream && s.receiving);
+            if !trailers {
+                let why = "HEADERS on a used stream";
+                return Err(H2Error::Connection(ErrorCode::StreamClosed, why));
+            }
+        }
+        self.block = Some(Block {
+            stream,
+            end_stream,
+            on_itself,
+        });
+        self.block_bytes.clear();
+        self.block_bytes.extend_from_slice(block);
+        if end_headers {
+            self.end_block(loan, out)?;
+        }
+        Ok(())
+    }
+
+    /// CONTINUATION (§6.10): more of the block its HEADERS began, at most
+    /// [`MAX_BLOCK`] in all.
+    pub(super) fn on_continuation(
+        &mut self,
+        stream: u32,
+        block: &[u8],
+        end_headers: bool,
+        loan: &mut SessionLoan<'_>,
+        out: &mut OutQueue,
+    ) -> Result<(), H2Error> {
+        if self.block.map(|b| b.stream) != Some(stream) {
+            return Err(conn_error("CONTINUATION without HEADERS"));
+        }
+        if self.block_bytes.len() + block.len() > MAX_BLOCK {
+            let why = "header block too large";
+            return Err(H2Error::Connection(ErrorCode::EnhanceYourCalm, why));
+        }
+        self.block_bytes.extend_from_slice(block);
+        if end_headers {
+            self.end_block(loan, out)?;
+        }
+        Ok(())
+    }
+
     /// A whole header block: decode it, and answer a new stream.
     pub(super) fn end_block(
         &mut self,
