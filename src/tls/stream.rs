@@ -93,11 +93,8 @@ thread_local! {
 /// generic over what lies beneath, as a connection is.
 pub struct TlsStream<S = TcpStream> {
     io: S,
-    /// rustls, through the handshake (and for good over TLS 1.2).
-    tls: Option<UnbufferedServerConnection>,
-    /// After a TLS 1.3 handshake: the keys, and records sealed and
-    /// opened here (records.rs).
-    records: Option<Box<Records>>,
+    /// Who seals and opens the records.
+    engine: Engine,
     /// The client chose HTTP/2 by ALPN (kept once rustls is gone).
     h2: bool,
     /// The start of a record the client has not finished sending.
@@ -130,11 +127,32 @@ impl<S: std::fmt::Debug> std::fmt::Debug for TlsStream<S> {
             .field("io", &self.io)
             .field(
                 "handshaking",
-                &self.tls.as_ref().is_some_and(|t| t.is_handshaking()),
+                &matches!(&self.engine, Engine::Rustls(t) if t.is_handshaking()),
             )
-            .field("own_records", &self.records.is_some())
+            .field("own_records", &matches!(self.engine, Engine::Own(_)))
             .finish()
     }
+}
+
+/// Who seals and opens a stream's records. Either way the contract is
+/// the same: opening runs over whole records in the scratch buffer,
+/// delivers plaintext to the connection's buffer and says how many bytes
+/// it used and why it stopped ([`Stop`]); sealing takes the plaintext of
+/// a write's slices, up to four records, and says how much it took and
+/// how many bytes of records it made (`driver.rs` for rustls, `own.rs`
+/// for the stream's own).
+enum Engine {
+    /// rustls, through the handshake, and for good over TLS 1.2. Boxed:
+    /// over TLS 1.3 its kilobyte is freed at the hand-over, and an idle
+    /// HTTPS connection keeps only the keys.
+    Rustls(Box<UnbufferedServerConnection>),
+    /// After a TLS 1.3 handshake: the keys, and records sealed and opened
+    /// here (records.rs); rustls keeps only what changes the keys.
+    Own(Box<Records>),
+    /// rustls gave up the keys but they could not be taken (a suite
+    /// records.rs does not know): nothing seals or opens, and the
+    /// connection closes on the error that said so.
+    Lost,
 }
 
 /// Where a run of rustls over the bytes read stopped.
@@ -157,8 +175,7 @@ impl<S: Stream> TlsStream<S> {
     pub fn new(io: S, tls: UnbufferedServerConnection, counts: Rc<TlsCounts>) -> TlsStream<S> {
         TlsStream {
             io,
-            tls: Some(tls),
-            records: None,
+            engine: Engine::Rustls(Box::new(tls)),
             h2: false,
             incoming: Vec::new(),
             outgoing: Vec::new(),
@@ -216,10 +233,11 @@ impl<S: Stream> TlsStream<S> {
         self.incoming = Vec::new();
         let mut emptied = false;
         let result = loop {
-            let ran = if self.records.is_some() {
-                self.open_records(&mut scratch[..have], buf, &mut filled)
-            } else {
-                self.run(&mut scratch[..have], buf, &mut filled)
+            let ran = match self.engine {
+                Engine::Own(_) => self.open_records(&mut scratch[..have], buf, &mut filled),
+                Engine::Rustls(_) | Engine::Lost => {
+                    self.run(&mut scratch[..have], buf, &mut filled)
+                }
             };
             let (used, stop) = match ran {
                 Ok(r) => r,
@@ -510,7 +528,7 @@ impl<S: Stream> Stream for TlsStream<S> {
     }
 
     fn handshaking(&self) -> bool {
-        self.tls.as_ref().is_some_and(|t| t.is_handshaking())
+        matches!(&self.engine, Engine::Rustls(tls) if tls.is_handshaking())
     }
 
     fn secure(&self) -> bool {

@@ -27,7 +27,7 @@ impl<S: Stream> TlsStream<S> {
         // session ticket to send.
         let mut fed = 0;
         loop {
-            let Some(tls) = self.tls.as_mut() else {
+            let Engine::Rustls(tls) = &mut self.engine else {
                 return Err(io::Error::other("TLS: rustls is gone"));
             };
             let was_handshaking = tls.is_handshaking();
@@ -104,7 +104,7 @@ impl<S: Stream> TlsStream<S> {
 
     /// Notes how the handshake ended.
     fn handshake_done(&mut self) {
-        let Some(tls) = self.tls.as_ref() else {
+        let Engine::Rustls(tls) = &self.engine else {
             return;
         };
         let how = match tls.handshake_kind() {
@@ -127,7 +127,10 @@ impl<S: Stream> TlsStream<S> {
 
     /// The version rustls negotiated, while rustls has the connection.
     pub(super) fn protocol(&self) -> Option<ProtocolVersion> {
-        self.tls.as_ref().and_then(|t| t.protocol_version())
+        match &self.engine {
+            Engine::Rustls(tls) => tls.protocol_version(),
+            Engine::Own(_) | Engine::Lost => None,
+        }
     }
 
     /// Over TLS 1.3, once the handshake is done, the keys move here and
@@ -137,14 +140,14 @@ impl<S: Stream> TlsStream<S> {
     /// its own that handing over the keys drops. What rustls made by
     /// itself (the session ticket) is sent first.
     pub(super) fn take_keys(&mut self) -> io::Result<()> {
-        if self.records.is_some()
+        if !matches!(self.engine, Engine::Rustls(_))
             || self.handshaking()
             || self.protocol() != Some(ProtocolVersion::TLSv1_3)
         {
             return Ok(());
         }
         loop {
-            let Some(tls) = self.tls.as_mut() else {
+            let Engine::Rustls(tls) = &mut self.engine else {
                 return Ok(());
             };
             let error = match tls.process_tls_records(&mut []).state {
@@ -165,16 +168,16 @@ impl<S: Stream> TlsStream<S> {
             };
             return Err(self.fail(error, false));
         }
-        let Some(tls) = self.tls.take() else {
+        let Engine::Rustls(tls) = std::mem::replace(&mut self.engine, Engine::Lost) else {
             return Ok(());
         };
-        let (secrets, kernel) = tls
+        let (secrets, kernel) = (*tls)
             .dangerous_into_kernel_connection()
             .map_err(|e| io::Error::other(format!("TLS: the keys could not be taken: {e}")))?;
         let records = Records::new(secrets, kernel)
             .ok_or_else(|| io::Error::other("TLS: keys of a suite records.rs does not know"))?;
         log::trace!("TLS: records sealed and opened here from now on");
-        self.records = Some(Box::new(records));
+        self.engine = Engine::Own(Box::new(records));
         Ok(())
     }
 
@@ -189,7 +192,7 @@ impl<S: Stream> TlsStream<S> {
         // The alert waits in rustls as a record to encode; a few turns of
         // the state machine bring it out.
         for _ in 0..4 {
-            let Some(tls) = self.tls.as_mut() else {
+            let Engine::Rustls(tls) = &mut self.engine else {
                 break;
             };
             let UnbufferedStatus { state, .. } = tls.process_tls_records(&mut []);
@@ -218,13 +221,13 @@ impl<S: Stream> TlsStream<S> {
         skip: usize,
         scratch: &mut [u8],
     ) -> io::Result<(usize, usize)> {
-        if self.records.is_some() {
+        if let Engine::Own(_) = self.engine {
             return self.seal_records(bufs, skip, scratch);
         }
         let total: usize = bufs.iter().map(|b| b.len()).sum();
         let (mut taken, mut made) = (0, 0);
         loop {
-            let Some(tls) = self.tls.as_mut() else {
+            let Engine::Rustls(tls) = &mut self.engine else {
                 return Err(io::Error::other("TLS: rustls is gone"));
             };
             let UnbufferedStatus { mut discard, state } =

@@ -27,12 +27,12 @@ impl<S: Stream> TlsStream<S> {
         if std::mem::replace(&mut self.said_goodbye, true) {
             return;
         }
-        if let Some(records) = self.records.as_mut() {
+        if let Engine::Own(records) = &mut self.engine {
             let start = self.outgoing.len();
             self.outgoing.resize(start + SEALING + 2, 0);
             let n = records.seal_alert(alert::CLOSE_NOTIFY, &mut self.outgoing[start..]);
             self.outgoing.truncate(start + n.unwrap_or(0));
-        } else if let Some(tls) = self.tls.as_mut() {
+        } else if let Engine::Rustls(tls) = &mut self.engine {
             let UnbufferedStatus { discard, state } = tls.process_tls_records(&mut self.incoming);
             if let Ok(ConnectionState::WriteTraffic(mut traffic)) = state {
                 let _ = encode(&mut self.outgoing, |out| {
@@ -58,7 +58,7 @@ impl<S: Stream> TlsStream<S> {
     ) -> io::Result<(usize, Stop)> {
         let mut used = 0;
         for _ in 0..RECORDS_PER_READ {
-            let Some(records) = self.records.as_mut() else {
+            let Engine::Own(records) = &mut self.engine else {
                 return Err(io::Error::other("TLS: no keys"));
             };
             let (n, opened) = match records.open(&mut incoming[used..]) {
@@ -94,7 +94,7 @@ impl<S: Stream> TlsStream<S> {
     ) -> io::Result<(usize, usize)> {
         let total: usize = bufs.iter().map(|b| b.len()).sum();
         let (mut taken, mut made) = (0, 0);
-        let Some(records) = self.records.as_mut() else {
+        let Engine::Own(records) = &mut self.engine else {
             return Err(io::Error::other("TLS: no keys"));
         };
         let mut failed = None;
@@ -128,7 +128,7 @@ impl<S: Stream> TlsStream<S> {
     pub(super) fn fail_records(&mut self, fatal: Fatal) -> io::Error {
         log::trace!("{}: closing", fatal.why);
         self.said_goodbye = true;
-        if let (Some(description), Some(records)) = (fatal.alert, self.records.as_mut()) {
+        if let (Some(description), Engine::Own(records)) = (fatal.alert, &mut self.engine) {
             let start = self.outgoing.len();
             self.outgoing.resize(start + SEALING + 2, 0);
             let n = records.seal_alert(description, &mut self.outgoing[start..]);
