@@ -2,7 +2,8 @@
 //! normalizer, the chunked body decoder, and the field values behind
 //! validators, ranges and content negotiation must never panic, and what
 //! they accept must be consistent (a complete head's length is within the
-//! input, a range lies within the file).
+//! input, a range lies within the file), and a head recalled
+//! (`http1::known`) must be what a fresh parse says.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -11,14 +12,23 @@ use oneloop::http1::body::BodySkip;
 use oneloop::http::conditional::{Conditions, Outcome, Validators, evaluate};
 use oneloop::http::path::normalize;
 use oneloop::http::range::{self, Ranged};
+use oneloop::http1::known::parse_remembered;
 use oneloop::http1::request::{Parsed, parse};
 use oneloop::date;
 use oneloop::http::negotiate;
 
 fuzz_target!(|data: &[u8]| {
-    if let Parsed::Complete(req, len) = parse(data, &Limits::default()) {
-        assert!(len <= data.len());
+    let limits = Limits::default();
+    let fresh = parse(data, &limits);
+    if let Parsed::Complete(req, len) = &fresh {
+        assert!(*len <= data.len());
         assert!(!req.target.is_empty());
+    }
+    // The head remembered gives what a fresh parse gives: the whole input,
+    // then its first half (which may start with the head just remembered).
+    for input in [data, &data[..data.len() / 2], data] {
+        let remembered = parse_remembered(input, &limits, |b| parse(b, &limits));
+        assert_eq!(remembered, parse(input, &limits));
     }
     let mut path = Vec::new();
     if normalize(data, &mut path).is_ok() {

@@ -3,7 +3,8 @@
 //! HTTP/1.0 and HTTP/1.1 framing (RFC 9112): how requests arrive and
 //! answers leave on an HTTP/1.x connection.
 //!
-//! From the bytes up: [`request`] parses heads and decides framing,
+//! From the bytes up: [`request`] parses heads and decides framing (and
+//! [`known`] remembers the last head parsed, for when it comes again),
 //! [`body`] skips bodies, [`heads`] renders the heads that do not
 //! change per request once, [`response`] frames an answer as a head and a
 //! body of shared chunks, and [`session`] is the per-connection exchange
@@ -12,6 +13,7 @@
 
 pub mod body;
 pub mod heads;
+pub mod known;
 pub mod request;
 pub mod response;
 pub mod session;

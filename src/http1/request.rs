@@ -74,7 +74,7 @@ pub fn parse<'b>(buf: &'b [u8], limits: &Limits) -> Parsed<'b> {
     parse_knowing(buf, limits, &mut KnownHost::default())
 }
 
-/// [`parse`], with the `Host` value last found valid (a session keeps it).
+/// [`parse`], with the `Host` value last found valid (the site keeps it).
 pub fn parse_knowing<'b>(buf: &'b [u8], limits: &Limits, known: &mut KnownHost) -> Parsed<'b> {
     // The size checks come first so that a client cannot make us rescan an
     // ever-growing partial head: past the limits the answer is fixed.

@@ -24,6 +24,7 @@ use crate::http::site::Site;
 use crate::http::status::Status;
 use crate::http1::body::BodySkip;
 use crate::http1::heads::Persist;
+use crate::http1::known;
 use crate::http1::request::{self, Framing, Parsed, Request};
 use crate::http1::response::{self, Envelope};
 use crate::out::OutQueue;
@@ -51,6 +52,15 @@ fn envelope(site: &Site, secure: bool, persist: Persist, head_only: bool) -> Env
         persist,
         head_only,
     }
+}
+
+/// The head at the start of `input`: the head last parsed whole, if this
+/// is it again ([`known`]); else parsed, knowing the last valid `Host`.
+fn parse_head<'b>(input: &'b [u8], site: &mut Site) -> Parsed<'b> {
+    let (limits, host) = (&site.limits, &mut site.known_host);
+    known::parse_remembered(input, limits, |head| {
+        request::parse_knowing(head, limits, host)
+    })
 }
 
 /// Queues the HTTP/1.x framing of `answer`; returns its status and the
@@ -230,11 +240,7 @@ impl Session for H1Session {
                         }
                     }
                 }
-                H1State::Head => match request::parse_knowing(
-                    &input[pos..],
-                    &loan.site.limits,
-                    &mut loan.site.known_host,
-                ) {
+                H1State::Head => match parse_head(&input[pos..], loan.site) {
                     Parsed::Partial => break,
                     Parsed::Invalid(why) => {
                         // RFC 9112 §2.2 and §6.3: after an unparseable or
