@@ -281,6 +281,10 @@ pub struct Decoder {
     limit: usize,
     /// Huffman-decoded strings of the block being decoded.
     scratch: Vec<u8>,
+    /// How many times a block changed the table (an entry added, a size
+    /// updated): a block decoded at one generation that leaves it as it
+    /// was decodes the same way again at that generation.
+    generation: u64,
 }
 
 impl Decoder {
@@ -291,12 +295,18 @@ impl Decoder {
             table: Table::new(limit),
             limit,
             scratch: Vec::new(),
+            generation: 0,
         }
     }
 
     /// The dynamic table, for tests and traces.
     pub fn table(&self) -> &Table {
         &self.table
+    }
+
+    /// See the field: equal generations, equal tables.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// Decodes one whole header block, calling `field` with each name and
@@ -330,6 +340,7 @@ impl Decoder {
                     return Err(HpackError::BadSizeUpdate);
                 }
                 self.table.set_max(max);
+                self.generation += 1;
                 continue;
             } else {
                 // Literal (§6.2): with incremental indexing (01), without
@@ -359,6 +370,7 @@ impl Decoder {
             if index {
                 let (n, v) = (n.to_vec(), v.to_vec());
                 self.table.insert(&n, &v);
+                self.generation += 1;
             }
         }
         if pos > 0 && !fields_seen {

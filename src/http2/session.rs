@@ -152,6 +152,8 @@ pub struct H2Session {
     phase: Phase,
     decoder: Decoder,
     head: Head,
+    /// The block `head` was decoded from, when it can be recalled.
+    known: heads::KnownBlock,
     /// A header block in progress, and its bytes.
     block: Option<Block>,
     block_bytes: Vec<u8>,
@@ -203,6 +205,7 @@ impl H2Session {
             phase: Phase::Preface,
             decoder: Decoder::new(4096),
             head: Head::default(),
+            known: heads::KnownBlock::default(),
             block: None,
             block_bytes: Vec::new(),
             streams: Vec::new(),
@@ -538,6 +541,7 @@ impl Session for H2Session {
         self.wire = Vec::new();
         self.log_head = Vec::new();
         self.head = Head::default();
+        self.known = heads::KnownBlock::default();
         if self.ahead.is_empty() {
             self.ahead = Vec::new();
         }

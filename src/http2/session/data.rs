@@ -74,6 +74,7 @@ impl H2Session {
             && let Some(head) = s.request.take()
         {
             self.head = *head;
+            self.known.forget();
             self.answer(stream, None, None, loan, out);
         }
         Ok(())

@@ -71,6 +71,37 @@ impl H2Session {
         Ok(())
     }
 
+    /// Decodes the block into `self.head`, unless it is the block the head
+    /// already holds, at the table's same generation; returns whether the
+    /// list was past the limit. A list past the limit is decoded whole all
+    /// the same (the tables stay in step): that request alone is refused,
+    /// with 431.
+    fn decode_block(&mut self) -> Result<bool, H2Error> {
+        let generation = self.decoder.generation();
+        if let Some(too_large) = self.known.recall(&self.block_bytes, generation) {
+            return Ok(too_large);
+        }
+        self.head.clear();
+        let head = &mut self.head;
+        let too_large = match (self.decoder)
+            .decode(&self.block_bytes, MAX_HEADER_LIST, |n, v| head.field(n, v))
+        {
+            Ok(()) => false,
+            Err(HpackError::TooLarge) => true,
+            Err(e) => {
+                log::debug!("HTTP/2 header block: {e}");
+                return Err(H2Error::Connection(
+                    ErrorCode::Compression,
+                    "header block does not decode",
+                ));
+            }
+        };
+        let unchanged = self.decoder.generation() == generation;
+        self.known
+            .note(&self.block_bytes, generation, unchanged, too_large);
+        Ok(too_large)
+    }
+
     /// A whole header block: decode it, and answer a new stream.
     pub(super) fn end_block(
         &mut self,
@@ -85,23 +116,7 @@ impl H2Session {
         else {
             return Ok(());
         };
-        self.head.clear();
-        let head = &mut self.head;
-        // A list past the limit is decoded whole all the same (the tables
-        // stay in step): that request alone is refused, with 431.
-        let too_large = match (self.decoder)
-            .decode(&self.block_bytes, MAX_HEADER_LIST, |n, v| head.field(n, v))
-        {
-            Ok(()) => false,
-            Err(HpackError::TooLarge) => true,
-            Err(e) => {
-                log::debug!("HTTP/2 header block: {e}");
-                return Err(H2Error::Connection(
-                    ErrorCode::Compression,
-                    "header block does not decode",
-                ));
-            }
-        };
+        let too_large = self.decode_block()?;
         if id <= self.last_stream {
             return self.trailers(id, end_stream, on_itself, loan, out);
         }
@@ -141,7 +156,12 @@ impl H2Session {
         let refusal = if too_large {
             Some(Refusal::HeadTooLarge)
         } else {
-            if let Err(why) = self.head.finish_knowing(&mut loan.site.known_host) {
+            let checked = match self.known.checked {
+                Some(checked) => checked,
+                None => self.head.finish_knowing(&mut loan.site.known_host),
+            };
+            self.known.checked = Some(checked);
+            if let Err(why) = checked {
                 return Err(H2Error::Stream(id, ErrorCode::Protocol, why));
             }
             if end_stream && self.head.content_length.is_some_and(|n| n > 0) {
@@ -173,6 +193,7 @@ impl H2Session {
         if hold {
             // Answered once its body has ended (see `H2Stream::request`).
             stream.request = Some(Box::new(std::mem::take(&mut self.head)));
+            self.known.forget();
             self.streams.push(stream);
             return Ok(());
         }
@@ -211,8 +232,55 @@ impl H2Session {
         }
         if let Some(head) = s.request.take() {
             self.head = *head;
+            self.known.forget();
             self.answer(id, None, None, loan, out);
         }
         Ok(())
+    }
+}
+
+/// The header block the session's head was decoded from, while it can be
+/// recalled: a client sends the same block for each request once its
+/// fields are in the table (h2load, a browser fetching a page's assets
+/// sends much the same), and a block that changed no table decodes the
+/// same way again at the same generation. Then neither HPACK nor the
+/// head's checks run again: both depend on nothing but the block and the
+/// table.
+#[derive(Debug, Default)]
+pub(super) struct KnownBlock {
+    bytes: Vec<u8>,
+    generation: u64,
+    /// Whether `head` holds this block's decoding now.
+    live: bool,
+    too_large: bool,
+    /// What the head's checks said of it, once asked.
+    pub(super) checked: Option<Result<(), crate::http2::request::Malformed>>,
+}
+
+impl KnownBlock {
+    /// Whether the list was too large, when `block` at `generation` is
+    /// the block the head holds; `None` when it must be decoded.
+    fn recall(&self, block: &[u8], generation: u64) -> Option<bool> {
+        (self.live && self.generation == generation && self.bytes == block)
+            .then_some(self.too_large)
+    }
+
+    /// `block` was just decoded into the head at `generation`; it may be
+    /// recalled only if it left the table `unchanged`.
+    fn note(&mut self, block: &[u8], generation: u64, unchanged: bool, too_large: bool) {
+        self.checked = None;
+        self.live = unchanged;
+        if unchanged {
+            self.bytes.clear();
+            self.bytes.extend_from_slice(block);
+            self.generation = generation;
+            self.too_large = too_large;
+        }
+    }
+
+    /// The head was taken or replaced: nothing is recalled.
+    pub(super) fn forget(&mut self) {
+        self.live = false;
+        self.checked = None;
     }
 }

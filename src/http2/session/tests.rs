@@ -195,6 +195,55 @@ fn a_get_is_answered_with_headers_and_data() {
     );
 }
 
+/// A block sent again is recalled (not decoded, not checked again) only
+/// while the table gives its indexes the same meaning: the same bytes after
+/// the table has changed are decoded afresh, and mean another request.
+#[test]
+fn the_same_block_again_is_answered_as_new_only_while_the_table_is_unchanged() {
+    let mut c = Client::new();
+    c.take();
+    c.start(&[]);
+    let answered = |got: &[Got], id: u32| {
+        matches!(got, [Got::Headers(i, f, false), Got::Data(j, b, true)]
+            if *i == id && *j == id && status(f) == "200" && b == b"Hello\n")
+    };
+    // Stream 1 puts `:authority` and `:path` in the table.
+    let req = c.headers(1, &get("/hello.txt"), true);
+    c.send(&req);
+    assert!(answered(&c.take(), 1));
+    // The same fields now are indexes only: a block that changes no table,
+    // sent on three streams, one of them cut in two writes.
+    let block = c.block(&get("/hello.txt"));
+    let on = |id: u32| {
+        let mut b = Vec::new();
+        frame::write_header(
+            &mut b,
+            block.len(),
+            kind::HEADERS,
+            flag::END_HEADERS | flag::END_STREAM,
+            id,
+        );
+        b.extend_from_slice(&block);
+        b
+    };
+    for id in [3, 5] {
+        c.send(&on(id));
+        assert!(answered(&c.take(), id), "stream {id}");
+    }
+    let seven = on(7);
+    let used = c.send(&seven[..5]);
+    c.send(&seven[used..]);
+    assert!(answered(&c.take(), 7));
+    // A request that adds `:path: /nope` to the table: index 62 is now
+    // that path, and 63 the old one. The same bytes again name two
+    // `:path`s and no `:authority`: malformed, so the stream is reset.
+    let req = c.headers(9, &get("/nope"), true);
+    c.send(&req);
+    c.take();
+    c.send(&on(11));
+    assert_eq!(c.take(), [Got::Rst(11, ErrorCode::Protocol)]);
+}
+
 #[test]
 fn any_cut_of_the_input_gives_the_same_frames() {
     let mut c = Client::new();
