@@ -47,6 +47,9 @@ const EMBEDDED: &[(&str, &[u8])] = &[
 /// and this does not.
 pub const EMBEDDED_MODIFIED: u64 = 1_796_601_600;
 
+/// The longest target [`Files`] remembers as the last one found.
+const LAST_MAX: usize = 256;
+
 /// Most files the cache remembers (each large one holds a descriptor open).
 pub const CACHE_ENTRIES_MAX: usize = 4096;
 
@@ -197,6 +200,11 @@ pub struct Files {
     total_max: u64,
     /// Scratch for the decoded path, reused by every lookup.
     scratch: Vec<u8>,
+    /// The target of the last lookup that found a file, as sent, and
+    /// where: a keep-alive client asks for the same target again and
+    /// again, and a plain target always means the same place (a slot is
+    /// emptied, never given to another file, until the cache is cleared).
+    last: (Vec<u8>, Option<Place>),
     /// Serve names starting with a dot (see [`Files::serve_dotfiles`]).
     dotfiles: bool,
     /// List directories without an `index.html` (`--list-dirs`).
@@ -220,6 +228,7 @@ impl Files {
             file_max,
             total_max,
             scratch: Vec::new(),
+            last: (Vec::new(), None),
             dotfiles: false,
             list_dirs: false,
             cache_control: None,
@@ -231,6 +240,7 @@ impl Files {
     /// Renders the embedded site's entries. Their tags hash the content, so
     /// they stay the same across restarts of the same binary.
     fn render_embedded(&mut self) {
+        self.last.1 = None;
         self.embedded = EMBEDDED
             .iter()
             .map(|&(name, bytes)| {
@@ -321,10 +331,55 @@ impl Files {
     /// directory form, so "/a" and "/a/" are told apart) and finds it,
     /// loading it into the cache on a miss.
     fn locate(&mut self, target: &[u8], key: &mut Vec<u8>, now: u64) -> Lookup<Place> {
+        if let Some(place) = self.recall(target, now) {
+            return Lookup::File(place);
+        }
+        let mut plain = false;
+        let found = self.locate_anew(target, key, now, &mut plain);
+        // Only a plain target (nothing decoded or folded, not a
+        // directory's) is remembered: its bytes alone name the file.
+        self.last.1 = None;
+        if let Lookup::File(place) = found
+            && plain
+            && target.len() <= LAST_MAX
+        {
+            self.last.0.clear();
+            self.last.0.extend_from_slice(target);
+            self.last.1 = Some(place);
+        }
+        found
+    }
+
+    /// Where the last target found is, if `target` is it and its file was
+    /// checked this second (else the lookup checks it again).
+    fn recall(&self, target: &[u8], now: u64) -> Option<Place> {
+        let place = self.last.1?;
+        if self.last.0 != target {
+            return None;
+        }
+        match place {
+            Place::Embedded(_) => Some(place),
+            Place::Cached(i) => {
+                let cached = self.slots.get(i)?.as_ref()?;
+                (cached.checked == now).then_some(place)
+            }
+        }
+    }
+
+    /// [`Files::locate`] without the last target remembered; `plain`:
+    /// the target was its own normalized form, not a directory's.
+    fn locate_anew(
+        &mut self,
+        target: &[u8],
+        key: &mut Vec<u8>,
+        now: u64,
+        plain: &mut bool,
+    ) -> Lookup<Place> {
         let (is_dir, dotted) = match normalize(target, key) {
             Ok(n) => (n.is_dir, n.dotted),
             Err(status) => return Lookup::Refused(status),
         };
+        *plain = !is_dir && !dotted;
         let rel_len = key.len();
         if !self.dotfiles && dotted && has_hidden_segment(key) {
             return Lookup::Refused(Refusal::NotFound);
@@ -419,6 +474,7 @@ impl Files {
 
     /// Drops every cached file.
     fn clear(&mut self) {
+        self.last.1 = None;
         self.cache.clear();
         self.slots.clear();
         self.cached_bytes = 0;
@@ -511,6 +567,7 @@ fn cached_size(resource: &Resource) -> u64 {
 }
 
 /// Where [`Files::locate`] found a file.
+#[derive(Debug, Clone, Copy)]
 enum Place {
     /// `embedded[i]`.
     Embedded(usize),
@@ -620,5 +677,36 @@ mod tests {
             f.lookup(b"/hello.txt/", 0),
             Lookup::Refused(Refusal::NotFound)
         ));
+    }
+
+    /// The last target found is remembered, and means its file only while
+    /// the file is as checked this second: an edit shows the next second,
+    /// a removal too, whichever target came between.
+    #[test]
+    fn the_last_target_found_follows_its_file_on_disk() {
+        let dir = std::env::temp_dir().join(format!("oneloop-last-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("a.txt"), b"first").unwrap();
+        fs::write(dir.join("b.txt"), b"bee").unwrap();
+        let mut f = Files::new(Some(&dir), 1 << 20, 1 << 20).unwrap();
+        let len = |f: &mut Files, target: &[u8], now| match f.lookup(target, now) {
+            Lookup::File(r) => Some(r.plain.len),
+            _ => None,
+        };
+        assert_eq!(len(&mut f, b"/a.txt", 10), Some(5));
+        assert_eq!(len(&mut f, b"/a.txt", 10), Some(5));
+        fs::write(dir.join("a.txt"), b"second!").unwrap();
+        // Checked once a second: the same second still serves what it saw.
+        assert_eq!(len(&mut f, b"/a.txt", 10), Some(5));
+        assert_eq!(len(&mut f, b"/a.txt", 11), Some(7));
+        assert_eq!(len(&mut f, b"/b.txt?x=1", 11), Some(3));
+        assert_eq!(len(&mut f, b"/b.txt?x=1", 11), Some(3));
+        assert_eq!(len(&mut f, b"/./a.txt", 11), Some(7));
+        fs::remove_file(dir.join("a.txt")).unwrap();
+        assert_eq!(len(&mut f, b"/a.txt", 11), Some(7));
+        assert_eq!(len(&mut f, b"/a.txt", 12), None);
+        assert_eq!(len(&mut f, b"/a.txt", 12), None);
+        fs::remove_dir_all(&dir).unwrap();
     }
 }
