@@ -18,7 +18,14 @@
 //! the loop polls without blocking for a short while first (the spin, 50
 //! µs at most, `--spin-us`) and blocks only if nothing came. Keep-alive at
 //! 4 clients went from 44,000 to 149,000 requests a second, median latency
-//! from 71 to 23 µs (docs/bench/2026-11-30-waiting.md).
+//! from 71 to 23 µs (docs/bench/2026-11-30-waiting.md). A spin looks
+//! every [`LOOK_GAP`] (2 µs), not back to back: each look is a syscall,
+//! and the gap cut the empty ones by half to five sixths at no cost a run
+//! could tell from noise. With one client (counted between probes) the
+//! first look waits for 3/4 of the soonest catch lately: a lone client
+//! asks again a round trip after its answer, and the looks before then
+//! were half of its syscalls (10 a request at one keep-alive client, 5
+//! now; nginx makes 4).
 //!
 //! The spin costs CPU, so it is kept only while it pays, the way Linux's
 //! haltpoll governor sizes its own: a spin that found nothing, followed by
@@ -32,9 +39,12 @@
 //! already queued, and a spin would only burn the core's idle time. But a
 //! spin catches events one at a time as they arrive, so under a heavy load
 //! it hides the queue it would otherwise see; every 64 spins the loop
-//! blocks once instead (a probe), and if eight events or more were waiting,
-//! it rests from spinning for 64 waits, twice as long after each such
-//! probe (4,096 at most). At 100 keep-alive clients that halved the empty
+//! waits a spin's length once without looking (a probe), then looks, and
+//! if eight events or more were waiting, it rests from spinning for 64
+//! waits, twice as long after each such probe (4,096 at most). The probe
+//! stays awake: one that blocked instead was a wake-up in every 65 waits,
+//! and at four keep-alive clients that was the 99th percentile (0.4 to
+//! 0.7 ms, against 0.1 with the probe awake). At 100 keep-alive clients that halved the empty
 //! polls; requests a second and median latency stayed where the spin had
 //! put them.
 //!
@@ -57,6 +67,13 @@ use std::time::Duration;
 
 /// Events in one wakeup that mean the loop is busy.
 pub const BUSY: usize = 8;
+
+/// How long a spin waits, awake, between two looks that found nothing:
+/// each look is an `epoll_wait`, and looking back to back cost five or six
+/// syscalls a request at four keep-alive clients and 45 per RFC 868
+/// connection at fifty; with a gap they are three and eight, the requests
+/// caught as soon within the noise (docs/bench/2026-12-07-waiting.md).
+pub const LOOK_GAP: Duration = Duration::from_micros(2);
 
 /// The spin a shrunk-to-nothing budget starts again from.
 const SPIN_START: Duration = Duration::from_micros(10);
@@ -96,6 +113,11 @@ pub struct Coalesce {
     /// Which connections had events since the last probe, one bit per
     /// slab key modulo 256 (collisions only undercount).
     active: [u64; 4],
+    /// How soon after a wait began its spin has caught the next event,
+    /// lately: with one client, the spin's first look comes at 3/4 of it.
+    expect: Duration,
+    /// Connections active between the last two probes.
+    clients: u32,
 }
 
 /// How the next poll waits.
@@ -103,14 +125,22 @@ pub struct Coalesce {
 pub enum Plan {
     /// Block until an event, or for the timeout (`None`: no deadline).
     Block(Option<Duration>),
-    /// Poll without blocking for up to `spin`; if nothing came, block for
-    /// what is left of `timeout`.
+    /// Poll without blocking for up to `spin`, first after `first` and
+    /// then every [`LOOK_GAP`]; if nothing came, block for what is left of
+    /// `timeout`.
     LookThenBlock {
         spin: Duration,
+        first: Duration,
         timeout: Option<Duration>,
     },
     /// Sleep this long first, then poll without blocking.
     PauseThenLook(Duration),
+    /// Stay awake this long without polling, then look once; if nothing
+    /// came, block for the timeout (a probe: see [`Coalesce::woke`]).
+    WaitThenLook {
+        wait: Duration,
+        timeout: Option<Duration>,
+    },
 }
 
 /// What the last poll did, for the policy to learn from.
@@ -119,8 +149,8 @@ pub enum Polled {
     /// It blocked (after a spin that found nothing, if `spun`) and
     /// returned after `slept`.
     Blocked { slept: Duration, spun: bool },
-    /// A look during a spin found events.
-    Caught,
+    /// A look during a spin found events, this long after the wait began.
+    Caught(Duration),
     /// The look after a pause.
     Looked,
 }
@@ -139,6 +169,8 @@ impl Coalesce {
             rest: (0, PROBE_EVERY),
             probing: false,
             active: [0; 4],
+            expect: Duration::ZERO,
+            clients: u32::MAX,
         }
     }
 
@@ -170,10 +202,22 @@ impl Coalesce {
             if self.spun > PROBE_EVERY {
                 self.spun = 0;
                 self.probing = true;
-                return Plan::Block(timeout);
+                return Plan::WaitThenLook {
+                    wait: cap(self.spin),
+                    timeout,
+                };
             }
+            let spin = cap(self.spin);
+            // One client asks again a round trip after each answer, and
+            // looking before then is a syscall for nothing; with more, the
+            // next may come at any moment.
+            let first = match self.clients {
+                0 | 1 => (self.expect * 3 / 4).min(spin),
+                _ => Duration::ZERO,
+            };
             return Plan::LookThenBlock {
-                spin: cap(self.spin),
+                spin,
+                first,
                 timeout,
             };
         }
@@ -199,6 +243,14 @@ impl Coalesce {
     pub fn woke(&mut self, events: usize, polled: Polled) {
         self.events = events;
         self.looked = polled == Polled::Looked;
+        if let Polled::Caught(after) = polled {
+            // The soonest catch lately: an earlier one lowers it at once,
+            // later ones raise it by a sixteenth of the difference.
+            self.expect = match after.checked_sub(self.expect) {
+                None => after,
+                Some(later) => self.expect + later / 16,
+            };
+        }
         if std::mem::take(&mut self.probing) {
             // A spin catches events one by one as they arrive; a blocking
             // poll shows whether they queue. If they do, requests do not
@@ -206,6 +258,7 @@ impl Coalesce {
             // batching for empty polls: rest from it, longer each time.
             let active: u32 = self.active.iter().map(|w| w.count_ones()).sum();
             self.active = [0; 4];
+            self.clients = active;
             if events >= BUSY || active > MANY {
                 self.rest = (self.rest.1, (self.rest.1 * 2).min(REST_MAX));
             } else {
@@ -244,6 +297,14 @@ mod tests {
     const SPIN: Duration = Duration::from_micros(50);
     const OFF: Duration = Duration::ZERO;
 
+    /// The probe: a spin's length awake, then one look.
+    fn probe() -> Plan {
+        Plan::WaitThenLook {
+            wait: SPIN,
+            timeout: None,
+        }
+    }
+
     fn blocked(us: u64, spun: bool) -> Polled {
         Polled::Blocked {
             slept: Duration::from_micros(us),
@@ -265,11 +326,12 @@ mod tests {
     fn a_few_events_are_followed_by_a_look_before_blocking() {
         let mut c = Coalesce::new(OFF, SPIN);
         for events in 1..BUSY {
-            c.woke(events, Polled::Caught);
+            c.woke(events, Polled::Caught(Duration::ZERO));
             assert_eq!(
                 c.plan(None),
                 Plan::LookThenBlock {
                     spin: SPIN,
+                    first: Duration::ZERO,
                     timeout: None
                 },
                 "{events} events"
@@ -281,6 +343,7 @@ mod tests {
             c.plan(soon),
             Plan::LookThenBlock {
                 spin: Duration::from_micros(20),
+                first: Duration::ZERO,
                 timeout: soon
             }
         );
@@ -304,7 +367,7 @@ mod tests {
             assert_eq!(c.spin(), Duration::from_micros(want));
         }
         // Caught events leave it as it is.
-        c.woke(2, Polled::Caught);
+        c.woke(2, Polled::Caught(Duration::ZERO));
         assert_eq!(c.spin(), SPIN);
     }
 
@@ -331,15 +394,16 @@ mod tests {
         let mut c = Coalesce::new(OFF, SPIN);
         let spins = |c: &mut Coalesce, n: u32| {
             for _ in 0..n {
-                c.woke(1, Polled::Caught);
+                c.woke(1, Polled::Caught(Duration::ZERO));
                 assert!(matches!(c.plan(None), Plan::LookThenBlock { .. }));
             }
         };
         spins(&mut c, PROBE_EVERY);
-        // The next wait is a probe: it blocks, and finds a queue.
-        c.woke(1, Polled::Caught);
-        assert_eq!(c.plan(None), Plan::Block(None));
-        c.woke(BUSY, blocked(3, false));
+        // The next wait is a probe: it waits awake, looks, and finds a
+        // queue.
+        c.woke(1, Polled::Caught(Duration::ZERO));
+        assert_eq!(c.plan(None), probe());
+        c.woke(BUSY, Polled::Caught(Duration::ZERO));
         // Busy wakeups never spin; light ones rest for PROBE_EVERY waits.
         for _ in 0..PROBE_EVERY {
             c.woke(2, blocked(3, false));
@@ -348,8 +412,8 @@ mod tests {
         spins(&mut c, PROBE_EVERY);
         // A probe that finds few events: spinning goes on, and the next
         // rest is the shortest again.
-        c.woke(1, Polled::Caught);
-        assert_eq!(c.plan(None), Plan::Block(None));
+        c.woke(1, Polled::Caught(Duration::ZERO));
+        assert_eq!(c.plan(None), probe());
         c.woke(1, blocked(40, false));
         spins(&mut c, 3);
         assert_eq!(c.rest, (0, PROBE_EVERY));
@@ -363,11 +427,11 @@ mod tests {
             // client in turn: light wakeups, so the loop spins.
             for i in 0..PROBE_EVERY as usize {
                 c.saw(i % clients);
-                c.woke(1, Polled::Caught);
+                c.woke(1, Polled::Caught(Duration::ZERO));
                 assert!(matches!(c.plan(None), Plan::LookThenBlock { .. }));
             }
-            c.woke(1, Polled::Caught);
-            assert_eq!(c.plan(None), Plan::Block(None), "the probe");
+            c.woke(1, Polled::Caught(Duration::ZERO));
+            assert_eq!(c.plan(None), probe(), "the probe");
             c.saw(0);
             c.woke(1, blocked(5, false));
             let next = c.plan(None);
@@ -384,7 +448,7 @@ mod tests {
         let now = Some(Duration::ZERO);
         c.woke(BUSY, blocked(1, false));
         assert_eq!(c.plan(now), Plan::Block(now));
-        c.woke(1, Polled::Caught);
+        c.woke(1, Polled::Caught(Duration::ZERO));
         assert_eq!(c.plan(now), Plan::Block(now));
     }
 
@@ -396,5 +460,50 @@ mod tests {
         c.woke(1, blocked(1, false));
         assert_eq!(c.plan(None), Plan::Block(None));
         assert_eq!(c.spin(), OFF, "nothing grows from off");
+    }
+
+    /// With one client, the first look waits for 3/4 of the soonest catch
+    /// lately; with more, it looks at once.
+    #[test]
+    fn one_client_is_looked_for_when_it_is_due_and_many_at_once() {
+        let us = Duration::from_micros;
+        let mut c = Coalesce::new(OFF, SPIN);
+        let first = |c: &mut Coalesce| match c.plan(None) {
+            Plan::LookThenBlock { first, .. } => first,
+            other => panic!("{other:?}"),
+        };
+        // Waits with events from `clients` connections, each caught 40 µs
+        // into its wait, until a probe has counted them.
+        let through_probe = |c: &mut Coalesce, clients: usize| {
+            for i in 0.. {
+                c.saw(i % clients);
+                c.woke(1, Polled::Caught(us(40)));
+                if let Plan::WaitThenLook { .. } = c.plan(None) {
+                    break;
+                }
+            }
+            c.woke(1, Polled::Caught(us(40)));
+        };
+        // Before any probe has counted the clients: at once.
+        c.woke(1, Polled::Caught(us(40)));
+        assert_eq!(first(&mut c), Duration::ZERO);
+        // One client, asking again 40 µs after each answer: the estimate
+        // has risen most of the way from nothing to 40.
+        through_probe(&mut c, 1);
+        let at = first(&mut c);
+        assert!((us(28)..=us(30)).contains(&at), "{at:?}");
+        // A sooner catch lowers it at once; later ones raise it slowly.
+        c.woke(1, Polled::Caught(us(8)));
+        assert_eq!(first(&mut c), us(6));
+        c.woke(1, Polled::Caught(us(40)));
+        assert_eq!(first(&mut c), (us(8) + us(2)) * 3 / 4);
+        // Never later than the spin itself.
+        for _ in 0..30 {
+            c.woke(1, Polled::Caught(us(500)));
+        }
+        assert_eq!(first(&mut c), SPIN);
+        // Four clients between two probes: at once again.
+        through_probe(&mut c, 4);
+        assert_eq!(first(&mut c), Duration::ZERO);
     }
 }

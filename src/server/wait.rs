@@ -7,7 +7,7 @@ use mio::Events;
 
 use super::{LOG_FLUSH, Server, ServerState};
 use crate::access_log::AccessLog;
-use crate::coalesce::{Coalesce, Plan, Polled};
+use crate::coalesce::{Coalesce, LOOK_GAP, Plan, Polled};
 use crate::sys::interrupted;
 
 /// What the loop may have to wake up for, besides events.
@@ -70,7 +70,36 @@ impl Server {
         let before = Instant::now();
         let (timeout, spin) = match policy.plan(self.next_timeout(before)) {
             Plan::Block(timeout) => (timeout, None),
-            Plan::LookThenBlock { spin, timeout } => (timeout, Some(spin)),
+            Plan::LookThenBlock {
+                spin,
+                first,
+                timeout,
+            } => {
+                // The next event is not expected before `first`: no look
+                // until then (each look is a syscall), the core awake.
+                let until = before + first;
+                while Instant::now() < until {
+                    std::hint::spin_loop();
+                }
+                (timeout, Some(spin))
+            }
+            Plan::WaitThenLook { wait, timeout } => {
+                // A probe that stays awake: the events gather meanwhile,
+                // and one look shows whether they queue.
+                let until = before + wait;
+                while Instant::now() < until {
+                    std::hint::spin_loop();
+                }
+                match self.poll.poll(events, Some(Duration::ZERO)) {
+                    Ok(()) if !events.is_empty() => {
+                        return Ok(Some(Polled::Caught(before.elapsed())));
+                    }
+                    Ok(()) => {}
+                    Err(e) if interrupted(&e) => return Ok(None),
+                    Err(e) => return Err(e),
+                }
+                (timeout, None)
+            }
             Plan::PauseThenLook(pause) => {
                 std::thread::sleep(pause);
                 self.metrics().io.coalesced += 1;
@@ -87,16 +116,25 @@ impl Server {
             // look is one epoll_wait that returns at once.
             loop {
                 match self.poll.poll(events, Some(Duration::ZERO)) {
-                    Ok(()) if !events.is_empty() => return Ok(Some(Polled::Caught)),
+                    Ok(()) if !events.is_empty() => {
+                        return Ok(Some(Polled::Caught(before.elapsed())));
+                    }
                     Ok(()) => {}
                     Err(e) if interrupted(&e) => return Ok(None),
                     Err(e) => return Err(e),
                 }
                 self.metrics().io.spins += 1;
-                if before.elapsed() >= spin {
+                // The next look after a short gap spent in user space: the
+                // core stays awake either way, and each look is a syscall.
+                let now = Instant::now();
+                let end = before + spin;
+                if now >= end {
                     break;
                 }
-                std::hint::spin_loop();
+                let next = (now + LOOK_GAP).min(end);
+                while Instant::now() < next {
+                    std::hint::spin_loop();
+                }
             }
             spun = true;
         }
