@@ -520,6 +520,23 @@ fn the_check_catches_each_escape_it_once_let_through() {
     assert!(unknown_name("http/conn.rs", &sources).is_some());
 }
 
+/// Every source file holds one job: at most 650 lines before its tests.
+#[test]
+fn every_source_file_is_at_most_650_lines_before_its_tests() {
+    let mut long = Vec::new();
+    for file in crate_files() {
+        let text = read(&file);
+        let before = text
+            .lines()
+            .take_while(|l| !l.trim_start().starts_with("#[cfg(test)]"))
+            .count();
+        if before > 650 {
+            long.push(format!("{file}: {before} lines"));
+        }
+    }
+    assert!(long.is_empty(), "split these: {long:?}");
+}
+
 /// Whether the crate's code defines `name` (a type, trait, function,
 /// constant, field or enum variant).
 fn defined(name: &str, sources: &str) -> bool {
