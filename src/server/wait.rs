@@ -77,26 +77,15 @@ impl Server {
             } => {
                 // The next event is not expected before `first`: no look
                 // until then (each look is a syscall), the core awake.
-                let until = before + first;
-                while Instant::now() < until {
-                    std::hint::spin_loop();
-                }
+                awake_until(before + first);
                 (timeout, Some(spin))
             }
             Plan::WaitThenLook { wait, timeout } => {
                 // A probe that stays awake: the events gather meanwhile,
                 // and one look shows whether they queue.
-                let until = before + wait;
-                while Instant::now() < until {
-                    std::hint::spin_loop();
-                }
-                match self.poll.poll(events, Some(Duration::ZERO)) {
-                    Ok(()) if !events.is_empty() => {
-                        return Ok(Some(Polled::Caught(before.elapsed())));
-                    }
-                    Ok(()) => {}
-                    Err(e) if interrupted(&e) => return Ok(None),
-                    Err(e) => return Err(e),
+                awake_until(before + wait);
+                if let Some(looked) = self.look(events, before) {
+                    return looked;
                 }
                 (timeout, None)
             }
@@ -115,13 +104,8 @@ impl Server {
             // Look until something comes or the spin is over; each empty
             // look is one epoll_wait that returns at once.
             loop {
-                match self.poll.poll(events, Some(Duration::ZERO)) {
-                    Ok(()) if !events.is_empty() => {
-                        return Ok(Some(Polled::Caught(before.elapsed())));
-                    }
-                    Ok(()) => {}
-                    Err(e) if interrupted(&e) => return Ok(None),
-                    Err(e) => return Err(e),
+                if let Some(looked) = self.look(events, before) {
+                    return looked;
                 }
                 self.metrics().io.spins += 1;
                 // The next look after a short gap spent in user space: the
@@ -131,10 +115,7 @@ impl Server {
                 if now >= end {
                     break;
                 }
-                let next = (now + LOOK_GAP).min(end);
-                while Instant::now() < next {
-                    std::hint::spin_loop();
-                }
+                awake_until((now + LOOK_GAP).min(end));
             }
             spun = true;
         }
@@ -147,6 +128,18 @@ impl Server {
             })),
             Err(e) if interrupted(&e) => Ok(None),
             Err(e) => Err(e),
+        }
+    }
+
+    /// One look without blocking, in a wait that began `before`: what the
+    /// wait returns when it found events (or failed), `None` when it found
+    /// nothing.
+    fn look(&mut self, events: &mut Events, before: Instant) -> Option<io::Result<Option<Polled>>> {
+        match self.poll.poll(events, Some(Duration::ZERO)) {
+            Ok(()) if !events.is_empty() => Some(Ok(Some(Polled::Caught(before.elapsed())))),
+            Ok(()) => None,
+            Err(e) if interrupted(&e) => Some(Ok(None)),
+            Err(e) => Some(Err(e)),
         }
     }
 
@@ -166,6 +159,14 @@ impl Server {
             },
             now,
         )
+    }
+}
+
+/// Stays awake until `until`, without a syscall: the core is not given
+/// up, so an event that comes meanwhile is not a wake-up.
+fn awake_until(until: Instant) {
+    while Instant::now() < until {
+        std::hint::spin_loop();
     }
 }
 
