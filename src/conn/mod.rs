@@ -225,6 +225,12 @@ impl<S: Stream> Conn<S> {
         }
     }
 
+    /// Whether the connection is idle: between requests, nothing to send,
+    /// its state given back to the pool (only its stream is held).
+    pub fn is_idle(&self) -> bool {
+        self.work.is_none()
+    }
+
     /// Handles a readiness event. `readable` covers error events too (the
     /// next read reports them); `hup` says the peer's FIN has arrived.
     pub fn on_event(

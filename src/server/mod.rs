@@ -376,6 +376,13 @@ impl Server {
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
+        // A writable edge for a connection with nothing to write (one that
+        // came before its last flush emptied the queue, or a turn for a key
+        // reused since it yielded) changes nothing: not its interest, and
+        // not its idle deadline, which is the client's to move.
+        if !readable && !hup && conn.is_idle() {
+            return;
+        }
         let registered = conn.interest();
         let next = conn.on_event(key, readable, hup, &mut self.shared.lend(now));
         self.apply(key, registered, next);
