@@ -68,7 +68,11 @@ impl Server {
         policy: &mut Coalesce,
     ) -> io::Result<Option<Polled>> {
         let before = Instant::now();
-        let (timeout, spin) = match policy.plan(self.next_timeout(before)) {
+        let plan = policy.plan(self.next_timeout(before));
+        // A plain block starts now; after a spin or a probe, the timeout
+        // is what is left of it.
+        let stayed_awake = !matches!(plan, Plan::Block(_));
+        let (timeout, spin) = match plan {
             Plan::Block(timeout) => (timeout, None),
             Plan::LookThenBlock {
                 spin,
@@ -119,8 +123,13 @@ impl Server {
             }
             spun = true;
         }
-        let asleep = Instant::now();
-        let timeout = timeout.map(|t| t.saturating_sub(asleep - before));
+        let (asleep, timeout) = match stayed_awake {
+            true => {
+                let asleep = Instant::now();
+                (asleep, timeout.map(|t| t.saturating_sub(asleep - before)))
+            }
+            false => (before, timeout),
+        };
         match self.poll.poll(events, timeout) {
             Ok(()) => Ok(Some(Polled::Blocked {
                 slept: asleep.elapsed(),
