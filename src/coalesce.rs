@@ -22,10 +22,10 @@
 //! every [`LOOK_GAP`] (2 µs), not back to back: each look is a syscall,
 //! and the gap cut the empty ones by half to five sixths at no cost a run
 //! could tell from noise. With one client (counted between probes) the
-//! first look waits for 3/4 of the soonest catch lately: a lone client
-//! asks again a round trip after its answer, and the looks before then
-//! were half of its syscalls (10 a request at one keep-alive client, 5
-//! now; nginx makes 4).
+//! first look waits for the median of when its requests came lately: a
+//! lone client asks again a round trip after its answer, and the looks
+//! before then were half of its syscalls (10 a request at one keep-alive
+//! client, 3.7 now; nginx makes 4).
 //!
 //! The spin costs CPU, so it is kept only while it pays, the way Linux's
 //! haltpoll governor sizes its own: a spin that found nothing, followed by
@@ -75,6 +75,10 @@ pub const BUSY: usize = 8;
 /// caught as soon within the noise (docs/bench/2026-12-07-waiting.md).
 pub const LOOK_GAP: Duration = Duration::from_micros(2);
 
+/// How far one wait moves a lone client's first look (see
+/// [`Coalesce::woke`]).
+const DUE_STEP: Duration = Duration::from_nanos(250);
+
 /// The spin a shrunk-to-nothing budget starts again from.
 const SPIN_START: Duration = Duration::from_micros(10);
 
@@ -113,9 +117,11 @@ pub struct Coalesce {
     /// Which connections had events since the last probe, one bit per
     /// slab key modulo 256 (collisions only undercount).
     active: [u64; 4],
-    /// How soon after a wait began its spin has caught the next event,
-    /// lately: with one client, the spin's first look comes at 3/4 of it.
-    expect: Duration,
+    /// With one client, when its first look comes in a wait: the median
+    /// of when its requests came lately (see [`Coalesce::woke`]).
+    due: Duration,
+    /// The first look of the wait now, if it is one client's.
+    looking_at: Option<Duration>,
     /// Connections active between the last two probes.
     clients: u32,
 }
@@ -169,7 +175,8 @@ impl Coalesce {
             rest: (0, PROBE_EVERY),
             probing: false,
             active: [0; 4],
-            expect: Duration::ZERO,
+            due: Duration::ZERO,
+            looking_at: None,
             clients: u32::MAX,
         }
     }
@@ -212,9 +219,10 @@ impl Coalesce {
             // looking before then is a syscall for nothing; with more, the
             // next may come at any moment.
             let first = match self.clients {
-                0 | 1 => (self.expect * 3 / 4).min(spin),
+                0 | 1 => self.due.min(spin),
                 _ => Duration::ZERO,
             };
+            self.looking_at = (self.clients <= 1).then_some(first);
             return Plan::LookThenBlock {
                 spin,
                 first,
@@ -243,12 +251,20 @@ impl Coalesce {
     pub fn woke(&mut self, events: usize, polled: Polled) {
         self.events = events;
         self.looked = polled == Polled::Looked;
-        if let Polled::Caught(after) = polled {
-            // The soonest catch lately: an earlier one lowers it at once,
-            // later ones raise it by a sixteenth of the difference.
-            self.expect = match after.checked_sub(self.expect) {
-                None => after,
-                Some(later) => self.expect + later / 16,
+        if let Some(first) = self.looking_at.take() {
+            // A lone client's request arrives a round trip after its
+            // answer, give or take a few microseconds. The first look
+            // tracks the median of that time: a look that finds the
+            // request moves a step sooner, one that does not a step later.
+            // Sooner is more empty looks (a syscall each), later is
+            // latency added to the requests that came early: looking when
+            // three in four had come took a third off the requests a
+            // second, for 0.3 fewer syscalls a request.
+            self.due = match polled {
+                Polled::Caught(after) if after < first + LOOK_GAP => {
+                    self.due.saturating_sub(DUE_STEP)
+                }
+                _ => (self.due + DUE_STEP).min(self.spin_max),
             };
         }
         if std::mem::take(&mut self.probing) {
@@ -462,48 +478,59 @@ mod tests {
         assert_eq!(c.spin(), OFF, "nothing grows from off");
     }
 
-    /// With one client, the first look waits for 3/4 of the soonest catch
-    /// lately; with more, it looks at once.
+    /// With one client, the first look comes at the median of when its
+    /// requests came lately; with more, it looks at once.
     #[test]
     fn one_client_is_looked_for_when_it_is_due_and_many_at_once() {
         let us = Duration::from_micros;
         let mut c = Coalesce::new(OFF, SPIN);
-        let first = |c: &mut Coalesce| match c.plan(None) {
-            Plan::LookThenBlock { first, .. } => first,
-            other => panic!("{other:?}"),
-        };
-        // Waits with events from `clients` connections, each caught 40 µs
-        // into its wait, until a probe has counted them.
-        let through_probe = |c: &mut Coalesce, clients: usize| {
-            for i in 0.. {
-                c.saw(i % clients);
-                c.woke(1, Polled::Caught(us(40)));
-                if let Plan::WaitThenLook { .. } = c.plan(None) {
-                    break;
-                }
+        // One wait: its plan, then the look that finds a request arriving
+        // `arrives` into it (looks at `first`, then every LOOK_GAP).
+        let wait = |c: &mut Coalesce, key: usize, arrives: Duration| {
+            c.saw(key);
+            let plan = c.plan(None);
+            let first = match plan {
+                Plan::LookThenBlock { first, .. } => first,
+                Plan::WaitThenLook { wait, .. } => wait,
+                other => panic!("{other:?}"),
+            };
+            let mut at = first;
+            while at < arrives {
+                at += LOOK_GAP;
             }
-            c.woke(1, Polled::Caught(us(40)));
+            c.woke(1, Polled::Caught(at));
+            first
         };
         // Before any probe has counted the clients: at once.
         c.woke(1, Polled::Caught(us(40)));
-        assert_eq!(first(&mut c), Duration::ZERO);
-        // One client, asking again 40 µs after each answer: the estimate
-        // has risen most of the way from nothing to 40.
-        through_probe(&mut c, 1);
-        let at = first(&mut c);
-        assert!((us(28)..=us(30)).contains(&at), "{at:?}");
-        // A sooner catch lowers it at once; later ones raise it slowly.
-        c.woke(1, Polled::Caught(us(8)));
-        assert_eq!(first(&mut c), us(6));
-        c.woke(1, Polled::Caught(us(40)));
-        assert_eq!(first(&mut c), (us(8) + us(2)) * 3 / 4);
-        // Never later than the spin itself.
-        for _ in 0..30 {
-            c.woke(1, Polled::Caught(us(500)));
+        assert_eq!(wait(&mut c, 0, us(20)), Duration::ZERO);
+        // One client whose requests come 16 to 24 µs into each wait, all
+        // as often: the first look settles at their median, 20.
+        for i in 0..2_000u64 {
+            wait(&mut c, 0, us(16 + i % 9));
         }
-        assert_eq!(first(&mut c), SPIN);
+        let mut firsts: Vec<_> = (0..90u64)
+            .map(|i| wait(&mut c, 0, us(16 + i % 9)))
+            .collect();
+        firsts.sort();
+        let median = firsts[firsts.len() / 2];
+        assert!((us(19)..=us(21)).contains(&median), "{median:?}");
+        // Requests that come later each time move it later, a step a wait.
+        let before = wait(&mut c, 0, us(40));
+        for _ in 0..40 {
+            wait(&mut c, 0, us(40));
+        }
+        let after = wait(&mut c, 0, us(40));
+        assert_eq!(after, before + DUE_STEP * 41);
+        // Never later than the spin itself.
+        for _ in 0..1_000 {
+            wait(&mut c, 0, us(500));
+        }
+        assert_eq!(wait(&mut c, 0, us(500)), SPIN);
         // Four clients between two probes: at once again.
-        through_probe(&mut c, 4);
-        assert_eq!(first(&mut c), Duration::ZERO);
+        for i in 0..2 * PROBE_EVERY as usize {
+            wait(&mut c, i % 4, us(20));
+        }
+        assert_eq!(wait(&mut c, 0, us(20)), Duration::ZERO);
     }
 }
