@@ -144,7 +144,7 @@ fn queue(c: &mut Criterion) {
 /// request (nghttp2 never indexes `:path`), and of a browser's
 /// user-agent, sent once per connection.
 fn huffman(c: &mut Criterion) {
-    use oneloop::http2::huffman;
+    use oneloop::field_coding as huffman;
     let mut g = c.benchmark_group("huffman");
     for (name, text) in [
         ("path", &b"/hello.txt"[..]),

@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 seconds=${1:-60}
-targets=(parse session h2 hpack records)
+targets=(parse session h2 hpack records h3)
 corpus=$(mktemp -d)
 trap 'rm -rf "$corpus"' EXIT
 flags=(-max_total_time="$seconds" -print_final_stats=1)

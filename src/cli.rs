@@ -14,6 +14,7 @@ use crate::config::{Config, Limits, Timeouts};
 /// Built without the `tls` feature: the HTTPS options are not shown (given
 /// anyway, they are refused with a sentence that says why).
 const NO_TLS: bool = cfg!(not(feature = "tls"));
+const NO_HTTP3: bool = cfg!(not(feature = "http3"));
 
 /// A single-threaded server for the RFC 868 Time Protocol (TCP and UDP) and
 /// HTTP/1.0, 1.1 and 2 static files, on one mio readiness loop.
@@ -210,6 +211,11 @@ pub struct Serve {
     /// preface) on plain HTTP ports. "off" serves HTTP/1.x alone.
     #[arg(long, value_name = "on|off", default_value = "on", value_parser = ["on", "off"])]
     pub http2: String,
+
+    /// HTTP/3 over QUIC: UDP on the first --https port, with the same
+    /// certificates. "off" serves HTTPS over TCP alone.
+    #[arg(long, value_name = "on|off", default_value = "on", value_parser = ["on", "off"], hide = NO_HTTP3)]
+    pub http3: String,
 
     /// Add `Cache-Control: VALUE` to file responses (e.g. "public, max-age=3600").
     #[arg(long, value_name = "VALUE")]

@@ -168,6 +168,9 @@ pub struct Config {
     /// Speak HTTP/2: chosen by ALPN over TLS, or by the client's preface
     /// on a plain port (prior knowledge).
     pub http2: bool,
+    /// Speak HTTP/3 (QUIC, UDP) on the first HTTPS address's port, with
+    /// the same certificates.
+    pub http3: bool,
     /// Set SO_REUSEPORT on every socket bound, so that several processes
     /// (one per core) can share the ports.
     pub reuse_port: bool,
@@ -234,6 +237,7 @@ impl Default for Config {
             coalesce: Config::COALESCE,
             spin: Config::SPIN,
             http2: true,
+            http3: true,
             reuse_port: false,
             systemd: false,
             handle_signals: false,

@@ -65,15 +65,20 @@ pub mod config;
 pub mod conn;
 pub mod conns;
 pub mod date;
+pub mod field_coding;
 #[cfg(test)]
 mod fixture;
 pub mod http;
 pub mod http1;
 pub mod http2;
+#[cfg(feature = "http3")]
+pub mod http3;
 pub mod listeners;
 pub mod metrics;
 pub mod ops;
 pub mod out;
+#[cfg(feature = "http3")]
+pub mod quic;
 pub mod rdate;
 pub mod rfc868;
 pub mod server;

@@ -70,6 +70,8 @@ pub struct Listeners {
     pub http_addrs: Vec<SocketAddr>,
     /// Bound HTTPS addresses.
     pub https_addrs: Vec<SocketAddr>,
+    /// HTTP/3's socket: UDP on the first HTTPS address's port.
+    pub http3: Option<(UdpSocket, SocketAddr)>,
     /// Bound RFC 868 addresses (TCP and UDP share each one).
     pub time_addrs: Vec<SocketAddr>,
     /// Which of `time_addrs` serve TCP, UDP or both: the same for each
@@ -124,6 +126,15 @@ impl Listeners {
         for (l, addr) in https {
             ls.https_addrs.push(addr);
             ls.list.push(Listener::Https(l));
+        }
+        if config.http3
+            && cfg!(feature = "http3")
+            && let Some(&addr) = ls.https_addrs.first()
+        {
+            let udp = udp_socket(addr, config.reuse_port)
+                .map_err(|e| bind_error(e, "HTTP/3 (UDP)", "--https", addr))?;
+            size_buffers(&udp);
+            ls.http3 = Some((udp, addr));
         }
         for &addr in &config.time {
             let tcp = tcp_listener(addr, config.reuse_port)
@@ -244,6 +255,25 @@ pub fn udp_socket(addr: SocketAddr, reuse_port: bool) -> io::Result<UdpSocket> {
     prepare(&socket, addr, reuse_port)?;
     socket.bind(&addr.into())?;
     Ok(UdpSocket::from_std(socket.into()))
+}
+
+/// The socket buffers QUIC's socket asks for: every client's datagrams
+/// queue in the one receive buffer, and at the kernel's default (208 KiB)
+/// a hundred connections' bursts overflowed it.
+const QUIC_BUFFER: i32 = 4 << 20;
+
+/// Sizes HTTP/3's socket buffers: past the kernel's cap when the process
+/// may (SO_RCVBUFFORCE needs CAP_NET_ADMIN), else up to the cap.
+fn size_buffers(udp: &UdpSocket) {
+    let fd = udp.as_raw_fd();
+    for (force, plain) in [
+        (libc::SO_RCVBUFFORCE, libc::SO_RCVBUF),
+        (libc::SO_SNDBUFFORCE, libc::SO_SNDBUF),
+    ] {
+        if sys::setsockopt(fd, libc::SOL_SOCKET, force, QUIC_BUFFER).is_err() {
+            let _ = sys::setsockopt(fd, libc::SOL_SOCKET, plain, QUIC_BUFFER);
+        }
+    }
 }
 
 fn prepare(socket: &Socket, addr: SocketAddr, reuse_port: bool) -> io::Result<()> {

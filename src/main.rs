@@ -130,6 +130,7 @@ impl Serve {
             coalesce: Duration::from_micros(self.coalesce_us),
             spin: Duration::from_micros(self.spin_us),
             http2: self.http2 == "on",
+            http3: self.http3 == "on",
             timeouts: Timeouts {
                 head: Duration::from_secs(self.head_timeout),
                 idle: Duration::from_secs(self.idle_timeout),

@@ -120,7 +120,7 @@ impl Chunk {
     }
 
     /// The bytes in memory, or `None` for a file chunk.
-    fn bytes(&self) -> Option<&[u8]> {
+    pub fn bytes(&self) -> Option<&[u8]> {
         match self {
             Chunk::Static(s) => Some(s),
             Chunk::Shared { buf, start, end } => Some(&buf[*start..*end]),

@@ -22,7 +22,7 @@ use oneloop::http::session::{Session, SessionLoan};
 use oneloop::http::site::Site;
 use oneloop::http2::frame::{self, Frame, Parsed};
 use oneloop::http2::hpack::Decoder;
-use oneloop::http2::request::Head;
+use oneloop::http::head::Head;
 use oneloop::http2::session::H2Session;
 use oneloop::ops::Ops;
 use oneloop::out::OutQueue;
@@ -144,7 +144,7 @@ fuzz_target!(|data: &[u8]| {
     assert!(d.table().size() <= 256);
     let _ = head.finish();
     let mut text = Vec::new();
-    let _ = oneloop::http2::huffman::decode(input, &mut text);
+    let _ = oneloop::field_coding::decode(input, &mut text);
     // A session, whole and cut.
     let cut = usize::from(first) % (input.len() + 1);
     let mut whole = session(input, input.len());

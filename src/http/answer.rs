@@ -17,13 +17,13 @@
 use std::rc::Rc;
 
 use crate::http::conditional::{self, Outcome};
-use crate::http::entry::Entry;
+use crate::http::entry::{Entry, Field};
 use crate::http::fields::Fields;
 use crate::http::files::Files;
 use crate::http::listing;
 use crate::http::path::redirect_location;
 use crate::http::resolve::Lookup;
-use crate::http::status::{MOVED, Refusal, Status, TO_HTTPS, UNSATISFIABLE};
+use crate::http::status::{ALLOW, MOVED, Refusal, SERVER, Status, TO_HTTPS, UNSATISFIABLE};
 use crate::metrics::Metrics;
 use crate::out::Chunk;
 
@@ -138,6 +138,104 @@ impl Answer<'_> {
             Answer::Redirect { message, .. } => Chunk::Static(message.as_bytes()),
         }
     }
+}
+
+/// One field of an answer's head, for the framings that send fields as
+/// names and values (HTTP/2, HTTP/3): a pair with its name lowercase, or
+/// one of a cached file's own fields (named as RFC 9110 registers it),
+/// which a framing may encode once per entry and keep.
+#[derive(Debug, Clone, Copy)]
+pub enum HeadField<'a> {
+    /// A name, lowercase, and its value.
+    Pair(&'static str, &'a [u8]),
+    /// One of the entry's fields.
+    Own(&'a Field),
+    /// All of a cached file's own fields, in order.
+    Entry(&'a Entry),
+}
+
+impl Answer<'_> {
+    /// The head's fields after the status, in order, as both framings
+    /// that send fields send them (nothing about the connection: RFC 9113
+    /// §8.2.2, RFC 9114 §4.2); `date` is this second's HTTP-date (empty:
+    /// no clock, no `date`), `hsts` the value of `Strict-Transport-Security`
+    /// when HTTPS answers carry one.
+    pub fn each_field(&self, date: &[u8], hsts: Option<&[u8]>, mut f: impl FnMut(HeadField<'_>)) {
+        use HeadField::Pair;
+        f(Pair("server", SERVER.as_bytes()));
+        if !date.is_empty() {
+            f(Pair("date", date));
+        }
+        if let Some(hsts) = hsts {
+            f(Pair("strict-transport-security", hsts));
+        }
+        let (digits, used) = decimal(self.body_len());
+        let len = &digits[..used];
+        let text_body = |f: &mut dyn FnMut(HeadField<'_>)| {
+            f(Pair("content-type", b"text/plain; charset=utf-8"));
+            f(Pair("content-length", len));
+        };
+        match self {
+            Answer::File { entry, range: None } => {
+                f(Pair("content-length", len));
+                f(HeadField::Entry(entry));
+            }
+            Answer::File {
+                entry,
+                range: Some((start, end)),
+            } => {
+                let range = format!("bytes {start}-{}/{}", end - 1, entry.len);
+                f(Pair("content-range", range.as_bytes()));
+                f(Pair("content-length", len));
+                f(HeadField::Entry(entry));
+            }
+            Answer::NotModified(entry) => {
+                // The validators a 304 repeats (RFC 9110 §15.4.5).
+                for own in entry.not_modified_fields() {
+                    f(HeadField::Own(own));
+                }
+            }
+            Answer::Unsatisfiable { len: file_len } => {
+                let range = format!("bytes */{file_len}");
+                f(Pair("content-range", range.as_bytes()));
+                text_body(&mut f);
+            }
+            Answer::Refused(_) => {
+                if self.status() == Status::MethodNotAllowed {
+                    f(Pair("allow", ALLOW.as_bytes()));
+                }
+                text_body(&mut f);
+            }
+            Answer::Options => f(Pair("allow", ALLOW.as_bytes())),
+            Answer::Page { content_type, .. } => {
+                f(Pair("content-type", content_type.as_bytes()));
+                f(Pair("content-length", len));
+                f(Pair("cache-control", b"no-store"));
+            }
+            Answer::Redirect { location, .. } => {
+                f(Pair("location", location));
+                text_body(&mut f);
+            }
+        }
+    }
+}
+
+/// A number's decimal digits, without allocating: the bytes and how many
+/// of the 20 are used, from the start.
+pub fn decimal(mut n: u64) -> ([u8; 20], usize) {
+    let mut digits = [0u8; 20];
+    let mut at = 20;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let len = 20 - at;
+    digits.copy_within(at.., 0);
+    (digits, len)
 }
 
 /// Methods this server knows but does not allow on static files (405, not

@@ -107,6 +107,8 @@ pub struct Rendered {
     /// HTTP/2: the fields as HPACK literals, the same on every connection
     /// (`crate::http2::response`).
     pub h2: OnceCell<Box<[u8]>>,
+    /// HTTP/3: the fields as QPACK field lines (`crate::http3::response`).
+    pub h3: OnceCell<Box<[u8]>>,
 }
 
 /// What HTTP/1.1 renders of an entry once.

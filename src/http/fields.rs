@@ -3,7 +3,7 @@
 //! The request header fields that shape an answer or its log line, as any
 //! protocol's request carries them: HTTP/1.x's head
 //! (`crate::http1::request`) and HTTP/2's decoded block
-//! (`crate::http2::request`) both fill a [`Fields`] through
+//! (`crate::http::head`) both fill a [`Fields`] through
 //! [`Fields::take`], and [`crate::http::answer`] reads it.
 
 use crate::http::conditional::Conditions;

@@ -20,6 +20,7 @@ pub mod entry;
 pub mod fields;
 pub mod files;
 pub mod grammar;
+pub mod head;
 pub mod listing;
 pub mod mime;
 pub mod negotiate;

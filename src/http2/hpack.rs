@@ -21,7 +21,9 @@
 
 use std::collections::VecDeque;
 
-use crate::http2::huffman::{self, HuffmanError};
+use crate::field_coding;
+pub use crate::field_coding::write_int;
+use crate::field_coding::{self as huffman, HuffmanError, IntError};
 
 /// The static table (Appendix A): index 1 is the first entry.
 pub const STATIC: [(&str, &str); 61] = [
@@ -203,45 +205,10 @@ impl Table {
 
 /// Reads an integer with an `n`-bit prefix (§5.1) from `block` at `*pos`.
 pub fn read_int(block: &[u8], pos: &mut usize, n: u32) -> Result<usize, HpackError> {
-    let first = *block.get(*pos).ok_or(HpackError::Truncated)?;
-    *pos += 1;
-    let mask = ((1u16 << n) - 1) as u8;
-    let mut value = usize::from(first & mask);
-    if value < usize::from(mask) {
-        return Ok(value);
-    }
-    let mut shift = 0u32;
-    loop {
-        let byte = *block.get(*pos).ok_or(HpackError::Truncated)?;
-        *pos += 1;
-        // Past 28 bits no field length or index is plausible; refusing
-        // there also keeps the arithmetic inside `usize` on 32-bit targets.
-        if shift > 21 {
-            return Err(HpackError::IntegerOverflow);
-        }
-        value += usize::from(byte & 0x7f) << shift;
-        shift += 7;
-        if byte & 0x80 == 0 {
-            return Ok(value);
-        }
-    }
-}
-
-/// Appends an integer with an `n`-bit prefix (§5.1); `flags` are the bits
-/// above the prefix in the first byte.
-pub fn write_int(out: &mut Vec<u8>, flags: u8, n: u32, mut value: usize) {
-    let mask = (1usize << n) - 1;
-    if value < mask {
-        out.push(flags | value as u8);
-        return;
-    }
-    out.push(flags | mask as u8);
-    value -= mask;
-    while value >= 0x80 {
-        out.push((value & 0x7f) as u8 | 0x80);
-        value >>= 7;
-    }
-    out.push(value as u8);
+    field_coding::read_int(block, pos, n).map_err(|e| match e {
+        IntError::Truncated => HpackError::Truncated,
+        IntError::Overflow => HpackError::IntegerOverflow,
+    })
 }
 
 /// A string literal (§5.2) at `*pos`, decoded into `scratch` if it is

@@ -1,12 +1,13 @@
-//! How HTTP/2 frames a request and its answer (RFC 9113, RFC 7541): frames, HPACK and requests pure, the session beside the file cache.
+//! How HTTP/2 frames a request and its answer (RFC 9113, RFC 7541): frames, HPACK and responses pure, the session beside the file cache.
 //!
 //! HTTP/2 (RFC 9113): [`frame`] (one checked frame from
-//! bytes, and the frames a server writes), [`hpack`] with its [`huffman`]
-//! code (RFC 7541), [`request`] (decoded fields to a checked request head,
-//! lent as the same `Fields` an HTTP/1.x request gives), [`response`] (an
+//! bytes, and the frames a server writes), [`hpack`] (RFC 7541, its
+//! integers and Huffman code in [`crate::field_coding`], which QPACK
+//! shares), [`response`] (an
 //! answer's head as an HPACK block) and [`session`] (a connection's
 //! frames, streams, flow control and priorities: bytes in, frames queued).
-//! Frames, HPACK, requests and responses are pure: bytes in, bytes out.
+//! A request's fields are checked by [`crate::http::head`] (the same
+//! rules for HTTP/3). Frames, HPACK and responses are pure: bytes in, bytes out.
 //! The session is not quite: it asks the file cache for answers (whose
 //! misses `stat` and `open` files), and over TLS it reads a file's DATA
 //! with one `preadv` straight between its frame headers.
@@ -16,8 +17,6 @@
 
 pub mod frame;
 pub mod hpack;
-pub mod huffman;
-pub mod request;
 pub mod response;
 pub mod session;
 

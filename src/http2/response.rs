@@ -21,10 +21,10 @@
 
 use std::rc::Rc;
 
-use crate::http::answer::Answer;
+use crate::http::answer::{Answer, HeadField, decimal};
 use crate::http::entry::{Entry, Field};
+use crate::http::status::SERVER;
 use crate::http::status::Status;
-use crate::http::status::{ALLOW, SERVER};
 use crate::http2::hpack::{self, Encoder, Indexing};
 
 /// The dynamic table this server keeps for each connection's heads: the
@@ -165,60 +165,12 @@ impl Heads {
 /// HTTP-date (empty: no clock, no `date` field), `hsts` the value of
 /// `Strict-Transport-Security` when HTTPS responses carry one.
 pub fn head_block(answer: &Answer<'_>, date: &[u8], hsts: Option<&[u8]>, out: &mut Vec<u8>) {
-    let status = answer.status();
-    write_status(out, status);
-    literal(out, b"server", SERVER.as_bytes());
-    if !date.is_empty() {
-        literal(out, b"date", date);
-    }
-    if let Some(hsts) = hsts {
-        literal(out, b"strict-transport-security", hsts);
-    }
-    let (digits, used) = decimal(answer.body_len());
-    let len = &digits[..used];
-    match answer {
-        Answer::File { entry, range: None } => {
-            literal(out, b"content-length", len);
-            out.extend_from_slice(entry_fields(entry));
-        }
-        Answer::File {
-            entry,
-            range: Some((start, end)),
-        } => {
-            let range = format!("bytes {start}-{}/{}", end - 1, entry.len);
-            literal(out, b"content-range", range.as_bytes());
-            literal(out, b"content-length", len);
-            out.extend_from_slice(entry_fields(entry));
-        }
-        Answer::NotModified(entry) => {
-            // The validators a 304 repeats (RFC 9110 §15.4.5).
-            for f in entry.not_modified_fields() {
-                field(out, f);
-            }
-        }
-        Answer::Unsatisfiable { len: file_len } => {
-            let range = format!("bytes */{file_len}");
-            literal(out, b"content-range", range.as_bytes());
-            text_body(out, len);
-        }
-        Answer::Refused(why) => {
-            if status == Status::MethodNotAllowed {
-                literal(out, b"allow", ALLOW.as_bytes());
-            }
-            let _ = why;
-            text_body(out, len);
-        }
-        Answer::Options => literal(out, b"allow", ALLOW.as_bytes()),
-        Answer::Page { content_type, .. } => {
-            literal(out, b"content-type", content_type.as_bytes());
-            literal(out, b"content-length", len);
-            literal(out, b"cache-control", b"no-store");
-        }
-        Answer::Redirect { location, .. } => {
-            literal(out, b"location", location);
-            text_body(out, len);
-        }
-    }
+    write_status(out, answer.status());
+    answer.each_field(date, hsts, |f| match f {
+        HeadField::Pair(name, value) => literal(out, name.as_bytes(), value),
+        HeadField::Own(f) => field(out, f),
+        HeadField::Entry(entry) => out.extend_from_slice(entry_fields(entry)),
+    });
 }
 
 /// `:status`: an index when the static table has the code (§A).
@@ -239,29 +191,6 @@ fn write_status(out: &mut Vec<u8>, status: Status) {
     } else {
         literal(out, b":status", &decimal(u64::from(code)).0[..3]);
     }
-}
-
-/// A number's decimal digits, without allocating: the bytes and how many
-/// of the 20 are used, from the start.
-fn decimal(mut n: u64) -> ([u8; 20], usize) {
-    let mut digits = [0u8; 20];
-    let mut at = 20;
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    let len = 20 - at;
-    digits.copy_within(at.., 0);
-    (digits, len)
-}
-
-fn text_body(out: &mut Vec<u8>, len: &[u8]) {
-    literal(out, b"content-type", b"text/plain; charset=utf-8");
-    literal(out, b"content-length", len);
 }
 
 /// A literal without indexing (§6.2.2), its name by static index when the
@@ -314,7 +243,7 @@ mod tests {
     use crate::http::answer::{Ask, Routes, decide};
     use crate::http::fields::Fields;
     use crate::http::files::Files;
-    use crate::http::status::Refusal;
+    use crate::http::status::{ALLOW, Refusal};
     use crate::http2::hpack::Decoder;
     use crate::metrics::Metrics;
 

@@ -33,13 +33,13 @@
 
 use std::rc::Rc;
 
+use crate::http::head::{self as request, Head};
 use crate::http::session::{Session, SessionLoan};
 use crate::http::status::Refusal;
 use crate::http2::frame::{
     self, DEFAULT_MAX_FRAME, ErrorCode, Frame, H2Error, MAX_WINDOW, Parsed, flag, kind, setting,
 };
 use crate::http2::hpack::{Decoder, HpackError};
-use crate::http2::request::{self, Head};
 use crate::http2::response::Heads;
 use crate::metrics::H2Counts;
 use crate::out::{Chunk, OutQueue};

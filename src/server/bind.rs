@@ -10,6 +10,8 @@ use std::time::Instant;
 use mio::{Interest, Poll, Waker};
 
 use super::shutdown::{Handle, ServerState};
+#[cfg(feature = "http3")]
+use super::tokens::HTTP3;
 use super::tokens::{SIGNALS, WAKER, listener_token};
 use super::{READ_BUF, Server, Shared};
 use crate::accept::Pause;
@@ -38,6 +40,7 @@ impl Server {
             list: mut listeners,
             http_addrs,
             https_addrs,
+            http3: http3_socket,
             time_addrs,
             time_kinds,
         } = Listeners::open(&config)?;
@@ -60,6 +63,22 @@ impl Server {
             }
             .map_err(|e| context(e, "epoll_ctl"))?;
         }
+        #[cfg(feature = "http3")]
+        let http3 = match (http3_socket, &tls) {
+            (Some((mut socket, addr)), Some(tls)) => {
+                poll.registry()
+                    .register(&mut socket, HTTP3, Interest::READABLE)
+                    .map_err(|e| context(e, "epoll_ctl"))?;
+                let (endpoint, server) =
+                    crate::quic::quic_configs(tls.for_quic()?, config.timeouts.idle)?;
+                let limit = config.limits.max_head_bytes;
+                let quic = crate::quic::Quic::new(endpoint, server, limit);
+                Some(super::http3::Http3 { socket, addr, quic })
+            }
+            _ => None,
+        };
+        #[cfg(not(feature = "http3"))]
+        drop(http3_socket);
         let signals = if config.handle_signals {
             let mut s =
                 signal_hook_mio::v1_0::Signals::new([libc::SIGINT, libc::SIGTERM, libc::SIGHUP])
@@ -132,6 +151,9 @@ impl Server {
             coalesce: config.coalesce,
             spin: config.spin,
             chores_second: now_secs,
+            #[cfg(feature = "http3")]
+            http3,
+            http3_again: false,
         })
     }
 }

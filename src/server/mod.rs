@@ -64,6 +64,8 @@ use crate::tls::Tls;
 use crate::trace::{self, plural};
 
 mod bind;
+#[cfg(feature = "http3")]
+mod http3;
 mod shutdown;
 mod tokens;
 mod wait;
@@ -142,6 +144,11 @@ pub struct Server {
     spin: Duration,
     /// The Unix second of the last once-a-second chores.
     chores_second: u64,
+    /// HTTP/3, when it is served: its socket and QUIC's connections.
+    #[cfg(feature = "http3")]
+    http3: Option<http3::Http3>,
+    /// HTTP/3's socket spent its turn with more waiting.
+    http3_again: bool,
 }
 
 impl Server {
@@ -169,6 +176,14 @@ impl Server {
     /// A handle that stops the server from another thread.
     pub fn handle(&self) -> Handle {
         self.handle.clone()
+    }
+
+    /// QUIC connections still open (none without HTTP/3).
+    fn http3_busy(&self) -> usize {
+        #[cfg(feature = "http3")]
+        return self.http3_open();
+        #[cfg(not(feature = "http3"))]
+        0
     }
 
     fn metrics(&mut self) -> &mut Metrics {
@@ -222,6 +237,10 @@ impl Server {
                         self.begin_shutdown(now)
                     }
                     Owner::Waker => {}
+                    #[cfg(feature = "http3")]
+                    Owner::Http3 => self.on_http3(now),
+                    #[cfg(not(feature = "http3"))]
+                    Owner::Http3 => {}
                     Owner::Listener(i) => self.on_listener(i, now, wall),
                     Owner::Conn(key) => {
                         policy.saw(key);
@@ -249,9 +268,13 @@ impl Server {
             for i in std::mem::take(&mut self.listeners_again) {
                 self.on_listener(i, now, wall);
             }
+            #[cfg(feature = "http3")]
+            if std::mem::take(&mut self.http3_again) {
+                self.on_http3(now);
+            }
 
             if let ServerState::Draining { until } = self.state
-                && (self.conns.is_empty() || now >= until)
+                && ((self.conns.is_empty() && self.http3_busy() == 0) || now >= until)
             {
                 let left = self.conns.len();
                 if left > 0 {
@@ -440,6 +463,8 @@ impl Server {
 
     /// Closes connections whose deadline passed.
     fn expire(&mut self, now: Instant) {
+        #[cfg(feature = "http3")]
+        self.expire_http3(now);
         let mut expired = std::mem::take(&mut self.expired);
         self.conns.expire(now, &mut expired);
         for key in expired.drain(..) {

@@ -94,6 +94,8 @@ impl Server {
         self.state = ServerState::Draining {
             until: now + self.shutdown_timeout,
         };
+        #[cfg(feature = "http3")]
+        self.drain_http3(now);
         self.shared.site.routes.draining = true;
         let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
         for key in keys {

@@ -9,15 +9,19 @@ use crate::trace::NameToken;
 pub(super) const SIGNALS: Token = Token(usize::MAX);
 /// [`Handle::shutdown`] wakes the loop on this token.
 pub(super) const WAKER: Token = Token(usize::MAX - 1);
+/// HTTP/3's socket (not a listener: it outlives them in a drain).
+pub(super) const HTTP3: Token = Token(usize::MAX - 2);
 /// Listener `i` has token `LISTENER_BASE - i`; connections use their slab
 /// key, which stays far below.
-const LISTENER_BASE: usize = usize::MAX - 2;
+const LISTENER_BASE: usize = usize::MAX - 3;
 
 /// Whose event it is: what a token names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Owner {
     Signals,
     Waker,
+    /// HTTP/3's socket.
+    Http3,
     /// Listener `i` (of `listeners` the server was bound with).
     Listener(usize),
     /// The connection with this slab key.
@@ -33,6 +37,7 @@ pub(super) fn owner(token: Token, listeners: usize) -> Owner {
     match token {
         SIGNALS => Owner::Signals,
         WAKER => Owner::Waker,
+        HTTP3 => Owner::Http3,
         Token(t) if t > LISTENER_BASE - listeners => Owner::Listener(LISTENER_BASE - t),
         Token(key) => Owner::Conn(key),
     }
@@ -51,6 +56,7 @@ impl NameToken for Tokens<'_> {
         match owner(token, self.0.len()) {
             Owner::Signals => f.write_str("signals"),
             Owner::Waker => f.write_str("waker"),
+            Owner::Http3 => f.write_str("HTTP/3"),
             Owner::Listener(i) => {
                 let kind = self.0.get(i).map_or("closed", Listener::service);
                 write!(f, "listener {i} ({kind})")
@@ -68,6 +74,7 @@ mod tests {
     fn tokens_name_signals_the_waker_each_listener_and_every_key_below() {
         assert_eq!(owner(SIGNALS, 3), Owner::Signals);
         assert_eq!(owner(WAKER, 3), Owner::Waker);
+        assert_eq!(owner(HTTP3, 3), Owner::Http3);
         for i in 0..3 {
             assert_eq!(owner(listener_token(i), 3), Owner::Listener(i));
         }

@@ -153,11 +153,25 @@ impl Server {
     }
 
     /// The poll timeout, from what is due (see [`poll_timeout`]).
-    fn next_timeout(&self, now: Instant) -> Option<Duration> {
+    fn next_timeout(&mut self, now: Instant) -> Option<Duration> {
+        let deadline = self.conns.next_timeout(now);
+        // QUIC's deadlines are exact: quinn's timers (loss detection, ACK
+        // delay, pacing) are a few milliseconds apart, finer than the
+        // wheel's ticks.
+        #[cfg(feature = "http3")]
+        let deadline = match self.http3_deadline() {
+            Some(at) => {
+                let quic = at.saturating_duration_since(now);
+                Some(deadline.map_or(quic, |d| d.min(quic)))
+            }
+            None => deadline,
+        };
         poll_timeout(
             Due {
-                turns_due: !self.again.is_empty() || !self.listeners_again.is_empty(),
-                deadline: self.conns.next_timeout(now),
+                turns_due: !self.again.is_empty()
+                    || !self.listeners_again.is_empty()
+                    || self.http3_again,
+                deadline,
                 log_pending: (self.shared.ops.access_log.as_ref()).is_some_and(AccessLog::pending),
                 accept_retry: self.accept.retry_at(),
                 below_cap: self.conns.len() < self.max_conns,

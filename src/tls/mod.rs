@@ -83,6 +83,23 @@ impl Tls {
         })
     }
 
+    /// The configuration for QUIC (HTTP/3): the same certificates and
+    /// tickets, TLS 1.3 alone (QUIC has no other), ALPN `h3`, no 0-RTT.
+    pub fn for_quic(&self) -> io::Result<Arc<ServerConfig>> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls_err = |e: rustls::Error| io::Error::other(format!("TLS configuration: {e}"));
+        let mut config = ServerConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .map_err(tls_err)?
+            .with_no_client_auth()
+            .with_cert_resolver(self.certs.clone());
+        config.alpn_protocols = vec![b"h3".to_vec()];
+        config.ticketer = self.config.ticketer.clone();
+        config.send_tls13_tickets = 1;
+        config.max_early_data_size = 0;
+        Ok(Arc::new(config))
+    }
+
     /// A TLS stream for a freshly accepted socket.
     /// (Any [`Stream`] can be beneath: the fixture tests put a scripted
     /// socket there.)

@@ -254,7 +254,7 @@ pub(super) struct KnownBlock {
     live: bool,
     too_large: bool,
     /// What the head's checks said of it, once asked.
-    pub(super) checked: Option<Result<(), crate::http2::request::Malformed>>,
+    pub(super) checked: Option<Result<(), crate::http::head::Malformed>>,
 }
 
 impl KnownBlock {

@@ -1,5 +1,14 @@
-//! HPACK's Huffman code (RFC 7541 §5.2, Appendix B), both ways.
+//! The codings HPACK and QPACK share: prefixed integers and the Huffman code.
 //!
+//! QPACK (RFC 9204 §4.1) takes both from HPACK (RFC 7541 §5): an integer
+//! fills the low bits of a byte whose high bits say something else, and
+//! continues seven bits a byte; a string may be Huffman-coded. So HTTP/2
+//! and HTTP/3 read and write them here, and neither framing imports the
+//! other.
+//!
+//! **Prefixed integers** (§5.1): [`read_int`], [`write_int`].
+//!
+//! **The Huffman code** (§5.2, Appendix B), both ways.
 //! The code is canonical: within each length, codes are consecutive in
 //! symbol order, and each length's first code follows the last of the one
 //! before. So the table is its 257 code lengths (Appendix B's "len"
@@ -13,6 +22,58 @@
 //! Padding must be the most significant bits of EOS (all ones) and
 //! shorter than a byte, and EOS itself may not appear (§5.2): either is a
 //! decoding error.
+
+/// Why a prefixed integer could not be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IntError {
+    /// The bytes end before the integer does.
+    Truncated,
+    /// Past 28 bits: no length or index is plausible.
+    Overflow,
+}
+
+/// Reads an integer with an `n`-bit prefix (§5.1) from `block` at `*pos`.
+pub fn read_int(block: &[u8], pos: &mut usize, n: u32) -> Result<usize, IntError> {
+    let first = *block.get(*pos).ok_or(IntError::Truncated)?;
+    *pos += 1;
+    let mask = ((1u16 << n) - 1) as u8;
+    let mut value = usize::from(first & mask);
+    if value < usize::from(mask) {
+        return Ok(value);
+    }
+    let mut shift = 0u32;
+    loop {
+        let byte = *block.get(*pos).ok_or(IntError::Truncated)?;
+        *pos += 1;
+        // Past 28 bits no field length or index is plausible; refusing
+        // there also keeps the arithmetic inside `usize` on 32-bit targets.
+        if shift > 21 {
+            return Err(IntError::Overflow);
+        }
+        value += usize::from(byte & 0x7f) << shift;
+        shift += 7;
+        if byte & 0x80 == 0 {
+            return Ok(value);
+        }
+    }
+}
+
+/// Appends an integer with an `n`-bit prefix (§5.1); `flags` are the bits
+/// above the prefix in the first byte.
+pub fn write_int(out: &mut Vec<u8>, flags: u8, n: u32, mut value: usize) {
+    let mask = (1usize << n) - 1;
+    if value < mask {
+        out.push(flags | value as u8);
+        return;
+    }
+    out.push(flags | mask as u8);
+    value -= mask;
+    while value >= 0x80 {
+        out.push((value & 0x7f) as u8 | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
 
 /// The bit length of each symbol's code: bytes 0 to 255, then EOS (256).
 const LENGTHS: [u8; 257] = [

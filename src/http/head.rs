@@ -1,21 +1,21 @@
-//! Decoded fields to a checked HTTP/2 request head (RFC 9113 §8.2, §8.3), as Fields (pure).
+//! A request head given as fields (HTTP/2 and HTTP/3): checked, and lent as Fields (pure).
 //!
-//! An HTTP/2 request head (RFC 9113 §8.2, §8.3): decoded fields to a
-//! checked request, or the reason it is malformed.
-//!
-//! HTTP/2 carries the request line as pseudo-header fields (`:method`,
-//! `:scheme`, `:authority`, `:path`) before the ordinary ones, and forbids
-//! what HTTP/1.x tolerated or needed: uppercase names, the fields that
+//! HTTP/2 (RFC 9113 §8.2, §8.3) and HTTP/3 (RFC 9114 §4.2, §4.3) carry the
+//! request line as pseudo-header fields (`:method`, `:scheme`,
+//! `:authority`, `:path`) before the ordinary ones, and forbid the same
+//! things HTTP/1.x tolerated or needed: uppercase names, the fields that
 //! describe one connection (`Connection`, `Keep-Alive`, `Transfer-Encoding`,
 //! `Upgrade`, `Proxy-Connection`; `TE` other than `trailers`), a value with
 //! NUL, CR or LF or with whitespace at either end, pseudo-fields after
 //! ordinary ones, twice, unknown, or missing. Any of these makes the
-//! request malformed, a stream error of type PROTOCOL_ERROR (§8.1.1): the
-//! stream is reset, the connection goes on.
+//! request malformed: HTTP/2 resets the stream with PROTOCOL_ERROR
+//! (§8.1.1), HTTP/3 with H3_MESSAGE_ERROR (§4.1.2); the connection goes on.
+//! The rules are the meaning's, not a framing's, so both framings check
+//! with this one [`Head`].
 //!
-//! [`Head`] keeps the decoded bytes (HPACK hands each field over only for
-//! the length of a call) and lends them as the same [`Fields`] an HTTP/1.x
-//! request yields, so [`crate::http::answer`] sees no difference.
+//! [`Head`] keeps the decoded bytes (HPACK and QPACK hand each field over
+//! only for the length of a call) and lends them as the same [`Fields`] an
+//! HTTP/1.x request yields, so [`crate::http::answer`] sees no difference.
 
 use crate::http::fields::Fields;
 use crate::http::grammar::{self, KnownHost};

@@ -1,0 +1,54 @@
+//! QUIC's settings: rustls's configuration made QUIC's, and transport limits sized for a small host.
+
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use quinn_proto::crypto::rustls::QuicServerConfig;
+use quinn_proto::{EndpointConfig, IdleTimeout, ServerConfig, TransportConfig, VarInt};
+
+/// Requests a connection may have open at once (a browser opens a few
+/// dozen for a page; more are refused by QUIC's stream limit, not read).
+const STREAMS: u32 = 100;
+
+/// What a request stream may send before it is read: a request's head.
+const STREAM_WINDOW: u32 = 64 * 1024;
+
+/// What a connection may send before it is read, all streams together.
+const CONNECTION_WINDOW: u32 = 256 * 1024;
+
+/// Bytes of answers a connection keeps unacknowledged (quinn holds them
+/// until the peer acknowledges): 100 Mbit/s over 80 ms, and a thousand
+/// downloading connections within a gigabyte.
+const SEND_WINDOW: u64 = 1024 * 1024;
+
+/// quinn's endpoint and server configurations for HTTP/3 over `tls` (the
+/// HTTPS certificates, ALPN `h3`, TLS 1.3 only); connections idle longer
+/// than `idle` are closed.
+pub fn quic_configs(
+    tls: Arc<rustls::ServerConfig>,
+    idle: Duration,
+) -> io::Result<(Arc<EndpointConfig>, Arc<ServerConfig>)> {
+    let crypto = QuicServerConfig::try_from(tls)
+        .map_err(|e| io::Error::other(format!("QUIC's TLS configuration: {e}")))?;
+    let mut transport = TransportConfig::default();
+    transport
+        .max_concurrent_bidi_streams(STREAMS.into())
+        // The client's control, QPACK encoder and decoder streams, and a
+        // few it may open to grease (RFC 9114 §6.2.3).
+        .max_concurrent_uni_streams(8u32.into())
+        .max_idle_timeout(IdleTimeout::try_from(idle).ok())
+        .stream_receive_window(VarInt::from_u32(STREAM_WINDOW))
+        .receive_window(VarInt::from_u32(CONNECTION_WINDOW))
+        .send_window(SEND_WINDOW)
+        // No unreliable datagrams (RFC 9221): nothing here would read them.
+        .datagram_receive_buffer_size(None);
+    let mut server = ServerConfig::with_crypto(Arc::new(crypto));
+    server.transport_config(Arc::new(transport));
+    Ok((Arc::new(EndpointConfig::default()), Arc::new(server)))
+}
+
+// A stream's window within the connection's, and what is kept unacknowledged
+// at least what one connection may be sent at once.
+const _: () = assert!(STREAM_WINDOW <= CONNECTION_WINDOW);
+const _: () = assert!(SEND_WINDOW >= CONNECTION_WINDOW as u64);

@@ -1,0 +1,511 @@
+//! HTTP/3's connections: one UDP socket, quinn-proto's QUIC state machines fed datagrams and the time, each with its HTTP/3 session.
+//!
+//! QUIC runs in user space over one UDP socket: every client's packets
+//! arrive on the same descriptor, and the connection each belongs to is
+//! found by the connection ID in its header, not by the kernel. quinn-proto
+//! does that and the rest of QUIC (handshake, loss recovery, congestion
+//! control, flow control) without touching a socket or a clock: like
+//! rustls under HTTPS, it is handed the bytes that arrived and the time,
+//! and hands back datagrams to send and when it next wants the time. So
+//! HTTP/3 sits on the same loop as everything else, on one thread:
+//!
+//! - the socket is readable: each datagram goes to quinn's [`Endpoint`],
+//!   which names the connection it is for (or a new one, or answers it
+//!   itself: version negotiation, a retry, a stateless reset);
+//! - each connection touched is then driven ([`Quic::drive`]): its events
+//!   handed to the HTTP/3 session (streams opened, readable, writable),
+//!   what it has to send sent, its next deadline noted;
+//! - the loop wakes for the soonest deadline ([`Quic::next_timeout`]), as
+//!   for TCP connections' deadlines.
+//!
+//! New connections are bounded (`--max-conns` counts them beside TCP's),
+//! and when many handshakes are in flight at once, an Initial that has
+//! not proved its address is sent a Retry first (RFC 9000 §8.1): a flood
+//! of spoofed Initials then costs one small datagram each and no state.
+
+mod config;
+mod io;
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use mio::net::UdpSocket;
+use quinn_proto::{
+    ConnectionHandle, DatagramEvent, Dir, Endpoint, Event, StreamEvent, StreamId, VarInt,
+};
+
+use crate::http::session::SessionLoan;
+use crate::http3::frame::code;
+use crate::http3::session::{Gone, H3Session, Streams};
+pub use config::quic_configs;
+
+/// Handshakes in flight above which an Initial without a token is sent a
+/// Retry before any state is kept for it.
+const RETRY_ABOVE: usize = 64;
+
+/// Datagrams read per turn of the loop, so that other sockets get theirs.
+const DATAGRAMS_PER_TURN: usize = 256;
+
+/// One QUIC connection and its HTTP/3 session.
+struct QuicConn {
+    conn: quinn_proto::Connection,
+    session: H3Session,
+    /// The deadline last handed to the heap.
+    timeout: Option<Instant>,
+}
+
+/// The HTTP/3 side of the server: the UDP socket, quinn's endpoint, the
+/// connections by quinn's handle, and their deadlines.
+pub struct Quic {
+    endpoint: Endpoint,
+    /// By `ConnectionHandle`'s index (quinn keeps them dense).
+    conns: Vec<Option<QuicConn>>,
+    /// How many of `conns` are there.
+    open: usize,
+    /// Deadlines: (when, handle); stale ones are skipped when they come up.
+    deadlines: BinaryHeap<Reverse<(Instant, usize)>>,
+    /// Room for one datagram in, and for what quinn writes out.
+    recv: Vec<u8>,
+    send: Vec<u8>,
+    /// The largest request field section, decoded.
+    limit: usize,
+    /// A drain began: sessions said GOAWAY.
+    draining: bool,
+    /// The counters the loop and the metrics read.
+    pub counts: QuicCounts,
+}
+
+/// What QUIC counted.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct QuicCounts {
+    pub datagrams_in: u64,
+    pub datagrams_out: u64,
+    pub recv_calls: u64,
+    pub send_calls: u64,
+    pub connections: u64,
+    pub retries: u64,
+    pub refused: u64,
+}
+
+impl Quic {
+    /// HTTP/3 with quinn's configurations; request field sections decode
+    /// to `limit` bytes at most. Its socket is the listener's, lent to each
+    /// call that reads or sends.
+    pub fn new(
+        endpoint_config: Arc<quinn_proto::EndpointConfig>,
+        server_config: Arc<quinn_proto::ServerConfig>,
+        limit: usize,
+    ) -> Quic {
+        let endpoint = Endpoint::new(endpoint_config, Some(server_config), true, None);
+        Quic {
+            endpoint,
+            conns: Vec::new(),
+            open: 0,
+            deadlines: BinaryHeap::new(),
+            recv: vec![0; io::DATAGRAM_MAX],
+            send: Vec::with_capacity(io::DATAGRAM_MAX),
+            limit,
+            draining: false,
+            counts: QuicCounts::default(),
+        }
+    }
+
+    /// Open connections.
+    pub fn open(&self) -> usize {
+        self.open
+    }
+
+    /// The socket is readable: datagrams in, each connection they touched
+    /// driven. `below_cap` says whether a new connection may be taken.
+    /// Returns `true` if a turn's worth was read and more may wait.
+    pub fn on_readable(
+        &mut self,
+        socket: &UdpSocket,
+        now: Instant,
+        below_cap: bool,
+        loan: &mut SessionLoan<'_>,
+    ) -> bool {
+        let mut touched: Vec<usize> = Vec::new();
+        for _ in 0..DATAGRAMS_PER_TURN {
+            let (len, from) = match io::recv(socket, &mut self.recv) {
+                Ok(Some(got)) => got,
+                Ok(None) => return self.drive_all(socket, &touched, now, loan, false),
+                Err(e) => {
+                    log::warn!("HTTP/3 recvfrom: {e}");
+                    return self.drive_all(socket, &touched, now, loan, false);
+                }
+            };
+            self.counts.recv_calls += 1;
+            self.counts.datagrams_in += 1;
+            let data = BytesMut::from(&self.recv[..len]);
+            self.send.clear();
+            let event = self
+                .endpoint
+                .handle(now, from, None, None, data, &mut self.send);
+            match event {
+                Some(DatagramEvent::NewConnection(incoming)) => {
+                    if let Some(ch) = self.take(socket, incoming, now, below_cap) {
+                        touched.push(ch);
+                    }
+                }
+                Some(DatagramEvent::ConnectionEvent(ch, event)) => {
+                    if let Some(Some(c)) = self.conns.get_mut(ch.0) {
+                        c.conn.handle_event(event);
+                        if !touched.contains(&ch.0) {
+                            touched.push(ch.0);
+                        }
+                    }
+                }
+                Some(DatagramEvent::Response(transmit)) => {
+                    self.counts.send_calls += io::send(socket, &transmit, &self.send);
+                    self.counts.datagrams_out += 1;
+                }
+                None => {}
+            }
+        }
+        self.drive_all(socket, &touched, now, loan, true)
+    }
+
+    /// A new connection's first datagram: refused at the cap, sent a Retry
+    /// when many handshakes are in flight and its address is unproven,
+    /// taken otherwise.
+    fn take(
+        &mut self,
+        socket: &UdpSocket,
+        incoming: quinn_proto::Incoming,
+        now: Instant,
+        below_cap: bool,
+    ) -> Option<usize> {
+        self.send.clear();
+        if !below_cap || self.draining {
+            self.counts.refused += 1;
+            let transmit = self.endpoint.refuse(incoming, &mut self.send);
+            self.counts.send_calls += io::send(socket, &transmit, &self.send);
+            return None;
+        }
+        let handshaking = self
+            .conns
+            .iter()
+            .flatten()
+            .filter(|c| c.conn.is_handshaking())
+            .count();
+        if handshaking >= RETRY_ABOVE
+            && !incoming.remote_address_validated()
+            && incoming.may_retry()
+        {
+            self.counts.retries += 1;
+            match self.endpoint.retry(incoming, &mut self.send) {
+                Ok(transmit) => {
+                    self.counts.send_calls += io::send(socket, &transmit, &self.send);
+                }
+                Err(e) => self.endpoint.ignore(e.into_incoming()),
+            }
+            return None;
+        }
+        match self.endpoint.accept(incoming, now, &mut self.send, None) {
+            Ok((ch, conn)) => {
+                self.counts.connections += 1;
+                if self.conns.len() <= ch.0 {
+                    self.conns.resize_with(ch.0 + 1, || None);
+                }
+                self.conns[ch.0] = Some(QuicConn {
+                    conn,
+                    session: H3Session::new(self.limit),
+                    timeout: None,
+                });
+                self.open += 1;
+                Some(ch.0)
+            }
+            Err(e) => {
+                log::debug!("HTTP/3: a connection not taken: {}", e.cause);
+                if let Some(transmit) = e.response {
+                    self.counts.send_calls += io::send(socket, &transmit, &self.send);
+                }
+                None
+            }
+        }
+    }
+
+    fn drive_all(
+        &mut self,
+        socket: &UdpSocket,
+        touched: &[usize],
+        now: Instant,
+        loan: &mut SessionLoan<'_>,
+        more: bool,
+    ) -> bool {
+        for &ch in touched {
+            self.drive(socket, ch, now, loan);
+        }
+        more
+    }
+
+    /// The soonest deadline of any connection.
+    pub fn next_timeout(&mut self) -> Option<Instant> {
+        // Stale entries (a connection's deadline moved, or it closed) are
+        // dropped as they reach the top.
+        while let Some(&Reverse((at, ch))) = self.deadlines.peek() {
+            match self.conns.get(ch) {
+                Some(Some(c)) if c.timeout == Some(at) => return Some(at),
+                _ => {
+                    self.deadlines.pop();
+                }
+            }
+        }
+        None
+    }
+
+    /// Every connection whose deadline has come is told the time, and
+    /// driven.
+    pub fn expire(&mut self, socket: &UdpSocket, now: Instant, loan: &mut SessionLoan<'_>) {
+        // Each connection at most twice a wakeup, whatever quinn asks next.
+        let mut budget = 2 * self.open + 16;
+        while let Some(at) = self.next_timeout() {
+            if budget == 0 {
+                return;
+            }
+            budget -= 1;
+            if at > now {
+                return;
+            }
+            let Some(Reverse((_, ch))) = self.deadlines.pop() else {
+                return;
+            };
+            if let Some(Some(c)) = self.conns.get_mut(ch) {
+                c.timeout = None;
+                c.conn.handle_timeout(now);
+            }
+            self.drive(socket, ch, now, loan);
+        }
+    }
+
+    /// Shutdown: each session says GOAWAY, and each connection closes once
+    /// the requests it took are answered.
+    pub fn drain(&mut self, socket: &UdpSocket, now: Instant, loan: &mut SessionLoan<'_>) {
+        self.draining = true;
+        for ch in 0..self.conns.len() {
+            if let Some(Some(c)) = self.conns.get_mut(ch) {
+                let mut streams = Quinn {
+                    conn: &mut c.conn,
+                    now,
+                };
+                c.session.drain(&mut streams);
+            }
+            self.drive(socket, ch, now, loan);
+        }
+    }
+
+    /// Connection `ch` after anything happened to it: its events to the
+    /// session, its datagrams out, its deadline noted; forgotten once
+    /// quinn is done with it.
+    fn drive(&mut self, socket: &UdpSocket, ch: usize, now: Instant, loan: &mut SessionLoan<'_>) {
+        let Some(Some(c)) = self.conns.get_mut(ch) else {
+            return;
+        };
+        loop {
+            // Events for the endpoint (connection IDs issued and retired,
+            // the connection drained), and what the endpoint answers.
+            while let Some(event) = c.conn.poll_endpoint_events() {
+                if let Some(back) = self.endpoint.handle_event(ConnectionHandle(ch), event) {
+                    c.conn.handle_event(back);
+                }
+            }
+            let Some(event) = c.conn.poll() else {
+                break;
+            };
+            on_event(c, event, now, loan);
+        }
+        if self.draining && !c.session.is_busy() && !c.conn.is_closed() {
+            c.conn
+                .close(now, VarInt::from_u32(code::NO_ERROR as u32), Bytes::new());
+        }
+        // Datagrams out, one at a time.
+        loop {
+            self.send.clear();
+            let Some(transmit) = c.conn.poll_transmit(now, 1, &mut self.send) else {
+                break;
+            };
+            self.counts.send_calls += io::send(socket, &transmit, &self.send);
+            self.counts.datagrams_out += 1;
+        }
+        while let Some(event) = c.conn.poll_endpoint_events() {
+            if let Some(back) = self.endpoint.handle_event(ConnectionHandle(ch), event) {
+                c.conn.handle_event(back);
+            }
+        }
+        if c.conn.is_drained() {
+            self.conns[ch] = None;
+            self.open -= 1;
+            return;
+        }
+        let timeout = c.conn.poll_timeout();
+        if timeout != c.timeout {
+            c.timeout = timeout;
+            if let Some(at) = timeout {
+                self.deadlines.push(Reverse((at, ch)));
+            }
+        }
+    }
+}
+
+/// One of a connection's events, handed on to its session.
+fn on_event(c: &mut QuicConn, event: Event, now: Instant, loan: &mut SessionLoan<'_>) {
+    match event {
+        Event::Connected => {
+            // The handshake is done: the control stream opens.
+            match c.conn.streams().open(Dir::Uni) {
+                Some(id) => {
+                    let mut streams = Quinn {
+                        conn: &mut c.conn,
+                        now,
+                    };
+                    c.session.start(id.into(), &mut streams);
+                }
+                None => c.conn.close(
+                    now,
+                    VarInt::from_u32(code::STREAM_CREATION_ERROR as u32),
+                    Bytes::from_static(b"no unidirectional stream allowed"),
+                ),
+            }
+        }
+        Event::ConnectionLost { reason } => log::debug!("HTTP/3 connection lost: {reason}"),
+        Event::Stream(StreamEvent::Opened { dir }) => {
+            while let Some(id) = c.conn.streams().accept(dir) {
+                let mut streams = Quinn {
+                    conn: &mut c.conn,
+                    now,
+                };
+                c.session.on_open(id.into(), &mut streams);
+                read(c, id, now, loan);
+            }
+        }
+        Event::Stream(StreamEvent::Readable { id }) => read(c, id, now, loan),
+        Event::Stream(StreamEvent::Writable { id }) => {
+            let mut streams = Quinn {
+                conn: &mut c.conn,
+                now,
+            };
+            c.session.on_writable(id.into(), &mut streams);
+        }
+        Event::Stream(StreamEvent::Stopped { id, .. }) => {
+            let mut streams = Quinn {
+                conn: &mut c.conn,
+                now,
+            };
+            c.session.on_gone(id.into(), &mut streams);
+        }
+        Event::Stream(StreamEvent::Finished { .. } | StreamEvent::Available { .. })
+        | Event::HandshakeDataReady
+        | Event::DatagramReceived
+        | Event::DatagramsUnblocked => {}
+    }
+}
+
+/// Everything stream `id` has for the session now, and its end.
+fn read(c: &mut QuicConn, id: StreamId, now: Instant, loan: &mut SessionLoan<'_>) {
+    let mut got: Vec<Bytes> = Vec::new();
+    let mut fin = false;
+    let mut reset = false;
+    {
+        let mut recv = c.conn.recv_stream(id);
+        let Ok(mut chunks) = recv.read(true) else {
+            return;
+        };
+        loop {
+            match chunks.next(usize::MAX) {
+                Ok(Some(chunk)) => got.push(chunk.bytes),
+                Ok(None) => {
+                    fin = true;
+                    break;
+                }
+                Err(quinn_proto::ReadError::Blocked) => break,
+                Err(quinn_proto::ReadError::Reset(_)) => {
+                    reset = true;
+                    break;
+                }
+            }
+        }
+        let _ = chunks.finalize();
+    }
+    let mut streams = Quinn {
+        conn: &mut c.conn,
+        now,
+    };
+    let id = u64::from(id);
+    if reset {
+        c.session.on_gone(id, &mut streams);
+        return;
+    }
+    let last = got.len();
+    for (i, bytes) in got.iter().enumerate() {
+        c.session
+            .on_data(id, bytes, fin && i + 1 == last, loan, &mut streams);
+    }
+    if fin && last == 0 {
+        c.session.on_data(id, &[], true, loan, &mut streams);
+    }
+}
+
+/// quinn's connection as the session's [`Streams`].
+struct Quinn<'a> {
+    conn: &'a mut quinn_proto::Connection,
+    now: Instant,
+}
+
+fn stream_id(id: u64) -> Option<StreamId> {
+    VarInt::from_u64(id).ok().map(StreamId::from)
+}
+
+fn varint(code: u64) -> VarInt {
+    VarInt::from_u64(code).unwrap_or(VarInt::from_u32(code::INTERNAL_ERROR as u32))
+}
+
+impl Streams for Quinn<'_> {
+    fn write(&mut self, id: u64, data: &mut Bytes) -> Result<(), Gone> {
+        let id = stream_id(id).ok_or(Gone)?;
+        // Until all is taken or quinn says Blocked: a write that takes
+        // part returns Ok, and only a Blocked one has quinn tell the
+        // stream when it is writable again.
+        while !data.is_empty() {
+            match self
+                .conn
+                .send_stream(id)
+                .write_chunks(std::slice::from_mut(data))
+            {
+                Ok(_) => {}
+                Err(quinn_proto::WriteError::Blocked) => break,
+                Err(_) => return Err(Gone),
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, id: u64) {
+        if let Some(id) = stream_id(id) {
+            let _ = self.conn.send_stream(id).finish();
+        }
+    }
+
+    fn reset(&mut self, id: u64, code: u64) {
+        if let Some(id) = stream_id(id) {
+            let _ = self.conn.send_stream(id).reset(varint(code));
+        }
+    }
+
+    fn stop(&mut self, id: u64, code: u64) {
+        if let Some(id) = stream_id(id) {
+            let _ = self.conn.recv_stream(id).stop(varint(code));
+        }
+    }
+
+    fn close(&mut self, code: u64, reason: &'static str) {
+        self.conn.close(
+            self.now,
+            varint(code),
+            Bytes::from_static(reason.as_bytes()),
+        );
+    }
+}
