@@ -12,10 +12,10 @@
 //! batch of nothing, every time, and never takes the datagram.
 
 use std::io;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::os::fd::RawFd;
 
-use crate::sys::{self, interrupted, syscall, would_block};
+use crate::sys::{self, interrupted, socket_addr as source, syscall, would_block};
 
 /// Most datagrams taken or answered per call.
 pub const BATCH: usize = 64;
@@ -42,27 +42,6 @@ impl Default for DatagramBatch {
 impl std::fmt::Debug for DatagramBatch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DatagramBatch").finish_non_exhaustive()
-    }
-}
-
-/// An IPv4 or IPv6 source address as the standard library's type.
-fn source(addr: &libc::sockaddr_storage) -> Option<SocketAddr> {
-    let storage = addr as *const libc::sockaddr_storage;
-    match i32::from(addr.ss_family) {
-        libc::AF_INET => {
-            // SAFETY: the family says the storage holds a sockaddr_in, and
-            // sockaddr_storage is large and aligned enough for it.
-            let v4 = unsafe { &*storage.cast::<libc::sockaddr_in>() };
-            let ip = Ipv4Addr::from(u32::from_be(v4.sin_addr.s_addr));
-            Some(SocketAddr::from((ip, u16::from_be(v4.sin_port))))
-        }
-        libc::AF_INET6 => {
-            // SAFETY: as above, for sockaddr_in6.
-            let v6 = unsafe { &*storage.cast::<libc::sockaddr_in6>() };
-            let ip = Ipv6Addr::from(v6.sin6_addr.s6_addr);
-            Some(SocketAddr::from((ip, u16::from_be(v6.sin6_port))))
-        }
-        _ => None,
     }
 }
 

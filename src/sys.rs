@@ -14,6 +14,7 @@ use std::ffi::CString;
 use std::fs::File;
 use std::io::{self, IoSlice};
 use std::mem::MaybeUninit;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::{AsRawFd, RawFd};
 
 /// Calls a libc function and turns a negative return into the OS error.
@@ -413,6 +414,27 @@ pub fn each_entry(
     // SAFETY: `stream` is open and not used after this.
     unsafe { libc::closedir(stream) };
     Ok(())
+}
+
+/// An IPv4 or IPv6 source address as the standard library's type.
+pub fn socket_addr(addr: &libc::sockaddr_storage) -> Option<SocketAddr> {
+    let storage = addr as *const libc::sockaddr_storage;
+    match i32::from(addr.ss_family) {
+        libc::AF_INET => {
+            // SAFETY: the family says the storage holds a sockaddr_in, and
+            // sockaddr_storage is large and aligned enough for it.
+            let v4 = unsafe { &*storage.cast::<libc::sockaddr_in>() };
+            let ip = Ipv4Addr::from(u32::from_be(v4.sin_addr.s_addr));
+            Some(SocketAddr::from((ip, u16::from_be(v4.sin_port))))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: as above, for sockaddr_in6.
+            let v6 = unsafe { &*storage.cast::<libc::sockaddr_in6>() };
+            let ip = Ipv6Addr::from(v6.sin6_addr.s6_addr);
+            Some(SocketAddr::from((ip, u16::from_be(v6.sin6_port))))
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]

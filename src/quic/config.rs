@@ -45,7 +45,12 @@ pub fn quic_configs(
         .datagram_receive_buffer_size(None);
     let mut server = ServerConfig::with_crypto(Arc::new(crypto));
     server.transport_config(Arc::new(transport));
-    Ok((Arc::new(EndpointConfig::default()), Arc::new(server)))
+    let mut endpoint = EndpointConfig::default();
+    // Peers send datagrams no larger than a receive slot holds.
+    endpoint
+        .max_udp_payload_size(super::io::PAYLOAD_MAX)
+        .map_err(|e| io::Error::other(format!("QUIC's endpoint configuration: {e}")))?;
+    Ok((Arc::new(endpoint), Arc::new(server)))
 }
 
 // A stream's window within the connection's, and what is kept unacknowledged

@@ -28,6 +28,7 @@ mod io;
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -46,8 +47,9 @@ pub use config::quic_configs;
 /// Retry before any state is kept for it.
 const RETRY_ABOVE: usize = 64;
 
-/// Datagrams read per turn of the loop, so that other sockets get theirs.
-const DATAGRAMS_PER_TURN: usize = 256;
+/// Batches of datagrams read per turn of the loop (each up to
+/// [`io::SLOTS`]), so that other sockets get theirs.
+const BATCHES_PER_TURN: usize = 8;
 
 /// One QUIC connection and its HTTP/3 session.
 struct QuicConn {
@@ -67,8 +69,9 @@ pub struct Quic {
     open: usize,
     /// Deadlines: (when, handle); stale ones are skipped when they come up.
     deadlines: BinaryHeap<Reverse<(Instant, usize)>>,
-    /// Room for one datagram in, and for what quinn writes out.
-    recv: Vec<u8>,
+    /// Datagrams in by the batch; out by the train, into `send` first.
+    inbox: io::Inbox,
+    outbox: io::Outbox,
     send: Vec<u8>,
     /// The largest request field section, decoded.
     limit: usize,
@@ -105,8 +108,9 @@ impl Quic {
             conns: Vec::new(),
             open: 0,
             deadlines: BinaryHeap::new(),
-            recv: vec![0; io::DATAGRAM_MAX],
-            send: Vec::with_capacity(io::DATAGRAM_MAX),
+            inbox: io::Inbox::default(),
+            outbox: io::Outbox::default(),
+            send: Vec::with_capacity(io::TRAIN * usize::from(io::PAYLOAD_MAX)),
             limit,
             draining: false,
             counts: QuicCounts::default(),
@@ -128,42 +132,53 @@ impl Quic {
         below_cap: bool,
         loan: &mut SessionLoan<'_>,
     ) -> bool {
+        let fd = socket.as_raw_fd();
         let mut touched: Vec<usize> = Vec::new();
-        for _ in 0..DATAGRAMS_PER_TURN {
-            let (len, from) = match io::recv(socket, &mut self.recv) {
-                Ok(Some(got)) => got,
-                Ok(None) => return self.drive_all(socket, &touched, now, loan, false),
+        for _ in 0..BATCHES_PER_TURN {
+            let n = match self.inbox.recv(fd) {
+                Ok(n) => n,
                 Err(e) => {
-                    log::warn!("HTTP/3 recvfrom: {e}");
-                    return self.drive_all(socket, &touched, now, loan, false);
+                    log::warn!("HTTP/3 recvmmsg: {e}");
+                    0
                 }
             };
+            if n == 0 {
+                return self.drive_all(socket, &touched, now, loan, false);
+            }
             self.counts.recv_calls += 1;
-            self.counts.datagrams_in += 1;
-            let data = BytesMut::from(&self.recv[..len]);
-            self.send.clear();
-            let event = self
-                .endpoint
-                .handle(now, from, None, None, data, &mut self.send);
-            match event {
-                Some(DatagramEvent::NewConnection(incoming)) => {
-                    if let Some(ch) = self.take(socket, incoming, now, below_cap) {
-                        touched.push(ch);
-                    }
-                }
-                Some(DatagramEvent::ConnectionEvent(ch, event)) => {
-                    if let Some(Some(c)) = self.conns.get_mut(ch.0) {
-                        c.conn.handle_event(event);
-                        if !touched.contains(&ch.0) {
-                            touched.push(ch.0);
+            for i in 0..n {
+                let Some((datagram, from)) = self.inbox.get(i) else {
+                    continue;
+                };
+                self.counts.datagrams_in += 1;
+                let data = BytesMut::from(datagram);
+                self.send.clear();
+                let event = self
+                    .endpoint
+                    .handle(now, from, None, None, data, &mut self.send);
+                match event {
+                    Some(DatagramEvent::NewConnection(incoming)) => {
+                        if let Some(ch) = self.take(socket, incoming, now, below_cap) {
+                            touched.push(ch);
                         }
                     }
+                    Some(DatagramEvent::ConnectionEvent(ch, event)) => {
+                        if let Some(Some(c)) = self.conns.get_mut(ch.0) {
+                            c.conn.handle_event(event);
+                            if !touched.contains(&ch.0) {
+                                touched.push(ch.0);
+                            }
+                        }
+                    }
+                    Some(DatagramEvent::Response(transmit)) => {
+                        self.counts.send_calls += self.outbox.send(fd, &transmit, &self.send);
+                        self.counts.datagrams_out += 1;
+                    }
+                    None => {}
                 }
-                Some(DatagramEvent::Response(transmit)) => {
-                    self.counts.send_calls += io::send(socket, &transmit, &self.send);
-                    self.counts.datagrams_out += 1;
-                }
-                None => {}
+            }
+            if n < io::SLOTS {
+                return self.drive_all(socket, &touched, now, loan, false);
             }
         }
         self.drive_all(socket, &touched, now, loan, true)
@@ -183,7 +198,7 @@ impl Quic {
         if !below_cap || self.draining {
             self.counts.refused += 1;
             let transmit = self.endpoint.refuse(incoming, &mut self.send);
-            self.counts.send_calls += io::send(socket, &transmit, &self.send);
+            self.counts.send_calls += self.outbox.send(socket.as_raw_fd(), &transmit, &self.send);
             return None;
         }
         let handshaking = self
@@ -199,7 +214,8 @@ impl Quic {
             self.counts.retries += 1;
             match self.endpoint.retry(incoming, &mut self.send) {
                 Ok(transmit) => {
-                    self.counts.send_calls += io::send(socket, &transmit, &self.send);
+                    self.counts.send_calls +=
+                        self.outbox.send(socket.as_raw_fd(), &transmit, &self.send);
                 }
                 Err(e) => self.endpoint.ignore(e.into_incoming()),
             }
@@ -222,7 +238,8 @@ impl Quic {
             Err(e) => {
                 log::debug!("HTTP/3: a connection not taken: {}", e.cause);
                 if let Some(transmit) = e.response {
-                    self.counts.send_calls += io::send(socket, &transmit, &self.send);
+                    self.counts.send_calls +=
+                        self.outbox.send(socket.as_raw_fd(), &transmit, &self.send);
                 }
                 None
             }
@@ -325,11 +342,15 @@ impl Quic {
         // Datagrams out, one at a time.
         loop {
             self.send.clear();
-            let Some(transmit) = c.conn.poll_transmit(now, 1, &mut self.send) else {
+            let train = self.outbox.train();
+            let Some(transmit) = c.conn.poll_transmit(now, train, &mut self.send) else {
                 break;
             };
-            self.counts.send_calls += io::send(socket, &transmit, &self.send);
-            self.counts.datagrams_out += 1;
+            self.counts.send_calls += self.outbox.send(socket.as_raw_fd(), &transmit, &self.send);
+            self.counts.datagrams_out += transmit
+                .segment_size
+                .map_or(1, |seg| transmit.size.div_ceil(seg))
+                as u64;
         }
         while let Some(event) = c.conn.poll_endpoint_events() {
             if let Some(back) = self.endpoint.handle_event(ConnectionHandle(ch), event) {
