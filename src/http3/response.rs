@@ -6,12 +6,72 @@
 //! names are lowercase, nothing is said about the connection. A cached
 //! file's own fields are encoded once per entry into its HTTP/3 slot, so
 //! a head for a file already served is the status, three fields and a
-//! copy.
+//! copy. And a connection that asks for the same file again within the
+//! second gets the last HEADERS frame again ([`Heads`]), as HTTP/2's
+//! does.
+
+use std::rc::Rc;
 
 use crate::http::answer::{Answer, HeadField};
 use crate::http::entry::{Entry, Field};
 use crate::http3::frame::{self, kind};
 use crate::http3::qpack;
+
+/// The last cached file's 200 HEADERS frame, and what made it.
+#[derive(Debug, Default)]
+pub struct Heads {
+    memo: Option<Memo>,
+}
+
+#[derive(Debug)]
+struct Memo {
+    fields: Rc<[Field]>,
+    len: u64,
+    date: Vec<u8>,
+    hsts: bool,
+    frame: Vec<u8>,
+}
+
+impl Heads {
+    /// Appends the HEADERS frame of `answer`'s head, as [`headers`] does;
+    /// a cached file's 200 for the same entry, length, second and HSTS as
+    /// the last is that frame again.
+    pub fn headers(
+        &mut self,
+        answer: &Answer<'_>,
+        date: &[u8],
+        hsts: Option<&[u8]>,
+        block: &mut Vec<u8>,
+        out: &mut Vec<u8>,
+    ) {
+        let Answer::File { entry, range: None } = answer else {
+            return headers(answer, date, hsts, block, out);
+        };
+        if let Some(m) = &self.memo
+            && Rc::ptr_eq(&m.fields, &entry.fields)
+            && (m.len, m.hsts) == (entry.len, hsts.is_some())
+            && m.date == date
+        {
+            out.extend_from_slice(&m.frame);
+            return;
+        }
+        let start = out.len();
+        headers(answer, date, hsts, block, out);
+        let memo = self.memo.get_or_insert_with(|| Memo {
+            fields: Rc::clone(&entry.fields),
+            len: 0,
+            date: Vec::new(),
+            hsts: false,
+            frame: Vec::new(),
+        });
+        memo.fields = Rc::clone(&entry.fields);
+        (memo.len, memo.hsts) = (entry.len, hsts.is_some());
+        memo.date.clear();
+        memo.date.extend_from_slice(date);
+        memo.frame.clear();
+        memo.frame.extend_from_slice(&out[start..]);
+    }
+}
 
 /// Appends the HEADERS frame of `answer`'s head; `date` is this second's
 /// HTTP-date (empty: none), `hsts` the value of `Strict-Transport-Security`

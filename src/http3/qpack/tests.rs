@@ -185,3 +185,23 @@ fn the_decoded_size_is_bounded_by_names_values_and_32_each() {
     assert_eq!(n, 10, "the fields within the bound, and no more");
     assert_eq!(decode(&block, 42 * 100, &mut scratch, |_, _| {}), Ok(()));
 }
+
+/// The shortcut from a response's field names into the table finds what a
+/// scan of the whole table finds.
+#[test]
+fn the_named_ranges_hold_every_entry_of_their_name() {
+    for (i, (name, _)) in STATIC.iter().enumerate() {
+        let range = named(name.as_bytes());
+        let whole = range == (0..STATIC.len());
+        assert!(
+            whole || range.contains(&i),
+            "{name} at {i} outside {range:?}"
+        );
+    }
+    for name in ["content-range", "allow"] {
+        assert!(
+            STATIC.iter().all(|(n, _)| *n != name),
+            "{name} is in the table"
+        );
+    }
+}

@@ -502,3 +502,33 @@ fn ten_thousand_streams_leave_nothing_behind() {
     assert_eq!(c.session.requests(), 0);
     assert_eq!(c.streams.closed, None);
 }
+
+/// The same request again skips its decoding, and its answer's HEADERS
+/// frame is the last one again, but only while they would come out the
+/// same: a new second gets a new Date, another file its own fields.
+#[test]
+fn a_request_asked_again_is_answered_as_if_anew() {
+    let mut c = Client::new();
+    let hello = get("/hello.txt", &[]);
+    c.send(0, &hello, true);
+    c.send(4, &hello, true);
+    assert_eq!(c.streams.written[&0], c.streams.written[&4]);
+    // Another file in between, then the first again.
+    c.send(8, &get("/", &[]), true);
+    c.send(12, &hello, true);
+    assert_eq!(c.streams.written[&0], c.streams.written[&12]);
+    assert_ne!(c.answer(8).0, c.answer(0).0);
+    // A second later the Date moves, and so does the frame.
+    let later = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_001);
+    c.site.refresh(later);
+    c.send(16, &hello, true);
+    let (was, now) = (c.answer(12).0, c.answer(16).0);
+    assert_ne!(field(&was, "date"), field(&now, "date"));
+    assert_eq!(c.answer(16).1, HELLO);
+    // A malformed request sent twice is refused twice.
+    let bad = get("/hello.txt", &[("connection", "close")]);
+    c.send(20, &bad, true);
+    c.send(24, &bad, true);
+    assert!(c.streams.resets.contains(&(20, code::MESSAGE_ERROR)));
+    assert!(c.streams.resets.contains(&(24, code::MESSAGE_ERROR)));
+}
