@@ -182,6 +182,8 @@ pub struct Metrics {
     pub tls: Rc<TlsCounts>,
     /// HTTP/2 connections, streams and the frames that end them.
     pub h2: H2Counts,
+    /// HTTP/3 and the QUIC beneath it.
+    pub h3: H3Counts,
     /// HTTP connections by state (sampled once a second).
     pub states: ConnStates,
     /// HTTP responses by status class, 1xx to 5xx.
@@ -220,6 +222,26 @@ pub struct H2Counts {
     /// GOAWAY received and sent.
     pub goaways_received: u64,
     pub goaways_sent: u64,
+}
+
+/// HTTP/3's counters, and QUIC's datagrams.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct H3Counts {
+    /// QUIC connections taken.
+    pub connections: u64,
+    /// QUIC connections open now.
+    pub open: u64,
+    /// Requests (client streams that carried one).
+    pub streams: u64,
+    /// Initials sent a Retry (address validation), or refused at the cap.
+    pub retries: u64,
+    pub refused: u64,
+    /// Datagrams received and sent.
+    pub datagrams_in: u64,
+    pub datagrams_out: u64,
+    /// The syscalls that moved them: `recvmmsg` and `sendmsg`.
+    pub recv_calls: u64,
+    pub send_calls: u64,
 }
 
 impl H2Counts {
@@ -313,6 +335,52 @@ impl Metrics {
             &[
                 ("{direction=\"received\"}", h2.goaways_received),
                 ("{direction=\"sent\"}", h2.goaways_sent),
+            ],
+        );
+        let h3 = &self.h3;
+        metric(
+            "http3_connections_total",
+            "counter",
+            "QUIC connections taken for HTTP/3.",
+            &[("", h3.connections)],
+        );
+        metric(
+            "http3_connections_open",
+            "gauge",
+            "QUIC connections open now.",
+            &[("", h3.open)],
+        );
+        metric(
+            "http3_streams_total",
+            "counter",
+            "HTTP/3 requests (client streams).",
+            &[("", h3.streams)],
+        );
+        metric(
+            "quic_initials_total",
+            "counter",
+            "QUIC Initials not taken at once, by what they got: a Retry (address validation under load) or a refusal (at --max-conns).",
+            &[
+                ("{answer=\"retry\"}", h3.retries),
+                ("{answer=\"refused\"}", h3.refused),
+            ],
+        );
+        metric(
+            "quic_datagrams_total",
+            "counter",
+            "QUIC datagrams, by direction.",
+            &[
+                ("{direction=\"received\"}", h3.datagrams_in),
+                ("{direction=\"sent\"}", h3.datagrams_out),
+            ],
+        );
+        metric(
+            "quic_syscalls_total",
+            "counter",
+            "The syscalls that moved QUIC's datagrams: recvmmsg (a batch in) and sendmsg (a train out, with UDP GSO).",
+            &[
+                ("{call=\"recvmmsg\"}", h3.recv_calls),
+                ("{call=\"sendmsg\"}", h3.send_calls),
             ],
         );
         metric(

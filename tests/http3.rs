@@ -117,10 +117,13 @@ fn serve(name: &str) -> (TempDir, CertPair, oneloop::Running) {
     std::fs::create_dir(&root).unwrap();
     std::fs::write(root.join("hello.txt"), "Hello\n").unwrap();
     std::fs::write(root.join("big.bin"), common::noise(3 << 20)).unwrap();
+    let log = dir.path().join("access.log");
     let server = start(Config {
         https: vec!["127.0.0.1:0".parse().unwrap()],
         tls: vec![pair.clone()],
         root: Some(root),
+        access_log: Some(log.to_string_lossy().into_owned()),
+        metrics_path: Some("/metrics".into()),
         ..Config::ephemeral()
     });
     (dir, pair, server)
@@ -258,6 +261,36 @@ fn a_malformed_request_is_reset_and_its_neighbours_answered() {
     assert_eq!(status(&got[3]), Some(200));
     // And the server goes on over TCP.
     assert_eq!(over_http1(&server, "GET", "/hello.txt", &[]).status, 200);
+    // The metrics count the connection and its two answered requests.
+    let text = metrics_text(&server);
+    for line in [
+        "oneloop_http3_connections_total 1",
+        "oneloop_http3_streams_total 2",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} in {text}");
+    }
+    // The access log has each answered request as HTTP/3.0, from the
+    // client's address.
+    server.stop().expect("clean stop");
+    let log = std::fs::read_to_string(_dir.path().join("access.log")).expect("the log");
+    let h3: Vec<&str> = log.lines().filter(|l| l.contains("HTTP/3.0")).collect();
+    assert_eq!(h3.len(), 2, "{log}");
+    for line in h3 {
+        assert!(line.starts_with("127.0.0.1 "), "{line}");
+        assert!(line.contains("\"GET /hello.txt HTTP/3.0\" 200 6"), "{line}");
+    }
+}
+
+/// The metrics page's text, over HTTP/1.1.
+fn metrics_text(server: &oneloop::Running) -> String {
+    let mut s = connect(server.http[0]);
+    let r = exchange(
+        &mut s,
+        b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        1,
+    )
+    .remove(0);
+    String::from_utf8_lossy(&r.body).into_owned()
 }
 
 /// A seeded xorshift: the same corpus on every run.
@@ -419,4 +452,53 @@ fn qpack_decodes_as_ls_qpack_does() {
         valid > 500 && refused > 1_000,
         "{valid} valid, {refused} refused"
     );
+}
+
+/// HTTPS answers over TCP, HTTP/1.1 and HTTP/2 alike, name HTTP/3's port
+/// in `Alt-Svc`, so a browser comes back over QUIC; plain HTTP's do not,
+/// and with `--http3 off` nothing is said.
+#[test]
+fn https_answers_point_browsers_at_http3() {
+    let (_dir, pair, server) = serve("h3-alt-svc");
+    let port = server.https[0].port();
+    let want = format!("alt-svc: h3=\":{port}\"; ma=86400");
+    let curl = |port: u16, extra: &[&str]| {
+        let out = Command::new("curl")
+            .args([
+                "-sS",
+                "-D",
+                "-",
+                "-o",
+                "/dev/null",
+                "--max-time",
+                "10",
+                "--cacert",
+            ])
+            .arg(&pair.cert)
+            .args(extra)
+            .arg(format!("https://localhost:{port}/hello.txt"))
+            .output()
+            .expect("run curl");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_ascii_lowercase()
+    };
+    for extra in [&["--http1.1"][..], &["--http2"][..]] {
+        let head = curl(port, extra);
+        assert!(head.contains(&want), "{extra:?}: {head}");
+    }
+    let plain = over_http1(&server, "GET", "/hello.txt", &[]);
+    assert!(!plain.fields.contains_key("alt-svc"), "{:?}", plain.fields);
+    // HTTP/3 off: nothing to point at.
+    let off = start(Config {
+        https: vec!["127.0.0.1:0".parse().unwrap()],
+        tls: vec![pair.clone()],
+        http3: false,
+        ..Config::ephemeral()
+    });
+    let head = curl(off.https[0].port(), &["--http1.1"]);
+    assert!(!head.contains("alt-svc"), "{head}");
 }

@@ -23,7 +23,7 @@ use crate::http::files::Files;
 use crate::http::listing;
 use crate::http::path::redirect_location;
 use crate::http::resolve::Lookup;
-use crate::http::status::{ALLOW, MOVED, Refusal, SERVER, Status, TO_HTTPS, UNSATISFIABLE};
+use crate::http::status::{ALLOW, MOVED, Refusal, SERVER, Secure, Status, TO_HTTPS, UNSATISFIABLE};
 use crate::metrics::Metrics;
 use crate::out::Chunk;
 
@@ -158,16 +158,20 @@ impl Answer<'_> {
     /// The head's fields after the status, in order, as both framings
     /// that send fields send them (nothing about the connection: RFC 9113
     /// §8.2.2, RFC 9114 §4.2); `date` is this second's HTTP-date (empty:
-    /// no clock, no `date`), `hsts` the value of `Strict-Transport-Security`
-    /// when HTTPS answers carry one.
-    pub fn each_field(&self, date: &[u8], hsts: Option<&[u8]>, mut f: impl FnMut(HeadField<'_>)) {
+    /// no clock, no `date`), `secure` the fields an HTTPS answer carries.
+    pub fn each_field(
+        &self,
+        date: &[u8],
+        secure: Option<&Secure>,
+        mut f: impl FnMut(HeadField<'_>),
+    ) {
         use HeadField::Pair;
         f(Pair("server", SERVER.as_bytes()));
         if !date.is_empty() {
             f(Pair("date", date));
         }
-        if let Some(hsts) = hsts {
-            f(Pair("strict-transport-security", hsts));
+        for (name, value) in secure.into_iter().flat_map(Secure::fields) {
+            f(Pair(name, value));
         }
         let (digits, used) = decimal(self.body_len());
         let len = &digits[..used];

@@ -1,7 +1,7 @@
-//! The Site: files, routes, limits, the Date line, and whether HTTPS answers carry HSTS.
+//! The Site: files, routes, limits, the Date line, and what HTTPS answers carry.
 //!
 //! What a connection is lent to answer requests, whatever the protocol:
-//! the [`Site`] (files, routes, limits, the `Date` line, HSTS). Each session reads it through its
+//! the [`Site`] (files, routes, limits, the `Date` line, what HTTPS answers carry). Each session reads it through its
 //! [`SessionLoan`](crate::http::session::SessionLoan).
 
 use crate::config::Limits;
@@ -10,6 +10,7 @@ use crate::http::answer::Routes;
 use crate::http::entry::PerSecond;
 use crate::http::files::Files;
 use crate::http::grammar::KnownHost;
+use crate::http::status::Secure;
 
 /// What every session reads: the site being served. The files, the
 /// routes, the current `Date` line and the limits.
@@ -30,11 +31,11 @@ pub struct Site {
     pub known_host: KnownHost,
     /// HTTP/2 is on (`--http2`).
     pub http2: bool,
-    /// `--hsts`: what HTTPS answers say of it.
-    pub hsts: Hsts,
-    /// HTTP/1.x's Date line with the HSTS line after it, rendered by
-    /// `crate::http1` once a second.
-    pub date_with_hsts: PerSecond<1>,
+    /// The fields HTTPS answers carry: HSTS, Alt-Svc.
+    pub secure: Secure,
+    /// HTTP/1.x's Date line with HTTPS's field lines after it, rendered
+    /// by `crate::http1` once a second.
+    pub date_secure: PerSecond<1>,
 }
 
 impl Site {
@@ -47,8 +48,8 @@ impl Site {
             routes: Routes::default(),
             known_host: KnownHost::default(),
             http2: true,
-            hsts: Hsts::default(),
-            date_with_hsts: PerSecond::default(),
+            secure: Secure::default(),
+            date_secure: PerSecond::default(),
         }
     }
 
@@ -83,7 +84,13 @@ impl Site {
             };
             site.routes.redirect_https = Some(port);
         }
-        site.hsts = Hsts((config.hsts).map(|secs| format!("max-age={secs}").into_bytes().into()));
+        site.secure = Secure {
+            hsts: (config.hsts).map(|secs| format!("max-age={secs}").into_bytes().into()),
+            // A day: a browser that saw it comes back over HTTP/3 until
+            // then, and over TCP again if QUIC fails.
+            alt_svc: (ports.http3)
+                .map(|port| format!("h3=\":{port}\"; ma=86400").into_bytes().into()),
+        };
         site.refresh(now);
         Ok(site)
     }
@@ -96,18 +103,5 @@ impl Site {
     /// The current Unix second (0 if the clock cannot tell).
     pub(crate) fn now(&self) -> u64 {
         self.date.second().unwrap_or(0)
-    }
-}
-
-/// `--hsts`: the value of the `Strict-Transport-Security` field
-/// (`max-age=N`), when set.
-#[derive(Debug, Default)]
-pub struct Hsts(pub Option<Box<[u8]>>);
-
-impl Hsts {
-    /// The one decision on HSTS, for either framing: the value an answer
-    /// carries, over HTTPS only (RFC 6797 §7.2: never over plain HTTP).
-    pub fn on(&self, secure: bool) -> Option<&[u8]> {
-        self.0.as_deref().filter(|_| secure)
     }
 }

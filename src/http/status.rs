@@ -342,6 +342,36 @@ impl fmt::Display for Status {
     }
 }
 
+/// The fields HTTPS answers carry and plain ones never do:
+/// `Strict-Transport-Security` (`--hsts`: RFC 6797 §7.2, never over plain
+/// HTTP) and `Alt-Svc` naming HTTP/3's port (RFC 7838 and RFC 9114 §3.1.1:
+/// a browser takes it from a secure origin only), each when set.
+#[derive(Debug, Default)]
+pub struct Secure {
+    /// `Strict-Transport-Security`'s value (`max-age=N`).
+    pub hsts: Option<Box<[u8]>>,
+    /// `Alt-Svc`'s value (`h3=":PORT"; ma=86400`).
+    pub alt_svc: Option<Box<[u8]>>,
+}
+
+impl Secure {
+    /// The one decision, for every framing: what an answer carries, over
+    /// HTTPS only, and nothing when neither field is set.
+    pub fn on(&self, secure: bool) -> Option<&Secure> {
+        (secure && (self.hsts.is_some() || self.alt_svc.is_some())).then_some(self)
+    }
+
+    /// Each field set, as a lowercase name and its value.
+    pub fn fields(&self) -> impl Iterator<Item = (&'static str, &[u8])> {
+        let hsts = self
+            .hsts
+            .as_deref()
+            .map(|v| ("strict-transport-security", v));
+        let alt_svc = self.alt_svc.as_deref().map(|v| ("alt-svc", v));
+        hsts.into_iter().chain(alt_svc)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,6 +20,8 @@ pub struct Ports {
     pub time: Option<u16>,
     /// Whether HTTP/2 is offered.
     pub http2: bool,
+    /// HTTP/3's UDP port, when it is served.
+    pub http3: Option<u16>,
 }
 
 /// `template` with each block kept or dropped and each port filled in.
@@ -72,6 +74,7 @@ mod tests {
                 https: None,
                 time: Some(37),
                 http2: true,
+                http3: None,
             },
         );
         assert!(page.contains(":80/hello.txt"), "{page}");
@@ -89,6 +92,7 @@ mod tests {
                 https: Some(8443),
                 time: None,
                 http2: false,
+                http3: None,
             },
         );
         assert!(page.contains(":8443/hello.txt"));

@@ -30,7 +30,7 @@ pub struct Envelope {
     /// over HTTPS, when configured).
     pub date: Rc<[u8]>,
     /// `date` is the HTTPS one (a cached head is kept for each).
-    pub hsts: bool,
+    pub secure: bool,
     /// What the head says about the connection.
     pub persist: Persist,
     /// HEAD: no body.
@@ -49,14 +49,14 @@ pub fn queue(answer: Answer<'_>, envelope: &Envelope, out: &mut OutQueue) -> (St
     };
     let Envelope {
         ref date,
-        hsts,
+        secure,
         persist,
         head_only,
     } = *envelope;
     match answer {
         Answer::File { entry, range: None } => {
             out.push(Chunk::owned(heads::ok_this_second(
-                entry, date, persist, hsts,
+                entry, date, persist, secure,
             )));
             if !head_only {
                 out.push(entry.chunk(0, entry.len));

@@ -30,25 +30,30 @@ use crate::http1::response::{self, Envelope};
 use crate::out::OutQueue;
 
 /// How an HTTP/1.x answer is framed on a connection (`secure`: HTTPS):
-/// this second's Date line, with the HSTS line after it when the site's
-/// [`Hsts`](crate::http::site::Hsts) says so.
+/// this second's Date line, with HTTPS's field lines after it when the
+/// site's [`Secure`](crate::http::status::Secure) has any.
 fn envelope(site: &Site, secure: bool, persist: Persist, head_only: bool) -> Envelope {
-    let hsts = site.hsts.on(secure);
-    let date = match hsts {
+    let extra = site.secure.on(secure);
+    let date = match extra {
         None => Rc::clone(site.date.line()),
-        Some(value) => site.date_with_hsts.get(0, site.date.line(), || {
-            [
-                site.date.line(),
-                &b"Strict-Transport-Security: "[..],
-                value,
-                b"\r\n",
-            ]
-            .concat()
+        Some(fields) => site.date_secure.get(0, site.date.line(), || {
+            let mut line = site.date.line().to_vec();
+            for (name, value) in fields.fields() {
+                let name = match name {
+                    "strict-transport-security" => "Strict-Transport-Security",
+                    _ => "Alt-Svc",
+                };
+                line.extend_from_slice(name.as_bytes());
+                line.extend_from_slice(b": ");
+                line.extend_from_slice(value);
+                line.extend_from_slice(b"\r\n");
+            }
+            line
         }),
     };
     Envelope {
         date,
-        hsts: hsts.is_some(),
+        secure: extra.is_some(),
         persist,
         head_only,
     }

@@ -23,8 +23,8 @@ use std::rc::Rc;
 
 use crate::http::answer::{Answer, HeadField, decimal};
 use crate::http::entry::{Entry, Field};
-use crate::http::status::SERVER;
 use crate::http::status::Status;
+use crate::http::status::{SERVER, Secure};
 use crate::http2::hpack::{self, Encoder, Indexing};
 
 /// The dynamic table this server keeps for each connection's heads: the
@@ -48,7 +48,7 @@ struct Memo {
     fields: Rc<[Field]>,
     date: Vec<u8>,
     len: u64,
-    hsts: bool,
+    secure: bool,
     generation: u64,
     block: Vec<u8>,
 }
@@ -88,15 +88,15 @@ impl Heads {
         &mut self,
         answer: &Answer<'_>,
         date: &[u8],
-        hsts: Option<&[u8]>,
+        secure: Option<&Secure>,
         out: &mut Vec<u8>,
     ) {
         self.hpack.begin(out);
         match answer {
             Answer::File { entry, range: None } => {
-                self.file(entry, answer.body_len(), date, hsts, out)
+                self.file(entry, answer.body_len(), date, secure, out)
             }
-            _ => head_block(answer, date, hsts, out),
+            _ => head_block(answer, date, secure, out),
         }
     }
 
@@ -107,13 +107,13 @@ impl Heads {
         entry: &Entry,
         len: u64,
         date: &[u8],
-        hsts: Option<&[u8]>,
+        secure: Option<&Secure>,
         out: &mut Vec<u8>,
     ) {
         if let Some(m) = &self.memo
             && Rc::ptr_eq(&m.fields, &entry.fields)
             && m.generation == self.hpack.generation()
-            && (m.len, m.hsts) == (len, hsts.is_some())
+            && (m.len, m.secure) == (len, secure.is_some())
             && m.date == date
         {
             out.extend_from_slice(&m.block);
@@ -126,8 +126,8 @@ impl Heads {
         if !date.is_empty() {
             fields.push((b"date", date));
         }
-        if let Some(hsts) = hsts {
-            fields.push((b"strict-transport-security", hsts));
+        for (name, value) in secure.into_iter().flat_map(Secure::fields) {
+            fields.push((name.as_bytes(), value));
         }
         fields.push((b"content-length", length));
         let names: Vec<[u8; NAME_MAX]> = entry.fields.iter().map(|f| lowercase(f.name)).collect();
@@ -154,7 +154,7 @@ impl Heads {
             fields: Rc::clone(&entry.fields),
             date: date.to_vec(),
             len,
-            hsts: hsts.is_some(),
+            secure: secure.is_some(),
             generation: self.hpack.generation(),
             block,
         });
@@ -162,11 +162,11 @@ impl Heads {
 }
 
 /// Appends the HPACK block of `answer`'s head; `date` is this second's
-/// HTTP-date (empty: no clock, no `date` field), `hsts` the value of
+/// HTTP-date (empty: no clock, no `date` field), `secure` the fields of
 /// `Strict-Transport-Security` when HTTPS responses carry one.
-pub fn head_block(answer: &Answer<'_>, date: &[u8], hsts: Option<&[u8]>, out: &mut Vec<u8>) {
+pub fn head_block(answer: &Answer<'_>, date: &[u8], secure: Option<&Secure>, out: &mut Vec<u8>) {
     write_status(out, answer.status());
-    answer.each_field(date, hsts, |f| match f {
+    answer.each_field(date, secure, |f| match f {
         HeadField::Pair(name, value) => literal(out, name.as_bytes(), value),
         HeadField::Own(f) => field(out, f),
         HeadField::Entry(entry) => out.extend_from_slice(entry_fields(entry)),
@@ -249,9 +249,17 @@ mod tests {
 
     const DATE: &[u8] = b"Sun, 09 Sep 2001 01:46:40 GMT";
 
+    /// HTTPS's fields: HSTS of a minute, and HTTP/3 on 443.
+    fn secure() -> Secure {
+        Secure {
+            hsts: Some(b"max-age=60"[..].into()),
+            alt_svc: Some(b"h3=\":443\"; ma=86400"[..].into()),
+        }
+    }
+
     fn fields_of(answer: &Answer<'_>) -> Vec<(String, String)> {
         let mut block = Vec::new();
-        head_block(answer, DATE, Some(b"max-age=60"), &mut block);
+        head_block(answer, DATE, Some(&secure()), &mut block);
         let mut got = Vec::new();
         Decoder::new(4096)
             .decode(&block, 1 << 16, |n, v| {
@@ -294,6 +302,7 @@ mod tests {
         assert!(get(&f, "etag").is_some_and(|t| t.starts_with('"')));
         assert_eq!(get(&f, "accept-ranges"), Some("bytes"));
         assert_eq!(get(&f, "strict-transport-security"), Some("max-age=60"));
+        assert_eq!(get(&f, "alt-svc"), Some("h3=\":443\"; ma=86400"));
         for (n, _) in &f {
             assert_eq!(n, &n.to_ascii_lowercase());
             assert!(n != "connection");
@@ -420,7 +429,8 @@ mod tests {
                 let target: &[u8] = [&b"/hello.txt"[..], b"/", b"/missing"][rng.below(3) as usize];
                 let second = 40 + rng.below(3);
                 let date = format!("Sun, 09 Sep 2001 01:46:{second} GMT");
-                let hsts: Option<&[u8]> = [None, Some(&b"max-age=60"[..])][rng.below(2) as usize];
+                let https = secure();
+                let hsts = [None, Some(&https)][rng.below(2) as usize];
                 let answer = embedded(target, &mut files);
                 if rng.below(20) == 0 {
                     heads.give_back(); // an idle second: both tables emptied

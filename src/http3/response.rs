@@ -14,6 +14,7 @@ use std::rc::Rc;
 
 use crate::http::answer::{Answer, HeadField};
 use crate::http::entry::{Entry, Field};
+use crate::http::status::Secure;
 use crate::http3::frame::{self, kind};
 use crate::http3::qpack;
 
@@ -28,7 +29,7 @@ struct Memo {
     fields: Rc<[Field]>,
     len: u64,
     date: Vec<u8>,
-    hsts: bool,
+    secure: bool,
     frame: Vec<u8>,
 }
 
@@ -40,32 +41,32 @@ impl Heads {
         &mut self,
         answer: &Answer<'_>,
         date: &[u8],
-        hsts: Option<&[u8]>,
+        secure: Option<&Secure>,
         block: &mut Vec<u8>,
         out: &mut Vec<u8>,
     ) {
         let Answer::File { entry, range: None } = answer else {
-            return headers(answer, date, hsts, block, out);
+            return headers(answer, date, secure, block, out);
         };
         if let Some(m) = &self.memo
             && Rc::ptr_eq(&m.fields, &entry.fields)
-            && (m.len, m.hsts) == (entry.len, hsts.is_some())
+            && (m.len, m.secure) == (entry.len, secure.is_some())
             && m.date == date
         {
             out.extend_from_slice(&m.frame);
             return;
         }
         let start = out.len();
-        headers(answer, date, hsts, block, out);
+        headers(answer, date, secure, block, out);
         let memo = self.memo.get_or_insert_with(|| Memo {
             fields: Rc::clone(&entry.fields),
             len: 0,
             date: Vec::new(),
-            hsts: false,
+            secure: false,
             frame: Vec::new(),
         });
         memo.fields = Rc::clone(&entry.fields);
-        (memo.len, memo.hsts) = (entry.len, hsts.is_some());
+        (memo.len, memo.secure) = (entry.len, secure.is_some());
         memo.date.clear();
         memo.date.extend_from_slice(date);
         memo.frame.clear();
@@ -74,19 +75,18 @@ impl Heads {
 }
 
 /// Appends the HEADERS frame of `answer`'s head; `date` is this second's
-/// HTTP-date (empty: none), `hsts` the value of `Strict-Transport-Security`
-/// when answers carry one. `block` is scratch room, kept by the caller.
+/// HTTP-date (empty: none), `secure` the fields HTTPS answers carry. `block` is scratch room, kept by the caller.
 pub fn headers(
     answer: &Answer<'_>,
     date: &[u8],
-    hsts: Option<&[u8]>,
+    secure: Option<&Secure>,
     block: &mut Vec<u8>,
     out: &mut Vec<u8>,
 ) {
     block.clear();
     qpack::begin(block);
     qpack::status(block, answer.status().code());
-    answer.each_field(date, hsts, |f| match f {
+    answer.each_field(date, secure, |f| match f {
         HeadField::Pair(name, value) => qpack::field(block, name.as_bytes(), value),
         HeadField::Own(f) => own(block, f),
         HeadField::Entry(entry) => block.extend_from_slice(entry_fields(entry)),

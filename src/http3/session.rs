@@ -456,9 +456,9 @@ impl H3Session {
         let len = answer.body_len();
         let no_body = head_only || len == 0 || status == Status::NotModified;
         let mut out = Vec::with_capacity(256);
-        let (date, hsts) = (site.date.value(), site.hsts.on(true));
+        let (date, secure) = (site.date.value(), site.secure.on(true));
         self.heads
-            .headers(&answer, date, hsts, &mut self.block, &mut out);
+            .headers(&answer, date, secure, &mut self.block, &mut out);
         let mut body = None;
         if !no_body {
             frame::write_head(&mut out, kind::DATA, len);
@@ -478,6 +478,7 @@ impl H3Session {
         self.log_head.extend_from_slice(self.head.target());
         self.log_head.extend_from_slice(b" HTTP/3.0");
         let body_bytes = if no_body { 0 } else { len };
+        loan.ops.metrics.h3.streams += 1;
         loan.record(&self.log_head, (status, body_bytes), body_bytes, &fields);
         self.streams[i].state = StreamState::Sending {
             pending: Bytes::from(out),

@@ -77,20 +77,9 @@ pub struct Quic {
     limit: usize,
     /// A drain began: sessions said GOAWAY.
     draining: bool,
-    /// The counters the loop and the metrics read.
-    pub counts: QuicCounts,
-}
-
-/// What QUIC counted.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct QuicCounts {
-    pub datagrams_in: u64,
-    pub datagrams_out: u64,
-    pub recv_calls: u64,
-    pub send_calls: u64,
-    pub connections: u64,
-    pub retries: u64,
-    pub refused: u64,
+    /// The access log's keys for QUIC connections start here (above every
+    /// TCP connection's slab key): this plus quinn's handle.
+    client_base: usize,
 }
 
 impl Quic {
@@ -101,6 +90,7 @@ impl Quic {
         endpoint_config: Arc<quinn_proto::EndpointConfig>,
         server_config: Arc<quinn_proto::ServerConfig>,
         limit: usize,
+        client_base: usize,
     ) -> Quic {
         let endpoint = Endpoint::new(endpoint_config, Some(server_config), true, None);
         Quic {
@@ -113,7 +103,7 @@ impl Quic {
             send: Vec::with_capacity(io::TRAIN * usize::from(io::PAYLOAD_MAX)),
             limit,
             draining: false,
-            counts: QuicCounts::default(),
+            client_base,
         }
     }
 
@@ -145,12 +135,12 @@ impl Quic {
             if n == 0 {
                 return self.drive_all(socket, &touched, now, loan, false);
             }
-            self.counts.recv_calls += 1;
+            loan.ops.metrics.h3.recv_calls += 1;
             for i in 0..n {
                 let Some((datagram, from)) = self.inbox.get(i) else {
                     continue;
                 };
-                self.counts.datagrams_in += 1;
+                loan.ops.metrics.h3.datagrams_in += 1;
                 let data = BytesMut::from(datagram);
                 self.send.clear();
                 let event = self
@@ -158,7 +148,7 @@ impl Quic {
                     .handle(now, from, None, None, data, &mut self.send);
                 match event {
                     Some(DatagramEvent::NewConnection(incoming)) => {
-                        if let Some(ch) = self.take(socket, incoming, now, below_cap) {
+                        if let Some(ch) = self.take(socket, incoming, now, below_cap, loan) {
                             touched.push(ch);
                         }
                     }
@@ -171,8 +161,9 @@ impl Quic {
                         }
                     }
                     Some(DatagramEvent::Response(transmit)) => {
-                        self.counts.send_calls += self.outbox.send(fd, &transmit, &self.send);
-                        self.counts.datagrams_out += 1;
+                        loan.ops.metrics.h3.send_calls +=
+                            self.outbox.send(fd, &transmit, &self.send);
+                        loan.ops.metrics.h3.datagrams_out += 1;
                     }
                     None => {}
                 }
@@ -193,12 +184,14 @@ impl Quic {
         incoming: quinn_proto::Incoming,
         now: Instant,
         below_cap: bool,
+        loan: &mut SessionLoan<'_>,
     ) -> Option<usize> {
         self.send.clear();
         if !below_cap || self.draining {
-            self.counts.refused += 1;
+            loan.ops.metrics.h3.refused += 1;
             let transmit = self.endpoint.refuse(incoming, &mut self.send);
-            self.counts.send_calls += self.outbox.send(socket.as_raw_fd(), &transmit, &self.send);
+            loan.ops.metrics.h3.send_calls +=
+                self.outbox.send(socket.as_raw_fd(), &transmit, &self.send);
             return None;
         }
         let handshaking = self
@@ -211,10 +204,10 @@ impl Quic {
             && !incoming.remote_address_validated()
             && incoming.may_retry()
         {
-            self.counts.retries += 1;
+            loan.ops.metrics.h3.retries += 1;
             match self.endpoint.retry(incoming, &mut self.send) {
                 Ok(transmit) => {
-                    self.counts.send_calls +=
+                    loan.ops.metrics.h3.send_calls +=
                         self.outbox.send(socket.as_raw_fd(), &transmit, &self.send);
                 }
                 Err(e) => self.endpoint.ignore(e.into_incoming()),
@@ -223,10 +216,13 @@ impl Quic {
         }
         match self.endpoint.accept(incoming, now, &mut self.send, None) {
             Ok((ch, conn)) => {
-                self.counts.connections += 1;
+                loan.ops.metrics.h3.connections += 1;
                 if self.conns.len() <= ch.0 {
                     self.conns.resize_with(ch.0 + 1, || None);
                 }
+                loan.ops.metrics.h3.open += 1;
+                let peer = conn.remote_address().ip();
+                loan.ops.connected(self.client_base + ch.0, peer);
                 self.conns[ch.0] = Some(QuicConn {
                     conn,
                     session: H3Session::new(self.limit),
@@ -238,7 +234,7 @@ impl Quic {
             Err(e) => {
                 log::debug!("HTTP/3: a connection not taken: {}", e.cause);
                 if let Some(transmit) = e.response {
-                    self.counts.send_calls +=
+                    loan.ops.metrics.h3.send_calls +=
                         self.outbox.send(socket.as_raw_fd(), &transmit, &self.send);
                 }
                 None
@@ -322,6 +318,7 @@ impl Quic {
         let Some(Some(c)) = self.conns.get_mut(ch) else {
             return;
         };
+        loan.client = self.client_base + ch;
         loop {
             // Events for the endpoint (connection IDs issued and retired,
             // the connection drained), and what the endpoint answers.
@@ -346,8 +343,9 @@ impl Quic {
             let Some(transmit) = c.conn.poll_transmit(now, train, &mut self.send) else {
                 break;
             };
-            self.counts.send_calls += self.outbox.send(socket.as_raw_fd(), &transmit, &self.send);
-            self.counts.datagrams_out += transmit
+            loan.ops.metrics.h3.send_calls +=
+                self.outbox.send(socket.as_raw_fd(), &transmit, &self.send);
+            loan.ops.metrics.h3.datagrams_out += transmit
                 .segment_size
                 .map_or(1, |seg| transmit.size.div_ceil(seg))
                 as u64;
@@ -360,6 +358,7 @@ impl Quic {
         if c.conn.is_drained() {
             self.conns[ch] = None;
             self.open -= 1;
+            loan.ops.metrics.h3.open -= 1;
             return;
         }
         let timeout = c.conn.poll_timeout();

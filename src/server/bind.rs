@@ -72,7 +72,9 @@ impl Server {
                 let (endpoint, server) =
                     crate::quic::quic_configs(tls.for_quic()?, config.timeouts.idle)?;
                 let limit = config.limits.max_head_bytes;
-                let quic = crate::quic::Quic::new(endpoint, server, limit);
+                // The access log keys QUIC connections above every TCP
+                // connection's slab key.
+                let quic = crate::quic::Quic::new(endpoint, server, limit, config.max_conns);
                 Some(super::http3::Http3 { socket, addr, quic })
             }
             _ => None,
@@ -99,6 +101,10 @@ impl Server {
             https: https_addrs.first().map(SocketAddr::port),
             time: time_addrs.first().map(SocketAddr::port),
             http2: config.http2,
+            #[cfg(feature = "http3")]
+            http3: http3.as_ref().map(|h3| h3.addr.port()),
+            #[cfg(not(feature = "http3"))]
+            http3: None,
         };
         let site = Site::configure(&config, wall, &ports)?;
         let now_secs = site.date.second().unwrap_or(0);

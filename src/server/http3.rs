@@ -14,8 +14,8 @@ use super::Server;
 use crate::http::session::SessionLoan;
 use crate::quic::Quic;
 
-/// The access log's key for HTTP/3 requests (its peers are not the TCP
-/// connections' slab keys).
+/// The access log's key until QUIC names the connection (it sets each
+/// connection's own before its session runs).
 const CLIENT: usize = usize::MAX;
 
 /// HTTP/3: its socket, where it is bound, and QUIC's connections.

@@ -56,8 +56,8 @@ impl H2Session {
         let date = site.date.value();
         let mut block = std::mem::take(&mut self.block_bytes);
         block.clear();
-        let hsts = site.hsts.on(loan.secure);
-        self.heads.block(&answer, date, hsts, &mut block);
+        let secure = site.secure.on(loan.secure);
+        self.heads.block(&answer, date, secure, &mut block);
         let len = answer.body_len();
         let status = answer.status();
         let no_body = head_only || len == 0 || status == Status::NotModified;
