@@ -332,6 +332,12 @@ impl Quic {
             };
             on_event(c, event, now, loan);
         }
+        // An answer is logged whole once handed to its stream: QUIC
+        // carries it from there, sending again what is lost, and a stream
+        // cut short says so to the client with its own reset.
+        if let Some(log) = loan.ops.access_log.as_mut() {
+            log.settle(loan.client, u64::MAX, false);
+        }
         if self.draining && !c.session.is_busy() && !c.conn.is_closed() {
             c.conn
                 .close(now, VarInt::from_u32(code::NO_ERROR as u32), Bytes::new());

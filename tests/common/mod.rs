@@ -5,6 +5,9 @@
 
 #![allow(dead_code)] // each test file uses its own subset
 
+#[cfg(feature = "http3")]
+pub mod h3;
+
 use std::fs;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
