@@ -313,3 +313,110 @@ fn https_answers_point_browsers_at_http3() {
     let head = curl(off.https[0].port(), &["--http1.1"]);
     assert!(!head.contains("alt-svc"), "{head}");
 }
+
+/// The base64 SHA-256 of a certificate's public key, as Chromium's
+/// `--ignore-certificate-errors-spki-list` takes it (openssl computes it).
+fn spki_hash(cert: &std::path::Path) -> String {
+    let script = format!(
+        "openssl x509 -in '{}' -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64",
+        cert.display()
+    );
+    let out = Command::new("sh")
+        .args(["-c", &script])
+        .output()
+        .expect("run openssl");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Headless Chromium, told to use QUIC for the origin and to trust the
+/// test certificate's key, loads a page of 30 assets: every one comes
+/// over HTTP/3 (the access log says `HTTP/3.0`), on one connection.
+#[test]
+fn chromium_loads_thirty_assets_over_one_http3_connection() {
+    if !common::chromium_available() {
+        common::skip(
+            "ONELOOP_REQUIRE_CHROMIUM",
+            "no chromium (apt-get install chromium)",
+        );
+        return;
+    }
+    let dir = TempDir::new("h3-chromium");
+    let root = dir.path().join("www");
+    common::thirty_asset_site(&root);
+    let pair = common::certificate(dir.path(), "localhost", &["localhost"]);
+    let log = dir.path().join("access.log");
+    let server = start(Config {
+        https: vec!["127.0.0.1:0".parse().unwrap()],
+        tls: vec![pair.clone()],
+        root: Some(root),
+        access_log: Some(log.to_string_lossy().into_owned()),
+        metrics_path: Some("/metrics".into()),
+        ..Config::ephemeral()
+    });
+    let port = server.https[0].port();
+    let profile = TempDir::new("h3-chromium-profile");
+    let out = Command::new(common::CHROMIUM)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--enable-quic",
+            "--virtual-time-budget=3000",
+            "--dump-dom",
+        ])
+        .arg(format!("--origin-to-force-quic-on=localhost:{port}"))
+        // The server is on 127.0.0.1: QUIC does not fall back from ::1 as
+        // TCP's happy eyeballs do.
+        .arg("--host-resolver-rules=MAP localhost 127.0.0.1")
+        .arg(format!(
+            "--ignore-certificate-errors-spki-list={}",
+            spki_hash(&pair.cert)
+        ))
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("https://localhost:{port}/"))
+        .output()
+        .expect("run chromium");
+    let dom = String::from_utf8_lossy(&out.stdout);
+    for i in 0..10 {
+        assert!(
+            dom.contains(&format!("data-j{i}=\"ran\"")),
+            "script {i}: {dom}"
+        );
+    }
+    let metrics = metrics_text(&server);
+    server.stop().unwrap();
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.contains("/favicon.ico") && !l.contains("GET /metrics"))
+        .collect();
+    let fetched = lines
+        .iter()
+        .filter(|l| {
+            ["/s", "/j", "/i"]
+                .iter()
+                .any(|a| l.contains(&format!("\"GET {a}")))
+        })
+        .count();
+    assert_eq!(fetched, 30, "every asset fetched once: {text}");
+    let other: Vec<&&str> = lines
+        .iter()
+        .filter(|l| !l.contains(" HTTP/3.0\" 200 "))
+        .collect();
+    assert!(other.is_empty(), "all over HTTP/3: {other:?}");
+    assert_eq!(
+        sample(&metrics, "oneloop_http3_connections_total"),
+        1,
+        "{metrics}"
+    );
+    assert!(
+        sample(&metrics, "oneloop_http3_streams_total") >= 31,
+        "{metrics}"
+    );
+}

@@ -298,3 +298,37 @@ pub fn skip(require: &str, why: &str) {
     // io::stderr() itself is not captured: only the print macros are.
     let _ = writeln!(std::io::stderr().lock(), "SKIPPED {test}: {why}");
 }
+
+/// Writes, under `root`, a page of 30 assets (ten stylesheets, ten
+/// scripts that each mark the page when they run, ten images) as
+/// `index.html`: what a browser test loads over one connection.
+pub fn thirty_asset_site(root: &Path) {
+    std::fs::create_dir_all(root).unwrap();
+    let mut page = String::from("<!doctype html><html><head><title>thirty</title>\n");
+    for i in 0..10 {
+        page.push_str(&format!("<link rel=stylesheet href=\"/s{i}.css\">\n"));
+        std::fs::write(
+            root.join(format!("s{i}.css")),
+            format!(".c{i} {{ color: #{i}{i}{i}; }}\n"),
+        )
+        .unwrap();
+    }
+    page.push_str("</head><body>\n");
+    for i in 0..10 {
+        page.push_str(&format!("<script src=\"/j{i}.js\"></script>\n"));
+        std::fs::write(
+            root.join(format!("j{i}.js")),
+            format!("document.body.dataset.j{i} = 'ran';\n"),
+        )
+        .unwrap();
+    }
+    for i in 0..10 {
+        page.push_str(&format!("<img src=\"/i{i}.svg\" width=8 height=8>\n"));
+        let svg = format!(
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"8\" height=\"8\"><rect width=\"8\" height=\"{i}\"/></svg>\n"
+        );
+        std::fs::write(root.join(format!("i{i}.svg")), svg).unwrap();
+    }
+    page.push_str("</body></html>\n");
+    std::fs::write(root.join("index.html"), page).unwrap();
+}
