@@ -420,3 +420,98 @@ fn chromium_loads_thirty_assets_over_one_http3_connection() {
         "{metrics}"
     );
 }
+
+/// A UDP relay between a client and `server` that drops one datagram in
+/// a hundred either way (seeded): its port, the flag that stops it, and
+/// the count of datagrams it dropped.
+type Relay = (
+    u16,
+    std::sync::Arc<std::sync::atomic::AtomicBool>,
+    std::sync::Arc<std::sync::atomic::AtomicU64>,
+);
+
+fn lossy_relay(server: std::net::SocketAddr) -> Relay {
+    use std::net::UdpSocket;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+    let front = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let back = UdpSocket::bind("127.0.0.1:0").unwrap();
+    back.connect(server).unwrap();
+    for s in [&front, &back] {
+        s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+    }
+    let port = front.local_addr().unwrap().port();
+    let stop = Arc::new(AtomicBool::new(false));
+    let dropped = Arc::new(AtomicU64::new(0));
+    let (dropped1, dropped2) = (dropped.clone(), dropped.clone());
+    let client = Arc::new(Mutex::new(None));
+    let (front2, back2) = (front.try_clone().unwrap(), back.try_clone().unwrap());
+    let (stop1, stop2) = (stop.clone(), stop.clone());
+    let client2 = client.clone();
+    std::thread::spawn(move || {
+        let mut rng = Rng(0x1055_0001);
+        let mut buf = vec![0u8; 65_536];
+        while !stop1.load(Ordering::Relaxed) {
+            if let Ok((n, from)) = front.recv_from(&mut buf) {
+                *client.lock().unwrap() = Some(from);
+                match rng.below(100) {
+                    0 => _ = dropped1.fetch_add(1, Ordering::Relaxed),
+                    _ => _ = back.send(&buf[..n]),
+                }
+            }
+        }
+    });
+    std::thread::spawn(move || {
+        let mut rng = Rng(0x1055_0002);
+        let mut buf = vec![0u8; 65_536];
+        while !stop2.load(Ordering::Relaxed) {
+            if let Ok(n) = back2.recv(&mut buf) {
+                let to = *client2.lock().unwrap();
+                match (to, rng.below(100)) {
+                    (_, 0) => _ = dropped2.fetch_add(1, Ordering::Relaxed),
+                    (Some(to), _) => _ = front2.send_to(&buf[..n], to),
+                    (None, _) => {}
+                }
+            }
+        }
+    });
+    (port, stop, dropped)
+}
+
+/// 100 MB over HTTP/3 through a relay that loses 1% of the datagrams each
+/// way: QUIC sends again what was lost, and the body arrives whole, by
+/// its SHA-256.
+#[test]
+fn a_hundred_megabytes_arrive_whole_through_one_percent_loss() {
+    if !aioquic() {
+        return;
+    }
+    let dir = TempDir::new("h3-loss");
+    let pair = common::certificate(dir.path(), "localhost", &["localhost"]);
+    let root = dir.path().join("www");
+    std::fs::create_dir(&root).unwrap();
+    let body = common::noise(100_000_000);
+    std::fs::write(root.join("100m.bin"), &body).unwrap();
+    let want = sha256_hex(&body);
+    drop(body);
+    let server = start(Config {
+        https: vec!["127.0.0.1:0".parse().unwrap()],
+        tls: vec![pair.clone()],
+        root: Some(root),
+        ..Config::ephemeral()
+    });
+    let (relay, stop, dropped) = lossy_relay(server.https[0]);
+    let (got, last) = h3(relay, &pair.cert, &[("GET", "/100m.bin", &[])]);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(last, "CONNECTION ok");
+    let Got::Answer(seen) = &got[0] else {
+        panic!("{got:?}");
+    };
+    assert_eq!((seen.status, seen.len), (200, 100_000_000));
+    assert_eq!(seen.sha256, want);
+    // The loss was real: some 70,000 datagrams carry 100 MB, and one in a
+    // hundred was dropped.
+    let dropped = dropped.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(dropped > 300, "{dropped} dropped");
+}
