@@ -515,3 +515,48 @@ fn a_hundred_megabytes_arrive_whole_through_one_percent_loss() {
     let dropped = dropped.load(std::sync::atomic::Ordering::Relaxed);
     assert!(dropped > 300, "{dropped} dropped");
 }
+
+/// ngtcp2's client (`gtlsclient`, GnuTLS underneath: a QUIC and TLS
+/// stack no one here wrote) fetches files, and each arrives whole.
+#[test]
+fn gtlsclient_fetches_files_whole() {
+    let found = Command::new("gtlsclient")
+        .arg("--help")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        common::skip(
+            "ONELOOP_REQUIRE_GTLSCLIENT",
+            "no gtlsclient (apt-get install ngtcp2-client)",
+        );
+        return;
+    }
+    let (dir, _pair, server) = serve("h3-gtlsclient");
+    let port = server.https[0].port();
+    let download = dir.path().join("download");
+    std::fs::create_dir(&download).unwrap();
+    let out = Command::new("timeout")
+        .args([
+            "20",
+            "gtlsclient",
+            "--exit-on-all-streams-close",
+            "-q",
+            "--download",
+        ])
+        .arg(&download)
+        .args(["127.0.0.1", &port.to_string()])
+        .arg(format!("https://localhost:{port}/hello.txt"))
+        .arg(format!("https://localhost:{port}/big.bin"))
+        .output()
+        .expect("run gtlsclient");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for name in ["hello.txt", "big.bin"] {
+        let got = std::fs::read(download.join(name)).expect("downloaded");
+        let want = std::fs::read(dir.path().join("www").join(name)).unwrap();
+        assert_eq!(sha256_hex(&got), sha256_hex(&want), "{name}");
+    }
+}
