@@ -35,9 +35,11 @@ struct Record {
 }
 
 impl Streams for Record {
-    fn write(&mut self, id: u64, data: &mut Bytes) -> Result<(), Gone> {
-        self.written.entry(id).or_default().extend_from_slice(data);
-        *data = Bytes::new();
+    fn write(&mut self, id: u64, data: &mut [Bytes]) -> Result<(), Gone> {
+        for piece in data {
+            self.written.entry(id).or_default().extend_from_slice(piece);
+            *piece = Bytes::new();
+        }
         Ok(())
     }
     fn finish(&mut self, id: u64) {

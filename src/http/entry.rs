@@ -109,6 +109,10 @@ pub struct Rendered {
     pub h2: OnceCell<Box<[u8]>>,
     /// HTTP/3: the fields as QPACK field lines (`crate::http3::response`).
     pub h3: OnceCell<Box<[u8]>>,
+    /// HTTP/3: the whole DATA frame of a body in memory, shared by every
+    /// stream that sends it (`crate::http3::response`).
+    #[cfg(feature = "http3")]
+    pub h3_data: OnceCell<bytes::Bytes>,
 }
 
 /// What HTTP/1.1 renders of an entry once.

@@ -12,6 +12,8 @@
 
 use std::rc::Rc;
 
+use bytes::Bytes;
+
 use crate::http::answer::{Answer, HeadField};
 use crate::http::entry::{Entry, Field};
 use crate::http::status::Secure;
@@ -30,48 +32,68 @@ struct Memo {
     len: u64,
     date: Vec<u8>,
     secure: bool,
-    frame: Vec<u8>,
+    /// Shared with every stream it was written to: a clone is a count.
+    frame: Bytes,
 }
 
 impl Heads {
-    /// Appends the HEADERS frame of `answer`'s head, as [`headers`] does;
-    /// a cached file's 200 for the same entry, length, second and HSTS as
-    /// the last is that frame again.
+    /// The HEADERS frame of `answer`'s head, as [`headers`] writes it; a
+    /// cached file's 200 for the same entry, length, second and HTTPS
+    /// fields as the last is that frame again, shared.
     pub fn headers(
         &mut self,
         answer: &Answer<'_>,
         date: &[u8],
         secure: Option<&Secure>,
         block: &mut Vec<u8>,
-        out: &mut Vec<u8>,
-    ) {
+    ) -> Bytes {
+        let mut out = Vec::with_capacity(128);
         let Answer::File { entry, range: None } = answer else {
-            return headers(answer, date, secure, block, out);
+            headers(answer, date, secure, block, &mut out);
+            return Bytes::from(out);
         };
         if let Some(m) = &self.memo
             && Rc::ptr_eq(&m.fields, &entry.fields)
             && (m.len, m.secure) == (entry.len, secure.is_some())
             && m.date == date
         {
-            out.extend_from_slice(&m.frame);
-            return;
+            return m.frame.clone();
         }
-        let start = out.len();
-        headers(answer, date, secure, block, out);
-        let memo = self.memo.get_or_insert_with(|| Memo {
+        headers(answer, date, secure, block, &mut out);
+        let frame = Bytes::from(out);
+        let mut date_bytes = self.memo.take().map(|m| m.date).unwrap_or_default();
+        date_bytes.clear();
+        date_bytes.extend_from_slice(date);
+        self.memo = Some(Memo {
             fields: Rc::clone(&entry.fields),
-            len: 0,
-            date: Vec::new(),
-            secure: false,
-            frame: Vec::new(),
+            len: entry.len,
+            date: date_bytes,
+            secure: secure.is_some(),
+            frame: frame.clone(),
         });
-        memo.fields = Rc::clone(&entry.fields);
-        (memo.len, memo.secure) = (entry.len, secure.is_some());
-        memo.date.clear();
-        memo.date.extend_from_slice(date);
-        memo.frame.clear();
-        memo.frame.extend_from_slice(&out[start..]);
+        frame
     }
+}
+
+/// A cached file's whole DATA frame (its head and its body), made once
+/// per entry and shared by every stream that sends it; `None` for a body
+/// not in memory.
+pub fn data_frame(entry: &Entry) -> Option<Bytes> {
+    if let Some(frame) = entry.rendered.h3_data.get() {
+        return Some(frame.clone());
+    }
+    let body = entry.chunk(0, entry.len);
+    let bytes = body.bytes()?;
+    let mut frame = Vec::with_capacity(bytes.len() + 9);
+    frame::write_head(&mut frame, kind::DATA, entry.len);
+    frame.extend_from_slice(bytes);
+    Some(
+        entry
+            .rendered
+            .h3_data
+            .get_or_init(|| Bytes::from(frame))
+            .clone(),
+    )
 }
 
 /// Appends the HEADERS frame of `answer`'s head; `date` is this second's

@@ -42,10 +42,10 @@ use crate::out::Chunk;
 
 /// What the connection beneath does for the session: QUIC's streams.
 pub trait Streams {
-    /// Writes as much of `data` as stream `id` takes now, advancing it
-    /// past what was taken; `Err` when the stream is gone (the peer
-    /// stopped it, or it was reset).
-    fn write(&mut self, id: u64, data: &mut Bytes) -> Result<(), Gone>;
+    /// Writes as much of `data`, in order, as stream `id` takes now,
+    /// advancing each past what was taken; `Err` when the stream is gone
+    /// (the peer stopped it, or it was reset).
+    fn write(&mut self, id: u64, data: &mut [Bytes]) -> Result<(), Gone>;
     /// Ends stream `id` after what was written.
     fn finish(&mut self, id: u64);
     /// Abandons sending on stream `id` with `code` (RESET_STREAM).
@@ -76,9 +76,13 @@ enum StreamState {
     /// Reading frames until HEADERS is whole: the bytes of a frame that is
     /// not yet, and how much of an unknown frame is still to be skipped.
     Reading { partial: Vec<u8>, skip: u64 },
-    /// Answering: the bytes the stream has not taken yet, then the rest of
-    /// the body.
-    Sending { pending: Bytes, body: Option<Chunk> },
+    /// Answering: the bytes the stream has not taken yet (the head, and
+    /// the DATA frame's head with what of the body is in memory), then
+    /// the rest of the body.
+    Sending {
+        pending: [Bytes; 2],
+        body: Option<Chunk>,
+    },
 }
 
 /// A unidirectional stream the peer opened, by what its type says.
@@ -169,10 +173,12 @@ impl H3Session {
     /// SETTINGS (§6.2.1).
     pub fn start(&mut self, control: u64, streams: &mut impl Streams) {
         self.control = Some(control);
-        let mut opening = Bytes::from(frame::control_stream_opening(self.limit as u64));
+        let mut opening = [Bytes::from(frame::control_stream_opening(
+            self.limit as u64,
+        ))];
         // A new stream takes its first bytes: the peer allows at least
         // 1,024 on each (§6.2), and these are a dozen.
-        if streams.write(control, &mut opening).is_err() || !opening.is_empty() {
+        if streams.write(control, &mut opening).is_err() || !opening[0].is_empty() {
             self.fail(
                 code::CLOSED_CRITICAL_STREAM,
                 "control stream refused",
@@ -205,7 +211,7 @@ impl H3Session {
         }
         self.draining = true;
         if let Some(control) = self.control {
-            let mut goaway = Bytes::from(frame::goaway(self.next_id));
+            let mut goaway = [Bytes::from(frame::goaway(self.next_id))];
             if streams.write(control, &mut goaway).is_err() {
                 self.fail(code::CLOSED_CRITICAL_STREAM, "control stream gone", streams);
             }
@@ -455,22 +461,12 @@ impl H3Session {
         let status = answer.status();
         let len = answer.body_len();
         let no_body = head_only || len == 0 || status == Status::NotModified;
-        let mut out = Vec::with_capacity(256);
         let (date, secure) = (site.date.value(), site.secure.on(true));
-        self.heads
-            .headers(&answer, date, secure, &mut self.block, &mut out);
-        let mut body = None;
-        if !no_body {
-            frame::write_head(&mut out, kind::DATA, len);
-            body = Some(answer.into_body());
-            // A small body rides in the same write as its head.
-            if let Some(bytes) = body.as_ref().and_then(Chunk::bytes)
-                && bytes.len() <= PIECE
-            {
-                out.extend_from_slice(bytes);
-                body = None;
-            }
-        }
+        let head = self.heads.headers(&answer, date, secure, &mut self.block);
+        let (data, body) = match no_body {
+            true => (Bytes::new(), None),
+            false => data(answer),
+        };
         self.log_head.clear();
         self.log_head
             .extend_from_slice(self.head.method().as_bytes());
@@ -481,7 +477,7 @@ impl H3Session {
         loan.ops.metrics.h3.streams += 1;
         loan.record(&self.log_head, (status, body_bytes), body_bytes, &fields);
         self.streams[i].state = StreamState::Sending {
-            pending: Bytes::from(out),
+            pending: [head, data],
             body,
         };
         self.send(i, streams);
@@ -495,9 +491,9 @@ impl H3Session {
             return;
         };
         loop {
-            if pending.is_empty() {
+            if pending.iter().all(Bytes::is_empty) {
                 match next_piece(body) {
-                    Ok(Some(piece)) => *pending = piece,
+                    Ok(Some(piece)) => pending[0] = piece,
                     Ok(None) => {
                         streams.finish(s.id);
                         self.streams.swap_remove(i);
@@ -515,12 +511,35 @@ impl H3Session {
                 self.streams.swap_remove(i);
                 return;
             }
-            if !pending.is_empty() {
+            if !pending.iter().all(Bytes::is_empty) {
                 // The stream's or the connection's window is full: on
                 // when it is writable again.
                 return;
             }
         }
+    }
+}
+
+/// An answer's DATA frame as far as memory holds it, and the rest of its
+/// body to read: a cached file's whole frame is its entry's, shared (no
+/// copy, no allocation); another small body is copied behind the frame's
+/// head; a file's body is read as the stream takes it.
+fn data(answer: Answer<'_>) -> (Bytes, Option<Chunk>) {
+    if let Answer::File { entry, range: None } = &answer
+        && let Some(frame) = response::data_frame(entry)
+    {
+        return (frame, None);
+    }
+    let len = answer.body_len();
+    let mut head = Vec::with_capacity(16);
+    frame::write_head(&mut head, kind::DATA, len);
+    let body = answer.into_body();
+    match body.bytes() {
+        Some(bytes) if bytes.len() <= PIECE => {
+            head.extend_from_slice(bytes);
+            (Bytes::from(head), None)
+        }
+        _ => (Bytes::from(head), Some(body)),
     }
 }
 

@@ -73,6 +73,10 @@ pub struct Quic {
     inbox: io::Inbox,
     outbox: io::Outbox,
     send: Vec<u8>,
+    /// Scratch kept between wakeups: the connections a batch touched, and
+    /// a stream's chunks as quinn hands them over.
+    touched: Vec<usize>,
+    chunks: Vec<Bytes>,
     /// The largest request field section, decoded.
     limit: usize,
     /// A drain began: sessions said GOAWAY.
@@ -101,6 +105,8 @@ impl Quic {
             inbox: io::Inbox::default(),
             outbox: io::Outbox::default(),
             send: Vec::with_capacity(io::TRAIN * usize::from(io::PAYLOAD_MAX)),
+            touched: Vec::new(),
+            chunks: Vec::new(),
             limit,
             draining: false,
             client_base,
@@ -123,7 +129,8 @@ impl Quic {
         loan: &mut SessionLoan<'_>,
     ) -> bool {
         let fd = socket.as_raw_fd();
-        let mut touched: Vec<usize> = Vec::new();
+        let mut touched = std::mem::take(&mut self.touched);
+        touched.clear();
         for _ in 0..BATCHES_PER_TURN {
             let n = match self.inbox.recv(fd) {
                 Ok(n) => n,
@@ -133,7 +140,7 @@ impl Quic {
                 }
             };
             if n == 0 {
-                return self.drive_all(socket, &touched, now, loan, false);
+                return self.drive_all(socket, touched, now, loan, false);
             }
             loan.ops.metrics.h3.recv_calls += 1;
             for i in 0..n {
@@ -169,10 +176,10 @@ impl Quic {
                 }
             }
             if n < io::SLOTS {
-                return self.drive_all(socket, &touched, now, loan, false);
+                return self.drive_all(socket, touched, now, loan, false);
             }
         }
-        self.drive_all(socket, &touched, now, loan, true)
+        self.drive_all(socket, touched, now, loan, true)
     }
 
     /// A new connection's first datagram: refused at the cap, sent a Retry
@@ -245,14 +252,15 @@ impl Quic {
     fn drive_all(
         &mut self,
         socket: &UdpSocket,
-        touched: &[usize],
+        touched: Vec<usize>,
         now: Instant,
         loan: &mut SessionLoan<'_>,
         more: bool,
     ) -> bool {
-        for &ch in touched {
+        for &ch in &touched {
             self.drive(socket, ch, now, loan);
         }
+        self.touched = touched;
         more
     }
 
@@ -330,7 +338,7 @@ impl Quic {
             let Some(event) = c.conn.poll() else {
                 break;
             };
-            on_event(c, event, now, loan);
+            on_event(c, event, now, loan, &mut self.chunks);
         }
         // An answer is logged whole once handed to its stream: QUIC
         // carries it from there, sending again what is lost, and a stream
@@ -378,7 +386,13 @@ impl Quic {
 }
 
 /// One of a connection's events, handed on to its session.
-fn on_event(c: &mut QuicConn, event: Event, now: Instant, loan: &mut SessionLoan<'_>) {
+fn on_event(
+    c: &mut QuicConn,
+    event: Event,
+    now: Instant,
+    loan: &mut SessionLoan<'_>,
+    chunks: &mut Vec<Bytes>,
+) {
     match event {
         Event::Connected => {
             // The handshake is done: the control stream opens.
@@ -405,10 +419,10 @@ fn on_event(c: &mut QuicConn, event: Event, now: Instant, loan: &mut SessionLoan
                     now,
                 };
                 c.session.on_open(id.into(), &mut streams);
-                read(c, id, now, loan);
+                read(c, id, now, loan, chunks);
             }
         }
-        Event::Stream(StreamEvent::Readable { id }) => read(c, id, now, loan),
+        Event::Stream(StreamEvent::Readable { id }) => read(c, id, now, loan, chunks),
         Event::Stream(StreamEvent::Writable { id }) => {
             let mut streams = Quinn {
                 conn: &mut c.conn,
@@ -431,8 +445,14 @@ fn on_event(c: &mut QuicConn, event: Event, now: Instant, loan: &mut SessionLoan
 }
 
 /// Everything stream `id` has for the session now, and its end.
-fn read(c: &mut QuicConn, id: StreamId, now: Instant, loan: &mut SessionLoan<'_>) {
-    let mut got: Vec<Bytes> = Vec::new();
+fn read(
+    c: &mut QuicConn,
+    id: StreamId,
+    now: Instant,
+    loan: &mut SessionLoan<'_>,
+    got: &mut Vec<Bytes>,
+) {
+    got.clear();
     let mut fin = false;
     let mut reset = false;
     {
@@ -473,6 +493,8 @@ fn read(c: &mut QuicConn, id: StreamId, now: Instant, loan: &mut SessionLoan<'_>
     if fin && last == 0 {
         c.session.on_data(id, &[], true, loan, &mut streams);
     }
+    // The chunks go back to quinn's buffers now, not at the next read.
+    got.clear();
 }
 
 /// quinn's connection as the session's [`Streams`].
@@ -490,17 +512,14 @@ fn varint(code: u64) -> VarInt {
 }
 
 impl Streams for Quinn<'_> {
-    fn write(&mut self, id: u64, data: &mut Bytes) -> Result<(), Gone> {
+    fn write(&mut self, id: u64, data: &mut [Bytes]) -> Result<(), Gone> {
         let id = stream_id(id).ok_or(Gone)?;
         // Until all is taken or quinn says Blocked: a write that takes
         // part returns Ok, and only a Blocked one has quinn tell the
         // stream when it is writable again.
-        while !data.is_empty() {
-            match self
-                .conn
-                .send_stream(id)
-                .write_chunks(std::slice::from_mut(data))
-            {
+        while data.iter().any(|b| !b.is_empty()) {
+            let at = data.iter().position(|b| !b.is_empty()).unwrap_or(0);
+            match self.conn.send_stream(id).write_chunks(&mut data[at..]) {
                 Ok(_) => {}
                 Err(quinn_proto::WriteError::Blocked) => break,
                 Err(_) => return Err(Gone),

@@ -21,15 +21,19 @@ struct Fake {
 }
 
 impl Streams for Fake {
-    fn write(&mut self, id: u64, data: &mut Bytes) -> Result<(), Gone> {
+    fn write(&mut self, id: u64, data: &mut [Bytes]) -> Result<(), Gone> {
         if self.resets.iter().any(|&(r, _)| r == id) {
             return Err(Gone);
         }
-        let n = self.room.map_or(data.len(), |room| room.min(data.len()));
-        self.written
-            .entry(id)
-            .or_default()
-            .extend_from_slice(&data.split_to(n));
+        let mut room = self.room.unwrap_or(usize::MAX);
+        for piece in data {
+            let n = room.min(piece.len());
+            room -= n;
+            self.written
+                .entry(id)
+                .or_default()
+                .extend_from_slice(&piece.split_to(n));
+        }
         Ok(())
     }
     fn finish(&mut self, id: u64) {
