@@ -202,6 +202,33 @@ impl H3Session {
         self.streams.len()
     }
 
+    /// Once a second, with no request in progress: gives back the room
+    /// requests took (the last head and its memos, the scratch), as an
+    /// idle HTTP/2 session does; the next request decodes afresh. Returns
+    /// whether it did.
+    pub fn give_back(&mut self) -> bool {
+        if !self.streams.is_empty() {
+            return false;
+        }
+        self.streams = Vec::new();
+        self.head = Head::default();
+        self.scratch = Vec::new();
+        self.block = Vec::new();
+        self.log_head = Vec::new();
+        self.known = Vec::new();
+        self.heads = response::Heads::default();
+        self.unis.shrink_to_fit();
+        for (_, uni) in &mut self.unis {
+            if let Uni::Control { partial, .. } | Uni::Encoder(partial) | Uni::Decoder(partial) =
+                uni
+                && partial.is_empty()
+            {
+                *partial = Vec::new();
+            }
+        }
+        true
+    }
+
     /// Shutdown: GOAWAY on the control stream naming the first request
     /// not taken (§5.2); the requests taken are finished, later ones
     /// refused.

@@ -63,8 +63,10 @@ struct QuicConn {
 /// connections by quinn's handle, and their deadlines.
 pub struct Quic {
     endpoint: Endpoint,
-    /// By `ConnectionHandle`'s index (quinn keeps them dense).
-    conns: Vec<Option<QuicConn>>,
+    /// By `ConnectionHandle`'s index (quinn keeps them dense). Boxed: a
+    /// connection is 6 KiB, which a growing vector would move and leave
+    /// room for twice over.
+    conns: Vec<Option<Box<QuicConn>>>,
     /// How many of `conns` are there.
     open: usize,
     /// Deadlines: (when, handle); stale ones are skipped when they come up.
@@ -116,6 +118,13 @@ impl Quic {
     /// Open connections.
     pub fn open(&self) -> usize {
         self.open
+    }
+
+    /// Once a second: idle sessions give back their requests' room.
+    pub fn give_back(&mut self) {
+        for c in self.conns.iter_mut().flatten() {
+            c.session.give_back();
+        }
     }
 
     /// The socket is readable: datagrams in, each connection they touched
@@ -230,11 +239,11 @@ impl Quic {
                 loan.ops.metrics.h3.open += 1;
                 let peer = conn.remote_address().ip();
                 loan.ops.connected(self.client_base + ch.0, peer);
-                self.conns[ch.0] = Some(QuicConn {
+                self.conns[ch.0] = Some(Box::new(QuicConn {
                     conn,
                     session: H3Session::new(self.limit),
                     timeout: None,
-                });
+                }));
                 self.open += 1;
                 Some(ch.0)
             }

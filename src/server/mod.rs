@@ -304,6 +304,10 @@ impl Server {
             conn.count_state(&mut states);
             conn.give_back();
         }
+        #[cfg(feature = "http3")]
+        if let Some(h3) = self.http3.as_mut() {
+            h3.quic.give_back();
+        }
         // Nothing waits to be sent: a quiet moment to give back the heap
         // the allocator kept while data flowed (sys::keep_freed_memory).
         if states.writing == 0 {

@@ -536,3 +536,24 @@ fn a_request_asked_again_is_answered_as_if_anew() {
     assert!(c.streams.resets.contains(&(20, code::MESSAGE_ERROR)));
     assert!(c.streams.resets.contains(&(24, code::MESSAGE_ERROR)));
 }
+
+/// An idle session gives back its requests' room, only when idle, and
+/// answers the next request as before.
+#[test]
+fn an_idle_session_gives_back_its_room_and_answers_on() {
+    let mut c = Client::new();
+    c.streams.room = Some(100);
+    c.send(0, &get("/hello.txt", &[]), true);
+    c.send(4, &get("/", &[]), true);
+    assert!(!c.session.give_back(), "a request is still going out");
+    while !(c.streams.finished.contains(&0) && c.streams.finished.contains(&4)) {
+        c.session.on_writable(0, &mut c.streams);
+        c.session.on_writable(4, &mut c.streams);
+    }
+    assert!(c.session.give_back());
+    assert_eq!(c.session.head.fields().host, None, "the last head is gone");
+    c.streams.room = None;
+    c.send(8, &get("/hello.txt", &[]), true);
+    assert_eq!(c.answer(8).1, HELLO);
+    assert_eq!(c.answer(8).0, c.answer(0).0);
+}
