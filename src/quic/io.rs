@@ -1,4 +1,4 @@
-//! The UDP socket under QUIC: datagrams in by the batch (recvmmsg), out by the train (UDP GSO), and what to do when the kernel says no.
+//! The UDP socket under QUIC: datagrams in by the batch (recvmmsg), out by the train (UDP GSO) and the batch (sendmmsg), and what to do when the kernel says no.
 //!
 //! Every client's packets arrive on one socket, so reading them one
 //! `recvfrom` at a time is a syscall per packet. [`Inbox`] takes up to
@@ -6,13 +6,15 @@
 //! next datagrams back to back into one buffer, all of one size but the
 //! last, when it is asked for more than one; with UDP generic
 //! segmentation offload (`UDP_SEGMENT`, Linux 4.18) the kernel cuts such
-//! a train into datagrams itself, so a 1 MiB download is a dozen
-//! `sendmsg` calls instead of 750 `sendto`. A kernel or device that
-//! refuses it (EIO: no checksum offload, as under some virtual NICs) turns
-//! it off for good, and each datagram is sent on its own.
+//! a train into datagrams itself, so a 1 MiB download is a few dozen
+//! sends instead of 750. A kernel or device that refuses it (EIO: no
+//! checksum offload, as under some virtual NICs) turns it off for good,
+//! and each datagram is sent on its own. And what every connection has to
+//! send in one turn of the loop is queued ([`Outbox`]) and leaves in one
+//! `sendmmsg(2)`: with a hundred clients, a turn answers many of them, and
+//! a syscall each was a third of the CPU a request cost.
 
 use std::io;
-use std::mem::MaybeUninit;
 use std::net::SocketAddr;
 use std::os::fd::RawFd;
 
@@ -137,16 +139,40 @@ impl Inbox {
     }
 }
 
-/// How datagrams leave: in trains while the kernel takes them.
+/// Datagrams queued in one turn of the loop, at most.
+const QUEUED: usize = 64;
+
+/// Bytes queued in one turn, at most (each train is under 64 KiB).
+const QUEUED_BYTES: usize = 512 * 1024;
+
+/// One queued send: where its bytes are in the arena, where they go, and
+/// the datagram size a train is cut at.
+#[derive(Debug, Clone, Copy)]
+struct Queued {
+    start: usize,
+    len: usize,
+    to: SocketAddr,
+    segment: Option<u16>,
+}
+
+/// How datagrams leave: queued through a turn of the loop, every
+/// connection's together, then one `sendmmsg(2)` for them all; each a
+/// train cut by the kernel (UDP GSO) while it takes them.
 #[derive(Debug)]
 pub struct Outbox {
     /// UDP GSO works here (until a send says otherwise).
     pub gso: bool,
+    arena: Vec<u8>,
+    queued: Vec<Queued>,
 }
 
 impl Default for Outbox {
     fn default() -> Outbox {
-        Outbox { gso: true }
+        Outbox {
+            gso: true,
+            arena: Vec::new(),
+            queued: Vec::with_capacity(QUEUED),
+        }
     }
 }
 
@@ -156,59 +182,135 @@ impl Outbox {
         if self.gso { TRAIN } else { 1 }
     }
 
-    /// Sends what quinn wrote in `buf` for `transmit`: one train, or each
-    /// datagram on its own; returns the syscalls made. A full socket
-    /// buffer drops what did not fit: QUIC sends it again as a loss, as
-    /// it would one the network dropped.
-    pub fn send(&mut self, fd: RawFd, transmit: &Transmit, buf: &[u8]) -> u64 {
+    /// Queues what quinn wrote in `buf` for `transmit`, sending what was
+    /// queued first if there is no room; returns the syscalls made.
+    pub fn queue(&mut self, fd: RawFd, transmit: &Transmit, buf: &[u8]) -> u64 {
         let bytes = &buf[..transmit.size.min(buf.len())];
-        let to = SockAddr::from(transmit.destination);
-        match transmit.segment_size {
-            Some(segment) if bytes.len() > segment && self.gso => {
-                match sendmsg(fd, bytes, &to, Some(segment)) {
-                    Ok(()) => return 1,
-                    Err(e)
-                        if e.raw_os_error() == Some(libc::EIO)
-                            || e.raw_os_error() == Some(libc::EINVAL) =>
-                    {
+        let calls =
+            match self.queued.len() == QUEUED || self.arena.len() + bytes.len() > QUEUED_BYTES {
+                true => self.flush(fd),
+                false => 0,
+            };
+        let segment = transmit
+            .segment_size
+            .filter(|&seg| bytes.len() > seg)
+            .map(|seg| seg as u16);
+        self.queued.push(Queued {
+            start: self.arena.len(),
+            len: bytes.len(),
+            to: transmit.destination,
+            segment,
+        });
+        self.arena.extend_from_slice(bytes);
+        calls
+    }
+
+    /// Sends everything queued; returns the syscalls made. A full socket
+    /// buffer drops what did not fit: QUIC sends it again as a loss, as it
+    /// would one the network dropped.
+    pub fn flush(&mut self, fd: RawFd) -> u64 {
+        let mut calls = 0;
+        let mut at = 0;
+        while at < self.queued.len() {
+            calls += 1;
+            match self.sendmmsg(fd, at) {
+                Ok(sent) => at += sent.max(1),
+                Err(e) => {
+                    let q = self.queued[at];
+                    let refused = e.raw_os_error() == Some(libc::EIO)
+                        || e.raw_os_error() == Some(libc::EINVAL);
+                    if let (Some(segment), true) = (q.segment, refused) {
                         log::info!(
                             "HTTP/3: UDP segmentation offload refused ({e}); datagrams go one by one"
                         );
                         self.gso = false;
+                        let bytes = &self.arena[q.start..q.start + q.len];
+                        let to = SockAddr::from(q.to);
+                        for datagram in bytes.chunks(usize::from(segment)) {
+                            calls += 1;
+                            if let Err(e) = sendmsg(fd, datagram, &to, None) {
+                                report(&e, q.to);
+                                break;
+                            }
+                        }
+                    } else {
+                        report(&e, q.to);
                     }
-                    Err(e) => {
-                        report(&e, transmit.destination);
-                        return 1;
-                    }
+                    at += 1;
                 }
-                let mut calls = 1;
-                for datagram in bytes.chunks(segment) {
-                    calls += 1;
-                    if let Err(e) = sendmsg(fd, datagram, &to, None) {
-                        report(&e, transmit.destination);
-                        break;
-                    }
-                }
-                calls
-            }
-            Some(segment) => {
-                let mut calls = 0;
-                for datagram in bytes.chunks(segment) {
-                    calls += 1;
-                    if let Err(e) = sendmsg(fd, datagram, &to, None) {
-                        report(&e, transmit.destination);
-                        break;
-                    }
-                }
-                calls
-            }
-            None => {
-                if let Err(e) = sendmsg(fd, bytes, &to, None) {
-                    report(&e, transmit.destination);
-                }
-                1
             }
         }
+        self.queued.clear();
+        self.arena.clear();
+        calls
+    }
+
+    /// One `sendmmsg` of the queued sends from `from` on: how many the
+    /// kernel took.
+    fn sendmmsg(&self, fd: RawFd, from: usize) -> io::Result<usize> {
+        let queued = &self.queued[from..];
+        let names: Vec<SockAddr> = queued.iter().map(|q| SockAddr::from(q.to)).collect();
+        let mut iovs: Vec<libc::iovec> = queued
+            .iter()
+            .map(|q| libc::iovec {
+                iov_base: self.arena[q.start..].as_ptr() as *mut libc::c_void,
+                iov_len: q.len,
+            })
+            .collect();
+        let mut controls = vec![[0u64; 4]; queued.len()];
+        // SAFETY: all-zero mmsghdrs are valid; each is filled below with
+        // pointers into `names`, `iovs` and `controls`, which outlive the
+        // call.
+        let mut msgs: Vec<libc::mmsghdr> = vec![unsafe { std::mem::zeroed() }; queued.len()];
+        for (i, q) in queued.iter().enumerate() {
+            let msg = &mut msgs[i].msg_hdr;
+            msg.msg_name = names[i].as_ptr() as *mut libc::c_void;
+            msg.msg_namelen = names[i].len();
+            msg.msg_iov = &mut iovs[i];
+            msg.msg_iovlen = 1;
+            if let Some(segment) = q.segment {
+                // SAFETY: as in `sendmsg`: one cmsg carrying a u16 fits in
+                // the 32 bytes of this message's control buffer.
+                unsafe { set_segment(msg, controls[i].as_mut_ptr().cast(), segment) };
+            }
+        }
+        loop {
+            // SAFETY: every header points at data valid for the call.
+            let n = unsafe {
+                libc::sendmmsg(
+                    fd,
+                    msgs.as_mut_ptr(),
+                    msgs.len() as libc::c_uint,
+                    libc::MSG_DONTWAIT,
+                )
+            };
+            if n >= 0 {
+                return Ok(n as usize);
+            }
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
+    }
+}
+
+/// Puts a UDP_SEGMENT cmsg of `segment` into `msg`, in the 32 bytes at
+/// `control`.
+///
+/// # Safety
+/// `control` must point at 32 writable bytes, aligned for `cmsghdr`, that
+/// outlive every use of `msg`.
+unsafe fn set_segment(msg: &mut libc::msghdr, control: *mut libc::c_void, segment: u16) {
+    // SAFETY: the caller gives room for CMSG_SPACE of a u16 (24 bytes).
+    unsafe {
+        msg.msg_control = control;
+        msg.msg_controllen = libc::CMSG_SPACE(std::mem::size_of::<u16>() as u32) as usize;
+        let cmsg = libc::CMSG_FIRSTHDR(msg);
+        (*cmsg).cmsg_level = libc::SOL_UDP;
+        (*cmsg).cmsg_type = UDP_SEGMENT;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<u16>() as u32) as usize;
+        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<u16>(), segment);
     }
 }
 
@@ -221,13 +323,12 @@ fn report(e: &io::Error, to: SocketAddr) {
 
 /// One `sendmsg`: `bytes` to `to`, cut into datagrams of `segment` bytes
 /// by the kernel when it is given.
-fn sendmsg(fd: RawFd, bytes: &[u8], to: &SockAddr, segment: Option<usize>) -> io::Result<()> {
+fn sendmsg(fd: RawFd, bytes: &[u8], to: &SockAddr, segment: Option<u16>) -> io::Result<()> {
     let mut iov = libc::iovec {
         iov_base: bytes.as_ptr() as *mut libc::c_void,
         iov_len: bytes.len(),
     };
-    // Room for one cmsg carrying a u16, aligned as cmsghdr wants.
-    let mut control = MaybeUninit::<[u64; 4]>::zeroed();
+    let mut control = [0u64; 4];
     // SAFETY: an all-zero msghdr is valid; every pointer set below points
     // at data that outlives the call.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
@@ -236,18 +337,9 @@ fn sendmsg(fd: RawFd, bytes: &[u8], to: &SockAddr, segment: Option<usize>) -> io
     msg.msg_iov = &mut iov;
     msg.msg_iovlen = 1;
     if let Some(segment) = segment {
-        // SAFETY: CMSG_SPACE of a u16 is within the 32 bytes of `control`,
-        // and CMSG_FIRSTHDR of a header with that length is its start.
-        unsafe {
-            let space = libc::CMSG_SPACE(std::mem::size_of::<u16>() as u32) as usize;
-            msg.msg_control = control.as_mut_ptr().cast();
-            msg.msg_controllen = space;
-            let cmsg = libc::CMSG_FIRSTHDR(&msg);
-            (*cmsg).cmsg_level = libc::SOL_UDP;
-            (*cmsg).cmsg_type = UDP_SEGMENT;
-            (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<u16>() as u32) as usize;
-            std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<u16>(), segment as u16);
-        }
+        // SAFETY: `control` is 32 bytes, aligned for cmsghdr, and lives
+        // through the call.
+        unsafe { set_segment(&mut msg, control.as_mut_ptr().cast(), segment) };
     }
     loop {
         // SAFETY: `msg` and all it points at are valid for the call.

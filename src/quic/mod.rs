@@ -178,7 +178,7 @@ impl Quic {
                     }
                     Some(DatagramEvent::Response(transmit)) => {
                         loan.ops.metrics.h3.send_calls +=
-                            self.outbox.send(fd, &transmit, &self.send);
+                            self.outbox.queue(fd, &transmit, &self.send);
                         loan.ops.metrics.h3.datagrams_out += 1;
                     }
                     None => {}
@@ -207,7 +207,7 @@ impl Quic {
             loan.ops.metrics.h3.refused += 1;
             let transmit = self.endpoint.refuse(incoming, &mut self.send);
             loan.ops.metrics.h3.send_calls +=
-                self.outbox.send(socket.as_raw_fd(), &transmit, &self.send);
+                self.outbox.queue(socket.as_raw_fd(), &transmit, &self.send);
             return None;
         }
         let handshaking = self
@@ -224,7 +224,7 @@ impl Quic {
             match self.endpoint.retry(incoming, &mut self.send) {
                 Ok(transmit) => {
                     loan.ops.metrics.h3.send_calls +=
-                        self.outbox.send(socket.as_raw_fd(), &transmit, &self.send);
+                        self.outbox.queue(socket.as_raw_fd(), &transmit, &self.send);
                 }
                 Err(e) => self.endpoint.ignore(e.into_incoming()),
             }
@@ -251,7 +251,7 @@ impl Quic {
                 log::debug!("HTTP/3: a connection not taken: {}", e.cause);
                 if let Some(transmit) = e.response {
                     loan.ops.metrics.h3.send_calls +=
-                        self.outbox.send(socket.as_raw_fd(), &transmit, &self.send);
+                        self.outbox.queue(socket.as_raw_fd(), &transmit, &self.send);
                 }
                 None
             }
@@ -270,6 +270,8 @@ impl Quic {
             self.drive(socket, ch, now, loan);
         }
         self.touched = touched;
+        // What every connection had to send this turn, in one go.
+        loan.ops.metrics.h3.send_calls += self.outbox.flush(socket.as_raw_fd());
         more
     }
 
@@ -294,15 +296,12 @@ impl Quic {
         // Each connection at most twice a wakeup, whatever quinn asks next.
         let mut budget = 2 * self.open + 16;
         while let Some(at) = self.next_timeout() {
-            if budget == 0 {
-                return;
+            if budget == 0 || at > now {
+                break;
             }
             budget -= 1;
-            if at > now {
-                return;
-            }
             let Some(Reverse((_, ch))) = self.deadlines.pop() else {
-                return;
+                break;
             };
             if let Some(Some(c)) = self.conns.get_mut(ch) {
                 c.timeout = None;
@@ -310,6 +309,7 @@ impl Quic {
             }
             self.drive(socket, ch, now, loan);
         }
+        loan.ops.metrics.h3.send_calls += self.outbox.flush(socket.as_raw_fd());
     }
 
     /// Shutdown: each session says GOAWAY, and each connection closes once
@@ -326,6 +326,7 @@ impl Quic {
             }
             self.drive(socket, ch, now, loan);
         }
+        loan.ops.metrics.h3.send_calls += self.outbox.flush(socket.as_raw_fd());
     }
 
     /// Connection `ch` after anything happened to it: its events to the
@@ -367,7 +368,7 @@ impl Quic {
                 break;
             };
             loan.ops.metrics.h3.send_calls +=
-                self.outbox.send(socket.as_raw_fd(), &transmit, &self.send);
+                self.outbox.queue(socket.as_raw_fd(), &transmit, &self.send);
             loan.ops.metrics.h3.datagrams_out += transmit
                 .segment_size
                 .map_or(1, |seg| transmit.size.div_ceil(seg))
