@@ -470,8 +470,8 @@ fn the_readme_says_what_the_build_makes() {
     // The image's ports.
     let containerfile =
         std::fs::read_to_string(Path::new(ROOT).join("contrib/container/Containerfile")).unwrap();
-    assert!(readme.contains("on ports 8080, 8443 and\n  3737 (TCP and UDP)"));
-    assert!(containerfile.contains("EXPOSE 8080/tcp 8443/tcp 3737/tcp 3737/udp"));
+    assert!(readme.contains("on ports 8080, 8443\n  (TCP, and UDP for HTTP/3) and 3737 (TCP and UDP)"));
+    assert!(containerfile.contains("EXPOSE 8080/tcp 8443/tcp 8443/udp 3737/tcp 3737/udp"));
     // The Kubernetes version.
     let kustomization =
         std::fs::read_to_string(Path::new(ROOT).join("contrib/kubernetes/kustomization.yaml"))

@@ -29,7 +29,7 @@ for arch in amd64 arm64; do
     podman manifest add "$list" "containers-storage:$image" >/dev/null
 
     config=$(podman image inspect --format '{{.Architecture}}|{{.Config.User}}|{{json .Config.Entrypoint}}|{{json .Config.ExposedPorts}}|{{.Config.StopSignal}}' "$image")
-    [ "$config" = "$arch"'|65534:65534|["/oneloop"]|{"3737/tcp":{},"3737/udp":{},"8080/tcp":{},"8443/tcp":{}}|SIGTERM' ] \
+    [ "$config" = "$arch"'|65534:65534|["/oneloop"]|{"3737/tcp":{},"3737/udp":{},"8080/tcp":{},"8443/tcp":{},"8443/udp":{}}|SIGTERM' ] \
         || fail "unexpected config: $config"
     licences=$(podman image inspect --format '{{index .Config.Labels "org.opencontainers.image.licenses"}}' "$image")
     [ "$licences" = "MIT OR Apache-2.0" ] || fail "licences label: '$licences'"
