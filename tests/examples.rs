@@ -100,6 +100,7 @@ fn each_lesson_header_talks_to_its_own_port() {
         ("lesson5_deadlines", 8085),
         ("lesson6_tls", 8446),
         ("lesson7_http2", 8087),
+        ("lesson8_quic", 8088),
     ];
     for (name, port) in lessons {
         let source =
@@ -165,9 +166,14 @@ fn a_taken_port_is_a_sentence_not_a_debug_print() {
     if cfg!(feature = "tls") {
         lessons.push(("lesson6_tls", "127.0.0.1:8446"));
     }
+    if cfg!(feature = "http3") {
+        lessons.push(("lesson8_quic", "127.0.0.1:8088"));
+    }
     for (name, default) in lessons {
+        // The port taken over TCP and UDP alike (lesson 8 binds UDP only).
         let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = taken.local_addr().unwrap().to_string();
+        let _taken_udp = UdpSocket::bind(&addr);
         let out = Command::new(example_path(name))
             .arg(&addr)
             .output()
@@ -429,4 +435,56 @@ fn lesson7_multiplexes_streams_on_one_connection() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("20 succeeded, 0 failed"), "{text}");
     assert!(text.contains("(20971520) data"), "20 MiB of DATA: {text}");
+}
+
+/// Lesson 8: HTTP/3 over one UDP socket. aioquic (its own QUIC, TLS and
+/// QPACK) gets the greeting and a 404 on one connection, two streams;
+/// ngtcp2's gtlsclient gets the greeting too.
+#[test]
+#[cfg(feature = "http3")]
+fn lesson8_answers_over_http3_on_one_socket() {
+    let ex = run("lesson8_quic", &["127.0.0.1:0"]);
+    let port = ex.addr.port().to_string();
+    let have = Command::new("python3")
+        .args(["-c", "import aioquic"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !have {
+        common::skip(
+            "ONELOOP_REQUIRE_AIOQUIC",
+            "python3 has no aioquic (python3 -m pip install aioquic)",
+        );
+        return;
+    }
+    let out = Command::new("python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/h3_client.py"))
+        .args(["127.0.0.1", &port, "-", "GET /", "GET /nothing"])
+        .output()
+        .expect("run python3");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let answers: Vec<&str> = text.lines().filter(|l| l.starts_with("ANSWER ")).collect();
+    assert_eq!(answers.len(), 2, "{text}");
+    assert!(answers[0].starts_with("ANSWER 200 18 "), "{text}");
+    assert!(answers[1].starts_with("ANSWER 404 "), "{text}");
+    assert!(text.ends_with("CONNECTION ok\n"), "{text}");
+    let gtls = Command::new("gtlsclient")
+        .args(["-q", "--exit-on-all-streams-close", "127.0.0.1", &port])
+        .arg(format!("https://localhost:{port}/"))
+        .output();
+    match gtls {
+        Ok(out) => assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(_) => common::skip(
+            "ONELOOP_REQUIRE_GTLSCLIENT",
+            "no gtlsclient (apt-get install ngtcp2-client)",
+        ),
+    }
 }
