@@ -72,7 +72,8 @@ fn an_initial_flood_is_met_with_retries_and_the_rest_still_served() {
 
 /// Ten thousand datagrams of random bytes and sizes: dropped (or, for
 /// what looks like a packet of a connection it does not know, answered
-/// with a rate-limited stateless reset), and the next client served.
+/// with a rate-limited stateless reset), and the next client served, over
+/// HTTP/3, HTTP/1.1 and RFC 868's UDP.
 #[test]
 fn random_datagrams_are_dropped_and_the_next_client_served() {
     let _alone = ALONE.lock().unwrap_or_else(|e| e.into_inner());
@@ -81,23 +82,36 @@ fn random_datagrams_are_dropped_and_the_next_client_served() {
     }
     let (_dir, pair, server) = serve("h3-noise");
     let port = server.https[0].port();
-    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let before = server_cpu_and_rss();
-    let mut rng = Rng(0x005e_ed0f_d474);
-    let mut datagram = vec![0u8; 1500];
-    for _ in 0..10_000 {
-        let len = 1 + rng.below(1500);
-        datagram[..len]
-            .iter_mut()
-            .for_each(|b| *b = rng.next() as u8);
-        // Long headers with QUIC v1's version, now and then, so some
-        // reach the Initial decryption and fail there.
-        if rng.below(4) == 0 && len > 5 {
-            datagram[0] |= 0xc0;
-            datagram[1..5].copy_from_slice(&[0, 0, 0, 1]);
+    // The flood on a thread of its own; meanwhile RFC 868 over UDP, on its
+    // own socket, is asked twenty times and answers every time.
+    let flood = std::thread::spawn(move || {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let mut rng = Rng(0x005e_ed0f_d474);
+        let mut datagram = vec![0u8; 1500];
+        for _ in 0..10_000 {
+            let len = 1 + rng.below(1500);
+            datagram[..len]
+                .iter_mut()
+                .for_each(|b| *b = rng.next() as u8);
+            // Long headers with QUIC v1's version, now and then, so some
+            // reach the Initial decryption and fail there.
+            if rng.below(4) == 0 && len > 5 {
+                datagram[0] |= 0xc0;
+                datagram[1..5].copy_from_slice(&[0, 0, 0, 1]);
+            }
+            let _ = socket.send_to(&datagram[..len], ("127.0.0.1", port));
         }
-        let _ = socket.send_to(&datagram[..len], ("127.0.0.1", port));
+    });
+    let time = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    time.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    for _ in 0..20 {
+        time.send_to(b"?", server.time[0]).unwrap();
+        let mut reply = [0u8; 8];
+        assert_eq!(time.recv(&mut reply).expect("an RFC 868 reply"), 4);
     }
+    flood.join().unwrap();
     let (got, last) = h3(port, &pair.cert, &[("GET", "/hello.txt", &[])]);
     assert_eq!(last, "CONNECTION ok");
     assert!(
