@@ -99,7 +99,7 @@ impl Inbox {
                     fd,
                     self.msgs.as_mut_ptr(),
                     SLOTS as libc::c_uint,
-                    libc::MSG_DONTWAIT,
+                    libc::MSG_DONTWAIT as _,
                     std::ptr::null_mut(),
                 )
             };
@@ -281,7 +281,7 @@ impl Outbox {
                     fd,
                     msgs.as_mut_ptr(),
                     msgs.len() as libc::c_uint,
-                    libc::MSG_DONTWAIT,
+                    libc::MSG_DONTWAIT as _,
                 )
             };
             if n >= 0 {
@@ -305,11 +305,11 @@ unsafe fn set_segment(msg: &mut libc::msghdr, control: *mut libc::c_void, segmen
     // SAFETY: the caller gives room for CMSG_SPACE of a u16 (24 bytes).
     unsafe {
         msg.msg_control = control;
-        msg.msg_controllen = libc::CMSG_SPACE(std::mem::size_of::<u16>() as u32) as usize;
+        msg.msg_controllen = libc::CMSG_SPACE(std::mem::size_of::<u16>() as u32) as _;
         let cmsg = libc::CMSG_FIRSTHDR(msg);
         (*cmsg).cmsg_level = libc::SOL_UDP;
         (*cmsg).cmsg_type = UDP_SEGMENT;
-        (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<u16>() as u32) as usize;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<u16>() as u32) as _;
         std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<u16>(), segment);
     }
 }
