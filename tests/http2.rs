@@ -271,51 +271,15 @@ fn chromium_loads_thirty_assets_over_one_http2_connection() {
         metrics_path: Some("/metrics".into()),
         ..Config::ephemeral()
     });
-    let profile = TempDir::new("h2-chromium-profile");
-    let out = Command::new(common::CHROMIUM)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--ignore-certificate-errors",
-            "--virtual-time-budget=3000",
-            "--dump-dom",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg(format!("https://localhost:{}/", server.https[0].port()))
-        .output()
-        .expect("run chromium");
-    let dom = String::from_utf8_lossy(&out.stdout);
-    // The scripts ran: the page and its assets arrived whole.
-    for i in 0..10 {
-        assert!(
-            dom.contains(&format!("data-j{i}=\"ran\"")),
-            "script {i}: {dom}"
-        );
-    }
+    let url = format!("https://localhost:{}/", server.https[0].port());
+    common::chromium_loads_thirty_assets(&["--ignore-certificate-errors".into()], &url);
     let metrics = {
         let url = format!("http://127.0.0.1:{}/metrics", server.http[0].port());
         String::from_utf8(run(Command::new("curl").args(["-sS", &url])).stdout).unwrap()
     };
     server.stop().unwrap();
     let text = std::fs::read_to_string(&log).unwrap();
-    // Chromium's own favicon request, and the test's metrics query, aside.
-    let lines: Vec<&str> = text
-        .lines()
-        .filter(|l| !l.contains("/favicon.ico") && !l.contains("GET /metrics"))
-        .collect();
-    let assets = ["/s", "/j", "/i"];
-    let fetched = lines
-        .iter()
-        .filter(|l| assets.iter().any(|a| l.contains(&format!("\"GET {a}"))))
-        .count();
-    assert_eq!(fetched, 30, "every asset fetched once: {text}");
-    let other: Vec<&&str> = lines
-        .iter()
-        .filter(|l| !l.contains(" HTTP/2.0\" 200 "))
-        .collect();
-    assert!(other.is_empty(), "all over HTTP/2: {other:?}");
+    common::assert_thirty_assets_logged(&text, "HTTP/2.0");
     let value = |name: &str| -> u64 {
         let line = metrics
             .lines()

@@ -213,17 +213,8 @@ fn qpack_decodes_as_ls_qpack_does() {
     let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
     let lines: Vec<String> = sections.iter().map(|s| hex(s)).collect();
     std::fs::write(&file, lines.join("\n") + "\n").unwrap();
-    let out = Command::new("python3")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/qpack_ref.py"))
-        .arg(&file)
-        .output()
-        .expect("run python3");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let theirs = String::from_utf8_lossy(&out.stdout).into_owned();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/qpack_ref.py");
+    let theirs = python(script, &[file.display().to_string()]);
     let theirs: Vec<&str> = theirs.lines().collect();
     assert_eq!(theirs.len(), sections.len());
     let mut differ = Vec::new();
@@ -359,57 +350,22 @@ fn chromium_loads_thirty_assets_over_one_http3_connection() {
         ..Config::ephemeral()
     });
     let port = server.https[0].port();
-    let profile = TempDir::new("h3-chromium-profile");
-    let out = Command::new(common::CHROMIUM)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--enable-quic",
-            "--virtual-time-budget=3000",
-            "--dump-dom",
-        ])
-        .arg(format!("--origin-to-force-quic-on=localhost:{port}"))
+    let extra = [
+        "--enable-quic".to_string(),
+        format!("--origin-to-force-quic-on=localhost:{port}"),
         // The server is on 127.0.0.1: QUIC does not fall back from ::1 as
         // TCP's happy eyeballs do.
-        .arg("--host-resolver-rules=MAP localhost 127.0.0.1")
-        .arg(format!(
+        "--host-resolver-rules=MAP localhost 127.0.0.1".to_string(),
+        format!(
             "--ignore-certificate-errors-spki-list={}",
             spki_hash(&pair.cert)
-        ))
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg(format!("https://localhost:{port}/"))
-        .output()
-        .expect("run chromium");
-    let dom = String::from_utf8_lossy(&out.stdout);
-    for i in 0..10 {
-        assert!(
-            dom.contains(&format!("data-j{i}=\"ran\"")),
-            "script {i}: {dom}"
-        );
-    }
+        ),
+    ];
+    common::chromium_loads_thirty_assets(&extra, &format!("https://localhost:{port}/"));
     let metrics = metrics_text(&server);
     server.stop().unwrap();
     let text = std::fs::read_to_string(&log).unwrap();
-    let lines: Vec<&str> = text
-        .lines()
-        .filter(|l| !l.contains("/favicon.ico") && !l.contains("GET /metrics"))
-        .collect();
-    let fetched = lines
-        .iter()
-        .filter(|l| {
-            ["/s", "/j", "/i"]
-                .iter()
-                .any(|a| l.contains(&format!("\"GET {a}")))
-        })
-        .count();
-    assert_eq!(fetched, 30, "every asset fetched once: {text}");
-    let other: Vec<&&str> = lines
-        .iter()
-        .filter(|l| !l.contains(" HTTP/3.0\" 200 "))
-        .collect();
-    assert!(other.is_empty(), "all over HTTP/3: {other:?}");
+    common::assert_thirty_assets_logged(&text, "HTTP/3.0");
     assert_eq!(
         sample(&metrics, "oneloop_http3_connections_total"),
         1,

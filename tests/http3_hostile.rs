@@ -7,7 +7,6 @@
 
 mod common;
 
-use std::process::Command;
 use std::sync::Mutex;
 
 use common::h3::*;
@@ -27,17 +26,11 @@ fn an_initial_flood_is_met_with_retries_and_the_rest_still_served() {
     let (_dir, pair, server) = serve("h3-flood");
     let port = server.https[0].port();
     let before = server_cpu_and_rss();
-    let out = Command::new("python3")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/h3_flood.py"))
-        .args(["127.0.0.1", &port.to_string(), "500"])
-        .output()
-        .expect("run python3");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/h3_flood.py");
+    let said = python(
+        script,
+        &["127.0.0.1".into(), port.to_string(), "500".into()],
     );
-    let said = String::from_utf8_lossy(&out.stdout).into_owned();
     let count = |key: &str| -> u64 {
         said.split_whitespace()
             .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('=')?.parse().ok())

@@ -26,19 +26,28 @@ pub(super) struct Http3 {
 }
 
 impl Server {
-    /// HTTP/3's socket is readable.
-    pub(super) fn on_http3(&mut self, now: Instant) {
-        let below_cap = self.conns.len() + self.http3_open() < self.max_conns;
-        let Some(h3) = self.http3.as_mut() else {
-            return;
-        };
+    /// Runs `f` on HTTP/3's side, if it is served, with the loan every
+    /// session needs (the site, the counters and the log; always HTTPS).
+    fn with_http3<T>(
+        &mut self,
+        f: impl FnOnce(&mut Quic, &UdpSocket, &mut SessionLoan<'_>) -> T,
+    ) -> Option<T> {
+        let h3 = self.http3.as_mut()?;
         let mut loan = SessionLoan {
             site: &mut self.shared.site,
             ops: &mut self.shared.ops,
             client: CLIENT,
             secure: true,
         };
-        if h3.quic.on_readable(&h3.socket, now, below_cap, &mut loan) {
+        Some(f(&mut h3.quic, &h3.socket, &mut loan))
+    }
+
+    /// HTTP/3's socket is readable.
+    pub(super) fn on_http3(&mut self, now: Instant) {
+        let below_cap = self.conns.len() + self.http3_open() < self.max_conns;
+        let more =
+            self.with_http3(|quic, socket, loan| quic.on_readable(socket, now, below_cap, loan));
+        if more == Some(true) {
             // A turn's worth read: the rest after everyone else.
             self.http3_again = true;
         }
@@ -46,30 +55,12 @@ impl Server {
 
     /// QUIC connections whose deadline has come.
     pub(super) fn expire_http3(&mut self, now: Instant) {
-        let Some(h3) = self.http3.as_mut() else {
-            return;
-        };
-        let mut loan = SessionLoan {
-            site: &mut self.shared.site,
-            ops: &mut self.shared.ops,
-            client: CLIENT,
-            secure: true,
-        };
-        h3.quic.expire(&h3.socket, now, &mut loan);
+        self.with_http3(|quic, socket, loan| quic.expire(socket, now, loan));
     }
 
     /// A drain begins: every HTTP/3 session says GOAWAY.
     pub(super) fn drain_http3(&mut self, now: Instant) {
-        let Some(h3) = self.http3.as_mut() else {
-            return;
-        };
-        let mut loan = SessionLoan {
-            site: &mut self.shared.site,
-            ops: &mut self.shared.ops,
-            client: CLIENT,
-            secure: true,
-        };
-        h3.quic.drain(&h3.socket, now, &mut loan);
+        self.with_http3(|quic, socket, loan| quic.drain(socket, now, loan));
     }
 
     /// The soonest QUIC deadline.

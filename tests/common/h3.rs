@@ -20,6 +20,23 @@ pub struct Seen {
     pub sha256: String,
 }
 
+/// Runs the Python script `script` (a path) with `args`; what it printed.
+/// It must succeed.
+pub fn python(script: &str, args: &[String]) -> String {
+    let out = Command::new("python3")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("run python3");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{script} failed: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
 /// Whether aioquic is there; if not, the test says so and is skipped (or
 /// fails, under CI).
 pub fn aioquic() -> bool {
@@ -50,26 +67,19 @@ pub enum Got {
 /// Sends `requests` (method, path, fields) at once on one connection;
 /// returns what came of each and the connection's last line.
 pub fn h3(port: u16, ca: &Path, requests: &[Request<'_>]) -> (Vec<Got>, String) {
-    let args = requests.iter().map(|(method, path, fields)| {
+    let mut args = vec![
+        "127.0.0.1".to_string(),
+        port.to_string(),
+        ca.display().to_string(),
+    ];
+    args.extend(requests.iter().map(|(method, path, fields)| {
         let mut arg = format!("{method} {path}");
         for (n, v) in *fields {
             arg.push_str(&format!("\t{n}: {v}"));
         }
         arg
-    });
-    let out = Command::new("python3")
-        .arg(CLIENT)
-        .args(["127.0.0.1", &port.to_string()])
-        .arg(ca)
-        .args(args)
-        .output()
-        .expect("run python3");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "h3_client.py failed: {text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    }));
+    let text = python(CLIENT, &args);
     let mut got = Vec::new();
     let mut lines = text.lines();
     let mut last = String::new();

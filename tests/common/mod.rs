@@ -332,3 +332,55 @@ pub fn thirty_asset_site(root: &Path) {
     page.push_str("</body></html>\n");
     std::fs::write(root.join("index.html"), page).unwrap();
 }
+
+/// Headless Chromium's DOM of `url` once its scripts ran (3 s of virtual
+/// time), with `extra` flags; the page of [`thirty_asset_site`] must have
+/// arrived whole: each of its ten scripts marked it.
+pub fn chromium_loads_thirty_assets(extra: &[String], url: &str) {
+    let profile = TempDir::new("chromium-profile");
+    let out = std::process::Command::new(CHROMIUM)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--virtual-time-budget=3000",
+            "--dump-dom",
+        ])
+        .args(extra)
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(url)
+        .output()
+        .expect("run chromium");
+    let dom = String::from_utf8_lossy(&out.stdout);
+    for i in 0..10 {
+        assert!(
+            dom.contains(&format!("data-j{i}=\"ran\"")),
+            "script {i}: {dom}"
+        );
+    }
+}
+
+/// The access log `text` of a load of [`thirty_asset_site`]: every asset
+/// fetched once, and every line (the favicon and the metrics aside) a 200
+/// over `version` (`HTTP/2.0`, `HTTP/3.0`).
+pub fn assert_thirty_assets_logged(text: &str, version: &str) {
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.contains("/favicon.ico") && !l.contains("GET /metrics"))
+        .collect();
+    let fetched = lines
+        .iter()
+        .filter(|l| {
+            ["/s", "/j", "/i"]
+                .iter()
+                .any(|a| l.contains(&format!("\"GET {a}")))
+        })
+        .count();
+    assert_eq!(fetched, 30, "every asset fetched once: {text}");
+    let other: Vec<&&str> = lines
+        .iter()
+        .filter(|l| !l.contains(&format!(" {version}\" 200 ")))
+        .collect();
+    assert!(other.is_empty(), "all over {version}: {other:?}");
+}
