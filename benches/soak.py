@@ -29,6 +29,9 @@ vanish mid-handshake, and slow readers whose bodies are checked by hash.
 Where the python3 running it has Debian's python3-h2 (/usr/bin/python3
 does), the "all" mix also downloads over HTTP/2, h2c and (with --https)
 h2 by ALPN, the same way: 4 KiB reads with a pause, every body hashed.
+With --https and aioquic (python3 -m pip install aioquic), it also
+downloads over HTTP/3 (QUIC on the HTTPS port): files and ranges, five
+to a connection, every body hashed.
 A body that differs from the file counts as an error ("mismatch").
 
 Every 10 seconds it prints the server's RSS and descriptor count; at the
@@ -398,6 +401,42 @@ def h2_slow_reader(stop, stats):
                lambda s: h2_downloads(s, stats, "h2", "https"))
 
 
+def h3_downloads(stop, stats):
+    """HTTP/3 clients (aioquic), each connection five downloads of a file
+    or a range of it, every body compared by hash; then a new connection."""
+    import asyncio
+    from aioquic.asyncio import connect
+    from aioquic.quic.configuration import QuicConfiguration
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+    from h3_client import Client
+
+    async def run():
+        config = QuicConfiguration(is_client=True, alpn_protocols=["h3"])
+        config.verify_mode = ssl.CERT_NONE
+        while not stop.is_set():
+            try:
+                async with connect("127.0.0.1", HTTPS, configuration=config, create_protocol=Client) as c:
+                    for _ in range(5):
+                        name, rng, want = pick_download()
+                        wait = c.request(f"localhost:{HTTPS}", f"GET /{name}" + (f"\trange: {rng}" if rng else ""))
+                        c.transmit()
+                        answer = (await asyncio.wait_for(wait, 30)).split("\n")[0].split()
+                        if answer[0] != "ANSWER":
+                            raise ConnectionError(" ".join(answer))
+                        stats["h3"] += 1
+                        got, digest = int(answer[2]), answer[3]
+                        if got != len(want) or digest != hashlib.sha256(want).hexdigest():
+                            stats["mismatch"] += 1
+                            stats["errors"] += 1
+                            print(f"MISMATCH h3 {name} {rng}: {got} bytes, wanted {len(want)}", flush=True)
+                        else:
+                            stats["checked"] += 1
+            except Exception as e:  # noqa: BLE001 (a failed connection is counted, and the next one made)
+                note_error(stats, e)
+
+    asyncio.run(run())
+
+
 def time_tcp(stop, stats):
     while not stop.is_set():
         try:
@@ -464,7 +503,7 @@ def main():
     server = subprocess.Popen(command, stderr=subprocess.DEVNULL)
     time.sleep(0.5)
     stop = threading.Event()
-    stats = {k: 0 for k in ("http", "https", "resumed", "time", "vanished", "slow_cut", "downloads",
+    stats = {k: 0 for k in ("http", "https", "h3", "resumed", "time", "vanished", "slow_cut", "downloads",
                             "checked", "mismatch", "errors", "udp_lost")}
     kinds = {
         "all": [keep_alive] * 4 + [close_each] * 2 + [pipelined] * 2
@@ -481,20 +520,26 @@ def main():
             kinds += [h2c_slow_reader] + ([h2_slow_reader, h2_slow_reader] if args.https else [])
     except ImportError:
         print("no HTTP/2 downloads: this python3 has no h2 (apt-get install python3-h2)")
+    if args.https and args.mix == "all":
+        try:
+            import aioquic  # noqa: F401
+            kinds += [h3_downloads, h3_downloads]
+        except ImportError:
+            print("no HTTP/3 downloads: this python3 has no aioquic (python3 -m pip install aioquic)")
     threads = [threading.Thread(target=k, args=(stop, stats), daemon=True) for k in kinds]
     for t in threads:
         t.start()
     samples = []
     start = time.time()
-    print("| t (s) | RSS KiB | fds | HTTP responses | HTTPS responses | bodies checked | RFC 868 replies |")
-    print("|---|---|---|---|---|---|---|")
+    print("| t (s) | RSS KiB | fds | HTTP responses | HTTPS responses | HTTP/3 responses | bodies checked | RFC 868 replies |")
+    print("|---|---|---|---|---|---|---|---|")
     try:
         while time.time() - start < args.seconds:
             time.sleep(10)
             rss, fds = sample(server.pid)
             samples.append((rss, fds))
             print(f"| {time.time() - start:.0f} | {rss} | {fds} | {stats['http']} | {stats['https']} "
-                  f"| {stats['checked']} | {stats['time']} |", flush=True)
+                  f"| {stats['h3']} | {stats['checked']} | {stats['time']} |", flush=True)
     finally:
         stop.set()
         time.sleep(1)

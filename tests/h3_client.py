@@ -98,4 +98,5 @@ async def main():
             print("CONNECTION ok")
 
 
-asyncio.run(main())
+if __name__ == "__main__":
+    asyncio.run(main())
