@@ -1,4 +1,4 @@
-//! HTTP/3 under hostile clients, over real sockets: Initial floods, random datagrams, a thousand requests at once; each bounded, the rest served.
+//! HTTP/3 under hostile clients, over real sockets: Initial floods, random datagrams, a thousand requests at once, a client that never acknowledges; each bounded, the rest served.
 //!
 //! Each test measures the server's CPU and the process's memory across
 //! what it sends, so the tests here run one at a time (a lock), in a
@@ -149,5 +149,66 @@ fn a_thousand_requests_on_one_connection_are_all_answered() {
     assert!(
         got.iter()
             .all(|g| matches!(g, Got::Answer(s) if s.status == 200 && s.len == 6))
+    );
+}
+
+/// A client that asks for 3 MiB and then never acknowledges (nor reads):
+/// the server sends what its congestion window allows, probes with
+/// backoff, and closes the connection at the idle timeout; the datagrams
+/// it spent on it are bounded, and the next client is served.
+#[test]
+fn a_client_that_never_acknowledges_is_let_go_at_the_idle_timeout() {
+    let _alone = ALONE.lock().unwrap_or_else(|e| e.into_inner());
+    if !aioquic() {
+        return;
+    }
+    let dir = common::TempDir::new("h3-silent");
+    let pair = common::certificate(dir.path(), "localhost", &["localhost"]);
+    let root = dir.path().join("www");
+    std::fs::create_dir(&root).unwrap();
+    std::fs::write(root.join("big.bin"), common::noise(3 << 20)).unwrap();
+    let server = common::start(oneloop::Config {
+        https: vec!["127.0.0.1:0".parse().unwrap()],
+        tls: vec![pair.clone()],
+        root: Some(root),
+        metrics_path: Some("/metrics".into()),
+        timeouts: oneloop::config::Timeouts {
+            idle: std::time::Duration::from_secs(2),
+            ..oneloop::config::Timeouts::default()
+        },
+        ..oneloop::Config::ephemeral()
+    });
+    let port = server.https[0].port();
+    let before = server_cpu_and_rss();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/h3_silent.py");
+    let said = python(
+        script,
+        &[
+            "127.0.0.1".into(),
+            port.to_string(),
+            "/big.bin".into(),
+            "5".into(),
+        ],
+    );
+    assert_eq!(said, "requested\ndone\n");
+    // Five silent seconds: past the 2 s idle timeout and the drain after it.
+    let text = metrics_text(&server);
+    assert_eq!(
+        sample(&text, "oneloop_http3_connections_total"),
+        1,
+        "{text}"
+    );
+    assert_eq!(sample(&text, "oneloop_http3_connections_open"), 0, "{text}");
+    // 3 MiB would be some 2,200 datagrams: the unacknowledged connection
+    // got its congestion window's worth and a few probes.
+    let sent = sample(&text, "oneloop_quic_datagrams_total{direction=\"sent\"}");
+    assert!(sent < 1_000, "{sent} datagrams sent: {text}");
+    let after = server_cpu_and_rss();
+    assert!(after.0 - before.0 < 0.5, "{before:?} -> {after:?}");
+    let (got, last) = h3(port, &pair.cert, &[("GET", "/big.bin", &[])]);
+    assert_eq!(last, "CONNECTION ok");
+    assert!(
+        matches!(&got[0], Got::Answer(s) if s.status == 200 && s.len == 3 << 20),
+        "{got:?}"
     );
 }
