@@ -132,6 +132,16 @@ pub fn write_head(out: &mut Vec<u8>, kind: u64, len: u64) {
     write_varint(out, len);
 }
 
+/// Passes over what is left of a frame whose payload is not read (an
+/// unknown type, §9): of the `skip` bytes still to pass, as many as
+/// `input` holds from `at`. Returns where reading goes on; `skip` keeps
+/// what the next bytes of the stream must still pass over.
+pub fn pass_over(input: &[u8], at: usize, skip: &mut u64) -> usize {
+    let here = (*skip).min((input.len() - at) as u64);
+    *skip -= here;
+    at + here as usize
+}
+
 /// What a peer's SETTINGS says that this server reads.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Settings {

@@ -352,10 +352,7 @@ impl H3Session {
             }
         };
         let mut skip_left = *skip;
-        let mut at = 0;
-        let taken = skip_left.min(input.len() as u64) as usize;
-        skip_left -= taken as u64;
-        at += taken;
+        let mut at = frame::pass_over(input, 0, &mut skip_left);
         while skip_left == 0 {
             let Some(head) = frame::read_head(&input[at..]) else {
                 break;
@@ -395,10 +392,8 @@ impl H3Session {
                 }
                 _ => {
                     // Unknown types are passed over (§9), however long.
-                    at += head.size;
-                    let here = head.len.min((input.len() - at) as u64);
-                    at += here as usize;
-                    skip_left = head.len - here;
+                    skip_left = head.len;
+                    at = frame::pass_over(input, at + head.size, &mut skip_left);
                 }
             }
         }

@@ -147,12 +147,29 @@ const QUEUED_BYTES: usize = 512 * 1024;
 
 /// One queued send: where its bytes are in the arena, where they go, and
 /// the datagram size a train is cut at.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Queued {
     start: usize,
     len: usize,
     to: SocketAddr,
+    /// `to` as the kernel reads it, made once.
+    name: SockAddr,
     segment: Option<u16>,
+}
+
+/// The headers of one `sendmmsg`, kept from call to call so that a turn's
+/// send allocates nothing (they point into the arena while a call runs).
+#[derive(Default)]
+struct Headers {
+    iovs: Vec<libc::iovec>,
+    controls: Vec<[u64; 4]>,
+    msgs: Vec<libc::mmsghdr>,
+}
+
+impl std::fmt::Debug for Headers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Headers").finish_non_exhaustive()
+    }
 }
 
 /// How datagrams leave: queued through a turn of the loop, every
@@ -164,6 +181,7 @@ pub struct Outbox {
     pub gso: bool,
     arena: Vec<u8>,
     queued: Vec<Queued>,
+    headers: Headers,
 }
 
 impl Default for Outbox {
@@ -172,6 +190,7 @@ impl Default for Outbox {
             gso: true,
             arena: Vec::new(),
             queued: Vec::with_capacity(QUEUED),
+            headers: Headers::default(),
         }
     }
 }
@@ -199,6 +218,7 @@ impl Outbox {
             start: self.arena.len(),
             len: bytes.len(),
             to: transmit.destination,
+            name: SockAddr::from(transmit.destination),
             segment,
         });
         self.arena.extend_from_slice(bytes);
@@ -216,7 +236,7 @@ impl Outbox {
             match self.sendmmsg(fd, at) {
                 Ok(sent) => at += sent.max(1),
                 Err(e) => {
-                    let q = self.queued[at];
+                    let q = self.queued[at].clone();
                     let refused = e.raw_os_error() == Some(libc::EIO)
                         || e.raw_os_error() == Some(libc::EINVAL);
                     if let (Some(segment), true) = (q.segment, refused) {
@@ -225,10 +245,9 @@ impl Outbox {
                         );
                         self.gso = false;
                         let bytes = &self.arena[q.start..q.start + q.len];
-                        let to = SockAddr::from(q.to);
                         for datagram in bytes.chunks(usize::from(segment)) {
                             calls += 1;
-                            if let Err(e) = sendmsg(fd, datagram, &to, None) {
+                            if let Err(e) = sendmsg(fd, datagram, &q.name, None) {
                                 report(&e, q.to);
                                 break;
                             }
@@ -247,25 +266,29 @@ impl Outbox {
 
     /// One `sendmmsg` of the queued sends from `from` on: how many the
     /// kernel took.
-    fn sendmmsg(&self, fd: RawFd, from: usize) -> io::Result<usize> {
+    fn sendmmsg(&mut self, fd: RawFd, from: usize) -> io::Result<usize> {
         let queued = &self.queued[from..];
-        let names: Vec<SockAddr> = queued.iter().map(|q| SockAddr::from(q.to)).collect();
-        let mut iovs: Vec<libc::iovec> = queued
-            .iter()
-            .map(|q| libc::iovec {
-                iov_base: self.arena[q.start..].as_ptr() as *mut libc::c_void,
-                iov_len: q.len,
-            })
-            .collect();
-        let mut controls = vec![[0u64; 4]; queued.len()];
+        let Headers {
+            iovs,
+            controls,
+            msgs,
+        } = &mut self.headers;
+        iovs.clear();
+        iovs.extend(queued.iter().map(|q| libc::iovec {
+            iov_base: self.arena[q.start..].as_ptr() as *mut libc::c_void,
+            iov_len: q.len,
+        }));
+        controls.clear();
+        controls.resize(queued.len(), [0; 4]);
+        msgs.clear();
         // SAFETY: all-zero mmsghdrs are valid; each is filled below with
-        // pointers into `names`, `iovs` and `controls`, which outlive the
-        // call.
-        let mut msgs: Vec<libc::mmsghdr> = vec![unsafe { std::mem::zeroed() }; queued.len()];
+        // pointers into `queued`, `iovs` and `controls`, which are not
+        // touched again until the call has returned.
+        msgs.resize(queued.len(), unsafe { std::mem::zeroed() });
         for (i, q) in queued.iter().enumerate() {
             let msg = &mut msgs[i].msg_hdr;
-            msg.msg_name = names[i].as_ptr() as *mut libc::c_void;
-            msg.msg_namelen = names[i].len();
+            msg.msg_name = q.name.as_ptr() as *mut libc::c_void;
+            msg.msg_namelen = q.name.len();
             msg.msg_iov = &mut iovs[i];
             msg.msg_iovlen = 1;
             if let Some(segment) = q.segment {

@@ -57,6 +57,8 @@ struct QuicConn {
     session: H3Session,
     /// The deadline last handed to the heap.
     timeout: Option<Instant>,
+    /// Counted in `Quic::handshaking` (until its handshake is done).
+    handshaking: bool,
 }
 
 /// The HTTP/3 side of the server: the UDP socket, quinn's endpoint, the
@@ -67,8 +69,10 @@ pub struct Quic {
     /// connection is 6 KiB, which a growing vector would move and leave
     /// room for twice over.
     conns: Vec<Option<Box<QuicConn>>>,
-    /// How many of `conns` are there.
+    /// How many of `conns` are there, and how many of those are still in
+    /// their handshake (kept as they change, not counted per Initial).
     open: usize,
+    handshaking: usize,
     /// Deadlines: (when, handle); stale ones are skipped when they come up.
     deadlines: BinaryHeap<Reverse<(Instant, usize)>>,
     /// Datagrams in by the batch; out by the train, into `send` first.
@@ -103,6 +107,7 @@ impl Quic {
             endpoint,
             conns: Vec::new(),
             open: 0,
+            handshaking: 0,
             deadlines: BinaryHeap::new(),
             inbox: io::Inbox::default(),
             outbox: io::Outbox::default(),
@@ -210,13 +215,7 @@ impl Quic {
                 self.outbox.queue(socket.as_raw_fd(), &transmit, &self.send);
             return None;
         }
-        let handshaking = self
-            .conns
-            .iter()
-            .flatten()
-            .filter(|c| c.conn.is_handshaking())
-            .count();
-        if handshaking >= RETRY_ABOVE
+        if self.handshaking >= RETRY_ABOVE
             && !incoming.remote_address_validated()
             && incoming.may_retry()
         {
@@ -243,8 +242,10 @@ impl Quic {
                     conn,
                     session: H3Session::new(self.limit),
                     timeout: None,
+                    handshaking: true,
                 }));
                 self.open += 1;
+                self.handshaking += 1;
                 Some(ch.0)
             }
             Err(e) => {
@@ -378,6 +379,10 @@ impl Quic {
             if let Some(back) = self.endpoint.handle_event(ConnectionHandle(ch), event) {
                 c.conn.handle_event(back);
             }
+        }
+        if c.handshaking && (!c.conn.is_handshaking() || c.conn.is_drained()) {
+            c.handshaking = false;
+            self.handshaking -= 1;
         }
         if c.conn.is_drained() {
             self.conns[ch] = None;

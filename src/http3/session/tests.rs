@@ -557,3 +557,23 @@ fn an_idle_session_gives_back_its_room_and_answers_on() {
     assert_eq!(c.answer(8).1, HELLO);
     assert_eq!(c.answer(8).0, c.answer(0).0);
 }
+
+/// A malformed request and a valid one in the same flight, on two
+/// streams, each cut at every byte and their pieces interleaved: the
+/// malformed one is reset, the valid one answered, every time.
+#[test]
+fn a_malformed_request_beside_a_valid_one_cut_anywhere() {
+    let bad = get("/hello.txt", &[("transfer-encoding", "chunked")]);
+    let good = get("/hello.txt", &[]);
+    for cut in 0..=bad.len().max(good.len()) {
+        let mut c = Client::new();
+        let (b, g) = (cut.min(bad.len()), cut.min(good.len()));
+        c.send(0, &bad[..b], false);
+        c.send(4, &good[..g], false);
+        c.send(0, &bad[b..], true);
+        c.send(4, &good[g..], true);
+        assert_eq!(c.streams.resets, [(0, code::MESSAGE_ERROR)], "cut at {cut}");
+        assert_eq!(c.answer(4).1, HELLO, "cut at {cut}");
+        assert_eq!(c.streams.closed, None);
+    }
+}

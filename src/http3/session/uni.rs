@@ -102,10 +102,7 @@ fn control(
     settings: &mut bool,
 ) -> Result<(), Failure> {
     partial.extend_from_slice(data);
-    let mut at = 0;
-    let taken = (*skip).min(partial.len() as u64) as usize;
-    *skip -= taken as u64;
-    at += taken;
+    let mut at = frame::pass_over(partial, 0, skip);
     while *skip == 0 {
         let Some(head) = frame::read_head(&partial[at..]) else {
             break;
@@ -156,10 +153,8 @@ fn control(
         {
             return Err((code::FRAME_UNEXPECTED, "frame not for the control stream"));
         }
-        at += head.size;
-        let here = head.len.min((partial.len() - at) as u64);
-        at += here as usize;
-        *skip = head.len - here;
+        *skip = head.len;
+        at = frame::pass_over(partial, at + head.size, skip);
     }
     partial.drain(..at);
     Ok(())
