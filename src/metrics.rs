@@ -242,6 +242,15 @@ pub struct H3Counts {
     /// The syscalls that moved them: `recvmmsg` and `sendmsg`.
     pub recv_calls: u64,
     pub send_calls: u64,
+    /// QUIC packets sent, and of them declared lost (their frames sent
+    /// again in new packets): quinn's counts, folded in once a second and
+    /// when a connection ends.
+    pub packets_sent: u64,
+    pub packets_lost: u64,
+    /// The smoothed round-trip time (RFC 9002 §5.3) averaged over the open
+    /// connections past their handshake, in microseconds: a gauge, sampled
+    /// once a second (0 with none).
+    pub rtt_micros: u64,
 }
 
 impl H2Counts {
@@ -381,6 +390,15 @@ impl Metrics {
             &[
                 ("{call=\"recvmmsg\"}", h3.recv_calls),
                 ("{call=\"sendmsg\"}", h3.send_calls),
+            ],
+        );
+        metric(
+            "quic_packets_total",
+            "counter",
+            "QUIC packets sent, and of them declared lost (what they carried is sent again); folded in once a second and at each connection's end.",
+            &[
+                ("{outcome=\"sent\"}", h3.packets_sent),
+                ("{outcome=\"lost\"}", h3.packets_lost),
             ],
         );
         metric(
@@ -524,6 +542,13 @@ impl Metrics {
                 ("{reason=\"udp_policy\"}", self.time.udp_dropped),
                 ("{reason=\"no_clock\"}", self.time.no_clock),
             ],
+        );
+        let rtt = self.h3.rtt_micros;
+        let _ = writeln!(
+            out,
+            "# HELP oneloop_quic_rtt_seconds Smoothed round-trip time of QUIC connections, averaged over those open, sampled once a second.\n# TYPE oneloop_quic_rtt_seconds gauge\noneloop_quic_rtt_seconds {}.{:06}",
+            rtt / 1_000_000,
+            rtt % 1_000_000
         );
         out
     }

@@ -437,7 +437,8 @@ fn lossy_relay(server: std::net::SocketAddr) -> Relay {
 
 /// 100 MB over HTTP/3 through a relay that loses 1% of the datagrams each
 /// way: QUIC sends again what was lost, and the body arrives whole, by
-/// its SHA-256.
+/// its SHA-256; the metrics count the packets lost, and show a round trip
+/// while the connection is open.
 #[test]
 fn a_hundred_megabytes_arrive_whole_through_one_percent_loss() {
     if !aioquic() {
@@ -455,11 +456,29 @@ fn a_hundred_megabytes_arrive_whole_through_one_percent_loss() {
         https: vec!["127.0.0.1:0".parse().unwrap()],
         tls: vec![pair.clone()],
         root: Some(root),
+        metrics_path: Some("/metrics".into()),
         ..Config::ephemeral()
     });
     let (relay, stop, dropped) = lossy_relay(server.https[0]);
+    // The round-trip gauge, read every 300 ms during the download.
+    let http = server.http[0];
+    let watching = std::sync::Arc::clone(&stop);
+    let watch = std::thread::spawn(move || {
+        let mut rtts = Vec::new();
+        while !watching.load(std::sync::atomic::Ordering::Relaxed) {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            let text = metrics_at(http);
+            let rtt = text
+                .lines()
+                .find_map(|l| l.strip_prefix("oneloop_quic_rtt_seconds "))
+                .expect("the round-trip gauge");
+            rtts.push(rtt.parse::<f64>().expect("seconds"));
+        }
+        rtts
+    });
     let (got, last) = h3(relay, &pair.cert, &[("GET", "/100m.bin", &[])]);
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let rtts = watch.join().unwrap();
     assert_eq!(last, "CONNECTION ok");
     let Got::Answer(seen) = &got[0] else {
         panic!("{got:?}");
@@ -470,6 +489,22 @@ fn a_hundred_megabytes_arrive_whole_through_one_percent_loss() {
     // hundred was dropped.
     let dropped = dropped.load(std::sync::atomic::Ordering::Relaxed);
     assert!(dropped > 300, "{dropped} dropped");
+    // A round trip through the relay: above zero, under a second.
+    assert!(
+        rtts.iter().any(|&r| r > 0.0) && rtts.iter().all(|&r| r < 1.0),
+        "{rtts:?}"
+    );
+    // Once the client has closed and the connection drained, its counts
+    // are in the totals: some 70,000 packets sent, and the ~1% the relay
+    // dropped on the way to the client declared lost (a late packet may
+    // count too, hence a wide bound).
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    let text = metrics_text(&server);
+    let sent = sample(&text, "oneloop_quic_packets_total{outcome=\"sent\"}");
+    let lost = sample(&text, "oneloop_quic_packets_total{outcome=\"lost\"}");
+    assert!(sent > 70_000, "{sent} packets sent: {text}");
+    assert!(lost > 100 && lost < sent / 10, "{lost} of {sent} lost");
+    assert_eq!(sample(&text, "oneloop_http3_connections_open"), 0, "{text}");
 }
 
 /// ngtcp2's client (`gtlsclient`, GnuTLS underneath: a QUIC and TLS
@@ -515,4 +550,91 @@ fn gtlsclient_fetches_files_whole() {
         let want = std::fs::read(dir.path().join("www").join(name)).unwrap();
         assert_eq!(sha256_hex(&got), sha256_hex(&want), "{name}");
     }
+}
+
+/// `RUST_LOG=oneloop=trace` narrates QUIC: datagrams by the syscall, the
+/// connection found by its handle through its handshake, each request on
+/// its stream, its end with its packet counts; at the default level
+/// nothing of it.
+#[test]
+fn trace_narrates_quic_from_the_initial_to_the_drain() {
+    if !aioquic() {
+        return;
+    }
+    let dir = TempDir::new("h3-trace");
+    let pair = common::certificate(dir.path(), "localhost", &["localhost"]);
+    let narrate = |rust_log: &str| -> String {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_oneloop"))
+            .args(["--http", "127.0.0.1:0", "--time", "127.0.0.1:0"])
+            .args(["--https", "127.0.0.1:0", "--tls-cert"])
+            .arg(&pair.cert)
+            .arg("--tls-key")
+            .arg(&pair.key)
+            .env("RUST_LOG", rust_log)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start oneloop");
+        let stderr = child.stderr.take().unwrap();
+        let reap = common::Reap(child);
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let _ = tx.send(line);
+            }
+        });
+        let wait = std::time::Duration::from_secs(10);
+        let mut text = String::new();
+        let first = loop {
+            let line = rx.recv_timeout(wait).expect("the start-up line");
+            text.push_str(&line);
+            text.push('\n');
+            if line.contains("serving HTTP on ") {
+                break line;
+            }
+        };
+        let at = first.find("HTTPS on ").expect("HTTPS on") + 9;
+        let https: std::net::SocketAddr = first[at..]
+            .split([' ', ','])
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let (got, last) = h3(https.port(), &pair.cert, &[("GET", "/hello.txt", &[])]);
+        assert_eq!(last, "CONNECTION ok");
+        assert!(
+            matches!(&got[0], Got::Answer(s) if s.status == 200),
+            "{got:?}"
+        );
+        // The client closed: the connection drains (three round trips on
+        // loopback) and is forgotten.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        unsafe { libc::kill(reap.0.id() as i32, libc::SIGTERM) };
+        while let Ok(line) = rx.recv_timeout(wait) {
+            text.push_str(&line);
+            text.push('\n');
+        }
+        text
+    };
+    let text = narrate("oneloop=trace");
+    for phrase in [
+        "wakeup: 1 event: HTTP/3 readable",
+        "HTTP/3: 1 datagram in one recvmmsg",
+        "QUIC connection 0: an Initial from 127.0.0.1:",
+        "taken, the handshake begins",
+        "QUIC connection 0: handshake done (ALPN h3), round trip ",
+        "QUIC connection 0: the client opened stream 0 (a request)",
+        "HTTP/3 stream 0: GET /hello.txt HTTP/3.0 -> HEADERS (200), 6 bytes of DATA to follow",
+        "QUIC connection 0: closed and drained; ",
+        " in 1 syscall",
+    ] {
+        assert!(text.contains(phrase), "{phrase:?} in\n{text}");
+    }
+    let quiet = narrate("info");
+    assert!(!quiet.contains("QUIC"), "{quiet}");
+    assert!(!quiet.contains("HTTP/3 stream"), "{quiet}");
 }

@@ -98,7 +98,9 @@ fn the_live_page_is_not_blank_at_first_sight() {
     // Less than a second of the page's time: one sample at most.
     let dom = dump_dom(&format!("http://{http}/metrics/live"), 300);
     assert_eq!(body_data(&dom, "updates"), Some(1), "{dom}");
-    for id in ["rps", "wps", "epw", "rpw", "bpw", "spr", "sps", "tps"] {
+    for id in [
+        "rps", "wps", "epw", "rpw", "bpw", "spr", "sps", "h3ps", "dps", "rtt", "tps",
+    ] {
         let at = dom
             .find(&format!("id=\"{id}\">"))
             .unwrap_or_else(|| panic!("no #{id} in {dom}"));
@@ -205,13 +207,13 @@ fn the_live_page_draws_moving_numbers_in_chromium() {
         "{syscalls} hundredths of a syscall per response"
     );
     assert!(body_data(&dom, "events-per-wakeup").unwrap() > 0);
-    // Eight charts, fifteen lines, each drawn through at least two samples.
+    // Ten charts, twenty lines, each drawn through at least two samples.
     let drawn = dom
         .split("<polyline points=\"")
         .skip(1)
         .filter(|rest| rest[..rest.find('"').unwrap_or(0)].contains(' '))
         .count();
-    assert_eq!(drawn, 15, "{dom}");
+    assert_eq!(drawn, 20, "{dom}");
     assert!(dom.contains("responses,"), "status line written");
     server.stop().unwrap();
 }
@@ -234,5 +236,37 @@ fn the_live_page_says_idle_when_only_it_asks() {
     assert_eq!(body_data(&dom, "syscalls-per-response"), Some(0), "{dom}");
     assert!(dom.contains(" 1 connection open"), "{dom}");
     assert!(!dom.contains(" 1 connections"), "{dom}");
+    server.stop().unwrap();
+}
+
+/// HTTP/3 on the page: fifty requests over QUIC (aioquic, ten connections
+/// of five) before it loads, and its first sample shows them, as requests
+/// a second since the start and as datagrams per syscall.
+#[cfg(feature = "http3")]
+#[test]
+fn the_live_page_counts_http3_requests_and_datagrams() {
+    if !chromium_or_skip() || !common::h3::aioquic() {
+        return;
+    }
+    let (_dir, pair, server) = common::h3::serve("live-h3");
+    let port = server.https[0].port();
+    for _ in 0..10 {
+        let five: Vec<common::h3::Request<'_>> =
+            (0..5).map(|_| ("GET", "/hello.txt", &[][..])).collect();
+        let (got, last) = common::h3::h3(port, &pair.cert, &five);
+        assert_eq!((got.len(), last.as_str()), (5, "CONNECTION ok"));
+    }
+    let dom = dump_dom(&format!("http://{}/metrics/live", server.http[0]), 300);
+    assert_eq!(body_data(&dom, "h3-streams"), Some(50), "{dom}");
+    assert!(
+        body_data(&dom, "h3-streams-per-second").is_some_and(|n| n > 0),
+        "{dom}"
+    );
+    // Handshakes and answers, a few datagrams a train: at least one a
+    // syscall, in hundredths.
+    assert!(
+        body_data(&dom, "datagrams-per-syscall").is_some_and(|n| n >= 100),
+        "{dom}"
+    );
     server.stop().unwrap();
 }

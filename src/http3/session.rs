@@ -496,6 +496,15 @@ impl H3Session {
         self.log_head.extend_from_slice(self.head.target());
         self.log_head.extend_from_slice(b" HTTP/3.0");
         let body_bytes = if no_body { 0 } else { len };
+        log::trace!(
+            "HTTP/3 stream {id}: {} -> HEADERS ({}){}",
+            String::from_utf8_lossy(&self.log_head),
+            status.code(),
+            match no_body {
+                true => ", stream finished".to_string(),
+                false => format!(", {body_bytes} bytes of DATA to follow as flow control allows"),
+            }
+        );
         loan.ops.metrics.h3.streams += 1;
         loan.record(&self.log_head, (status, body_bytes), body_bytes, &fields);
         self.streams[i].state = StreamState::Sending {

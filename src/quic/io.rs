@@ -22,6 +22,7 @@ use quinn_proto::Transmit;
 use socket2::SockAddr;
 
 use crate::sys::{socket_addr, would_block};
+use crate::trace::plural;
 
 /// The largest UDP payload this endpoint takes (its transport parameter:
 /// peers send no larger), under Ethernet's MTU with IPv6's header.
@@ -258,6 +259,14 @@ impl Outbox {
                     at += 1;
                 }
             }
+        }
+        if calls > 0 {
+            log::trace!(
+                "HTTP/3: {} ({} bytes) in {}",
+                plural(self.queued.len() as u64, "send", "sends"),
+                self.arena.len(),
+                plural(calls, "syscall", "syscalls")
+            );
         }
         self.queued.clear();
         self.arena.clear();

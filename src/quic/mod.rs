@@ -25,6 +25,7 @@
 
 mod config;
 mod io;
+mod watch;
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -41,6 +42,8 @@ use quinn_proto::{
 use crate::http::session::SessionLoan;
 use crate::http3::frame::code;
 use crate::http3::session::{Gone, H3Session, Streams};
+use crate::metrics::H3Counts;
+use crate::trace::plural;
 pub use config::quic_configs;
 
 /// Handshakes in flight above which an Initial without a token is sent a
@@ -59,6 +62,8 @@ struct QuicConn {
     timeout: Option<Instant>,
     /// Counted in `Quic::handshaking` (until its handshake is done).
     handshaking: bool,
+    /// How much of quinn's counts the metrics hold.
+    folded: watch::Folded,
 }
 
 /// The HTTP/3 side of the server: the UDP socket, quinn's endpoint, the
@@ -125,11 +130,18 @@ impl Quic {
         self.open
     }
 
-    /// Once a second: idle sessions give back their requests' room.
-    pub fn give_back(&mut self) {
+    /// Once a second: idle sessions give back their requests' room, and
+    /// quinn's counts and round trips go to the metrics.
+    pub fn give_back(&mut self, h3: &mut H3Counts) {
+        let mut rtts = watch::RoundTrips::default();
         for c in self.conns.iter_mut().flatten() {
             c.session.give_back();
+            let rtt = c.folded.fold(&c.conn, h3);
+            if !c.handshaking {
+                rtts.add(rtt);
+            }
         }
+        h3.rtt_micros = rtts.mean_micros();
     }
 
     /// The socket is readable: datagrams in, each connection they touched
@@ -156,6 +168,10 @@ impl Quic {
             if n == 0 {
                 return self.drive_all(socket, touched, now, loan, false);
             }
+            log::trace!(
+                "HTTP/3: {} in one recvmmsg",
+                plural(n as u64, "datagram", "datagrams")
+            );
             loan.ops.metrics.h3.recv_calls += 1;
             for i in 0..n {
                 let Some((datagram, from)) = self.inbox.get(i) else {
@@ -208,7 +224,9 @@ impl Quic {
         loan: &mut SessionLoan<'_>,
     ) -> Option<usize> {
         self.send.clear();
+        let from = incoming.remote_address();
         if !below_cap || self.draining {
+            log::trace!("QUIC: an Initial from {from} refused (at --max-conns, or draining)");
             loan.ops.metrics.h3.refused += 1;
             let transmit = self.endpoint.refuse(incoming, &mut self.send);
             loan.ops.metrics.h3.send_calls +=
@@ -219,6 +237,10 @@ impl Quic {
             && !incoming.remote_address_validated()
             && incoming.may_retry()
         {
+            log::trace!(
+                "QUIC: an Initial from {from} sent a Retry: its address is not proven and {} are in flight (RFC 9000 §8.1)",
+                self.handshaking
+            );
             loan.ops.metrics.h3.retries += 1;
             match self.endpoint.retry(incoming, &mut self.send) {
                 Ok(transmit) => {
@@ -238,11 +260,16 @@ impl Quic {
                 loan.ops.metrics.h3.open += 1;
                 let peer = conn.remote_address().ip();
                 loan.ops.connected(self.client_base + ch.0, peer);
+                log::trace!(
+                    "QUIC connection {}: an Initial from {from} taken, the handshake begins",
+                    ch.0
+                );
                 self.conns[ch.0] = Some(Box::new(QuicConn {
                     conn,
                     session: H3Session::new(self.limit),
                     timeout: None,
                     handshaking: true,
+                    folded: watch::Folded::default(),
                 }));
                 self.open += 1;
                 self.handshaking += 1;
@@ -305,6 +332,9 @@ impl Quic {
                 break;
             };
             if let Some(Some(c)) = self.conns.get_mut(ch) {
+                log::trace!(
+                    "QUIC connection {ch}: its deadline came (an ACK delay, a loss timer, pacing or the idle timeout)"
+                );
                 c.timeout = None;
                 c.conn.handle_timeout(now);
             }
@@ -349,7 +379,7 @@ impl Quic {
             let Some(event) = c.conn.poll() else {
                 break;
             };
-            on_event(c, event, now, loan, &mut self.chunks);
+            on_event(c, ch, event, now, loan, &mut self.chunks);
         }
         // An answer is logged whole once handed to its stream: QUIC
         // carries it from there, sending again what is lost, and a stream
@@ -361,7 +391,8 @@ impl Quic {
             c.conn
                 .close(now, VarInt::from_u32(code::NO_ERROR as u32), Bytes::new());
         }
-        // Datagrams out, one at a time.
+        // Datagrams out, a train at a time.
+        let mut queued = 0;
         loop {
             self.send.clear();
             let train = self.outbox.train();
@@ -370,10 +401,17 @@ impl Quic {
             };
             loan.ops.metrics.h3.send_calls +=
                 self.outbox.queue(socket.as_raw_fd(), &transmit, &self.send);
-            loan.ops.metrics.h3.datagrams_out += transmit
+            let datagrams = transmit
                 .segment_size
-                .map_or(1, |seg| transmit.size.div_ceil(seg))
-                as u64;
+                .map_or(1, |seg| transmit.size.div_ceil(seg)) as u64;
+            loan.ops.metrics.h3.datagrams_out += datagrams;
+            queued += datagrams;
+        }
+        if queued > 0 {
+            log::trace!(
+                "QUIC connection {ch}: {} queued",
+                plural(queued, "datagram", "datagrams")
+            );
         }
         while let Some(event) = c.conn.poll_endpoint_events() {
             if let Some(back) = self.endpoint.handle_event(ConnectionHandle(ch), event) {
@@ -385,6 +423,11 @@ impl Quic {
             self.handshaking -= 1;
         }
         if c.conn.is_drained() {
+            let rtt = c.folded.fold(&c.conn, &mut loan.ops.metrics.h3);
+            let (sent, lost) = c.folded.counts();
+            log::trace!(
+                "QUIC connection {ch}: closed and drained; {sent} packets sent, {lost} lost, round trip {rtt:?}"
+            );
             self.conns[ch] = None;
             self.open -= 1;
             loan.ops.metrics.h3.open -= 1;
@@ -403,6 +446,7 @@ impl Quic {
 /// One of a connection's events, handed on to its session.
 fn on_event(
     c: &mut QuicConn,
+    ch: usize,
     event: Event,
     now: Instant,
     loan: &mut SessionLoan<'_>,
@@ -410,6 +454,10 @@ fn on_event(
 ) {
     match event {
         Event::Connected => {
+            log::trace!(
+                "QUIC connection {ch}: handshake done (ALPN h3), round trip {:?}; the control stream opens",
+                c.conn.rtt()
+            );
             // The handshake is done: the control stream opens.
             match c.conn.streams().open(Dir::Uni) {
                 Some(id) => {
@@ -426,9 +474,19 @@ fn on_event(
                 ),
             }
         }
-        Event::ConnectionLost { reason } => log::debug!("HTTP/3 connection lost: {reason}"),
+        Event::ConnectionLost { reason } => {
+            log::debug!("QUIC connection {ch}: closing: {reason}")
+        }
         Event::Stream(StreamEvent::Opened { dir }) => {
             while let Some(id) = c.conn.streams().accept(dir) {
+                log::trace!(
+                    "QUIC connection {ch}: the client opened stream {} ({})",
+                    u64::from(id),
+                    match dir {
+                        Dir::Bi => "a request",
+                        Dir::Uni => "unidirectional",
+                    }
+                );
                 let mut streams = Quinn {
                     conn: &mut c.conn,
                     now,

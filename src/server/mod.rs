@@ -306,7 +306,7 @@ impl Server {
         }
         #[cfg(feature = "http3")]
         if let Some(h3) = self.http3.as_mut() {
-            h3.quic.give_back();
+            h3.quic.give_back(&mut self.shared.ops.metrics.h3);
         }
         // Nothing waits to be sent: a quiet moment to give back the heap
         // the allocator kept while data flowed (sys::keep_freed_memory).

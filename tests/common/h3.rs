@@ -180,7 +180,12 @@ pub const COMPARED: [&str; 9] = [
 
 /// The metrics page's text, over HTTP/1.1.
 pub fn metrics_text(server: &oneloop::Running) -> String {
-    let mut s = connect(server.http[0]);
+    metrics_at(server.http[0])
+}
+
+/// The metrics page of the server whose plain HTTP is at `http`.
+pub fn metrics_at(http: std::net::SocketAddr) -> String {
+    let mut s = connect(http);
     let r = exchange(
         &mut s,
         b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n",
