@@ -104,6 +104,12 @@ pub struct Serve {
     #[arg(long, hide = NO_TLS)]
     pub redirect_https: bool,
 
+    /// The port clients reach HTTPS and HTTP/3 at, when it is not the one
+    /// bound (a Kubernetes Service or a NAT that maps 443 to 8443): named
+    /// by --redirect-https and by Alt-Svc.
+    #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..), hide = NO_TLS)]
+    pub public_https_port: Option<u16>,
+
     /// Send `Strict-Transport-Security: max-age=SECS` on HTTPS responses.
     #[arg(long, value_name = "SECS", hide = NO_TLS)]
     pub hsts: Option<u64>,

@@ -124,6 +124,11 @@ pub struct Config {
     /// Answer plain HTTP GET and HEAD with a 308 to the same target on the
     /// (first) HTTPS port.
     pub redirect_https: bool,
+    /// The port clients reach HTTPS (TCP) and HTTP/3 (UDP) at, when it is
+    /// not the one bound: a Kubernetes Service or a NAT that maps 443 to
+    /// 8443. `--redirect-https` and `Alt-Svc` name it; `None`: the bound
+    /// port.
+    pub public_https_port: Option<u16>,
     /// Send `Strict-Transport-Security: max-age=N` on HTTPS responses.
     pub hsts: Option<u64>,
     /// Document root; `None` serves the site embedded in the binary.
@@ -222,6 +227,7 @@ impl Default for Config {
             https: Vec::new(),
             tls: Vec::new(),
             redirect_https: false,
+            public_https_port: None,
             hsts: None,
             root: None,
             limits: Limits::default(),

@@ -113,6 +113,7 @@ impl Serve {
             https: self.https.into_iter().flat_map(|l| l.0).collect(),
             tls,
             redirect_https: self.redirect_https,
+            public_https_port: self.public_https_port,
             hsts: self.hsts,
             reuse_port: self.reuse_port,
             systemd: true,

@@ -104,11 +104,12 @@ fn kubernetes_validate(files: &[std::path::PathBuf]) -> Option<std::process::Out
 
 /// The base and the HTTPS overlay merged as kustomize merges them (a
 /// strategic merge: lists of containers, ports, mounts and volumes by
-/// their keys, `args` replaced whole), written beside the other files, so
-/// the overlay's result is checked against the API's schemas too.
+/// their keys, `args` replaced whole; a JSON patch, a list of operations,
+/// applied as RFC 6902 says), written beside the other files, so the
+/// overlay's result is checked against the API's schemas too.
 const MERGE: &str = r#"
 import sys, yaml
-base, patch, out = sys.argv[1:4]
+base, out, patches = sys.argv[1], sys.argv[2], sys.argv[3:]
 KEYS = {"containers": "name", "volumeMounts": "mountPath", "volumes": "name"}
 def merge(a, b, key=None):
     if isinstance(a, dict) and isinstance(b, dict):
@@ -126,8 +127,19 @@ def merge(a, b, key=None):
                 a.append(item)
         return a
     return b
-docs = [merge(yaml.safe_load(open(base)), yaml.safe_load(open(patch)))]
-yaml.safe_dump(docs[0], open(out, "w"))
+def apply(doc, ops):
+    for op in ops:
+        assert op["op"] == "add" and op["path"].endswith("/-"), op
+        node = doc
+        for step in op["path"].split("/")[1:-1]:
+            node = node[int(step)] if isinstance(node, list) else node[step]
+        node.append(op["value"])
+    return doc
+doc = yaml.safe_load(open(base))
+for patch in patches:
+    p = yaml.safe_load(open(patch))
+    doc = apply(doc, p) if isinstance(p, list) else merge(doc, p)
+yaml.safe_dump(doc, open(out, "w"))
 "#;
 
 #[test]
@@ -239,6 +251,7 @@ fn the_kubernetes_manifests_validate_and_say_what_the_server_needs() {
         "defaultMode: 0440",
         "fsGroup: 65534",
         "--https=0.0.0.0:8443",
+        "--public-https-port=443",
     ] {
         assert!(
             patch.contains(needle),
@@ -248,7 +261,10 @@ fn the_kubernetes_manifests_validate_and_say_what_the_server_needs() {
     for arg in &args {
         assert!(patch.contains(arg), "the overlay drops {arg}");
     }
-    assert!(read(&https.join("service.yaml")).contains("port: 443"));
+    let overlay = read(&https.join("kustomization.yaml"));
+    for patch in ["deployment.yaml", "http3-port.yaml", "service.yaml"] {
+        assert!(overlay.contains(&format!("- path: {patch}")), "{overlay}");
+    }
     // The memory figures in the comments are the README's.
     for (scenario, word) in [
         ("mem10k", "10,000 idle HTTP"),
@@ -281,25 +297,40 @@ fn the_kubernetes_manifests_validate_and_say_what_the_server_needs() {
     );
     // The overlay's result, merged, validates too.
     let tmp = common::TempDir::new("kube-overlay");
-    let merged: Vec<_> = ["deployment", "service"]
-        .iter()
-        .map(|name| {
-            let out = tmp.path().join(format!("{name}.yaml"));
-            let status = Command::new("python3")
-                .args(["-c", MERGE])
-                .arg(dir.join(format!("{name}.yaml")))
-                .arg(https.join(format!("{name}.yaml")))
-                .arg(&out)
-                .status()
-                .unwrap();
-            assert!(status.success(), "merging {name}");
-            out
-        })
-        .collect();
+    let merged: Vec<_> = [
+        ("deployment", &["deployment", "http3-port"][..]),
+        ("service", &["service"][..]),
+    ]
+    .iter()
+    .map(|(name, patches)| {
+        let out = tmp.path().join(format!("{name}.yaml"));
+        let status = Command::new("python3")
+            .args(["-c", MERGE])
+            .arg(dir.join(format!("{name}.yaml")))
+            .arg(&out)
+            .args(patches.iter().map(|p| https.join(format!("{p}.yaml"))))
+            .status()
+            .unwrap();
+        assert!(status.success(), "merging {name}");
+        out
+    })
+    .collect();
     let merged_deployment = read(&merged[0]);
     assert!(merged_deployment.contains("secretName: oneloop-tls"));
     assert!(merged_deployment.contains("containerPort: 8080"));
     assert!(merged_deployment.contains("containerPort: 8443"));
+    // HTTPS and HTTP/3 on the same numbers, one over TCP, one over UDP: a
+    // strategic merge would have made them one.
+    let merged_service = read(&merged[1]);
+    for text in [&merged_deployment, &merged_service] {
+        let udp = text.matches("protocol: UDP").count();
+        assert_eq!(udp, 2, "RFC 868's and HTTP/3's: {text}");
+    }
+    assert_eq!(
+        merged_service.matches("port: 443").count(),
+        2,
+        "{merged_service}"
+    );
     let out = kubernetes_validate(&merged).unwrap();
     assert!(
         out.status.success(),

@@ -258,7 +258,9 @@ fn qpack_decodes_as_ls_qpack_does() {
 
 /// HTTPS answers over TCP, HTTP/1.1 and HTTP/2 alike, name HTTP/3's port
 /// in `Alt-Svc`, so a browser comes back over QUIC; plain HTTP's do not,
-/// and with `--http3 off` nothing is said.
+/// and with `--http3 off` nothing is said. Behind a Service that maps 443
+/// to the bound port, `--public-https-port 443` names 443, and the
+/// redirect to HTTPS goes there too.
 #[test]
 fn https_answers_point_browsers_at_http3() {
     let (_dir, pair, server) = serve("h3-alt-svc");
@@ -303,6 +305,39 @@ fn https_answers_point_browsers_at_http3() {
     });
     let head = curl(off.https[0].port(), &["--http1.1"]);
     assert!(!head.contains("alt-svc"), "{head}");
+    let behind = start(Config {
+        https: vec!["127.0.0.1:0".parse().unwrap()],
+        tls: vec![pair.clone()],
+        public_https_port: Some(443),
+        redirect_https: true,
+        ..Config::ephemeral()
+    });
+    let head = curl(behind.https[0].port(), &["--http2"]);
+    assert!(head.contains("alt-svc: h3=\":443\"; ma=86400"), "{head}");
+    let mut s = common::connect(behind.http[0]);
+    let moved = common::exchange(
+        &mut s,
+        b"GET /hello.txt HTTP/1.1\r\nHost: example.org:8080\r\n\r\n",
+        1,
+    )
+    .remove(0);
+    assert_eq!(moved.status, 308);
+    let location = moved.header("location").expect("a Location");
+    // 443 is HTTPS's own: the URL needs no port.
+    assert_eq!(location, "https://example.org/hello.txt");
+    // Without an HTTPS address to stand for, it is a start-up error.
+    let alone = oneloop::Server::bind(Config {
+        public_https_port: Some(443),
+        ..Config::ephemeral()
+    });
+    let Err(e) = alone else {
+        panic!("--public-https-port without --https started");
+    };
+    assert!(
+        e.to_string()
+            .contains("--public-https-port needs an --https address"),
+        "{e}"
+    );
 }
 
 /// The base64 SHA-256 of a certificate's public key, as Chromium's

@@ -55,13 +55,21 @@ impl Site {
 
     /// The site a configuration describes, at wall time `now`; `ports` are
     /// the first of each service's bound (the HTTPS one for
-    /// `--redirect-https`, all of them for the embedded index page).
+    /// `--redirect-https` and HTTP/3's for Alt-Svc, unless clients reach
+    /// them at another, all of them for the embedded index page).
     pub fn configure(
         config: &crate::config::Config,
         now: std::time::SystemTime,
         ports: &crate::http::welcome::Ports,
     ) -> std::io::Result<Site> {
-        let https_port = ports.https;
+        let public = config.public_https_port;
+        if public.is_some() && ports.https.is_none() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "--public-https-port needs an --https address",
+            ));
+        }
+        let https_port = ports.https.map(|bound| public.unwrap_or(bound));
         let mut files = Files::new(
             config.root.as_deref(),
             config.cache_file_max,
@@ -88,8 +96,10 @@ impl Site {
             hsts: (config.hsts).map(|secs| format!("max-age={secs}").into_bytes().into()),
             // A day: a browser that saw it comes back over HTTP/3 until
             // then, and over TCP again if QUIC fails.
-            alt_svc: (ports.http3)
-                .map(|port| format!("h3=\":{port}\"; ma=86400").into_bytes().into()),
+            alt_svc: (ports.http3).map(|bound| {
+                let port = public.unwrap_or(bound);
+                format!("h3=\":{port}\"; ma=86400").into_bytes().into()
+            }),
         };
         site.refresh(now);
         Ok(site)
