@@ -645,9 +645,18 @@ fn trace_narrates_quic_from_the_initial_to_the_drain() {
             matches!(&got[0], Got::Answer(s) if s.status == 200),
             "{got:?}"
         );
-        // The client closed: the connection drains (three round trips on
-        // loopback) and is forgotten.
-        std::thread::sleep(std::time::Duration::from_millis(300));
+        // The client closed: the connection drains (three probe timeouts)
+        // and is forgotten; with trace on, wait to be told so.
+        let deadline = std::time::Instant::now() + wait;
+        while rust_log.contains("trace")
+            && !text.contains("closed and drained")
+            && std::time::Instant::now() < deadline
+        {
+            if let Ok(line) = rx.recv_timeout(std::time::Duration::from_millis(100)) {
+                text.push_str(&line);
+                text.push('\n');
+            }
+        }
         unsafe { libc::kill(reap.0.id() as i32, libc::SIGTERM) };
         while let Ok(line) = rx.recv_timeout(wait) {
             text.push_str(&line);
