@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Draws compare.py's --json output as an SVG bar chart: for each scenario,
-each server's figure relative to the best of nginx, lighttpd and h2o (1.0).
+each server's figure relative to the best of nginx, lighttpd and h2o (1.0;
+for HTTP/3, of Caddy and gtlsserver, the peers that speak it).
 Bars are proportional to the figure itself, so where lower is better
 (memory) the shortest bar is the best, as a reader expects of a bar.
 
@@ -12,10 +13,10 @@ import json
 import statistics
 import sys
 
-PEERS = ["nginx", "lighttpd", "h2o"]
-ORDER = ["limit", "nginx", "lighttpd", "h2o", "xinetd", "project"]
+PEERS = ["nginx", "lighttpd", "h2o", "caddy", "gtlsserver"]
+ORDER = ["limit", "nginx", "lighttpd", "h2o", "xinetd", "caddy", "gtlsserver", "project"]
 COLORS = {"limit": "#999999", "nginx": "#4e79a7", "lighttpd": "#f28e2b", "h2o": "#59a14f",
-          "xinetd": "#b07aa1", "project": "#e15759"}
+          "xinetd": "#b07aa1", "caddy": "#76b7b2", "gtlsserver": "#edc948", "project": "#e15759"}
 NAMES = {"project": "oneloop", "limit": "limit (C ceiling)"}
 TITLES = {"ka": "keep-alive req/s", "pipe": "16-deep pipelining req/s",
           "close": "Connection: close req/s", "big": "1 MiB file MiB/s",
@@ -27,8 +28,10 @@ TITLES = {"ka": "keep-alive req/s", "pipe": "16-deep pipelining req/s",
           "tls-ka-c16": "HTTPS keep-alive, 16 clients: req/s",
           "h2-ka": "HTTP/2 over TLS, 100 x 10 streams: req/s", "h2c-ka": "HTTP/2 plain (h2c): req/s",
           "h2-big": "HTTP/2 over TLS, 1 MiB file: MiB/s",
-          "h2-mem": "5k idle HTTP/2 conns: RSS (lower is better)"}
-LOWER_BETTER = ("mem10k", "tls-mem", "h2-mem")
+          "h2-mem": "5k idle HTTP/2 conns: RSS (lower is better)",
+          "h3-ka": "HTTP/3, 100 x 10 streams: req/s", "h3-big": "HTTP/3, 1 MiB file: MiB/s",
+          "h3-mem": "1k idle HTTP/3 conns: RSS (lower is better)"}
+LOWER_BETTER = ("mem10k", "tls-mem", "h2-mem", "h3-mem")
 
 
 def main(src, dst):
@@ -46,7 +49,7 @@ def main(src, dst):
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + width + 120}" height="{height}" '
            f'font-family="sans-serif" font-size="11">',
            f'<text x="10" y="18" font-size="13" font-weight="bold">oneloop vs peers, one pinned core '
-           f'(1.0 = best of nginx, lighttpd, h2o; limit = 1.0 for RFC 868); bars are the figures</text>']
+           f'(1.0 = best peer: nginx, lighttpd, h2o; Caddy, gtlsserver for HTTP/3; limit for RFC 868)</text>']
     y = 36
     for s in scenarios:
         m = medians[s]
