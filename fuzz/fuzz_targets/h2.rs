@@ -18,11 +18,11 @@ use libfuzzer_sys::fuzz_target;
 use oneloop::Limits;
 use oneloop::date::DateLine;
 use oneloop::http::files::Files;
+use oneloop::http::head::Head;
 use oneloop::http::session::{Session, SessionLoan};
 use oneloop::http::site::Site;
 use oneloop::http2::frame::{self, Frame, Parsed};
 use oneloop::http2::hpack::Decoder;
-use oneloop::http::head::Head;
 use oneloop::http2::session::H2Session;
 use oneloop::ops::Ops;
 use oneloop::out::OutQueue;
@@ -99,7 +99,12 @@ fn told(mut bytes: &[u8]) -> BTreeMap<u32, Told> {
     while let Ok(Parsed::Frame(f, n)) = frame::parse(bytes, 1 << 24) {
         bytes = &bytes[n..];
         match f {
-            Frame::Headers { stream, block, end_stream, .. } => {
+            Frame::Headers {
+                stream,
+                block,
+                end_stream,
+                ..
+            } => {
                 let mut fields = Vec::new();
                 decoder
                     .decode(block, 1 << 20, |n, v| fields.push((n.to_vec(), v.to_vec())))
@@ -108,7 +113,12 @@ fn told(mut bytes: &[u8]) -> BTreeMap<u32, Told> {
                 t.heads.push(fields);
                 t.ended |= end_stream;
             }
-            Frame::Data { stream, data, end_stream, .. } => {
+            Frame::Data {
+                stream,
+                data,
+                end_stream,
+                ..
+            } => {
                 let t = streams.entry(stream).or_default();
                 t.data.extend_from_slice(data);
                 t.ended |= end_stream;
@@ -151,8 +161,15 @@ fuzz_target!(|data: &[u8]| {
     let mut split = session(input, cut);
     for (id, w) in whole.iter_mut() {
         let s = split.entry(*id).or_default();
-        let (short, long) = if w.data.len() <= s.data.len() { (&w.data, &s.data) } else { (&s.data, &w.data) };
-        assert!(long.starts_with(short), "stream {id}: DATA differs with the cut at {cut}");
+        let (short, long) = if w.data.len() <= s.data.len() {
+            (&w.data, &s.data)
+        } else {
+            (&s.data, &w.data)
+        };
+        assert!(
+            long.starts_with(short),
+            "stream {id}: DATA differs with the cut at {cut}"
+        );
         if w.ended == s.ended {
             w.data.clear();
             s.data.clear();

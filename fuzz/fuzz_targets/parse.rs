@@ -8,14 +8,14 @@
 
 use libfuzzer_sys::fuzz_target;
 use oneloop::Limits;
-use oneloop::http1::body::BodySkip;
+use oneloop::date;
 use oneloop::http::conditional::{Conditions, Outcome, Validators, evaluate};
+use oneloop::http::negotiate;
 use oneloop::http::path::normalize;
 use oneloop::http::range::{self, Ranged};
+use oneloop::http1::body::BodySkip;
 use oneloop::http1::known::parse_remembered;
 use oneloop::http1::request::{Parsed, parse};
-use oneloop::date;
-use oneloop::http::negotiate;
 
 fuzz_target!(|data: &[u8]| {
     let limits = Limits::default();
@@ -47,10 +47,19 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = negotiate::choose(data, true, true);
     let mut c = Conditions::default();
-    for name in [&b"if-match"[..], b"if-none-match", b"if-modified-since", b"range", b"if-range"] {
+    for name in [
+        &b"if-match"[..],
+        b"if-none-match",
+        b"if-modified-since",
+        b"range",
+        b"if-range",
+    ] {
         c.take(name, data);
     }
-    let v = Validators { etag: b"\"1.2-3\"", modified: Some(1_000_000_000) };
+    let v = Validators {
+        etag: b"\"1.2-3\"",
+        modified: Some(1_000_000_000),
+    };
     if let Outcome::Partial { start, end } = evaluate(&c, &v, true, len) {
         assert!(start < end && end <= len);
     }

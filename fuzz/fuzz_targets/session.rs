@@ -49,5 +49,8 @@ fuzz_target!(|data: &[u8]| {
     // A response is at most four chunks, and a request at least 16 bytes
     // ("GET / HTTP/1.0\n\n"); one more answer may refuse trailing junk.
     assert!(whole <= 4 * (input.len() / 16 + 1));
-    assert_eq!(whole, split, "the answers depend on where the stream was cut");
+    assert_eq!(
+        whole, split,
+        "the answers depend on where the stream was cut"
+    );
 });

@@ -31,10 +31,14 @@ pub fn compare(data: &[u8]) -> Result<(), String> {
             return Ok(());
         }
         let Ok(reference) = theirs.decode(block) else {
-            return Err(format!("the server accepts {block:?} (as {fields:?}); loona-hpack refuses it"));
+            return Err(format!(
+                "the server accepts {block:?} (as {fields:?}); loona-hpack refuses it"
+            ));
         };
         if fields != reference {
-            return Err(format!("{block:?}: the server reads {fields:?}, loona-hpack {reference:?}"));
+            return Err(format!(
+                "{block:?}: the server reads {fields:?}, loona-hpack {reference:?}"
+            ));
         }
     }
     Ok(())
