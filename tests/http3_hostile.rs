@@ -14,6 +14,22 @@ use common::h3::*;
 /// One test at a time: each measures the whole process.
 static ALONE: Mutex<()> = Mutex::new(());
 
+/// After the abuse, a new client is answered over HTTP/3, and one over
+/// HTTP/1.1.
+fn next_client_served(server: &oneloop::Running, pair: &oneloop::config::CertPair) {
+    let (got, last) = h3(
+        server.https[0].port(),
+        &pair.cert,
+        &[("GET", "/hello.txt", &[])],
+    );
+    assert_eq!(last, "CONNECTION ok");
+    assert!(
+        matches!(&got[0], Got::Answer(s) if s.status == 200),
+        "{got:?}"
+    );
+    assert_eq!(over_http1(server, "GET", "/hello.txt", &[]).status, 200);
+}
+
 /// A flood of Initials, each a new connection that never goes on: once
 /// 64 handshakes are in flight, the rest get a Retry (no state kept for
 /// them), and a real client, RFC 868 and HTTP/1.1 are still served.
@@ -54,13 +70,7 @@ fn an_initial_flood_is_met_with_retries_and_the_rest_still_served() {
     assert!(after.0 - before.0 < 1.0, "{before:?} -> {after:?}");
     assert!(after.1 < before.1 + 16 * 1024, "{before:?} -> {after:?}");
     // A client that answers its Retry is served, and so is everyone else.
-    let (got, last) = h3(port, &pair.cert, &[("GET", "/hello.txt", &[])]);
-    assert_eq!(last, "CONNECTION ok");
-    assert!(
-        matches!(&got[0], Got::Answer(s) if s.status == 200),
-        "{got:?}"
-    );
-    assert_eq!(over_http1(&server, "GET", "/hello.txt", &[]).status, 200);
+    next_client_served(&server, &pair);
 }
 
 /// Ten thousand datagrams of random bytes and sizes: dropped (or, for
@@ -243,13 +253,7 @@ fn ten_thousand_streams_past_the_limit_close_that_connection_alone() {
     let text = metrics_text(&server);
     let taken = sample(&text, "oneloop_http3_streams_total");
     assert!(taken <= 100, "{taken} requests taken: {text}");
-    let (got, last) = h3(port, &pair.cert, &[("GET", "/hello.txt", &[])]);
-    assert_eq!(last, "CONNECTION ok");
-    assert!(
-        matches!(&got[0], Got::Answer(s) if s.status == 200),
-        "{got:?}"
-    );
-    assert_eq!(over_http1(&server, "GET", "/hello.txt", &[]).status, 200);
+    next_client_served(&server, &pair);
 }
 
 /// A field section that names an entry of the QPACK dynamic table, which
@@ -279,11 +283,5 @@ fn a_reference_to_the_empty_qpack_table_closes_with_decompression_failed() {
         "{text}"
     );
     assert_eq!(sample(&text, "oneloop_http3_streams_total"), 0, "{text}");
-    let (got, last) = h3(port, &pair.cert, &[("GET", "/hello.txt", &[])]);
-    assert_eq!(last, "CONNECTION ok");
-    assert!(
-        matches!(&got[0], Got::Answer(s) if s.status == 200),
-        "{got:?}"
-    );
-    assert_eq!(over_http1(&server, "GET", "/hello.txt", &[]).status, 200);
+    next_client_served(&server, &pair);
 }
