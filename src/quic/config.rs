@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use quinn_proto::crypto::rustls::QuicServerConfig;
-use quinn_proto::{EndpointConfig, IdleTimeout, ServerConfig, TransportConfig, VarInt};
+use quinn_proto::{
+    AckFrequencyConfig, EndpointConfig, IdleTimeout, ServerConfig, TransportConfig, VarInt,
+};
 
 /// Requests a connection may have open at once; a client waits for room
 /// beyond them (QUIC's stream limit). quinn keeps a table entry for each
@@ -26,6 +28,19 @@ const CONNECTION_WINDOW: u32 = 256 * 1024;
 /// until the peer acknowledges): 100 Mbit/s over 80 ms, and a thousand
 /// downloading connections within a gigabyte.
 const SEND_WINDOW: u64 = 1024 * 1024;
+
+/// Packets a client that knows the ACK frequency extension (draft-ietf-
+/// quic-ack-frequency; quinn does, aioquic and Chromium do not) is asked
+/// to take before it must acknowledge, instead of QUIC's two (RFC 9000
+/// §13.2.2). A packet out of order is still acknowledged at once, so a
+/// loss is seen as soon as before, and a connection that goes quiet gets
+/// its acknowledgement after the client's own ACK delay. Side by side
+/// against gtlsserver (h3-ka, 2 rounds, three pairs): 0.88-0.89x its
+/// requests a second at 2.20-2.46 µs a request without, 0.97-1.03x at
+/// 2.03-2.11 with; the client sends fewer datagrams (0.12 to 0.08-0.09
+/// syscalls a request on the server), and h3load, the bound, answers
+/// more. 1 MiB downloads did not move.
+const ACK_AFTER: u32 = 10;
 
 /// quinn's endpoint and server configurations for HTTP/3 over `tls` (the
 /// HTTPS certificates, ALPN `h3`, TLS 1.3 only); connections idle longer
@@ -48,6 +63,9 @@ pub fn quic_configs(
         .send_window(SEND_WINDOW)
         // No unreliable datagrams (RFC 9221): nothing here would read them.
         .datagram_receive_buffer_size(None);
+    let mut acks = AckFrequencyConfig::default();
+    acks.ack_eliciting_threshold(VarInt::from_u32(ACK_AFTER - 1));
+    transport.ack_frequency_config(Some(acks));
     let mut server = ServerConfig::with_crypto(Arc::new(crypto));
     server.transport_config(Arc::new(transport));
     let mut endpoint = EndpointConfig::default();
