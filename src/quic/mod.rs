@@ -132,7 +132,7 @@ impl Quic {
 
     /// Once a second: idle sessions give back their requests' room, and
     /// quinn's counts and round trips go to the metrics.
-    pub fn give_back(&mut self, h3: &mut H3Counts) {
+    pub fn every_second(&mut self, h3: &mut H3Counts) {
         let mut rtts = watch::RoundTrips::default();
         for c in self.conns.iter_mut().flatten() {
             c.session.give_back();

@@ -296,8 +296,9 @@ impl Server {
     }
 
     /// Once a second: sample the connection states for the metrics, let
-    /// idle HTTP/2 connections give back their per-request room, and write
-    /// out the access log's buffered lines.
+    /// idle HTTP/2 connections and HTTP/3 sessions give back their
+    /// per-request room, fold QUIC's counts into the metrics, and write out
+    /// the access log's buffered lines.
     fn every_second(&mut self) {
         let mut states = ConnStates::default();
         for (_, conn) in self.conns.iter_mut() {
@@ -306,7 +307,7 @@ impl Server {
         }
         #[cfg(feature = "http3")]
         if let Some(h3) = self.http3.as_mut() {
-            h3.quic.give_back(&mut self.shared.ops.metrics.h3);
+            h3.quic.every_second(&mut self.shared.ops.metrics.h3);
         }
         // Nothing waits to be sent: a quiet moment to give back the heap
         // the allocator kept while data flowed (sys::keep_freed_memory).
