@@ -33,8 +33,16 @@ pub const MAX_IOVECS: usize = 64;
 
 /// Largest amount handed to one `sendfile` call, and a connection's turn:
 /// bounding it keeps one large download from holding the loop while other
-/// connections wait.
-pub const SENDFILE_MAX: usize = 512 << 10;
+/// connections wait. 128 KiB, measured beside builds at 64, 256, 512 KiB
+/// and 2 MiB on ten clients of 1 MiB files (docs/bench/2026-12-07-sendfile-turn.md):
+/// 5,847 to 5,888 MiB/s at 161 to 170 µs of CPU a MiB, against 3,471 at
+/// 64 KiB, 4,608 at 256, 4,792 at 512 (207 µs a MiB) and 1,894 at 2 MiB.
+/// A longer call holds the socket's lock longer, and the receiver's
+/// acknowledgements that arrive meanwhile wait in the socket's backlog
+/// for the sender to process when the call ends (in perf, the sender's
+/// `__release_sock` fell from 10% to 7% of the core at 128 KiB); a
+/// shorter one pays more calls and wakeups than it saves.
+pub const SENDFILE_MAX: usize = 128 << 10;
 
 /// The most bytes an [`Chunk::Inline`] carries: a chunk is no larger for it.
 pub const INLINE: usize = 16;
