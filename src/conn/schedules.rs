@@ -74,8 +74,8 @@ impl Tree {
                 )
             }
             _ => {
-                // The tail.
-                let n = 1 + rng.below(300_000) as usize;
+                // The tail, up to the whole file.
+                let n = 1 + rng.below(len as u64) as usize;
                 (
                     "big.bin",
                     Some(format!("bytes=-{n}")),
