@@ -26,8 +26,6 @@
 //! A malformed request resets its stream (H3_MESSAGE_ERROR); a head too
 //! large is answered 431; the other streams go on.
 
-use std::os::unix::fs::FileExt;
-
 use bytes::{Bytes, BytesMut};
 
 use crate::http::answer::{self, Answer, Ask};
@@ -583,15 +581,18 @@ fn next_piece(body: &mut Option<Chunk>) -> std::io::Result<Option<Bytes>> {
     let piece = match &mut *chunk {
         Chunk::File { file, pos, end } => {
             let want = (*end - *pos).min(PIECE as u64) as usize;
-            let mut buf = BytesMut::zeroed(want);
-            let got = file.read_at(&mut buf, *pos)?;
+            // Not zeroed first: pread overwrites it, and zeroing 64 KiB a
+            // piece was one more pass over every byte of a download.
+            let mut buf = BytesMut::with_capacity(want);
+            let got = crate::sys::pread_uninit(file, &mut buf.spare_capacity_mut()[..want], *pos)?;
+            // SAFETY: pread wrote the first `got` bytes of the spare room.
+            unsafe { buf.set_len(got) };
             if got == 0 {
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::UnexpectedEof,
                     "the file is shorter than when it was opened",
                 ));
             }
-            buf.truncate(got);
             *pos += got as u64;
             buf.freeze()
         }
