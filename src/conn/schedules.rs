@@ -15,7 +15,7 @@ use crate::date::DateLine;
 use crate::fixture::{Pipe, Rng, Rooms, Scratch, World};
 use crate::http::files::Files;
 use crate::http::site::Site;
-use crate::out::SENDFILE_MAX;
+use crate::out::{FILE_CALLS_PER_TURN, SENDFILE_MAX};
 use crate::stream::Stream;
 
 /// Files above this are sent from disk (`sendfile`, or `pread` and seal
@@ -34,7 +34,7 @@ impl Tree {
         let dir = Scratch::new(name);
         let mut rng = Rng::new(0x5eed);
         let small = rng.bytes(20_000);
-        let big = rng.bytes(SENDFILE_MAX + 150_001);
+        let big = rng.bytes(SENDFILE_MAX * FILE_CALLS_PER_TURN as usize + 150_001);
         std::fs::write(dir.path().join("small.bin"), &small).expect("write");
         std::fs::write(dir.path().join("big.bin"), &big).expect("write");
         Tree { dir, small, big }
