@@ -352,11 +352,12 @@ impl OutQueue {
         // The file calls this connection has had in this turn.
         let mut file_calls = 0;
         // Bytes just sent with MSG_MORE ahead of a file: the first sendfile
-        // is that much shorter, so that head and file fill whole turns. A
-        // turn is a whole number of 64 KiB loopback segments; without this,
-        // every turn of a download would end in a runt segment of the
-        // head's size (measured: 6.4-6.9 GB/s before, 7.2 after, on the
-        // 1 MiB bench; 256 KiB turns went from 5.4 to 7.0).
+        // is that much shorter, so that head and file fill whole calls. A
+        // call of [`SENDFILE_MAX`] is a whole number of 64 KiB loopback
+        // segments; without this, every call of a download would end in a
+        // runt segment of the head's size (measured when a call was a
+        // turn: 6.4-6.9 GB/s before, 7.2 after, on the 1 MiB bench; 256
+        // KiB calls went from 5.4 to 7.0).
         let mut lead = 0;
         // A layer under the queue (TLS) may hold bytes of its own from the
         // last flush: they go first, and nothing new is written before.
