@@ -371,59 +371,36 @@ impl OutQueue {
             }
         }
         while let Some(front) = self.chunks.front() {
-            let is_file = front.bytes().is_none();
-            // Other connections get their chunk before this one sends more
-            // (see `Flush::Again`); but the call that ends the file joins
-            // the turn. Ending a file on its own would cost a pass through
-            // the loop for what is left once the head's lead has shifted
-            // the calls (a 1 MiB file is eight full calls and a tail of the
-            // head's size): a third of the download's passes.
-            if is_file
-                && file_calls >= FILE_CALLS_PER_TURN
-                && !(file_calls == FILE_CALLS_PER_TURN && front.len() <= SENDFILE_MAX as u64)
-            {
-                return Ok(Flush::Again);
+            if front.bytes().is_none() {
+                match self.send_file(sock, calls, &mut file_calls, lead)? {
+                    Some(flushed) => return Ok(flushed),
+                    None => lead = 0,
+                }
+                continue;
             }
-            let wanted = self.front_run_len(lead);
+            let wanted = self.memory_run_len();
             *calls += 1;
-            let result = if is_file {
-                self.send_file(sock, wanted)
-            } else {
-                self.write_memory(sock)
+            let n = match self.write_memory(sock) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => n,
+                Err(e) if would_block(&e) => return Ok(Flush::Blocked),
+                Err(e) if interrupted(&e) => continue,
+                Err(e) => return Err(e),
             };
             // (A run of memory chunks ends at the first file chunk, if one
             // is within reach: that is when MSG_MORE was used.)
-            let file_follows = !is_file
-                && self
-                    .chunks
-                    .iter()
-                    .take(MAX_IOVECS + 1)
-                    .any(|c| c.bytes().is_none());
-            lead = match result {
-                Ok(n) if file_follows => n % SENDFILE_MAX,
-                _ => 0,
-            };
-            match result {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => {
-                    self.advance(n);
-                    match (n < wanted, is_file) {
-                        // A short writev means the send buffer is full:
-                        // waiting for WRITABLE costs nothing, while trying
-                        // again would cost a syscall that says EAGAIN.
-                        (true, false) => return Ok(Flush::Blocked),
-                        // A short sendfile proves less: it can stop early
-                        // without the socket recording that it ran out of
-                        // room, and then no WRITABLE edge would ever come.
-                        // Go on until the kernel says EAGAIN itself.
-                        (true, true) => {}
-                        (false, true) => file_calls += 1,
-                        (false, false) => {}
-                    }
-                }
-                Err(e) if would_block(&e) => return Ok(Flush::Blocked),
-                Err(e) if interrupted(&e) => {}
-                Err(e) => return Err(e),
+            let file_follows = self
+                .chunks
+                .iter()
+                .take(MAX_IOVECS + 1)
+                .any(|c| c.bytes().is_none());
+            lead = if file_follows { n % SENDFILE_MAX } else { 0 };
+            self.advance(n);
+            if n < wanted {
+                // A short writev means the send buffer is full: waiting
+                // for WRITABLE costs nothing, while trying again would
+                // cost a syscall that says EAGAIN.
+                return Ok(Flush::Blocked);
             }
         }
         // Everything was handed over, but a layer under the queue may still
@@ -434,21 +411,15 @@ impl OutQueue {
         Ok(Flush::Done)
     }
 
-    /// How many bytes the next write or sendfile is asked to send (`lead`:
-    /// bytes of this turn already sent ahead of a file).
-    fn front_run_len(&self, lead: usize) -> usize {
-        match self.chunks.front() {
-            Some(Chunk::File { pos, end, .. }) => {
-                (end - pos).min((SENDFILE_MAX - lead) as u64) as usize
-            }
-            _ => self
-                .chunks
-                .iter()
-                .take(MAX_IOVECS)
-                .map_while(Chunk::bytes)
-                .map(<[u8]>::len)
-                .sum(),
-        }
+    /// How many bytes the next write is asked to send: the leading
+    /// in-memory chunks, as many as one write takes.
+    fn memory_run_len(&self) -> usize {
+        self.chunks
+            .iter()
+            .take(MAX_IOVECS)
+            .map_while(Chunk::bytes)
+            .map(<[u8]>::len)
+            .sum()
     }
 
     /// One write of the leading in-memory chunks (a bare socket sends a
@@ -479,20 +450,66 @@ impl OutQueue {
         sock.write_vectored(slices)
     }
 
-    /// One `sendfile` of up to `count` bytes from the front file chunk.
-    fn send_file<S: Stream>(&mut self, sock: &mut S, count: usize) -> io::Result<usize> {
-        let Some(Chunk::File { file, pos, .. }) = self.chunks.front() else {
-            return Ok(0);
+    /// `sendfile` calls from the front chunk, a file, in a loop of their
+    /// own (the chunk stays in place, and only its offset moves): `None`
+    /// once the file is sent, or how the flush ends, if the socket is full
+    /// or the turn is over first. `lead`: bytes of this turn already sent
+    /// ahead of the file, which the first call leaves out.
+    fn send_file<S: Stream>(
+        &mut self,
+        sock: &mut S,
+        calls: &mut u64,
+        file_calls: &mut u32,
+        mut lead: usize,
+    ) -> io::Result<Option<Flush>> {
+        let Some(Chunk::File { file, pos, end }) = self.chunks.front_mut() else {
+            return Ok(None);
         };
-        match sock.send_file(file, *pos, count)? {
-            // The file shrank under us: what we promised in Content-Length
-            // can no longer be kept, so the connection must end.
-            0 => Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "sendfile: file shorter than its Content-Length",
-            )),
-            sent => Ok(sent),
+        while *pos < *end {
+            let left = *end - *pos;
+            // Other connections get their chunk before this one sends
+            // more (see `Flush::Again`); but the call that ends the file
+            // joins the turn. Ending a file on its own would cost a pass
+            // through the loop for what is left once the head's lead has
+            // shifted the calls (a 1 MiB file is eight full calls and a
+            // tail of the head's size): a third of the download's passes.
+            if *file_calls >= FILE_CALLS_PER_TURN
+                && !(*file_calls == FILE_CALLS_PER_TURN && left <= SENDFILE_MAX as u64)
+            {
+                return Ok(Some(Flush::Again));
+            }
+            let wanted = left.min((SENDFILE_MAX - lead) as u64) as usize;
+            lead = 0;
+            *calls += 1;
+            match sock.send_file(file, *pos, wanted) {
+                // The file shrank under us: what we promised in
+                // Content-Length can no longer be kept, so the connection
+                // must end.
+                Ok(0) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "sendfile: file shorter than its Content-Length",
+                    ));
+                }
+                Ok(n) => {
+                    *pos += n as u64;
+                    self.queued -= n as u64;
+                    self.sent += n as u64;
+                    // A short sendfile proves less than a short writev: it
+                    // can stop early without the socket recording that it
+                    // ran out of room, and then no WRITABLE edge would ever
+                    // come. Go on until the kernel says EAGAIN itself.
+                    if n == wanted {
+                        *file_calls += 1;
+                    }
+                }
+                Err(e) if would_block(&e) => return Ok(Some(Flush::Blocked)),
+                Err(e) if interrupted(&e) => {}
+                Err(e) => return Err(e),
+            }
         }
+        self.chunks.pop_front();
+        Ok(None)
     }
 
     /// Drops `n` written bytes from the front of the queue.
@@ -757,11 +774,14 @@ mod tests {
     }
 
     /// A socket that takes every call whole and remembers each sendfile's
-    /// length, and each turn's.
+    /// length, and each turn's; or, with `room`, takes that many bytes more
+    /// and then says WouldBlock, and remembers where each sendfile began.
     #[derive(Default)]
     struct Calls {
         memory: usize,
         files: Vec<usize>,
+        room: Option<usize>,
+        offsets: Vec<(u64, usize)>,
     }
 
     impl Stream for Calls {
@@ -773,8 +793,18 @@ mod tests {
             self.memory += n;
             Ok(n)
         }
-        fn send_file(&mut self, _: &File, _: u64, count: usize) -> io::Result<usize> {
+        fn send_file(&mut self, _: &File, offset: u64, count: usize) -> io::Result<usize> {
+            let count = match &mut self.room {
+                Some(0) => return Err(io::ErrorKind::WouldBlock.into()),
+                Some(room) => {
+                    let n = count.min(*room);
+                    *room -= n;
+                    n
+                }
+                None => count,
+            };
             self.files.push(count);
+            self.offsets.push((offset, count));
             Ok(count)
         }
         fn shutdown_write(&mut self) -> io::Result<()> {
@@ -830,6 +860,48 @@ mod tests {
         q.push(range(5 * M));
         q.push(range(6 * M));
         assert_eq!(turns(&mut q), [vec![M; 5], vec![M; 4], vec![M, M]]);
+    }
+
+    #[test]
+    fn a_file_resumes_where_a_full_socket_stopped_it() {
+        let dir = crate::fixture::Scratch::new("resume");
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"").unwrap();
+        let file = Rc::new(File::open(&path).unwrap());
+        const M: usize = SENDFILE_MAX;
+        let len = 3 * M + 5;
+        let mut q = OutQueue::default();
+        q.push(Chunk::Static(&[b'h'; 100]));
+        q.push(Chunk::File {
+            file,
+            pos: 0,
+            end: len as u64,
+        });
+        // Room for a call and a half of the file: a short sendfile, then
+        // EAGAIN, and the flush waits for WRITABLE.
+        let mut sock = Calls {
+            room: Some(M + M / 2),
+            ..Calls::default()
+        };
+        let mut calls = 0;
+        assert_eq!(q.flush(&mut sock, &mut calls).unwrap(), Flush::Blocked);
+        // The head went with MSG_MORE and took its length off the first
+        // call; the second was cut short by the socket, the third refused.
+        assert_eq!(sock.files, [M - 100, M / 2 + 100]);
+        assert_eq!(calls, 4);
+        assert_eq!(q.sent(), (100 + M + M / 2) as u64);
+        assert_eq!(q.queued_bytes(), (len - M - M / 2) as u64);
+        // Room again: the file goes on from where it stopped, to its end.
+        sock.room = Some(usize::MAX);
+        assert_eq!(q.flush(&mut sock, &mut calls).unwrap(), Flush::Done);
+        let mut at = 0;
+        for &(offset, n) in &sock.offsets {
+            assert_eq!(offset, at, "each call begins where the last ended");
+            at += n as u64;
+        }
+        assert_eq!(at, len as u64);
+        assert_eq!((q.sent(), q.queued_bytes()), (len as u64 + 100, 0));
+        assert!(q.is_empty());
     }
 
     #[test]
