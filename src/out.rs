@@ -455,6 +455,10 @@ impl OutQueue {
     /// once the file is sent, or how the flush ends, if the socket is full
     /// or the turn is over first. `lead`: bytes of this turn already sent
     /// ahead of the file, which the first call leaves out.
+    // Not inlined: inside `flush`, this loop made the memory path's
+    // code worse (16 pipelined requests counted 1,220 instructions each
+    // against 1,196, keep-alive 2,458 against 2,417 with it apart).
+    #[inline(never)]
     fn send_file<S: Stream>(
         &mut self,
         sock: &mut S,
