@@ -777,15 +777,21 @@ mod tests {
         );
     }
 
-    /// A socket that takes every call whole and remembers each sendfile's
-    /// length, and each turn's; or, with `room`, takes that many bytes more
-    /// and then says WouldBlock, and remembers where each sendfile began.
+    /// A socket that takes every call whole, or with `room` that many
+    /// bytes of files more and then says WouldBlock; it remembers each
+    /// sendfile's offset and length.
     #[derive(Default)]
     struct Calls {
         memory: usize,
-        files: Vec<usize>,
         room: Option<usize>,
-        offsets: Vec<(u64, usize)>,
+        files: Vec<(u64, usize)>,
+    }
+
+    impl Calls {
+        /// The lengths of the sendfile calls from the `from`th on.
+        fn lengths(&self, from: usize) -> Vec<usize> {
+            self.files[from..].iter().map(|&(_, n)| n).collect()
+        }
     }
 
     impl Stream for Calls {
@@ -807,13 +813,22 @@ mod tests {
                 }
                 None => count,
             };
-            self.files.push(count);
-            self.offsets.push((offset, count));
+            self.files.push((offset, count));
             Ok(count)
         }
         fn shutdown_write(&mut self) -> io::Result<()> {
             Ok(())
         }
+    }
+
+    /// An empty file to name in file chunks (`Calls` never reads it), and
+    /// the scratch directory that holds it.
+    fn empty_file(name: &str) -> (crate::fixture::Scratch, Rc<File>) {
+        let dir = crate::fixture::Scratch::new(name);
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"").unwrap();
+        let file = Rc::new(File::open(&path).unwrap());
+        (dir, file)
     }
 
     /// Flushes `q` to the end, turn by turn: each turn's sendfile lengths.
@@ -823,7 +838,7 @@ mod tests {
         loop {
             let before = sock.files.len();
             let flushed = q.flush(&mut sock, &mut 0).unwrap();
-            turns.push(sock.files[before..].to_vec());
+            turns.push(sock.lengths(before));
             match flushed {
                 Flush::Again => continue,
                 Flush::Done => return turns,
@@ -834,10 +849,7 @@ mod tests {
 
     #[test]
     fn a_turn_is_four_calls_and_the_call_that_ends_the_file() {
-        let dir = crate::fixture::Scratch::new("turns");
-        let path = dir.path().join("f");
-        std::fs::write(&path, b"").unwrap();
-        let file = Rc::new(File::open(&path).unwrap());
+        let (_dir, file) = empty_file("turns");
         let range = |len: usize| Chunk::File {
             file: Rc::clone(&file),
             pos: 0,
@@ -868,10 +880,7 @@ mod tests {
 
     #[test]
     fn a_file_resumes_where_a_full_socket_stopped_it() {
-        let dir = crate::fixture::Scratch::new("resume");
-        let path = dir.path().join("f");
-        std::fs::write(&path, b"").unwrap();
-        let file = Rc::new(File::open(&path).unwrap());
+        let (_dir, file) = empty_file("resume");
         const M: usize = SENDFILE_MAX;
         let len = 3 * M + 5;
         let mut q = OutQueue::default();
@@ -891,7 +900,7 @@ mod tests {
         assert_eq!(q.flush(&mut sock, &mut calls).unwrap(), Flush::Blocked);
         // The head went with MSG_MORE and took its length off the first
         // call; the second was cut short by the socket, the third refused.
-        assert_eq!(sock.files, [M - 100, M / 2 + 100]);
+        assert_eq!(sock.lengths(0), [M - 100, M / 2 + 100]);
         assert_eq!(calls, 4);
         assert_eq!(q.sent(), (100 + M + M / 2) as u64);
         assert_eq!(q.queued_bytes(), (len - M - M / 2) as u64);
@@ -899,7 +908,7 @@ mod tests {
         sock.room = Some(usize::MAX);
         assert_eq!(q.flush(&mut sock, &mut calls).unwrap(), Flush::Done);
         let mut at = 0;
-        for &(offset, n) in &sock.offsets {
+        for &(offset, n) in &sock.files {
             assert_eq!(offset, at, "each call begins where the last ended");
             at += n as u64;
         }
