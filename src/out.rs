@@ -248,9 +248,10 @@ pub enum Flush {
     /// The socket's send buffer is full; wait for WRITABLE.
     Blocked,
     /// The socket could take more, but this connection has had its turn
-    /// ([`FILE_CALLS_PER_TURN`] calls of `sendfile`): serve the others, then come
-    /// back. Large downloads interleave instead of one hogging the loop,
-    /// and the receivers read their sockets while the next chunk goes out.
+    /// ([`FILE_CALLS_PER_TURN`] calls of `sendfile`, or one more when it
+    /// ends the file): serve the others, then come back. Large downloads
+    /// interleave instead of one hogging the loop, and the receivers read
+    /// their sockets while the next chunk goes out.
     Again,
 }
 
